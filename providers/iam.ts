@@ -1,0 +1,213 @@
+// The I/O edge of the trust-policy work: an IAM client that acts as the stack's `aws` provider
+// does, reading and writing one role's trust policy, and errors a person can act on.
+//
+// Clients are created per call, never at module scope: the dynamic provider is serialized with
+// everything it captures, and a client instance does not serialize (imported modules do: they
+// are captured as `require(...)`).
+
+import {
+    GetOpenIDConnectProviderCommand,
+    GetRoleCommand,
+    IAMClient,
+    UpdateAssumeRolePolicyCommand,
+    type IAMClientConfig,
+} from "@aws-sdk/client-iam";
+import { fromIni, fromTemporaryCredentials } from "@aws-sdk/credential-providers";
+import { StandardRetryStrategy } from "@smithy/core/retry";
+import type { RetryErrorInfo, RetryStrategyV2, StandardRetryToken } from "@smithy/types";
+import { parsePolicyDocument, serializePolicy, type PolicyDocument } from "./trustPolicy";
+
+/** Attempts per IAM call for throttling, 5xx and dropped connections (the SDK's own backoff). */
+const SDK_MAX_ATTEMPTS = 5;
+/** IAM is global; its endpoint is signed for us-east-1 in the aws partition. */
+const IAM_SIGNING_REGION = "us-east-1";
+
+export interface AssumeRoleSettings {
+    roleArn: string;
+    sessionName?: string;
+    externalId?: string;
+    durationSeconds?: number;
+}
+
+/** How to reach IAM: the stack's `aws:*` config, else the SDK's standard chain and environment. */
+export interface AwsSettings {
+    region?: string;
+    profile?: string;
+    accessKey?: string;
+    secretKey?: string;
+    token?: string;
+    assumeRoles: AssumeRoleSettings[];
+    /** From `aws:endpoints[].iam`; `AWS_ENDPOINT_URL_IAM` is honoured by the SDK itself. */
+    iamEndpoint?: string;
+}
+
+/** Pulumi's `duration` strings ("1h", "15m30s") or plain seconds. */
+function durationSeconds(value: unknown): number | undefined {
+    if (typeof value === "number") return value;
+    if (typeof value !== "string" || value === "") return undefined;
+    const units: Record<string, number> = { h: 3600, m: 60, s: 1 };
+    let total = 0;
+    for (const [, amount, unit] of value.matchAll(/(\d+)([hms])/g)) total += Number(amount) * units[unit];
+    return total || undefined;
+}
+
+function parseJsonConfig(key: string, text: string | undefined): unknown {
+    if (text === undefined || text === "") return undefined;
+    try {
+        return JSON.parse(text);
+    } catch {
+        throw new Error(`stack config ${key} is not valid JSON: ${text}`);
+    }
+}
+
+function assumeRoleOf(value: unknown): AssumeRoleSettings | undefined {
+    if (typeof value !== "object" || value === null) return undefined;
+    const v = value as Record<string, unknown>;
+    if (typeof v.roleArn !== "string" || v.roleArn === "") return undefined;
+    return {
+        roleArn: v.roleArn,
+        sessionName: typeof v.sessionName === "string" ? v.sessionName : undefined,
+        externalId: typeof v.externalId === "string" ? v.externalId : undefined,
+        durationSeconds: durationSeconds(v.durationSeconds ?? v.duration),
+    };
+}
+
+/**
+ * Reads the settings the stack's default `aws` provider uses (pulumi-aws v7 `assumeRoles`, v6
+ * `assumeRole`, `profile`, `region`, static keys, `endpoints`), so the trust-subject provider acts
+ * in the same account with the same identity. Secrets arrive decrypted and never reach state.
+ */
+export function awsSettingsFromConfig(get: (key: string) => string | undefined): AwsSettings {
+    const roles: unknown[] = [];
+    const many = parseJsonConfig("aws:assumeRoles", get("aws:assumeRoles"));
+    if (Array.isArray(many)) roles.push(...many);
+    const one = parseJsonConfig("aws:assumeRole", get("aws:assumeRole"));
+    if (one !== undefined) roles.push(one);
+    let iamEndpoint: string | undefined;
+    const endpoints = parseJsonConfig("aws:endpoints", get("aws:endpoints"));
+    if (Array.isArray(endpoints)) {
+        for (const entry of endpoints) {
+            if (typeof entry === "object" && entry !== null && typeof (entry as { iam?: unknown }).iam === "string") {
+                iamEndpoint = (entry as { iam: string }).iam;
+            }
+        }
+    }
+    return {
+        region: get("aws:region") || undefined,
+        profile: get("aws:profile") || undefined,
+        accessKey: get("aws:accessKey") || undefined,
+        secretKey: get("aws:secretKey") || undefined,
+        token: get("aws:token") || undefined,
+        assumeRoles: roles.map(assumeRoleOf).filter((r): r is AssumeRoleSettings => r !== undefined),
+        iamEndpoint,
+    };
+}
+
+/** True for an AWS error with that code (the SDK names errors `<Code>Exception` or `<Code>`). */
+export function isAwsError(err: unknown, code: string): boolean {
+    if (typeof err !== "object" || err === null) return false;
+    const e = err as { name?: string; Code?: string; Error?: { Code?: string } };
+    return e.name === code || e.name === `${code}Exception` || e.Code === code || e.Error?.Code === code;
+}
+
+/**
+ * The SDK's standard retries (throttling, 5xx, dropped connections, with jittered backoff), except
+ * that `LimitExceeded` is final: the SDK counts it as throttling, but a trust policy over the
+ * ACLSizePerRole quota stays over it however long we wait.
+ */
+function retryStrategy(): RetryStrategyV2 {
+    const standard = new StandardRetryStrategy(SDK_MAX_ATTEMPTS);
+    return {
+        acquireInitialRetryToken: (scope: string) => standard.acquireInitialRetryToken(scope),
+        refreshRetryTokenForRetry: (token: StandardRetryToken, info: RetryErrorInfo) => {
+            if (isAwsError(info.error, "LimitExceeded")) throw info.error;
+            return standard.refreshRetryTokenForRetry(token, info);
+        },
+        recordSuccess: (token: StandardRetryToken) => standard.recordSuccess(token),
+    };
+}
+
+export function createIamClient(settings: AwsSettings): IAMClient {
+    const config: IAMClientConfig = {
+        region: settings.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? IAM_SIGNING_REGION,
+        retryStrategy: retryStrategy(),
+    };
+    if (settings.iamEndpoint) config.endpoint = settings.iamEndpoint;
+    let credentials: IAMClientConfig["credentials"];
+    if (settings.accessKey && settings.secretKey) {
+        credentials = { accessKeyId: settings.accessKey, secretAccessKey: settings.secretKey, sessionToken: settings.token };
+    } else if (settings.profile) {
+        credentials = fromIni({ profile: settings.profile });
+    }
+    for (const role of settings.assumeRoles) {
+        credentials = fromTemporaryCredentials({
+            masterCredentials: credentials,
+            params: {
+                RoleArn: role.roleArn,
+                RoleSessionName: role.sessionName ?? "kubeflow-irsa",
+                ExternalId: role.externalId,
+                DurationSeconds: role.durationSeconds,
+            },
+            clientConfig: { region: config.region as string },
+        });
+    }
+    if (credentials) config.credentials = credentials;
+    return new IAMClient(config);
+}
+
+export interface RoleTrustPolicy {
+    roleArn: string;
+    document: PolicyDocument;
+}
+
+/** The role's trust policy, or undefined when the role does not exist. */
+export async function getTrustPolicy(client: IAMClient, roleName: string): Promise<RoleTrustPolicy | undefined> {
+    try {
+        const { Role } = await client.send(new GetRoleCommand({ RoleName: roleName }));
+        if (!Role?.Arn || Role.AssumeRolePolicyDocument === undefined) {
+            throw new Error(`IAM GetRole returned no trust policy for role "${roleName}"`);
+        }
+        return { roleArn: Role.Arn, document: parsePolicyDocument(Role.AssumeRolePolicyDocument) };
+    } catch (err) {
+        if (isAwsError(err, "NoSuchEntity")) return undefined;
+        throw explainAwsError(err, "iam:GetRole", roleName);
+    }
+}
+
+/** Replaces the role's whole trust policy (IAM has no partial or conditional write). */
+export async function putTrustPolicy(client: IAMClient, roleName: string, document: PolicyDocument): Promise<void> {
+    await client.send(new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: serializePolicy(document) }));
+}
+
+/** The client ids (audiences) an IAM OIDC provider accepts, or undefined when it does not exist. */
+export async function getOidcProviderClientIds(client: IAMClient, providerArn: string): Promise<string[] | undefined> {
+    try {
+        const out = await client.send(new GetOpenIDConnectProviderCommand({ OpenIDConnectProviderArn: providerArn }));
+        return out.ClientIDList ?? [];
+    } catch (err) {
+        if (isAwsError(err, "NoSuchEntity")) return undefined;
+        throw explainAwsError(err, "iam:GetOpenIDConnectProvider", providerArn);
+    }
+}
+
+const ADVICE: Record<string, string> = {
+    AccessDenied:
+        "the identity running Pulumi needs iam:GetRole and iam:UpdateAssumeRolePolicy on this role; check aws:profile / aws:assumeRoles in the stack config",
+    LimitExceeded:
+        "the account's 'Role trust policy length' quota is lower than kubeflow-irsa:trustPolicyMaxChars; set it to the account's real quota, or raise the quota in Service Quotas (up to 4096)",
+    MalformedPolicyDocument:
+        "IAM rejected the document; if the role's existing statements are hand-written, check them with `aws iam get-role` and fix them, then run `pulumi up` again",
+    NoSuchEntity: "the role does not exist; create it first, or point awsIamRole at an existing role",
+    ConcurrentModification: "another writer kept changing the role; run `pulumi up` again",
+    Throttling: "IAM kept throttling the requests; run `pulumi up` again in a minute",
+    ServiceFailure: "IAM kept failing; run `pulumi up` again later",
+};
+
+/** An AWS error as a sentence: the operation, the target, AWS's own message, and what to do. */
+export function explainAwsError(err: unknown, operation: string, target: string): Error {
+    const code = Object.keys(ADVICE).find((c) => isAwsError(err, c));
+    const message = err instanceof Error ? err.message : String(err);
+    const advice = code ? ` — ${ADVICE[code]}` : "";
+    const name = err instanceof Error ? err.name : "Error";
+    return new Error(`${operation} on ${target} failed: ${name}: ${message}${advice}`);
+}

@@ -1,0 +1,130 @@
+// Names and identifiers of the IRSA domain: Kubernetes service-account subjects, IAM role and
+// OIDC-provider ARNs. Pure functions, shared by the program's config validation and the dynamic
+// provider's `check`, so both reject exactly the same inputs with the same words.
+
+/** The service account the Kubeflow profile controller creates in every profile namespace. */
+export const DEFAULT_EDITOR = "default-editor";
+
+const SUBJECT_PREFIX = "system:serviceaccount:";
+
+/** RFC 1123 label: what Kubernetes accepts as a namespace name. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_LABEL_MAX = 63;
+/** RFC 1123 subdomain: what Kubernetes accepts as a service-account name. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS_SUBDOMAIN_MAX = 253;
+
+/** IAM role names: 1–64 of [\w+=,.@-] (IAM API reference, CreateRole). */
+export const ROLE_NAME_MAX = 64;
+const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+const PARTITION = "aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b";
+const ROLE_ARN = new RegExp(`^arn:(${PARTITION}):iam::(\\d{12}):role/((?:[\\x21-\\x7e]+/)*)([\\w+=,.@-]{1,64})$`);
+const OIDC_PROVIDER_ARN = new RegExp(`^arn:(${PARTITION}):iam::(\\d{12}):oidc-provider/([a-z0-9.-]+(?::\\d+)?(?:/[\\w.~-]+)*)$`);
+
+/** Why a namespace name is not acceptable, or undefined when it is. */
+export function namespaceProblem(namespace: string): string | undefined {
+    if (namespace.length > DNS_LABEL_MAX) {
+        return `"${namespace}" is ${namespace.length} characters; a Kubernetes namespace has at most ${DNS_LABEL_MAX}`;
+    }
+    if (!DNS_LABEL.test(namespace)) {
+        return `"${namespace}" is not a valid Kubernetes namespace: use lower-case letters, digits and '-', starting and ending with a letter or digit (RFC 1123 label)`;
+    }
+    return undefined;
+}
+
+/** Why a service-account name is not acceptable, or undefined when it is. */
+export function serviceAccountProblem(name: string): string | undefined {
+    if (name.length > DNS_SUBDOMAIN_MAX || !DNS_SUBDOMAIN.test(name)) {
+        return `"${name}" is not a valid Kubernetes service-account name: use lower-case letters, digits, '-' and '.' (RFC 1123 subdomain, at most ${DNS_SUBDOMAIN_MAX} characters)`;
+    }
+    return undefined;
+}
+
+/** `system:serviceaccount:<namespace>:<serviceAccount>`, the `sub` claim of an EKS projected token. */
+export function subjectOf(namespace: string, serviceAccount: string = DEFAULT_EDITOR): string {
+    return `${SUBJECT_PREFIX}${namespace}:${serviceAccount}`;
+}
+
+/** `namespace:name` (the config's short form) to a full subject; undefined when malformed. */
+export function parseServiceAccountRef(ref: string): { namespace: string; serviceAccount: string } | undefined {
+    const parts = ref.split(":");
+    if (parts.length !== 2) return undefined;
+    return { namespace: parts[0], serviceAccount: parts[1] };
+}
+
+/** True when the text holds an IAM string-condition wildcard. */
+export function hasWildcard(text: string): boolean {
+    return /[*?]/.test(text);
+}
+
+/**
+ * Why a subject is not acceptable, or undefined when it is. With `allowWildcards`, `*` and `?` may
+ * stand in the namespace or service-account part (they are matched with StringLike).
+ */
+export function subjectProblem(subject: string, allowWildcards = false): string | undefined {
+    if (!subject.startsWith(SUBJECT_PREFIX)) {
+        return `"${subject}" is not a service-account subject: expected "${SUBJECT_PREFIX}<namespace>:<name>"`;
+    }
+    const rest = subject.slice(SUBJECT_PREFIX.length).split(":");
+    if (rest.length !== 2) {
+        return `"${subject}" is not a service-account subject: expected "${SUBJECT_PREFIX}<namespace>:<name>"`;
+    }
+    if (/["\\\s$]/.test(subject)) {
+        return `"${subject}" contains a quote, backslash, '$' or white space, which no Kubernetes name has`;
+    }
+    if (hasWildcard(subject)) {
+        if (!allowWildcards) {
+            return `"${subject}" contains a wildcard ('*' or '?'), which would trust every matching service account; name each namespace, or set allowWildcards to opt in`;
+        }
+        return undefined;
+    }
+    const [namespace, serviceAccount] = rest;
+    return namespaceProblem(namespace) ?? serviceAccountProblem(serviceAccount);
+}
+
+export interface RoleRef {
+    /** The role's name, what UpdateAssumeRolePolicy takes. */
+    name: string;
+    /** The role's ARN when it was given as one. */
+    arn?: string;
+    accountId?: string;
+}
+
+/** A role given as a name or an ARN; undefined when it is neither. */
+export function parseRoleRef(ref: string): RoleRef | undefined {
+    const arn = ROLE_ARN.exec(ref);
+    if (arn) return { name: arn[4], arn: ref, accountId: arn[2] };
+    if (ROLE_NAME.test(ref)) return { name: ref };
+    return undefined;
+}
+
+/** Why a role ARN is not acceptable, or undefined when it is. */
+export function roleArnProblem(arn: string): string | undefined {
+    if (ROLE_ARN.test(arn)) return undefined;
+    return `"${arn}" is not an IAM role ARN: expected "arn:aws:iam::<12-digit account>:role/<name>" with a name of at most ${ROLE_NAME_MAX} characters of [A-Za-z0-9+=,.@_-]`;
+}
+
+export interface OidcProviderRef {
+    partition: string;
+    accountId: string;
+    /** The issuer as IAM condition keys spell it: the issuer URL without `https://`. */
+    issuer: string;
+}
+
+/** An IAM OIDC provider ARN; undefined when malformed. */
+export function parseOidcProviderArn(arn: string): OidcProviderRef | undefined {
+    const match = OIDC_PROVIDER_ARN.exec(arn);
+    if (!match) return undefined;
+    return { partition: match[1], accountId: match[2], issuer: match[3] };
+}
+
+/** Why an OIDC provider ARN is not acceptable, or undefined when it is. */
+export function oidcProviderArnProblem(arn: string): string | undefined {
+    if (parseOidcProviderArn(arn)) return undefined;
+    return `"${arn}" is not an IAM OIDC provider ARN: expected "arn:aws:iam::<12-digit account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<ID>"`;
+}
+
+/** The issuer host/path as condition keys use it: strips `https://` and a trailing slash. */
+export function issuerHostPath(issuerUrl: string): string {
+    return issuerUrl.replace(/^https:\/\//, "").replace(/\/+$/, "");
+}

@@ -1,0 +1,274 @@
+// The trust-policy algebra: pure functions over IAM role trust policies, no I/O.
+//
+// The project owns a set of `sub` values for one OIDC provider in one role. Everything else in the
+// document (other statements, Sids, other providers, StringLike and other condition keys, values
+// it does not own) is carried through every edit unchanged.
+//
+// IAM policy grammar: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html
+// IRSA trust policy: https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html
+
+import { hasWildcard, parseOidcProviderArn } from "./subjects";
+
+export const POLICY_VERSION = "2012-10-17";
+export const WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity";
+/** The audience EKS puts in projected service-account tokens meant for STS. */
+export const STS_AUDIENCE = "sts.amazonaws.com";
+/** IAM's default "Role trust policy length" quota (ACLSizePerRole); it can be raised to 4096. */
+export const DEFAULT_MAX_POLICY_CHARS = 2048;
+export const MAX_POLICY_CHARS_LIMIT = 4096;
+
+export type ConditionValues = string | string[];
+export type ConditionBlock = Record<string, Record<string, ConditionValues>>;
+
+export interface PolicyStatement {
+    Sid?: string;
+    Effect: string;
+    Principal?: string | Record<string, string | string[]>;
+    Action?: string | string[];
+    Condition?: ConditionBlock;
+    [key: string]: unknown;
+}
+
+export interface PolicyDocument {
+    Version?: string;
+    Id?: string;
+    Statement: PolicyStatement | PolicyStatement[];
+    [key: string]: unknown;
+}
+
+/** A document that cannot be read or edited the way the caller asked. */
+export class TrustPolicyError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "TrustPolicyError";
+    }
+}
+
+/** What to do to the owned subjects of one provider in one document. */
+export interface SubjectChange {
+    providerArn: string;
+    add: readonly string[];
+    remove: readonly string[];
+}
+
+export interface EditResult {
+    document: PolicyDocument;
+    changed: boolean;
+}
+
+function asList<T>(value: T | T[] | undefined): T[] {
+    if (value === undefined) return [];
+    return Array.isArray(value) ? value : [value];
+}
+
+/** The statements of a document, in order (`Statement` may be one object or a list). */
+export function statementsOf(document: PolicyDocument): PolicyStatement[] {
+    return asList(document.Statement);
+}
+
+/**
+ * Parses a trust policy as IAM returns it: GetRole's `AssumeRolePolicyDocument` is URL-encoded
+ * (RFC 3986); CloudFormation and the console give plain JSON. Both are accepted.
+ */
+export function parsePolicyDocument(text: string): PolicyDocument {
+    const json = text.trimStart().startsWith("{") ? text : decodeURIComponent(text);
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(json);
+    } catch (err) {
+        throw new TrustPolicyError(`trust policy is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        throw new TrustPolicyError("trust policy is not a JSON object");
+    }
+    const document = parsed as PolicyDocument;
+    const statements = document.Statement;
+    if (statements === undefined || typeof statements !== "object" || statements === null) {
+        throw new TrustPolicyError("trust policy has no Statement");
+    }
+    for (const statement of asList(statements)) {
+        if (typeof statement !== "object" || statement === null || typeof statement.Effect !== "string") {
+            throw new TrustPolicyError("trust policy has a statement without an Effect");
+        }
+    }
+    return document;
+}
+
+/** Minified JSON, the form IAM measures against the quota and the form we send. */
+export function serializePolicy(document: PolicyDocument): string {
+    return JSON.stringify(document);
+}
+
+/** Characters the document counts against the ACLSizePerRole quota (white space is not counted). */
+export function policySize(document: PolicyDocument): number {
+    return serializePolicy(document).length;
+}
+
+/** The condition keys of a provider: `<issuer>:sub` and `<issuer>:aud`. */
+export function conditionKeys(providerArn: string): { sub: string; aud: string } {
+    const provider = parseOidcProviderArn(providerArn);
+    if (!provider) throw new TrustPolicyError(`"${providerArn}" is not an IAM OIDC provider ARN`);
+    return { sub: `${provider.issuer}:sub`, aud: `${provider.issuer}:aud` };
+}
+
+/** StringEquals for exact subjects; StringLike for patterns with `*` or `?`. */
+export function operatorFor(subject: string): "StringEquals" | "StringLike" {
+    return hasWildcard(subject) ? "StringLike" : "StringEquals";
+}
+
+function sameSet(values: string[], expected: string[]): boolean {
+    return values.length === expected.length && expected.every((v) => values.includes(v));
+}
+
+/**
+ * Whether a statement is one this project may add subjects to for a provider and operator: it
+ * allows exactly AssumeRoleWithWebIdentity to exactly that federated principal, and its only
+ * conditions are the `sub` list under the operator and, optionally, `aud = sts.amazonaws.com`.
+ * Adding a subject to any other statement would change what that statement means (its other
+ * conditions would then apply to our subject), so such statements are left alone.
+ */
+function isManageable(statement: PolicyStatement, providerArn: string, operator: string): boolean {
+    if (statement.Effect !== "Allow") return false;
+    if ("NotPrincipal" in statement || "NotAction" in statement || "NotResource" in statement) return false;
+    const principal = statement.Principal;
+    if (typeof principal !== "object" || principal === null) return false;
+    const principalKeys = Object.keys(principal);
+    if (principalKeys.length !== 1 || principalKeys[0] !== "Federated") return false;
+    if (!sameSet(asList(principal.Federated), [providerArn])) return false;
+    if (!sameSet(asList(statement.Action), [WEB_IDENTITY_ACTION])) return false;
+
+    const keys = conditionKeys(providerArn);
+    let hasSub = false;
+    for (const [op, entries] of Object.entries(statement.Condition ?? {})) {
+        if (typeof entries !== "object" || entries === null) return false;
+        for (const [key, values] of Object.entries(entries)) {
+            if (key === keys.sub && op === operator) {
+                hasSub = true;
+            } else if (key === keys.aud && (op === "StringEquals" || op === operator)) {
+                if (!sameSet(asList(values), [STS_AUDIENCE])) return false;
+            } else {
+                return false;
+            }
+        }
+    }
+    return hasSub;
+}
+
+function subValues(statement: PolicyStatement, providerArn: string, operator: string): string[] {
+    const sub = conditionKeys(providerArn).sub;
+    return asList(statement.Condition?.[operator]?.[sub]).filter((v): v is string => typeof v === "string");
+}
+
+/**
+ * The subjects of `subjects` that a manageable statement for the provider already trusts; without
+ * `subjects`, every subject those statements trust.
+ */
+export function presentSubjects(document: PolicyDocument, providerArn: string, subjects?: readonly string[]): string[] {
+    const trusted = new Set<string>();
+    for (const statement of statementsOf(document)) {
+        for (const operator of ["StringEquals", "StringLike"]) {
+            if (isManageable(statement, providerArn, operator)) {
+                for (const value of subValues(statement, providerArn, operator)) trusted.add(value);
+            }
+        }
+    }
+    return subjects ? subjects.filter((s) => trusted.has(s)) : [...trusted];
+}
+
+/** The statement the project writes for a provider when the document has none it can use. */
+export function webIdentityStatement(providerArn: string, subjects: readonly string[]): PolicyStatement {
+    const keys = conditionKeys(providerArn);
+    const exact = subjects.filter((s) => operatorFor(s) === "StringEquals");
+    const patterns = subjects.filter((s) => operatorFor(s) === "StringLike");
+    const condition: ConditionBlock = { StringEquals: { [keys.aud]: STS_AUDIENCE } };
+    if (exact.length > 0) condition.StringEquals[keys.sub] = [...exact];
+    if (patterns.length > 0) condition.StringLike = { [keys.sub]: [...patterns] };
+    return {
+        Effect: "Allow",
+        Principal: { Federated: providerArn },
+        Action: WEB_IDENTITY_ACTION,
+        Condition: condition,
+    };
+}
+
+/**
+ * The trust policy of a role created for IRSA: one statement per operator needed, trusting the
+ * given subjects of one OIDC provider with audience sts.amazonaws.com.
+ */
+export function buildTrustPolicy(providerArn: string, subjects: readonly string[]): PolicyDocument {
+    if (subjects.length === 0) {
+        throw new TrustPolicyError("a trust policy needs at least one subject");
+    }
+    const exact = subjects.filter((s) => operatorFor(s) === "StringEquals");
+    const patterns = subjects.filter((s) => operatorFor(s) === "StringLike");
+    const statements = [exact, patterns].filter((group) => group.length > 0).map((group) => webIdentityStatement(providerArn, group));
+    return { Version: POLICY_VERSION, Statement: statements };
+}
+
+function withSubValues(statement: PolicyStatement, sub: string, operator: string, values: string[]): PolicyStatement {
+    const previous = statement.Condition![operator][sub];
+    // Keep the author's shape: a lone string stays a string.
+    const shaped: ConditionValues = typeof previous === "string" && values.length === 1 ? values[0] : values;
+    return {
+        ...statement,
+        Condition: { ...statement.Condition, [operator]: { ...statement.Condition![operator], [sub]: shaped } },
+    };
+}
+
+/**
+ * Adds and removes owned subjects of one provider. Subjects are added to the first manageable
+ * statement (or to a new statement when there is none) and removed from every manageable one; a
+ * statement left without subjects is removed rather than left as an aud-only statement, which
+ * would trust every service account in the cluster. Throws when nothing would be left.
+ */
+export function applySubjectChange(document: PolicyDocument, change: SubjectChange): EditResult {
+    const keys = conditionKeys(change.providerArn);
+    const removing = new Set(change.remove.filter((s) => !change.add.includes(s)));
+    let statements = statementsOf(document).slice();
+    let changed = false;
+
+    for (const operator of ["StringEquals", "StringLike"] as const) {
+        const toAdd = new Set(change.add.filter((s) => operatorFor(s) === operator));
+        statements = statements.flatMap((statement): PolicyStatement[] => {
+            if (!isManageable(statement, change.providerArn, operator)) return [statement];
+            const values = subValues(statement, change.providerArn, operator);
+            for (const value of values) toAdd.delete(value);
+            const kept = values.filter((v) => !removing.has(v));
+            if (kept.length === values.length) return [statement];
+            changed = true;
+            if (kept.length === 0) return [];
+            return [withSubValues(statement, keys.sub, operator, kept)];
+        });
+        if (toAdd.size === 0) continue;
+        changed = true;
+        const added = [...toAdd];
+        const targetIndex = statements.findIndex((s) => isManageable(s, change.providerArn, operator));
+        if (targetIndex >= 0) {
+            const current = subValues(statements[targetIndex], change.providerArn, operator);
+            statements[targetIndex] = withSubValues(statements[targetIndex], keys.sub, operator, [...current, ...added]);
+        } else {
+            statements.push(webIdentityStatement(change.providerArn, added));
+        }
+    }
+
+    if (!changed) return { document, changed: false };
+    if (statements.length === 0) {
+        throw new TrustPolicyError(
+            "removing these subjects would leave the trust policy with no statement, and IAM has no empty trust policy; " +
+                "keep one subject on the role, or delete the role itself",
+        );
+    }
+    const single = !Array.isArray(document.Statement) && statements.length === 1;
+    return { document: { ...document, Statement: single ? statements[0] : statements }, changed: true };
+}
+
+/**
+ * How many subjects of `subjectLength` characters fit under `maxChars` in a role whose trust
+ * policy holds only the project's statement for one provider.
+ */
+export function subjectsThatFit(providerArn: string, subjectLength: number, maxChars: number): number {
+    const base = policySize(buildTrustPolicy(providerArn, ["x".repeat(subjectLength)]));
+    if (base > maxChars) return 0;
+    // Each further value adds its characters, two quotes and a comma.
+    return 1 + Math.floor((maxChars - base) / (subjectLength + 3));
+}

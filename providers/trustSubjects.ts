@@ -1,0 +1,341 @@
+// The TrustSubjects dynamic resource: a set of service-account subjects this stack owns in one IAM
+// role's trust policy for one OIDC provider. The provider is a thin shell: IAM reads and writes
+// here, every decision about the document in ./trustPolicy.
+//
+// Pulumi host facts this relies on (pulumi/pulumi sdk/nodejs/cmd/dynamic-provider):
+// - the provider object is serialized with what it captures and loaded with
+//   `require-from-string(text).handler()`, then `configure({config})` is called once;
+// - `diff` and `update` receive the old *outputs*; `read` and `delete` run the code in state;
+// - during preview unknown inputs arrive as the string below, even where an array is expected.
+
+import * as pulumi from "@pulumi/pulumi";
+import {
+    awsSettingsFromConfig,
+    createIamClient,
+    explainAwsError,
+    getTrustPolicy,
+    isAwsError,
+    putTrustPolicy,
+    type AwsSettings,
+} from "./iam";
+import {
+    applySubjectChange,
+    buildTrustPolicy,
+    DEFAULT_MAX_POLICY_CHARS,
+    MAX_POLICY_CHARS_LIMIT,
+    policySize,
+    presentSubjects,
+    TrustPolicyError,
+    type PolicyDocument,
+    type SubjectChange,
+} from "./trustPolicy";
+import { oidcProviderArnProblem, parseOidcProviderArn, parseRoleRef, subjectProblem } from "./subjects";
+
+/** How the Pulumi engine spells an unknown value (a preview-time Output) to a dynamic provider. */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+/** Read-modify-write rounds before giving up on a role other writers keep changing. */
+const MAX_WRITE_ROUNDS = 6;
+const BACKOFF_BASE_MS = 200;
+const BACKOFF_CAP_MS = 5000;
+
+export interface TrustSubjectsArgs {
+    /** The role, by name or ARN; it may belong to this stack or be managed elsewhere. */
+    role: pulumi.Input<string>;
+    /** The IAM OIDC provider of the cluster whose service accounts are trusted. */
+    providerArn: pulumi.Input<string>;
+    /** `system:serviceaccount:<namespace>:<name>` values this resource owns. */
+    subjects: pulumi.Input<pulumi.Input<string>[]>;
+    /** The account's ACLSizePerRole quota. @default 2048 */
+    maxPolicyChars?: pulumi.Input<number>;
+    /** Accept `*` and `?` in subjects (written under StringLike). @default false */
+    allowWildcards?: pulumi.Input<boolean>;
+}
+
+/** Inputs after `check`: plain, validated, normalized. */
+export interface TrustSubjectsInputs {
+    role: string;
+    providerArn: string;
+    subjects: string[];
+    maxPolicyChars: number;
+    allowWildcards: boolean;
+}
+
+export interface TrustSubjectsOutputs extends TrustSubjectsInputs {
+    /** The role's name (what IAM's API takes). */
+    roleName: string;
+    roleArn: string;
+    /** Characters of the role's trust policy as last written or read. */
+    policyChars: number;
+}
+
+/** The role's name from a name or an ARN (check has validated it). */
+function roleNameOf(role: string): string {
+    return parseRoleRef(role)?.name ?? role;
+}
+
+function resourceId(inputs: TrustSubjectsInputs): string {
+    return `${roleNameOf(inputs.role)}|${inputs.providerArn}`;
+}
+
+function isUnknown(value: unknown): boolean {
+    return value === UNKNOWN || (Array.isArray(value) && value.includes(UNKNOWN));
+}
+
+function sameSubjects(a: readonly string[], b: readonly string[]): boolean {
+    const set = new Set(a);
+    return set.size === new Set(b).size && b.every((s) => set.has(s));
+}
+
+/**
+ * Validates and normalizes inputs. Returns the failures Pulumi shows per property; unknown values
+ * (preview) are passed through unchecked.
+ */
+export function checkInputs(news: Record<string, unknown>): { inputs: TrustSubjectsInputs; failures: pulumi.dynamic.CheckFailure[] } {
+    const failures: pulumi.dynamic.CheckFailure[] = [];
+    const role = news.role;
+    if (typeof role !== "string" || (role !== UNKNOWN && !parseRoleRef(role))) {
+        failures.push({
+            property: "role",
+            reason: `${JSON.stringify(role)} is neither an IAM role name (1–64 of [A-Za-z0-9+=,.@_-]) nor a role ARN ("arn:aws:iam::<account>:role/<name>")`,
+        });
+    }
+    const providerArn = news.providerArn;
+    const providerProblem = typeof providerArn !== "string" ? "providerArn is required" : providerArn === UNKNOWN ? undefined : oidcProviderArnProblem(providerArn);
+    if (providerProblem) failures.push({ property: "providerArn", reason: providerProblem });
+
+    const allowWildcards = news.allowWildcards === undefined ? false : news.allowWildcards;
+    if (typeof allowWildcards !== "boolean" && allowWildcards !== UNKNOWN) {
+        failures.push({ property: "allowWildcards", reason: `${JSON.stringify(allowWildcards)} is not a boolean` });
+    }
+    const maxPolicyChars = news.maxPolicyChars === undefined ? DEFAULT_MAX_POLICY_CHARS : news.maxPolicyChars;
+    if (maxPolicyChars !== UNKNOWN && (!Number.isInteger(maxPolicyChars) || (maxPolicyChars as number) < DEFAULT_MAX_POLICY_CHARS || (maxPolicyChars as number) > MAX_POLICY_CHARS_LIMIT)) {
+        failures.push({
+            property: "maxPolicyChars",
+            reason: `${JSON.stringify(maxPolicyChars)} is not the account's trust-policy quota: IAM allows ${DEFAULT_MAX_POLICY_CHARS} by default and at most ${MAX_POLICY_CHARS_LIMIT}`,
+        });
+    }
+
+    let subjects: string[] = [];
+    if (news.subjects === UNKNOWN) {
+        subjects = news.subjects as unknown as string[];
+    } else if (!Array.isArray(news.subjects)) {
+        failures.push({ property: "subjects", reason: "subjects must be a list of service-account subjects" });
+    } else {
+        for (const subject of news.subjects) {
+            if (subject === UNKNOWN) continue;
+            const problem = typeof subject === "string" ? subjectProblem(subject, allowWildcards === true) : `${JSON.stringify(subject)} is not a string`;
+            if (problem) failures.push({ property: "subjects", reason: problem });
+        }
+        subjects = [...new Set(news.subjects as string[])].sort();
+    }
+
+    const inputs: TrustSubjectsInputs = {
+        role: typeof role === "string" && role !== UNKNOWN ? roleNameOf(role) : (role as string),
+        providerArn: providerArn as string,
+        subjects,
+        maxPolicyChars: maxPolicyChars as number,
+        allowWildcards: allowWildcards as boolean,
+    };
+    // The project's statement alone must fit: known before any IAM call.
+    if (failures.length === 0 && !isUnknown(subjects) && subjects.length > 0 && !isUnknown(providerArn) && maxPolicyChars !== UNKNOWN) {
+        const alone = buildTrustPolicy(inputs.providerArn, subjects);
+        const problem = quotaProblem(inputs.role, alone, inputs);
+        if (problem) failures.push({ property: "subjects", reason: problem });
+    }
+    return { inputs, failures };
+}
+
+/** The quota message: role, size, limit, subject count and the fix. Undefined when it fits. */
+export function quotaProblem(role: string, document: PolicyDocument, inputs: Pick<TrustSubjectsInputs, "maxPolicyChars" | "subjects" | "providerArn">): string | undefined {
+    const size = policySize(document);
+    if (size <= inputs.maxPolicyChars) return undefined;
+    const issuer = parseOidcProviderArn(inputs.providerArn)?.issuer ?? inputs.providerArn;
+    const raise = inputs.maxPolicyChars < MAX_POLICY_CHARS_LIMIT
+        ? `raise the account's "Role trust policy length" quota to ${MAX_POLICY_CHARS_LIMIT} in Service Quotas and set kubeflow-irsa:trustPolicyMaxChars to ${MAX_POLICY_CHARS_LIMIT}, or `
+        : "";
+    return (
+        `role "${roleNameOf(role)}": the trust policy would be ${size} characters with ${inputs.subjects.length} subjects ` +
+        `of this stack for ${issuer}, over the limit of ${inputs.maxPolicyChars} characters (ACLSizePerRole). ` +
+        `Fix: ${raise}spread the profiles over more roles (kubeflow-irsa:userRoleShards, or awsIamRole per profile)`
+    );
+}
+
+function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Full jitter: a random wait up to an exponentially growing cap. */
+function backoff(round: number): number {
+    return Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** round);
+}
+
+export interface ReconcileResult {
+    roleArn: string;
+    document: PolicyDocument;
+    writes: number;
+}
+
+/**
+ * Read, apply the change, write, and read again to verify. IAM has no conditional write, so a
+ * writer racing us can overwrite our change (or we theirs); the verifying read catches the first
+ * case and the loop re-applies our change on top of theirs. `ConcurrentModification` is retried
+ * with jittered backoff too; throttling, 5xx and dropped connections are retried inside the SDK.
+ */
+export async function reconcile(settings: AwsSettings, inputs: TrustSubjectsInputs, change: Omit<SubjectChange, "providerArn">, operation: string): Promise<ReconcileResult | undefined> {
+    const client = createIamClient(settings);
+    const roleName = roleNameOf(inputs.role);
+    const fullChange: SubjectChange = { providerArn: inputs.providerArn, ...change };
+    let writes = 0;
+    try {
+        for (let round = 0; ; round++) {
+            const current = await getTrustPolicy(client, roleName);
+            if (!current) return undefined;
+            let edit;
+            try {
+                edit = applySubjectChange(current.document, fullChange);
+            } catch (err) {
+                if (err instanceof TrustPolicyError) throw new Error(`${operation} of role "${roleName}": ${err.message}`);
+                throw err;
+            }
+            if (!edit.changed) return { roleArn: current.roleArn, document: current.document, writes };
+            if (round >= MAX_WRITE_ROUNDS) {
+                throw new Error(
+                    `${operation} of role "${roleName}": another writer kept replacing the trust policy (${round} rounds); ` +
+                        "find who else edits it (for example a Kubeflow profile controller without annotateOnly) and run `pulumi up` again",
+                );
+            }
+            const problem = quotaProblem(roleName, edit.document, inputs);
+            if (problem) throw new Error(problem);
+            if (round > 0) await sleep(backoff(round));
+            try {
+                await putTrustPolicy(client, roleName, edit.document);
+                writes++;
+            } catch (err) {
+                if (isAwsError(err, "ConcurrentModification")) continue;
+                if (isAwsError(err, "NoSuchEntity")) return undefined;
+                throw explainAwsError(err, "iam:UpdateAssumeRolePolicy", roleName);
+            }
+        }
+    } finally {
+        client.destroy();
+    }
+}
+
+function outputsOf(inputs: TrustSubjectsInputs, result: ReconcileResult): TrustSubjectsOutputs {
+    return {
+        ...inputs,
+        roleName: roleNameOf(inputs.role),
+        roleArn: result.roleArn,
+        policyChars: policySize(result.document),
+    } satisfies TrustSubjectsOutputs;
+}
+
+function missingRole(operation: string, roleName: string): Error {
+    return new Error(`${operation}: role "${roleName}" does not exist; create it first, or point awsIamRole at an existing role`);
+}
+
+/** The provider, as an object the Pulumi host loads and calls. */
+export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSubjectsInputs, TrustSubjectsOutputs> {
+    // Filled in by `configure` after the host has loaded this object; never serialized with values.
+    const session: { settings: AwsSettings } = { settings: { assumeRoles: [] } };
+
+    return {
+        async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
+            session.settings = awsSettingsFromConfig((key) => req.config.get(key));
+        },
+
+        async check(_olds: TrustSubjectsInputs, news: TrustSubjectsInputs): Promise<pulumi.dynamic.CheckResult<TrustSubjectsInputs>> {
+            const { inputs, failures } = checkInputs(news as unknown as Record<string, unknown>);
+            return { inputs, failures };
+        },
+
+        async diff(_id: string, olds: TrustSubjectsOutputs, news: TrustSubjectsInputs): Promise<pulumi.dynamic.DiffResult> {
+            const replaces: string[] = [];
+            if (isUnknown(news.role) || roleNameOf(olds.role) !== roleNameOf(news.role)) replaces.push("role");
+            if (isUnknown(news.providerArn) || olds.providerArn !== news.providerArn) replaces.push("providerArn");
+            if (replaces.length > 0) return { changes: true, replaces, deleteBeforeReplace: false };
+            if (isUnknown(news.subjects)) return { changes: true };
+            if (sameSubjects(olds.subjects, news.subjects)) return { changes: false };
+
+            // Preview-time quota check against the live document: fail now, not half-way through `up`.
+            const client = createIamClient(session.settings);
+            try {
+                const current = await getTrustPolicy(client, roleNameOf(news.role));
+                if (current && !isUnknown(news.maxPolicyChars)) {
+                    const removed = olds.subjects.filter((s) => !news.subjects.includes(s));
+                    const edit = applySubjectChange(current.document, { providerArn: news.providerArn, add: news.subjects, remove: removed });
+                    const problem = quotaProblem(news.role, edit.document, news);
+                    if (problem) throw new Error(problem);
+                }
+            } finally {
+                client.destroy();
+            }
+            return { changes: true };
+        },
+
+        async create(inputs: TrustSubjectsInputs): Promise<pulumi.dynamic.CreateResult<TrustSubjectsOutputs>> {
+            const result = await reconcile(session.settings, inputs, { add: inputs.subjects, remove: [] }, "create");
+            if (!result) throw missingRole("create", roleNameOf(inputs.role));
+            return { id: resourceId(inputs), outs: outputsOf(inputs, result) };
+        },
+
+        async read(id: string, props?: TrustSubjectsOutputs): Promise<pulumi.dynamic.ReadResult<TrustSubjectsOutputs>> {
+            // `pulumi import` gives only the id: "<role name>|<provider ARN>".
+            const [idRole, idProvider] = id.split("|");
+            const role = props?.role ?? idRole;
+            const providerArn = props?.providerArn ?? idProvider;
+            const client = createIamClient(session.settings);
+            try {
+                const current = await getTrustPolicy(client, roleNameOf(role));
+                if (!current) return {};
+                const owned = props?.subjects ?? presentSubjects(current.document, providerArn);
+                const inputs: TrustSubjectsInputs = {
+                    role,
+                    providerArn,
+                    subjects: presentSubjects(current.document, providerArn, owned),
+                    maxPolicyChars: props?.maxPolicyChars ?? DEFAULT_MAX_POLICY_CHARS,
+                    allowWildcards: props?.allowWildcards ?? false,
+                };
+                return { id, props: outputsOf(inputs, { roleArn: current.roleArn, document: current.document, writes: 0 }) };
+            } finally {
+                client.destroy();
+            }
+        },
+
+        async update(_id: string, olds: TrustSubjectsOutputs, news: TrustSubjectsInputs): Promise<pulumi.dynamic.UpdateResult<TrustSubjectsOutputs>> {
+            const removed = olds.subjects.filter((s) => !news.subjects.includes(s));
+            const result = await reconcile(session.settings, news, { add: news.subjects, remove: removed }, "update");
+            if (!result) throw missingRole("update", roleNameOf(news.role));
+            return { outs: outputsOf(news, result) };
+        },
+
+        async delete(_id: string, props: TrustSubjectsOutputs): Promise<void> {
+            // A role that is already gone has nothing left to remove.
+            await reconcile(session.settings, props, { add: [], remove: props.subjects }, "delete");
+        },
+    };
+}
+
+/** One provider object for every TrustSubjects resource: the SDK serializes it once. */
+const provider = trustSubjectsProvider();
+
+export class TrustSubjects extends pulumi.dynamic.Resource {
+    declare public readonly role: pulumi.Output<string>;
+    declare public readonly roleName: pulumi.Output<string>;
+    declare public readonly roleArn: pulumi.Output<string>;
+    declare public readonly providerArn: pulumi.Output<string>;
+    declare public readonly subjects: pulumi.Output<string[]>;
+    declare public readonly maxPolicyChars: pulumi.Output<number>;
+    declare public readonly policyChars: pulumi.Output<number>;
+
+    constructor(name: string, args: TrustSubjectsArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            provider,
+            name,
+            { roleName: undefined, roleArn: undefined, policyChars: undefined, maxPolicyChars: DEFAULT_MAX_POLICY_CHARS, allowWildcards: false, ...args },
+            opts,
+            "kubeflow-irsa",
+            "TrustSubjects",
+        );
+    }
+}

@@ -1,0 +1,378 @@
+/**
+ * An in-memory IAM endpoint speaking the AWS Query protocol over HTTP on 127.0.0.1, so tests can
+ * point the real `@aws-sdk/client-iam` v3 client at it (`new IAMClient({ endpoint: fake.endpoint, ... })`).
+ *
+ * Requests are `application/x-www-form-urlencoded` (`Action=GetRole&Version=2010-05-08&RoleName=r`);
+ * responses are XML in the IAM namespace. Signatures are not checked.
+ *
+ * Only the actions this project needs are implemented; anything else answers 400 InvalidAction.
+ */
+import * as http from "http";
+import { AddressInfo } from "net";
+import { randomBytes, randomUUID } from "crypto";
+
+const XMLNS = "https://iam.amazonaws.com/doc/2010-05-08/";
+const API_VERSION = "2010-05-08";
+
+export interface FakeIamOptions {
+  quota?: number;
+  accountId?: string;
+}
+
+export type FakeFault =
+  | { kind: "error"; code: string; status: number; message?: string } // e.g. Throttling/400, ConcurrentModification/409, ServiceFailure/500, AccessDenied/403
+  | { kind: "drop" }; // destroy the socket without a response
+
+export interface FakeCall {
+  action: string;
+  roleName?: string;
+}
+
+interface StoredRole {
+  name: string;
+  path: string;
+  id: string;
+  arn: string;
+  createDate: string;
+  document: string;
+}
+
+interface StoredOidcProvider {
+  arn: string;
+  url: string; // without https://
+  clientIds: string[];
+  thumbprints: string[];
+  createDate: string;
+}
+
+interface FaultRule {
+  action: string;
+  fault: FakeFault;
+  remaining: number;
+  roleName?: string;
+}
+
+/** An error answered as `<ErrorResponse>` with the given HTTP status. */
+class IamError extends Error {
+  constructor(readonly code: string, readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+const escapeXml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c] ?? c);
+const el = (tag: string, text: string | number | boolean): string => `<${tag}>${escapeXml(String(text))}</${tag}>`;
+const memberList = (tag: string, values: string[]): string => `<${tag}>${values.map((v) => el("member", v)).join("")}</${tag}>`;
+/** IAM timestamps are ISO 8601 without milliseconds. */
+const isoNow = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+/** Role ids look like `AROA` + 17 upper-case alphanumerics. */
+const uniqueId = (prefix: string): string => prefix + randomBytes(17).toString("hex").toUpperCase().slice(0, 17);
+/** IAM role names are case-insensitive: "MyRole" and "myrole" are the same role. */
+const roleKey = (name: string): string => name.toLowerCase();
+const stripScheme = (url: string): string => url.replace(/^https:\/\//i, "");
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** AWS returns a ValidationError (400) when a required parameter is absent. */
+function required(params: URLSearchParams, name: string): string {
+  const value = params.get(name);
+  if (value === null || value === "") {
+    const field = name[0].toLowerCase() + name.slice(1);
+    throw new IamError("ValidationError", 400, `1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
+  }
+  return value;
+}
+
+/** Query-protocol lists arrive as `Name.member.1=a&Name.member.2=b`. */
+function list(params: URLSearchParams, name: string): string[] {
+  const out: string[] = [];
+  for (let i = 1; params.has(`${name}.member.${i}`); i++) out.push(params.get(`${name}.member.${i}`) as string);
+  return out;
+}
+
+/**
+ * Validates a role trust policy the way IAM does (simplified) and enforces the ACLSizePerRole quota,
+ * which AWS documents as counted on the document with insignificant whitespace removed.
+ */
+function checkTrustPolicy(document: string, quota: number): void {
+  const malformed = (message: string) => new IamError("MalformedPolicyDocument", 400, message);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(document);
+  } catch {
+    throw malformed("Syntax errors in policy.");
+  }
+  if (!isRecord(parsed)) throw malformed("Syntax errors in policy.");
+  if (parsed.Statement === undefined) throw malformed("Missing required field Statement");
+  const statements: unknown[] = Array.isArray(parsed.Statement) ? parsed.Statement : [parsed.Statement];
+  for (const s of statements) {
+    if (!isRecord(s)) throw malformed("Syntax errors in policy.");
+    if (s.Effect === undefined) throw malformed("Missing required field Effect");
+    if (s.Effect !== "Allow" && s.Effect !== "Deny") throw malformed(`Invalid effect: ${String(s.Effect)}`);
+    // A trust policy must name who may assume the role, and must not name a Resource (AWS docs).
+    if (s.Principal === undefined && s.NotPrincipal === undefined) throw malformed("Missing required field Principal");
+    if (s.Action === undefined && s.NotAction === undefined) throw malformed("Missing required field Action");
+    if (s.Resource !== undefined) throw malformed("Has prohibited field Resource");
+  }
+  if (JSON.stringify(parsed).length > quota) {
+    throw new IamError("LimitExceeded", 409, `Cannot exceed quota for ACLSizePerRole: ${quota}`);
+  }
+}
+
+export class FakeIam {
+  readonly endpoint: string;
+  quota: number;
+  readonly accountId: string;
+  readonly calls: FakeCall[] = [];
+
+  private readonly roles = new Map<string, StoredRole>();
+  private readonly oidcProviders = new Map<string, StoredOidcProvider>();
+  private readonly faults: FaultRule[] = [];
+  private readonly beforeHooks: { action: string; hook: () => void }[] = [];
+  private readonly afterHooks: { action: string; hook: () => void }[] = [];
+
+  private constructor(private readonly server: http.Server, options: FakeIamOptions) {
+    const { port } = server.address() as AddressInfo;
+    this.endpoint = `http://127.0.0.1:${port}`;
+    this.quota = options.quota ?? 2048; // default ACLSizePerRole quota
+    this.accountId = options.accountId ?? "123456789012";
+    server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+      this.handle(req, res).catch(() => res.destroy());
+    });
+  }
+
+  static async start(options: FakeIamOptions = {}): Promise<FakeIam> {
+    const server = http.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    return new FakeIam(server, options);
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections(); // the SDK keeps connections alive
+    await closed;
+  }
+
+  // ---- direct state access (bypasses faults, hooks, validation and the call log) ----
+
+  /** Creates the role, or replaces the document (and path, if given) of an existing one, keeping its id. */
+  putRole(name: string, trustPolicy: object | string, path?: string): string {
+    const document = typeof trustPolicy === "string" ? trustPolicy : JSON.stringify(trustPolicy);
+    const existing = this.roles.get(roleKey(name));
+    const storedName = existing?.name ?? name;
+    const storedPath = path ?? existing?.path ?? "/";
+    const role: StoredRole = {
+      name: storedName,
+      path: storedPath,
+      id: existing?.id ?? uniqueId("AROA"),
+      arn: `arn:aws:iam::${this.accountId}:role${storedPath}${storedName}`,
+      createDate: existing?.createDate ?? isoNow(),
+      document,
+    };
+    this.roles.set(roleKey(name), role);
+    return role.arn;
+  }
+
+  removeRole(name: string): void {
+    this.roles.delete(roleKey(name));
+  }
+
+  role(name: string): { arn: string; document: string } | undefined {
+    const r = this.roles.get(roleKey(name));
+    return r && { arn: r.arn, document: r.document };
+  }
+
+  trustPolicy(name: string): any {
+    const r = this.roles.get(roleKey(name));
+    if (!r) throw new Error(`FakeIam: no role named ${name}`);
+    return JSON.parse(r.document);
+  }
+
+  putOidcProvider(url: string, clientIds: string[] = [], thumbprints: string[] = []): string {
+    const bare = stripScheme(url);
+    const arn = `arn:aws:iam::${this.accountId}:oidc-provider/${bare}`;
+    this.oidcProviders.set(arn, { arn, url: bare, clientIds: [...clientIds], thumbprints: [...thumbprints], createDate: isoNow() });
+    return arn;
+  }
+
+  // ---- fault injection, hooks, call log ----
+
+  /** The next `count` requests for `action` (optionally only for roleName) fail with `fault`. */
+  failNext(action: string, fault: FakeFault, count = 1, roleName?: string): void {
+    this.faults.push({ action, fault, remaining: count, roleName });
+  }
+
+  /**
+   * Run `hook` once, right after the fake has answered the next request for `action` (a way to simulate a
+   * foreign writer racing us). Requests failed by an injected fault do not consume hooks; requests
+   * answered with a regular IAM error (e.g. NoSuchEntity) do.
+   */
+  after(action: string, hook: () => void): void {
+    this.afterHooks.push({ action, hook });
+  }
+
+  /** Run `hook` once, right before the fake applies the next request for `action`. */
+  before(action: string, hook: () => void): void {
+    this.beforeHooks.push({ action, hook });
+  }
+
+  count(action: string): number {
+    return this.calls.filter((c) => c.action === action).length;
+  }
+
+  resetCalls(): void {
+    this.calls.length = 0;
+  }
+
+  // ---- HTTP ----
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const params = new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
+
+    const action = params.get("Action") ?? "";
+    const roleName = params.get("RoleName") ?? undefined;
+    this.calls.push(roleName === undefined ? { action } : { action, roleName });
+
+    const fault = this.takeFault(action, roleName);
+    if (fault?.kind === "drop") {
+      req.socket.destroy();
+      return;
+    }
+    if (fault) {
+      this.sendError(res, new IamError(fault.code, fault.status, fault.message ?? `Injected ${fault.code} fault`));
+      return;
+    }
+
+    try {
+      this.runHooks(this.beforeHooks, action);
+      this.sendResult(res, action, this.dispatch(action, params));
+    } catch (e) {
+      this.sendError(res, e instanceof IamError ? e : new IamError("ServiceFailure", 500, `FakeIam: ${String(e)}`));
+    }
+    try {
+      this.runHooks(this.afterHooks, action);
+    } catch (e) {
+      // The response is gone already: surface the failure as an uncaught exception (mocha fails the test).
+      process.nextTick(() => { throw e; }); // prettier-ignore
+    }
+  }
+
+  private takeFault(action: string, roleName: string | undefined): FakeFault | undefined {
+    const i = this.faults.findIndex(
+      (f) => f.action === action && (f.roleName === undefined || (roleName !== undefined && roleKey(f.roleName) === roleKey(roleName))),
+    );
+    if (i < 0) return undefined;
+    const rule = this.faults[i];
+    if (--rule.remaining <= 0) this.faults.splice(i, 1);
+    return rule.fault;
+  }
+
+  private runHooks(hooks: { action: string; hook: () => void }[], action: string): void {
+    const due = hooks.filter((h) => h.action === action);
+    for (const h of due) hooks.splice(hooks.indexOf(h), 1);
+    for (const h of due) h.hook();
+  }
+
+  private send(res: http.ServerResponse, status: number, xml: (requestId: string) => string): void {
+    const requestId = randomUUID();
+    const body = `<?xml version="1.0" encoding="UTF-8"?>\n${xml(requestId)}`;
+    res.writeHead(status, { "content-type": "text/xml", "content-length": Buffer.byteLength(body), "x-amzn-requestid": requestId });
+    res.end(body);
+  }
+
+  /** `inner` is the content of `<ActionResult>`, or undefined for actions whose response has no result. */
+  private sendResult(res: http.ServerResponse, action: string, inner: string | undefined): void {
+    const result = inner === undefined ? "" : `<${action}Result>${inner}</${action}Result>`;
+    this.send(res, 200, (id) => `<${action}Response xmlns="${XMLNS}">${result}<ResponseMetadata>${el("RequestId", id)}</ResponseMetadata></${action}Response>`);
+  }
+
+  private sendError(res: http.ServerResponse, e: IamError): void {
+    const type = e.status >= 500 ? "Receiver" : "Sender";
+    const error = `<Error>${el("Type", type)}${el("Code", e.code)}${el("Message", e.message)}</Error>`;
+    this.send(res, e.status, (id) => `<ErrorResponse xmlns="${XMLNS}">${error}${el("RequestId", id)}</ErrorResponse>`);
+  }
+
+  // ---- IAM actions ----
+
+  private dispatch(action: string, p: URLSearchParams): string | undefined {
+    switch (action) {
+      case "GetRole":
+        return this.roleXml("Role", this.mustGetRole(required(p, "RoleName")));
+      case "ListRoles": {
+        const prefix = p.get("PathPrefix") ?? "/";
+        const roles = [...this.roles.values()].filter((r) => r.path.startsWith(prefix)).sort((a, b) => a.name.localeCompare(b.name));
+        return `<Roles>${roles.map((r) => this.roleXml("member", r)).join("")}</Roles>${el("IsTruncated", false)}`;
+      }
+      case "CreateRole": {
+        const name = required(p, "RoleName");
+        const document = required(p, "AssumeRolePolicyDocument");
+        const path = p.get("Path") ?? "/";
+        // AWS: a path is "/" or starts and ends with "/" and holds printable ASCII in between.
+        if (!/^(\/|\/[\u0021-\u007e]+\/)$/.test(path)) {
+          throw new IamError("ValidationError", 400, `The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.`);
+        }
+        if (this.roles.has(roleKey(name))) throw new IamError("EntityAlreadyExists", 409, `Role with name ${name} already exists.`);
+        checkTrustPolicy(document, this.quota);
+        this.putRole(name, document, path);
+        return this.roleXml("Role", this.mustGetRole(name));
+      }
+      case "UpdateAssumeRolePolicy": {
+        const role = this.mustGetRole(required(p, "RoleName"));
+        const document = required(p, "PolicyDocument");
+        checkTrustPolicy(document, this.quota);
+        role.document = document; // stored exactly as sent
+        return undefined;
+      }
+      case "DeleteRole":
+        this.roles.delete(roleKey(this.mustGetRole(required(p, "RoleName")).name));
+        return undefined;
+      case "GetOpenIDConnectProvider": {
+        const arn = required(p, "OpenIDConnectProviderArn");
+        const provider = this.oidcProviders.get(arn);
+        if (!provider) throw new IamError("NoSuchEntity", 404, `OpenIDConnect Provider not found for arn ${arn}`);
+        return (
+          el("Url", provider.url) +
+          memberList("ClientIDList", provider.clientIds) +
+          memberList("ThumbprintList", provider.thumbprints) +
+          el("CreateDate", provider.createDate)
+        );
+      }
+      case "CreateOpenIDConnectProvider": {
+        const url = required(p, "Url");
+        // AWS: the URL must begin with https:// and name the issuer.
+        if (!/^https:\/\/./i.test(url)) throw new IamError("ValidationError", 400, "Invalid URL: the URL must begin with https://");
+        const arn = `arn:aws:iam::${this.accountId}:oidc-provider/${stripScheme(url)}`;
+        if (this.oidcProviders.has(arn)) throw new IamError("EntityAlreadyExists", 409, `Provider with url ${url} already exists.`);
+        this.putOidcProvider(url, list(p, "ClientIDList"), list(p, "ThumbprintList"));
+        return el("OpenIDConnectProviderArn", arn);
+      }
+      default:
+        throw new IamError("InvalidAction", 400, `Could not find operation ${action} for version ${API_VERSION}`);
+    }
+  }
+
+  private mustGetRole(name: string): StoredRole {
+    const role = this.roles.get(roleKey(name));
+    if (!role) throw new IamError("NoSuchEntity", 404, `The role with name ${name} cannot be found.`);
+    return role;
+  }
+
+  /** Like AWS, the trust policy goes out URL-encoded (RFC 3986); the SDK hands it over undecoded. */
+  private roleXml(tag: string, r: StoredRole): string {
+    return (
+      `<${tag}>` +
+      el("Path", r.path) +
+      el("RoleName", r.name) +
+      el("RoleId", r.id) +
+      el("Arn", r.arn) +
+      el("CreateDate", r.createDate) +
+      el("AssumeRolePolicyDocument", encodeURIComponent(r.document)) +
+      el("MaxSessionDuration", 3600) +
+      `</${tag}>`
+    );
+  }
+}
