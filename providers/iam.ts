@@ -51,8 +51,10 @@ function durationSeconds(value: unknown): number | undefined {
     return total || undefined;
 }
 
-function parseJsonConfig(key: string, text: string | undefined): unknown {
-    if (text === undefined || text === "") return undefined;
+function parseJsonConfig(key: string, text: unknown): unknown {
+    if (text === undefined || text === null || text === "") return undefined;
+    // Structured config normally arrives as JSON text; accept it already parsed too.
+    if (typeof text !== "string") return text;
     try {
         return JSON.parse(text);
     } catch {

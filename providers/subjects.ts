@@ -13,6 +13,9 @@ const DNS_LABEL_MAX = 63;
 /** RFC 1123 subdomain: what Kubernetes accepts as a service-account name. */
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_SUBDOMAIN_MAX = 253;
+/** What a StringLike pattern for a namespace or service account may hold (non-empty). */
+const WILDCARD_LABEL = /^[-a-z0-9*?]+$/;
+const WILDCARD_SUBDOMAIN = /^[-.a-z0-9*?]+$/;
 
 /** IAM role names: 1–64 of [\w+=,.@-] (IAM API reference, CreateRole). */
 export const ROLE_NAME_MAX = 64;
@@ -72,13 +75,20 @@ export function subjectProblem(subject: string, allowWildcards = false): string 
     if (/["\\\s$]/.test(subject)) {
         return `"${subject}" contains a quote, backslash, '$' or white space, which no Kubernetes name has`;
     }
+    const [namespace, serviceAccount] = rest;
     if (hasWildcard(subject)) {
         if (!allowWildcards) {
             return `"${subject}" contains a wildcard ('*' or '?'), which would trust every matching service account; name each namespace, or set allowWildcards to opt in`;
         }
+        // A pattern still names a namespace and a service account: the same characters, plus * and ?.
+        if (namespace.length > DNS_LABEL_MAX || !WILDCARD_LABEL.test(namespace)) {
+            return `"${subject}": the namespace pattern "${namespace}" may hold only lower-case letters, digits, '-', '*' and '?' (at most ${DNS_LABEL_MAX} characters)`;
+        }
+        if (serviceAccount.length > DNS_SUBDOMAIN_MAX || !WILDCARD_SUBDOMAIN.test(serviceAccount)) {
+            return `"${subject}": the service-account pattern "${serviceAccount}" may hold only lower-case letters, digits, '-', '.', '*' and '?' (at most ${DNS_SUBDOMAIN_MAX} characters)`;
+        }
         return undefined;
     }
-    const [namespace, serviceAccount] = rest;
     return namespaceProblem(namespace) ?? serviceAccountProblem(serviceAccount);
 }
 

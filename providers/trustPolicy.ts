@@ -16,6 +16,8 @@ export const STS_AUDIENCE = "sts.amazonaws.com";
 /** IAM's default "Role trust policy length" quota (ACLSizePerRole); it can be raised to 4096. */
 export const DEFAULT_MAX_POLICY_CHARS = 2048;
 export const MAX_POLICY_CHARS_LIMIT = 4096;
+/** What one more value adds to a JSON list: its two quotes and a comma. */
+export const LIST_ITEM_OVERHEAD = 3;
 
 export type ConditionValues = string | string[];
 export type ConditionBlock = Record<string, Record<string, ConditionValues>>;
@@ -71,7 +73,14 @@ export function statementsOf(document: PolicyDocument): PolicyStatement[] {
  * (RFC 3986); CloudFormation and the console give plain JSON. Both are accepted.
  */
 export function parsePolicyDocument(text: string): PolicyDocument {
-    const json = text.trimStart().startsWith("{") ? text : decodeURIComponent(text);
+    let json = text;
+    if (!text.trimStart().startsWith("{")) {
+        try {
+            json = decodeURIComponent(text);
+        } catch (err) {
+            throw new TrustPolicyError(`trust policy is neither JSON nor URL-encoded JSON: ${(err as Error).message}`);
+        }
+    }
     let parsed: unknown;
     try {
         parsed = JSON.parse(json);
@@ -180,6 +189,15 @@ export function webIdentityStatement(providerArn: string, subjects: readonly str
     const keys = conditionKeys(providerArn);
     const exact = subjects.filter((s) => operatorFor(s) === "StringEquals");
     const patterns = subjects.filter((s) => operatorFor(s) === "StringLike");
+    // Without a subject the statement would trust every service account of the cluster (aud only).
+    if (subjects.length === 0) {
+        throw new TrustPolicyError("a web-identity statement needs at least one subject: an aud-only statement trusts every service account of the cluster");
+    }
+    // Conditions under different operators are ANDed: one statement with exact subjects under
+    // StringEquals and patterns under StringLike would trust only subjects matching both.
+    if (exact.length > 0 && patterns.length > 0) {
+        throw new TrustPolicyError("exact subjects and wildcard patterns need separate statements (their conditions would be ANDed); use buildTrustPolicy");
+    }
     const condition: ConditionBlock = { StringEquals: { [keys.aud]: STS_AUDIENCE } };
     if (exact.length > 0) condition.StringEquals[keys.sub] = [...exact];
     if (patterns.length > 0) condition.StringLike = { [keys.sub]: [...patterns] };
@@ -216,10 +234,12 @@ function withSubValues(statement: PolicyStatement, sub: string, operator: string
 }
 
 /**
- * Adds and removes owned subjects of one provider. Subjects are added to the first manageable
- * statement (or to a new statement when there is none) and removed from every manageable one; a
- * statement left without subjects is removed rather than left as an aud-only statement, which
- * would trust every service account in the cluster. Throws when nothing would be left.
+ * Adds and removes owned subjects of one provider. Subjects already trusted by a manageable
+ * statement are not added again; new ones go to the first manageable statement (keeping its Sid and
+ * position), or to a new statement when there is none. Subjects are removed from every manageable
+ * statement; a statement left without subjects is removed rather than left as an aud-only
+ * statement, which would trust every service account in the cluster. Throws when nothing would be
+ * left.
  */
 export function applySubjectChange(document: PolicyDocument, change: SubjectChange): EditResult {
     const keys = conditionKeys(change.providerArn);
@@ -228,27 +248,34 @@ export function applySubjectChange(document: PolicyDocument, change: SubjectChan
     let changed = false;
 
     for (const operator of ["StringEquals", "StringLike"] as const) {
-        const toAdd = new Set(change.add.filter((s) => operatorFor(s) === operator));
-        statements = statements.flatMap((statement): PolicyStatement[] => {
-            if (!isManageable(statement, change.providerArn, operator)) return [statement];
+        const manageable = statements.map((s) => isManageable(s, change.providerArn, operator));
+        const present = new Set(statements.flatMap((s, i) => (manageable[i] ? subValues(s, change.providerArn, operator) : [])));
+        const toAdd = [...new Set(change.add.filter((s) => operatorFor(s) === operator && !present.has(s)))];
+        // Add before removing, so that replacing the last subject of a statement keeps the statement.
+        const target = manageable.indexOf(true);
+        const next: PolicyStatement[] = [];
+        statements.forEach((statement, i) => {
+            if (!manageable[i]) {
+                next.push(statement);
+                return;
+            }
             const values = subValues(statement, change.providerArn, operator);
-            for (const value of values) toAdd.delete(value);
             const kept = values.filter((v) => !removing.has(v));
-            if (kept.length === values.length) return [statement];
+            const added = i === target ? toAdd : [];
+            if (kept.length === values.length && added.length === 0) {
+                next.push(statement);
+                return;
+            }
             changed = true;
-            if (kept.length === 0) return [];
-            return [withSubValues(statement, keys.sub, operator, kept)];
+            const result = [...kept, ...added];
+            if (result.length > 0) next.push(withSubValues(statement, keys.sub, operator, result));
+            // else: drop it; an aud-only statement would trust every service account of the cluster
         });
-        if (toAdd.size === 0) continue;
-        changed = true;
-        const added = [...toAdd];
-        const targetIndex = statements.findIndex((s) => isManageable(s, change.providerArn, operator));
-        if (targetIndex >= 0) {
-            const current = subValues(statements[targetIndex], change.providerArn, operator);
-            statements[targetIndex] = withSubValues(statements[targetIndex], keys.sub, operator, [...current, ...added]);
-        } else {
-            statements.push(webIdentityStatement(change.providerArn, added));
+        if (target < 0 && toAdd.length > 0) {
+            changed = true;
+            next.push(webIdentityStatement(change.providerArn, toAdd));
         }
+        statements = next;
     }
 
     if (!changed) return { document, changed: false };
@@ -269,6 +296,5 @@ export function applySubjectChange(document: PolicyDocument, change: SubjectChan
 export function subjectsThatFit(providerArn: string, subjectLength: number, maxChars: number): number {
     const base = policySize(buildTrustPolicy(providerArn, ["x".repeat(subjectLength)]));
     if (base > maxChars) return 0;
-    // Each further value adds its characters, two quotes and a comma.
-    return 1 + Math.floor((maxChars - base) / (subjectLength + 3));
+    return 1 + Math.floor((maxChars - base) / (subjectLength + LIST_ITEM_OVERHEAD));
 }

@@ -73,6 +73,11 @@ function roleNameOf(role: string): string {
     return parseRoleRef(role)?.name ?? role;
 }
 
+/** IAM role names are case-insensitive: "KfUser" and "kfuser" are one role. */
+function sameRole(a: string, b: string): boolean {
+    return roleNameOf(a).toLowerCase() === roleNameOf(b).toLowerCase();
+}
+
 function resourceId(inputs: TrustSubjectsInputs): string {
     return `${roleNameOf(inputs.role)}|${inputs.providerArn}`;
 }
@@ -123,7 +128,9 @@ export function checkInputs(news: Record<string, unknown>): { inputs: TrustSubje
     } else {
         for (const subject of news.subjects) {
             if (subject === UNKNOWN) continue;
-            const problem = typeof subject === "string" ? subjectProblem(subject, allowWildcards === true) : `${JSON.stringify(subject)} is not a string`;
+            // An unknown allowWildcards (preview) is checked at `up`, when it is known.
+            const wildcardsOk = allowWildcards === true || allowWildcards === UNKNOWN;
+            const problem = typeof subject === "string" ? subjectProblem(subject, wildcardsOk) : `${JSON.stringify(subject)} is not a string`;
             if (problem) failures.push({ property: "subjects", reason: problem });
         }
         subjects = [...new Set(news.subjects as string[])].sort();
@@ -160,6 +167,15 @@ export function quotaProblem(role: string, document: PolicyDocument, inputs: Pic
     );
 }
 
+/**
+ * The quota problem of an edit, if any. Only growth is refused: a document that IAM already holds
+ * above `maxPolicyChars` (its real quota is higher than configured) may still shrink.
+ */
+function editQuotaProblem(role: string, before: PolicyDocument, after: PolicyDocument, inputs: Pick<TrustSubjectsInputs, "maxPolicyChars" | "subjects" | "providerArn">): string | undefined {
+    if (policySize(after) <= policySize(before)) return undefined;
+    return quotaProblem(role, after, inputs);
+}
+
 function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -178,16 +194,21 @@ export interface ReconcileResult {
 /**
  * Read, apply the change, write, and read again to verify. IAM has no conditional write, so a
  * writer racing us can overwrite our change (or we theirs); the verifying read catches the first
- * case and the loop re-applies our change on top of theirs. `ConcurrentModification` is retried
- * with jittered backoff too; throttling, 5xx and dropped connections are retried inside the SDK.
+ * case and the loop re-applies our change on top of theirs. A lost update and
+ * `ConcurrentModification` are retried after a jittered backoff, and the backoff comes *before* the
+ * fresh read, never between a read and the write built on it (that would widen the window in which
+ * we overwrite a foreign change). Throttling, 5xx and dropped connections are retried inside the SDK.
  */
 export async function reconcile(settings: AwsSettings, inputs: TrustSubjectsInputs, change: Omit<SubjectChange, "providerArn">, operation: string): Promise<ReconcileResult | undefined> {
     const client = createIamClient(settings);
     const roleName = roleNameOf(inputs.role);
     const fullChange: SubjectChange = { providerArn: inputs.providerArn, ...change };
     let writes = 0;
+    let attempts = 0;
+    let backoffFirst = false;
     try {
-        for (let round = 0; ; round++) {
+        for (;;) {
+            if (backoffFirst) await sleep(backoff(attempts));
             const current = await getTrustPolicy(client, roleName);
             if (!current) return undefined;
             let edit;
@@ -198,20 +219,29 @@ export async function reconcile(settings: AwsSettings, inputs: TrustSubjectsInpu
                 throw err;
             }
             if (!edit.changed) return { roleArn: current.roleArn, document: current.document, writes };
-            if (round >= MAX_WRITE_ROUNDS) {
+            if (attempts >= MAX_WRITE_ROUNDS) {
                 throw new Error(
-                    `${operation} of role "${roleName}": another writer kept replacing the trust policy (${round} rounds); ` +
+                    `${operation} of role "${roleName}": another writer kept replacing the trust policy (${attempts} attempts); ` +
                         "find who else edits it (for example a Kubeflow profile controller without annotateOnly) and run `pulumi up` again",
                 );
             }
-            const problem = quotaProblem(roleName, edit.document, inputs);
+            if (attempts > 0 && !backoffFirst) {
+                // Our earlier write went through but the verifying read lacks it: a lost update.
+                backoffFirst = true;
+                continue;
+            }
+            backoffFirst = false;
+            const problem = editQuotaProblem(roleName, current.document, edit.document, inputs);
             if (problem) throw new Error(problem);
-            if (round > 0) await sleep(backoff(round));
+            attempts++;
             try {
                 await putTrustPolicy(client, roleName, edit.document);
                 writes++;
             } catch (err) {
-                if (isAwsError(err, "ConcurrentModification")) continue;
+                if (isAwsError(err, "ConcurrentModification")) {
+                    backoffFirst = true;
+                    continue;
+                }
                 if (isAwsError(err, "NoSuchEntity")) return undefined;
                 throw explainAwsError(err, "iam:UpdateAssumeRolePolicy", roleName);
             }
@@ -251,7 +281,7 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
 
         async diff(_id: string, olds: TrustSubjectsOutputs, news: TrustSubjectsInputs): Promise<pulumi.dynamic.DiffResult> {
             const replaces: string[] = [];
-            if (isUnknown(news.role) || roleNameOf(olds.role) !== roleNameOf(news.role)) replaces.push("role");
+            if (isUnknown(news.role) || !sameRole(olds.role, news.role)) replaces.push("role");
             if (isUnknown(news.providerArn) || olds.providerArn !== news.providerArn) replaces.push("providerArn");
             if (replaces.length > 0) return { changes: true, replaces, deleteBeforeReplace: false };
             if (isUnknown(news.subjects)) return { changes: true };
@@ -263,8 +293,14 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                 const current = await getTrustPolicy(client, roleNameOf(news.role));
                 if (current && !isUnknown(news.maxPolicyChars)) {
                     const removed = olds.subjects.filter((s) => !news.subjects.includes(s));
-                    const edit = applySubjectChange(current.document, { providerArn: news.providerArn, add: news.subjects, remove: removed });
-                    const problem = quotaProblem(news.role, edit.document, news);
+                    let edit;
+                    try {
+                        edit = applySubjectChange(current.document, { providerArn: news.providerArn, add: news.subjects, remove: removed });
+                    } catch (err) {
+                        if (err instanceof TrustPolicyError) throw new Error(`update of role "${roleNameOf(news.role)}": ${err.message}`);
+                        throw err;
+                    }
+                    const problem = editQuotaProblem(news.role, current.document, edit.document, news);
                     if (problem) throw new Error(problem);
                 }
             } finally {

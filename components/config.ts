@@ -1,0 +1,352 @@
+// The stack's configuration: the public contract of `kubeflow-irsa:*` keys, their defaults, and
+// validation that fails before anything is registered, naming the key, the value and the fix.
+//
+// Pulumi.yaml declares the same keys and defaults for the CLI; under the mock runtime (tests,
+// `npm run synth`) the CLI is absent, so the defaults below apply. A test keeps the two in step.
+
+import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
+import {
+    issuerHostPath,
+    namespaceProblem,
+    oidcProviderArnProblem,
+    parseServiceAccountRef,
+    roleArnProblem,
+    serviceAccountProblem,
+} from "../providers/subjects";
+
+export const PROJECT = "kubeflow-irsa";
+
+export const PROFILE_API_VERSIONS = ["kubeflow.org/v1", "kubeflow.org/v1beta1"] as const;
+export type ProfileApiVersion = (typeof PROFILE_API_VERSIONS)[number];
+export const IDENTITY_MODES = ["irsa", "podIdentity"] as const;
+export type IdentityMode = (typeof IDENTITY_MODES)[number];
+
+/** kfctl's kf-admin service accounts (kubeflow/kfctl pkg/kfapp/aws/identity.go). */
+export const KFCTL_ADMIN_SERVICE_ACCOUNTS = [
+    "kubeflow:kf-admin",
+    "kubeflow:alb-ingress-controller",
+    "kubeflow:profiles-controller-service-account",
+    "kubeflow:fluentd",
+];
+
+/** One Kubeflow profile: a namespace, its owner, and optionally the role its pods get. */
+export interface ProfileConfig {
+    /** The profile's name, which is also its namespace (RFC 1123 label). */
+    name: string;
+    /** The owner's e-mail, as the Kubeflow dashboard knows the user. */
+    owner: string;
+    /** A role ARN for this profile's `default-editor`. @default the stack's kf-user role (or its shard) */
+    awsIamRole?: string;
+}
+
+/** Adopt a cluster this stack does not create. */
+export interface ExistingClusterConfig {
+    /** `https://oidc.eks.<region>.amazonaws.com/id/<ID>` or a self-managed issuer URL. */
+    oidcIssuerUrl: string;
+    /** The IAM OIDC provider for that issuer. @default created by this stack */
+    oidcProviderArn?: string;
+}
+
+export interface NodeGroupConfig {
+    /** @default "m5.xlarge" */
+    instanceType: string;
+    /** @default 2 */
+    desiredCapacity: number;
+    /** @default 1 */
+    minSize: number;
+    /** @default 4 */
+    maxSize: number;
+}
+
+export interface StackConfig {
+    region: string;
+    clusterName: string;
+    existingCluster?: ExistingClusterConfig;
+    /** Kubeconfig for an existing cluster; the ambient kubeconfig when absent. */
+    kubeconfig?: pulumi.Output<string>;
+    enablePodIamPolicy: boolean;
+    enableFsx: boolean;
+    /** `namespace:name` references. */
+    adminServiceAccounts: string[];
+    userPolicyArns: string[];
+    profiles: ProfileConfig[];
+    trustPolicyMaxChars: number;
+    profileApiVersion: ProfileApiVersion;
+    userRoleShards: number;
+    identityMode: IdentityMode;
+    nodeGroup: NodeGroupConfig;
+}
+
+/** Defaults of every optional key; Pulumi.yaml declares the same (checked by a test). */
+export const DEFAULTS = {
+    enablePodIamPolicy: true,
+    enableFsx: false,
+    adminServiceAccounts: KFCTL_ADMIN_SERVICE_ACCOUNTS,
+    userPolicyArns: [] as string[],
+    profiles: [] as ProfileConfig[],
+    trustPolicyMaxChars: DEFAULT_MAX_POLICY_CHARS,
+    profileApiVersion: "kubeflow.org/v1" as ProfileApiVersion,
+    userRoleShards: 1,
+    identityMode: "irsa" as IdentityMode,
+    instanceType: "m5.xlarge",
+    desiredCapacity: 2,
+    minSize: 1,
+    maxSize: 4,
+};
+
+/** Upper bound on kf-user shards: more would be a typo, not a plan (5,000 profiles need ~110). */
+export const MAX_USER_ROLE_SHARDS = 1000;
+
+/** Bad configuration: every problem found, one per line, each naming key, value and fix. */
+export class ConfigError extends Error {
+    constructor(readonly problems: string[]) {
+        super(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
+        this.name = "ConfigError";
+    }
+}
+
+/** A raw config value: what the CLI hands over (strings) or a structured value (tests, YAML). */
+export type RawValue = string | number | boolean | object | undefined;
+export type RawConfig = (key: string) => RawValue;
+
+const EMAIL = /^[^@\s"'*?]+@[^@\s"'*?]+\.[^@\s"'*?]+$/;
+
+const key = (name: string) => (name.includes(":") ? name : `${PROJECT}:${name}`);
+const show = (value: unknown) => JSON.stringify(value);
+
+/** Collects problems while reading keys, so one run reports them all. */
+class Reader {
+    readonly problems: string[] = [];
+    constructor(private readonly raw: RawConfig) {}
+
+    private structured(name: string): unknown {
+        const value = this.raw(key(name));
+        if (typeof value !== "string") return value;
+        const text = value.trim();
+        if (text.startsWith("{") || text.startsWith("[")) {
+            try {
+                return JSON.parse(text);
+            } catch {
+                this.problems.push(`${key(name)}: ${show(value)} is not valid JSON; write it as a YAML list or map in Pulumi.<stack>.yaml`);
+                return undefined;
+            }
+        }
+        return value;
+    }
+
+    problem(name: string, text: string): void {
+        this.problems.push(`${key(name)}: ${text}`);
+    }
+
+    string(name: string, fallback?: string): string | undefined {
+        const value = this.raw(key(name));
+        if (value === undefined || value === "") return fallback;
+        if (typeof value !== "string") {
+            this.problem(name, `${show(value)} is not a string`);
+            return fallback;
+        }
+        return value;
+    }
+
+    required(name: string, fix: string): string {
+        const value = this.string(name);
+        if (value === undefined) {
+            this.problem(name, `is required; ${fix}`);
+            return "";
+        }
+        return value;
+    }
+
+    boolean(name: string, fallback: boolean): boolean {
+        const value = this.raw(key(name));
+        if (value === undefined || value === "") return fallback;
+        if (value === true || value === "true") return true;
+        if (value === false || value === "false") return false;
+        this.problem(name, `${show(value)} is not a boolean; use true or false`);
+        return fallback;
+    }
+
+    integer(name: string, fallback: number, min: number, max: number, fix: string): number {
+        const value = this.raw(key(name));
+        if (value === undefined || value === "") return fallback;
+        const n = typeof value === "number" ? value : typeof value === "string" && /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
+        if (!Number.isInteger(n) || n < min || n > max) {
+            this.problem(name, `${show(value)} is out of range: use a whole number from ${min} to ${max}; ${fix}`);
+            return fallback;
+        }
+        return n;
+    }
+
+    oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+        const value = this.string(name, fallback) as T;
+        if (!allowed.includes(value)) {
+            this.problem(name, `${show(value)} is not supported; use one of ${allowed.map(show).join(", ")}`);
+            return fallback;
+        }
+        return value;
+    }
+
+    list(name: string, fallback: string[]): string[] {
+        const value = this.structured(name);
+        if (value === undefined || value === "") return fallback;
+        if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
+            this.problem(name, `${show(value)} is not a list of strings`);
+            return fallback;
+        }
+        return value as string[];
+    }
+
+    objects(name: string): Record<string, unknown>[] | undefined {
+        const value = this.structured(name);
+        if (value === undefined || value === "") return undefined;
+        if (!Array.isArray(value) || value.some((v) => typeof v !== "object" || v === null || Array.isArray(v))) {
+            this.problem(name, `${show(value)} is not a list of maps`);
+            return undefined;
+        }
+        return value as Record<string, unknown>[];
+    }
+
+    object(name: string): Record<string, unknown> | undefined {
+        const value = this.structured(name);
+        if (value === undefined || value === "") return undefined;
+        if (typeof value !== "object" || value === null || Array.isArray(value)) {
+            this.problem(name, `${show(value)} is not a map`);
+            return undefined;
+        }
+        // Pulumi.yaml's default is an empty map: "not set".
+        return Object.keys(value).length > 0 ? (value as Record<string, unknown>) : undefined;
+    }
+}
+
+function readProfiles(reader: Reader): ProfileConfig[] {
+    const entries = reader.objects("profiles") ?? [];
+    const seen = new Map<string, number>();
+    const profiles: ProfileConfig[] = [];
+    entries.forEach((entry, index) => {
+        const at = `profiles[${index}]`;
+        const unknown = Object.keys(entry).filter((k) => !["name", "owner", "awsIamRole"].includes(k));
+        if (unknown.length > 0) reader.problem(at, `unknown field ${unknown.map(show).join(", ")}; a profile has name, owner and optionally awsIamRole`);
+        const { name, owner, awsIamRole } = entry;
+        if (typeof name !== "string" || name === "") {
+            reader.problem(`${at}.name`, `${show(name)} is missing or not a string; set the profile's namespace name`);
+        } else {
+            const problem = namespaceProblem(name);
+            if (problem) reader.problem(`${at}.name`, problem);
+            const first = seen.get(name);
+            if (first !== undefined) {
+                reader.problem(`${at}.name`, `${show(name)} is already the name of profiles[${first}]; each profile owns its own namespace, so remove or rename one`);
+            } else {
+                seen.set(name, index);
+            }
+        }
+        if (typeof owner !== "string" || !EMAIL.test(owner)) {
+            reader.problem(`${at}.owner`, `${show(owner)} is not an e-mail address; set the owner's login e-mail, e.g. "alice@example.com"`);
+        }
+        if (awsIamRole !== undefined) {
+            const problem = typeof awsIamRole === "string" ? roleArnProblem(awsIamRole) : `${show(awsIamRole)} is not a string`;
+            if (problem) reader.problem(`${at}.awsIamRole`, `${problem}; or leave awsIamRole out to use the stack's kf-user role`);
+        }
+        profiles.push({ name: String(name), owner: String(owner), ...(typeof awsIamRole === "string" ? { awsIamRole } : {}) });
+    });
+    return profiles;
+}
+
+function readExistingCluster(reader: Reader): ExistingClusterConfig | undefined {
+    const value = reader.object("existingCluster");
+    if (!value) return undefined;
+    const { oidcIssuerUrl, oidcProviderArn } = value;
+    if (typeof oidcIssuerUrl !== "string" || !/^https:\/\/[a-z0-9.-]+(:\d+)?(\/[\w.~-]+)*\/?$/.test(oidcIssuerUrl)) {
+        reader.problem("existingCluster.oidcIssuerUrl", `${show(oidcIssuerUrl)} is not an https issuer URL; copy it from \`aws eks describe-cluster --query cluster.identity.oidc.issuer\``);
+        return undefined;
+    }
+    if (oidcProviderArn !== undefined) {
+        const problem = typeof oidcProviderArn === "string" ? oidcProviderArnProblem(oidcProviderArn) : `${show(oidcProviderArn)} is not a string`;
+        if (problem) {
+            reader.problem("existingCluster.oidcProviderArn", `${problem}; or leave it out and this stack creates the provider`);
+            return undefined;
+        }
+        if (!(oidcProviderArn as string).endsWith(`:oidc-provider/${issuerHostPath(oidcIssuerUrl)}`)) {
+            reader.problem("existingCluster.oidcProviderArn", `${show(oidcProviderArn)} is not the provider of issuer ${show(oidcIssuerUrl)}; the ARN must end with "oidc-provider/${issuerHostPath(oidcIssuerUrl)}"`);
+        }
+    }
+    return { oidcIssuerUrl, ...(typeof oidcProviderArn === "string" ? { oidcProviderArn } : {}) };
+}
+
+function readAdminServiceAccounts(reader: Reader): string[] {
+    const refs = reader.list("adminServiceAccounts", DEFAULTS.adminServiceAccounts);
+    refs.forEach((ref, index) => {
+        const parsed = parseServiceAccountRef(ref);
+        const problem = !parsed
+            ? `${show(ref)} is not "namespace:name"`
+            : namespaceProblem(parsed.namespace) ?? serviceAccountProblem(parsed.serviceAccount);
+        if (problem) reader.problem(`adminServiceAccounts[${index}]`, `${problem}; write each as "namespace:service-account", e.g. "kubeflow:kf-admin"`);
+    });
+    return refs;
+}
+
+/**
+ * Reads and validates the whole configuration from a key lookup. Pure: the program passes
+ * Pulumi's config, tests and `npm run synth` pass plain maps. Throws ConfigError with every problem.
+ */
+export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<string>): StackConfig {
+    const reader = new Reader(raw);
+    const region = reader.required("aws:region", "set it with `pulumi config set aws:region us-west-2`");
+    if (region && !/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/.test(region)) {
+        reader.problem("aws:region", `${show(region)} is not an AWS region name such as "us-west-2"`);
+    }
+    const clusterName = reader.required("clusterName", "set it with `pulumi config set clusterName <name>`");
+    if (clusterName && !/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/.test(clusterName)) {
+        reader.problem("clusterName", `${show(clusterName)} is not an EKS cluster name: use letters, digits, '-' and '_', starting with a letter or digit`);
+    }
+    const config: StackConfig = {
+        region,
+        clusterName,
+        existingCluster: readExistingCluster(reader),
+        kubeconfig,
+        enablePodIamPolicy: reader.boolean("enablePodIamPolicy", DEFAULTS.enablePodIamPolicy),
+        enableFsx: reader.boolean("enableFsx", DEFAULTS.enableFsx),
+        adminServiceAccounts: readAdminServiceAccounts(reader),
+        userPolicyArns: reader.list("userPolicyArns", DEFAULTS.userPolicyArns),
+        profiles: readProfiles(reader),
+        trustPolicyMaxChars: reader.integer(
+            "trustPolicyMaxChars",
+            DEFAULTS.trustPolicyMaxChars,
+            DEFAULT_MAX_POLICY_CHARS,
+            MAX_POLICY_CHARS_LIMIT,
+            "set it to your account's 'Role trust policy length' quota (Service Quotas, IAM)",
+        ),
+        profileApiVersion: reader.oneOf("profileApiVersion", PROFILE_API_VERSIONS, DEFAULTS.profileApiVersion),
+        userRoleShards: reader.integer("userRoleShards", DEFAULTS.userRoleShards, 1, MAX_USER_ROLE_SHARDS, "each shard is one more kf-user role"),
+        identityMode: reader.oneOf("identityMode", IDENTITY_MODES, DEFAULTS.identityMode),
+        nodeGroup: {
+            instanceType: reader.string("instanceType", DEFAULTS.instanceType)!,
+            desiredCapacity: reader.integer("desiredCapacity", DEFAULTS.desiredCapacity, 0, 1000, "the node group's desired size"),
+            minSize: reader.integer("minSize", DEFAULTS.minSize, 0, 1000, "the node group's minimum size"),
+            maxSize: reader.integer("maxSize", DEFAULTS.maxSize, 1, 1000, "the node group's maximum size"),
+        },
+    };
+    config.userPolicyArns.forEach((arn, index) => {
+        if (!/^arn:aws(-cn|-us-gov)?:iam::(\d{12}|aws):policy\/[\w+=,.@\/-]+$/.test(arn)) {
+            reader.problem(`userPolicyArns[${index}]`, `${show(arn)} is not a managed policy ARN ("arn:aws:iam::<account|aws>:policy/<name>")`);
+        }
+    });
+    const { minSize, maxSize, desiredCapacity } = config.nodeGroup;
+    if (minSize > desiredCapacity || desiredCapacity > maxSize) {
+        reader.problem("desiredCapacity", `minSize ${minSize} ≤ desiredCapacity ${desiredCapacity} ≤ maxSize ${maxSize} does not hold; adjust the three node-group sizes`);
+    }
+    if (reader.problems.length > 0) throw new ConfigError(reader.problems);
+    return config;
+}
+
+/** The stack's configuration as `pulumi up` sees it. */
+export function readStackConfig(): StackConfig {
+    const project = new pulumi.Config(PROJECT);
+    const aws = new pulumi.Config("aws");
+    const raw: RawConfig = (name) => {
+        const [namespace, bare] = name.split(":");
+        return (namespace === "aws" ? aws : project).get(bare);
+    };
+    const kubeconfig = project.get("kubeconfig") ? project.requireSecret("kubeconfig") : undefined;
+    return parseStackConfig(raw, kubeconfig);
+}

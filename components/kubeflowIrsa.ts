@@ -1,0 +1,112 @@
+// The whole stack as one component: cluster and OIDC provider, kf-admin/kf-user roles, profiles.
+
+import * as pulumi from "@pulumi/pulumi";
+import { ClusterOidc } from "./cluster";
+import { ConfigError, type StackConfig } from "./config";
+import { ANCHOR_SUBJECTS, capacityProblems, planTrust, roleNameProblems, type TrustPlan } from "./placement";
+import { KubeflowProfiles } from "./profiles";
+import { KubeflowRoles } from "./roles";
+
+/**
+ * Plans the stack and validates what config parsing cannot see alone (role-name length, trust
+ * policy capacity per role). Throws ConfigError before any resource is registered.
+ */
+export function planStack(config: StackConfig): TrustPlan {
+    // Pod Identity bindings do not grow any trust policy: one kf-user role serves every profile.
+    const shards = config.identityMode === "podIdentity" ? 1 : config.userRoleShards;
+    const problems = roleNameProblems({ ...config, userRoleShards: shards });
+    if (problems.length > 0) throw new ConfigError(problems);
+    const plan = planTrust(config, shards);
+    if (config.enablePodIamPolicy && config.identityMode === "irsa") {
+        const capacity = capacityProblems(config, plan);
+        if (capacity.length > 0) throw new ConfigError(capacity);
+    }
+    return plan;
+}
+
+export class KubeflowIrsa extends pulumi.ComponentResource {
+    public readonly clusterName: pulumi.Output<string>;
+    public readonly oidcProviderArn: pulumi.Output<string | undefined>;
+    public readonly oidcIssuer: pulumi.Output<string>;
+    public readonly kfAdminRoleArn: pulumi.Output<string | undefined>;
+    public readonly kfUserRoleArn: pulumi.Output<string | undefined>;
+    /** kf-user and its shards. */
+    public readonly kfUserRoleArns: pulumi.Output<string[]>;
+    public readonly profileRoleArns: pulumi.Output<Record<string, string>>;
+    public readonly kubeconfig: pulumi.Output<string | undefined>;
+
+    constructor(name: string, config: StackConfig, opts?: pulumi.ComponentResourceOptions) {
+        const plan = planStack(config);
+        super("kubeflow-irsa:index:KubeflowIrsa", name, {}, opts);
+        if (config.identityMode === "podIdentity" && config.userRoleShards > 1) {
+            pulumi.log.warn(`kubeflow-irsa:userRoleShards (${config.userRoleShards}) is ignored in podIdentity mode: Pod Identity does not grow trust policies`, this);
+        }
+
+        const cluster = new ClusterOidc(
+            "cluster",
+            {
+                clusterName: config.clusterName,
+                existingCluster: config.existingCluster,
+                kubeconfig: config.kubeconfig,
+                createOidcProvider: config.enablePodIamPolicy && config.identityMode === "irsa",
+                nodeGroup: config.nodeGroup,
+            },
+            { parent: this },
+        );
+
+        const managedRoleArns = new Map<string, pulumi.Output<string>>();
+        let roles: KubeflowRoles | undefined;
+        if (config.enablePodIamPolicy) {
+            roles = new KubeflowRoles(
+                "roles",
+                {
+                    names: plan.names,
+                    identityMode: config.identityMode,
+                    oidcProviderArn: cluster.oidcProviderArn,
+                    anchors: ANCHOR_SUBJECTS,
+                    region: config.region,
+                    clusterName: config.clusterName,
+                    enableFsx: config.enableFsx,
+                    userPolicyArns: config.userPolicyArns,
+                },
+                { parent: this },
+            );
+            managedRoleArns.set(plan.names.admin, roles.adminRole.arn);
+            roles.userRoles.forEach((role, shard) => managedRoleArns.set(plan.names.users[shard], role.arn));
+        }
+
+        const profiles = new KubeflowProfiles(
+            "profiles",
+            {
+                profiles: config.profiles,
+                apiVersion: config.profileApiVersion,
+                enablePodIamPolicy: config.enablePodIamPolicy,
+                identityMode: config.identityMode,
+                plan,
+                managedRoleArns,
+                oidcProviderArn: cluster.oidcProviderArn,
+                clusterName: cluster.clusterName,
+                maxPolicyChars: config.trustPolicyMaxChars,
+                adminServiceAccounts: config.adminServiceAccounts,
+                k8sProvider: cluster.k8sProvider,
+            },
+            { parent: this, dependsOn: roles ? [roles] : [] },
+        );
+
+        this.clusterName = cluster.clusterName;
+        this.oidcProviderArn = cluster.oidcProviderArn;
+        this.oidcIssuer = cluster.oidcIssuer;
+        this.kfAdminRoleArn = roles ? roles.adminRole.arn : pulumi.output(undefined);
+        this.kfUserRoleArn = roles ? roles.userRoles[0].arn : pulumi.output(undefined);
+        this.kfUserRoleArns = roles ? pulumi.all(roles.userRoles.map((r) => r.arn)) : pulumi.output([]);
+        this.profileRoleArns = profiles.profileRoleArns;
+        this.kubeconfig = cluster.kubeconfig;
+        this.registerOutputs({
+            clusterName: this.clusterName,
+            oidcProviderArn: this.oidcProviderArn,
+            kfAdminRoleArn: this.kfAdminRoleArn,
+            kfUserRoleArns: this.kfUserRoleArns,
+            profileRoleArns: this.profileRoleArns,
+        });
+    }
+}

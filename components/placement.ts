@@ -1,0 +1,220 @@
+// Which role each profile's `default-editor` gets, which subjects each role's trust policy then
+// holds, and whether that fits the ACLSizePerRole quota. Pure functions: the program calls them
+// before registering anything, so capacity problems fail `pulumi preview`, not half an `up`.
+
+import { createHash } from "crypto";
+import { buildTrustPolicy, policySize, LIST_ITEM_OVERHEAD, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
+import { issuerHostPath, parseRoleRef, parseServiceAccountRef, ROLE_NAME_MAX, subjectOf } from "../providers/subjects";
+import { MAX_USER_ROLE_SHARDS, type StackConfig } from "./config";
+
+/** Service accounts every project-created role trusts, as kfctl's roles did: they keep each trust
+ * policy non-empty when no profile uses the role, so removing the last profile never fails. */
+export const ANCHOR_SUBJECTS = {
+    admin: subjectOf("kubeflow", "kf-admin"),
+    user: subjectOf("kubeflow", "kf-user"),
+};
+
+export interface RoleNames {
+    admin: string;
+    /** kf-user and its shards: index 0 is `kf-user-<region>-<cluster>`, index n its `-n` replica. */
+    users: string[];
+}
+
+/** `kf-admin-<region>-<cluster>`, `kf-user-<region>-<cluster>` and `kf-user-<region>-<cluster>-<n>`. */
+export function roleNames(region: string, clusterName: string, shards: number): RoleNames {
+    const user = `kf-user-${region}-${clusterName}`;
+    return {
+        admin: `kf-admin-${region}-${clusterName}`,
+        users: Array.from({ length: shards }, (_, i) => (i === 0 ? user : `${user}-${i}`)),
+    };
+}
+
+/** Role names over IAM's 64-character limit, as config problems. */
+export function roleNameProblems(config: Pick<StackConfig, "region" | "clusterName" | "userRoleShards">): string[] {
+    const names = roleNames(config.region, config.clusterName, config.userRoleShards);
+    const longest = [names.admin, ...names.users].reduce((a, b) => (b.length > a.length ? b : a));
+    if (longest.length <= ROLE_NAME_MAX) return [];
+    const room = config.clusterName.length - (longest.length - ROLE_NAME_MAX);
+    return [
+        `kubeflow-irsa:clusterName: ${JSON.stringify(config.clusterName)} makes the role name "${longest}" ${longest.length} characters, ` +
+            `over IAM's limit of ${ROLE_NAME_MAX}; use a cluster name of at most ${Math.max(room, 0)} characters in ${config.region}` +
+            (config.userRoleShards > 1 ? ` with ${config.userRoleShards} shards` : ""),
+    ];
+}
+
+function score(profile: string, shard: number): bigint {
+    return createHash("sha256").update(`${profile}\u0000${shard}`).digest().readBigUInt64BE(0);
+}
+
+/**
+ * The kf-user shard of a profile: rendezvous (highest-random-weight) hashing. It depends only on
+ * the profile's name and the shard count, so adding or removing other profiles never moves a
+ * profile, and growing from n to n+1 shards moves only the ~1/(n+1) of profiles the new shard wins.
+ */
+export function shardOf(profile: string, shards: number): number {
+    let best = 0;
+    let bestScore = -1n;
+    for (let shard = 0; shard < shards; shard++) {
+        const s = score(profile, shard);
+        if (s > bestScore) {
+            best = shard;
+            bestScore = s;
+        }
+    }
+    return best;
+}
+
+/** One role whose trust subjects this stack owns. */
+export interface TrustGroup {
+    roleName: string;
+    /** Created by this stack (kf-admin, kf-user or a shard); otherwise given as `awsIamRole`. */
+    managed: boolean;
+    /** The ARN as configured, for roles this stack does not manage. */
+    roleArn?: string;
+    /** The subject every managed role keeps (see ANCHOR_SUBJECTS). */
+    anchor?: string;
+    /** Owned subjects, sorted. */
+    subjects: string[];
+    /** Profile names whose `default-editor` uses this role. */
+    profiles: string[];
+}
+
+export interface TrustPlan {
+    names: RoleNames;
+    /** By role name, in a stable order: kf-admin, kf-user shards, then other roles by name. */
+    groups: TrustGroup[];
+    /** Profile name → the role it uses: a managed role's name or an external role's ARN. */
+    profileRoles: Map<string, { roleName: string; managed: boolean; roleArn?: string }>;
+}
+
+/** Groups owned subjects per role: one TrustSubjects resource, one read-modify-write, per role. */
+export function planTrust(config: StackConfig, shards = config.userRoleShards): TrustPlan {
+    const names = roleNames(config.region, config.clusterName, shards);
+    const groups = new Map<string, TrustGroup>();
+    const group = (roleName: string, managed: boolean, anchor?: string, roleArn?: string): TrustGroup => {
+        let g = groups.get(roleName);
+        if (!g) {
+            g = { roleName, managed, subjects: [], profiles: [], ...(anchor ? { anchor } : {}), ...(roleArn ? { roleArn } : {}) };
+            groups.set(roleName, g);
+        }
+        return g;
+    };
+    const admin = group(names.admin, true, ANCHOR_SUBJECTS.admin);
+    names.users.forEach((name) => group(name, true, ANCHOR_SUBJECTS.user));
+    for (const ref of config.adminServiceAccounts) {
+        const sa = parseServiceAccountRef(ref)!;
+        admin.subjects.push(subjectOf(sa.namespace, sa.serviceAccount));
+    }
+    const managedNames = new Set(groups.keys());
+    const profileRoles: TrustPlan["profileRoles"] = new Map();
+    for (const profile of config.profiles) {
+        const explicit = profile.awsIamRole ? parseRoleRef(profile.awsIamRole)! : undefined;
+        let g: TrustGroup;
+        if (!explicit) {
+            g = groups.get(names.users[shardOf(profile.name, shards)])!;
+        } else if (managedNames.has(explicit.name)) {
+            g = groups.get(explicit.name)!;
+        } else {
+            g = group(explicit.name, false, undefined, profile.awsIamRole);
+        }
+        g.subjects.push(subjectOf(profile.name));
+        g.profiles.push(profile.name);
+        profileRoles.set(profile.name, { roleName: g.roleName, managed: g.managed, ...(g.roleArn ? { roleArn: g.roleArn } : {}) });
+    }
+    for (const g of groups.values()) {
+        g.subjects = [...new Set(g.subjects.filter((s) => s !== g.anchor))].sort();
+    }
+    const ordered = [...groups.values()].sort((a, b) => Number(b.managed) - Number(a.managed) || (a.managed ? 0 : a.roleName.localeCompare(b.roleName)));
+    return { names, groups: ordered, profileRoles };
+}
+
+/** The ARN partition of a region. */
+export function partitionOf(region: string): string {
+    if (region.startsWith("cn-")) return "aws-cn";
+    if (region.startsWith("us-gov-")) return "aws-us-gov";
+    return "aws";
+}
+
+/**
+ * The OIDC provider ARN, or one of exactly its length when it is not known before `up` (a new
+ * cluster's issuer ID is 32 hexadecimal characters), for sizing trust policies at preview.
+ */
+export function providerArnForSizing(config: StackConfig): string {
+    const existing = config.existingCluster;
+    if (existing?.oidcProviderArn) return existing.oidcProviderArn;
+    const issuer = existing ? issuerHostPath(existing.oidcIssuerUrl) : `oidc.eks.${config.region}.amazonaws.com/id/${"0".repeat(32)}`;
+    return `arn:${partitionOf(config.region)}:iam::000000000000:oidc-provider/${issuer}`;
+}
+
+/** Characters of a managed role's trust policy after `up`: the anchor statement plus the owned subjects. */
+export function managedPolicySize(providerArn: string, group: Pick<TrustGroup, "anchor" | "subjects">): number {
+    const base = policySize(buildTrustPolicy(providerArn, [group.anchor ?? group.subjects[0]]));
+    const rest = group.anchor ? group.subjects : group.subjects.slice(1);
+    return base + rest.reduce((sum, s) => sum + s.length + LIST_ITEM_OVERHEAD, 0);
+}
+
+/**
+ * The smallest shard count from `from` on at which every kf-user shard fits `maxChars`, or
+ * undefined when none up to MAX_USER_ROLE_SHARDS does. Each profile's rendezvous winner is kept
+ * as the count grows, so the search costs one hash per profile and count.
+ */
+export function shardsNeeded(config: StackConfig, maxChars: number, from = 1): number | undefined {
+    const providerArn = providerArnForSizing(config);
+    const base = managedPolicySize(providerArn, { anchor: ANCHOR_SUBJECTS.user, subjects: [] });
+    const cost = (profile: string) => subjectOf(profile).length + LIST_ITEM_OVERHEAD;
+    const names = roleNames(config.region, config.clusterName, MAX_USER_ROLE_SHARDS).users;
+    const pinned = new Map<number, number>();
+    const free: { cost: number; name: string; shard: number; score: bigint }[] = [];
+    for (const profile of config.profiles) {
+        if (!profile.awsIamRole) {
+            free.push({ cost: cost(profile.name), name: profile.name, shard: 0, score: score(profile.name, 0) });
+            continue;
+        }
+        const index = names.indexOf(parseRoleRef(profile.awsIamRole)?.name ?? "");
+        if (index >= 0) pinned.set(index, (pinned.get(index) ?? 0) + cost(profile.name));
+    }
+    for (let shards = 1; shards <= MAX_USER_ROLE_SHARDS; shards++) {
+        if (shards > 1) {
+            for (const p of free) {
+                const s = score(p.name, shards - 1);
+                if (s > p.score) Object.assign(p, { shard: shards - 1, score: s });
+            }
+        }
+        if (shards < from) continue;
+        const sizes = Array.from({ length: shards }, (_, i) => base + (pinned.get(i) ?? 0));
+        for (const p of free) sizes[p.shard] += p.cost;
+        if (sizes.every((size) => size <= maxChars)) return shards;
+    }
+    return undefined;
+}
+
+/**
+ * Capacity problems of the plan's managed roles (exact sizes; roles this stack does not manage are
+ * measured against their live policy by the provider at preview).
+ */
+export function capacityProblems(config: StackConfig, plan: TrustPlan): string[] {
+    const providerArn = providerArnForSizing(config);
+    const limit = config.trustPolicyMaxChars;
+    const problems: string[] = [];
+    for (const g of plan.groups.filter((g) => g.managed)) {
+        const size = managedPolicySize(providerArn, g);
+        if (size <= limit) continue;
+        const isUser = plan.names.users.includes(g.roleName);
+        let fix: string;
+        if (isUser) {
+            const atLimit = shardsNeeded(config, limit, config.userRoleShards + 1);
+            const atMax = limit < MAX_POLICY_CHARS_LIMIT ? shardsNeeded(config, MAX_POLICY_CHARS_LIMIT) : undefined;
+            fix = atLimit
+                ? `set kubeflow-irsa:userRoleShards to ${atLimit}` +
+                  (atMax ? `, or raise the account's "Role trust policy length" quota to ${MAX_POLICY_CHARS_LIMIT} and set kubeflow-irsa:trustPolicyMaxChars: ${MAX_POLICY_CHARS_LIMIT} (then ${atMax} shard${atMax > 1 ? "s" : ""} fit)` : "")
+                : "give some profiles an awsIamRole of their own";
+        } else {
+            fix = "move some of its profiles to kf-user (remove their awsIamRole) or trust fewer admin service accounts";
+        }
+        problems.push(
+            `role "${g.roleName}": its trust policy would be ${size} characters with ${g.subjects.length + (g.anchor ? 1 : 0)} subjects, ` +
+                `over kubeflow-irsa:trustPolicyMaxChars (${limit}); ${fix}`,
+        );
+    }
+    return problems;
+}

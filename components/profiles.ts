@@ -1,0 +1,108 @@
+// Kubeflow profiles: one Profile custom resource per configured profile, and the IAM side that lets
+// its `default-editor` service account assume its role — trust subjects grouped per role (IRSA) or
+// one Pod Identity association per service account (podIdentity).
+
+import * as aws from "@pulumi/aws";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { TrustSubjects } from "../providers/trustSubjects";
+import { DEFAULT_EDITOR, parseServiceAccountRef } from "../providers/subjects";
+import type { IdentityMode, ProfileApiVersion, ProfileConfig } from "./config";
+import type { TrustPlan } from "./placement";
+
+export interface KubeflowProfilesArgs {
+    profiles: ProfileConfig[];
+    /** @default "kubeflow.org/v1" */
+    apiVersion: ProfileApiVersion;
+    /** false: Profile CRs only, no IAM. */
+    enablePodIamPolicy: boolean;
+    identityMode: IdentityMode;
+    plan: TrustPlan;
+    /** ARNs of the roles this stack manages, by role name. */
+    managedRoleArns: Map<string, pulumi.Output<string>>;
+    oidcProviderArn: pulumi.Input<string | undefined>;
+    clusterName: pulumi.Input<string>;
+    /** The account's ACLSizePerRole quota. */
+    maxPolicyChars: number;
+    /** `namespace:name` service accounts bound to kf-admin (podIdentity mode). */
+    adminServiceAccounts: string[];
+    k8sProvider?: k8s.Provider;
+}
+
+/** The Profile object the Kubeflow profile controller reconciles. */
+export function profileSpec(profile: ProfileConfig, roleArn: pulumi.Input<string> | undefined): Record<string, pulumi.Input<unknown>> {
+    return {
+        owner: { kind: "User", name: profile.owner },
+        // annotateOnly: the controller only annotates default-editor with the role ARN; the trust
+        // policy is this stack's (Kubeflow >= 1.7; older controllers ignore the field).
+        plugins: roleArn === undefined ? [] : [{ kind: "AwsIamForServiceAccount", spec: { awsIamRole: roleArn, annotateOnly: true } }],
+    };
+}
+
+export class KubeflowProfiles extends pulumi.ComponentResource {
+    /** Namespace → the role ARN its `default-editor` gets (empty without IAM). */
+    public readonly profileRoleArns: pulumi.Output<Record<string, string>>;
+    public readonly trustSubjects: TrustSubjects[] = [];
+
+    constructor(name: string, args: KubeflowProfilesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("kubeflow-irsa:profiles:KubeflowProfiles", name, {}, opts);
+        const { plan } = args;
+
+        const roleArnOf = (profile: string): pulumi.Output<string> => {
+            const target = plan.profileRoles.get(profile)!;
+            return target.managed ? args.managedRoleArns.get(target.roleName)! : pulumi.output(target.roleArn!);
+        };
+
+        const trustByRole = new Map<string, TrustSubjects>();
+        if (args.enablePodIamPolicy && args.identityMode === "irsa") {
+            for (const group of plan.groups.filter((g) => g.subjects.length > 0)) {
+                const trust = new TrustSubjects(
+                    `trust-${group.roleName}`,
+                    {
+                        role: group.managed ? args.managedRoleArns.get(group.roleName)! : group.roleArn!,
+                        providerArn: pulumi.output(args.oidcProviderArn).apply((arn) => arn!),
+                        subjects: group.subjects,
+                        maxPolicyChars: args.maxPolicyChars,
+                    },
+                    { parent: this },
+                );
+                trustByRole.set(group.roleName, trust);
+                this.trustSubjects.push(trust);
+            }
+        }
+
+        if (args.enablePodIamPolicy && args.identityMode === "podIdentity") {
+            const bind = (resourceName: string, namespace: string, serviceAccount: string, roleArn: pulumi.Input<string>) =>
+                new aws.eks.PodIdentityAssociation(resourceName, { clusterName: args.clusterName, namespace, serviceAccount, roleArn }, { parent: this });
+            for (const profile of args.profiles) {
+                bind(`pod-identity-${profile.name}`, profile.name, DEFAULT_EDITOR, roleArnOf(profile.name));
+            }
+            const adminArn = args.managedRoleArns.get(plan.names.admin)!;
+            for (const ref of args.adminServiceAccounts) {
+                const sa = parseServiceAccountRef(ref)!;
+                bind(`pod-identity-${sa.namespace}-${sa.serviceAccount}`, sa.namespace, sa.serviceAccount, adminArn);
+            }
+        }
+
+        for (const profile of args.profiles) {
+            const withIam = args.enablePodIamPolicy && args.identityMode === "irsa";
+            const trust = trustByRole.get(plan.profileRoles.get(profile.name)?.roleName ?? "");
+            new k8s.apiextensions.CustomResource(
+                `profile-${profile.name}`,
+                {
+                    apiVersion: args.apiVersion,
+                    kind: "Profile",
+                    metadata: { name: profile.name },
+                    spec: profileSpec(profile, withIam ? roleArnOf(profile.name) : undefined),
+                },
+                // The role must trust the namespace before the controller points pods at it.
+                { parent: this, provider: args.k8sProvider, dependsOn: trust ? [trust] : [] },
+            );
+        }
+
+        this.profileRoleArns = args.enablePodIamPolicy
+            ? pulumi.all(Object.fromEntries(args.profiles.map((p) => [p.name, roleArnOf(p.name)])))
+            : pulumi.output<Record<string, string>>({});
+        this.registerOutputs({ profileRoleArns: this.profileRoleArns });
+    }
+}

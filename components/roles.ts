@@ -1,0 +1,104 @@
+// kf-admin and kf-user (with its shards): the roles kfctl's `enablePodIamPolicy` created, with
+// their permission policies. Their trust subjects are kept by TrustSubjects resources (IRSA mode)
+// or bound by Pod Identity associations (podIdentity mode).
+
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { buildTrustPolicy, POLICY_VERSION, serializePolicy, type PolicyDocument } from "../providers/trustPolicy";
+import type { IdentityMode } from "./config";
+import { partitionOf, type RoleNames } from "./placement";
+
+/** The Pod Identity trust (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html). */
+export const POD_IDENTITY_TRUST: PolicyDocument = {
+    Version: POLICY_VERSION,
+    Statement: [
+        {
+            Effect: "Allow",
+            Principal: { Service: "pods.eks.amazonaws.com" },
+            Action: ["sts:AssumeRole", "sts:TagSession"],
+        },
+    ],
+};
+
+export interface PolicyVariables {
+    partition: string;
+    region: string;
+    cluster: string;
+}
+
+/** A reviewed policy document from `components/policies/<name>.json`, with `${var}` filled in. */
+export function loadPolicy(name: string, vars: PolicyVariables): string {
+    const text = fs.readFileSync(path.join(__dirname, "policies", `${name}.json`), "utf8");
+    const filled = text.replace(/\$\{(\w+)\}/g, (whole, key: string) => {
+        if (!(key in vars)) throw new Error(`policy ${name}.json uses unknown variable ${whole}`);
+        return vars[key as keyof PolicyVariables];
+    });
+    return serializePolicy(JSON.parse(filled) as PolicyDocument);
+}
+
+export interface KubeflowRolesArgs {
+    names: RoleNames;
+    identityMode: IdentityMode;
+    /** The cluster's IAM OIDC provider (IRSA mode). */
+    oidcProviderArn: pulumi.Input<string | undefined>;
+    /** The subject each role's initial trust statement names (IRSA mode). */
+    anchors: { admin: string; user: string };
+    region: string;
+    clusterName: string;
+    /** Attach the FSx for Lustre CSI driver policy to kf-admin. @default false */
+    enableFsx: boolean;
+    /** Managed policies for kf-user and its shards. @default [] */
+    userPolicyArns: string[];
+}
+
+const shortHash = (text: string) => createHash("sha1").update(text).digest("hex").slice(0, 8);
+
+export class KubeflowRoles extends pulumi.ComponentResource {
+    public readonly adminRole: aws.iam.Role;
+    /** kf-user first, then its shards in order. */
+    public readonly userRoles: aws.iam.Role[];
+
+    constructor(name: string, args: KubeflowRolesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("kubeflow-irsa:roles:KubeflowRoles", name, {}, opts);
+        const tags = { "kubeflow-irsa/cluster": args.clusterName, "managed-by": "kubeflow-irsa" };
+
+        const role = (roleName: string, anchor: string, description: string) => {
+            const irsa = args.identityMode === "irsa";
+            const trust = irsa
+                ? pulumi.output(args.oidcProviderArn).apply((arn) => serializePolicy(buildTrustPolicy(arn!, [anchor])))
+                : serializePolicy(POD_IDENTITY_TRUST);
+            return new aws.iam.Role(
+                roleName,
+                { name: roleName, description, assumeRolePolicy: trust, tags },
+                // In IRSA mode the trust policy's subjects belong to TrustSubjects, which edits the
+                // live document; without ignoreChanges every `up` would revert its edits.
+                { parent: this, ignoreChanges: irsa ? ["assumeRolePolicy"] : [] },
+            );
+        };
+
+        this.adminRole = role(args.names.admin, args.anchors.admin, `Kubeflow control plane on ${args.clusterName} (kubeflow-irsa)`);
+        const vars: PolicyVariables = { partition: partitionOf(args.region), region: args.region, cluster: args.clusterName };
+        const adminPolicies = ["alb-ingress", "cloudwatch-logs", ...(args.enableFsx ? ["fsx-lustre-csi"] : [])];
+        for (const policy of adminPolicies) {
+            new aws.iam.RolePolicy(
+                `${args.names.admin}-${policy}`,
+                { role: this.adminRole.name, name: policy, policy: loadPolicy(policy, vars) },
+                { parent: this.adminRole },
+            );
+        }
+
+        this.userRoles = args.names.users.map((roleName, shard) => {
+            const description = shard === 0 ? `Kubeflow users on ${args.clusterName} (kubeflow-irsa)` : `Kubeflow users on ${args.clusterName}, shard ${shard} (kubeflow-irsa)`;
+            const userRole = role(roleName, args.anchors.user, description);
+            for (const policyArn of args.userPolicyArns) {
+                new aws.iam.RolePolicyAttachment(`${roleName}-${shortHash(policyArn)}`, { role: userRole.name, policyArn }, { parent: userRole });
+            }
+            return userRole;
+        });
+
+        this.registerOutputs({ adminRoleArn: this.adminRole.arn, userRoleArns: this.userRoles.map((r) => r.arn) });
+    }
+}
