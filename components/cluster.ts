@@ -18,6 +18,8 @@ export interface ClusterOidcArgs {
     kubeconfig?: pulumi.Input<string>;
     /** Create (or use) the IAM OIDC provider; false when the stack manages no IAM. @default true */
     createOidcProvider: boolean;
+    /** Install the eks-pod-identity-agent add-on (podIdentity mode). @default false */
+    podIdentityAgent: boolean;
     /** Size of a new cluster's default node group. */
     nodeGroup: NodeGroupConfig;
 }
@@ -75,6 +77,12 @@ export class ClusterOidc extends pulumi.ComponentResource {
             if (args.kubeconfig) {
                 this.k8sProvider = new k8s.Provider(`${name}-k8s`, { kubeconfig: args.kubeconfig }, { parent: this });
             }
+        }
+
+        if (args.podIdentityAgent) {
+            // Pod Identity associations only work with the agent running on every node
+            // (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-agent-setup.html).
+            new aws.eks.Addon(`${name}-pod-identity-agent`, { clusterName: this.clusterName, addonName: "eks-pod-identity-agent" }, { parent: this });
         }
 
         this.registerOutputs({

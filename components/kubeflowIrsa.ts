@@ -49,6 +49,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                 existingCluster: config.existingCluster,
                 kubeconfig: config.kubeconfig,
                 createOidcProvider: config.enablePodIamPolicy && config.identityMode === "irsa",
+                podIdentityAgent: config.enablePodIamPolicy && config.identityMode === "podIdentity",
                 nodeGroup: config.nodeGroup,
             },
             { parent: this },

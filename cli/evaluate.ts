@@ -1,0 +1,188 @@
+// Runs the real program (index.ts, the code `pulumi up` runs) under Pulumi's mock runtime, with a
+// stack's configuration read the way the Pulumi CLI reads it, and records what it registers.
+// `npm run synth`, `npm run doctor -- --stack`, the tests and the benchmark all go through here,
+// so there is one implementation of the program's logic: the program itself.
+
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { parse as parseYaml } from "yaml";
+import { PROJECT, parseStackConfig, type StackConfig } from "../components/config";
+import { DEFAULT_EDITOR } from "../providers/subjects";
+
+/** The account mock ARNs are made in; a placeholder, like every ARN synth prints. */
+export const MOCK_ACCOUNT = "123456789012";
+export const PROFILE_TYPE_SUFFIX = ":Profile";
+export const TRUST_SUBJECTS_TYPE = "pulumi-nodejs:dynamic/kubeflow-irsa:TrustSubjects";
+
+export interface RecordedResource {
+    type: string;
+    name: string;
+    inputs: Record<string, unknown>;
+    state: Record<string, unknown>;
+}
+
+export interface ProgramRun {
+    resources: RecordedResource[];
+    outputs: Record<string, unknown>;
+}
+
+/** Config as the CLI hands it to a program: every value a string, structured values as JSON. */
+export type ConfigValues = Record<string, string>;
+
+function stringify(value: unknown): string {
+    return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** Full key (`project:key`) for a key of Pulumi.yaml's config block. */
+function fullKey(key: string): string {
+    return key.includes(":") ? key : `${PROJECT}:${key}`;
+}
+
+/**
+ * A stack's configuration as the CLI would pass it: Pulumi.yaml's declared defaults, then the
+ * values of Pulumi.<stack>.yaml. Errors name the file.
+ */
+export function readStackFiles(projectDir: string, stack: string): ConfigValues {
+    const projectFile = path.join(projectDir, "Pulumi.yaml");
+    const stackFile = path.join(projectDir, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(stackFile)) {
+        const stacks = fs.readdirSync(projectDir).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).map((f) => f.slice(7, -5));
+        throw new Error(`no stack "${stack}": ${stackFile} does not exist; stacks here: ${stacks.join(", ") || "none"}`);
+    }
+    const project = parseYaml(fs.readFileSync(projectFile, "utf8")) as { config?: Record<string, { default?: unknown; value?: unknown }> };
+    const values: ConfigValues = {};
+    for (const [key, declaration] of Object.entries(project.config ?? {})) {
+        const value = declaration?.value ?? declaration?.default;
+        if (value !== undefined) values[fullKey(key)] = stringify(value);
+    }
+    const stackDoc = (parseYaml(fs.readFileSync(stackFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    for (const [key, value] of Object.entries(stackDoc.config ?? {})) {
+        if (typeof value === "object" && value !== null && "secure" in value) {
+            throw new Error(`${stackFile}: ${key} is encrypted; offline evaluation cannot decrypt it — use a stack without secrets, or pass the value with --config`);
+        }
+        values[fullKey(key)] = stringify(value);
+    }
+    return values;
+}
+
+/** A stable fake issuer ID per cluster, shaped like EKS's (32 upper-case hex characters). */
+function issuerId(clusterName: string): string {
+    return createHash("sha256").update(clusterName).digest("hex").slice(0, 32).toUpperCase();
+}
+
+function mocks(config: ConfigValues, record: (r: RecordedResource) => void): pulumi.runtime.Mocks {
+    const region = config["aws:region"] ?? "us-east-1";
+    return {
+        newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+            const inputs = args.inputs as Record<string, unknown>;
+            const state: Record<string, unknown> = { ...inputs };
+            let id = `${args.name}-id`;
+            switch (args.type) {
+                case "eks:index:Cluster": {
+                    const name = String(inputs.name ?? args.name);
+                    const issuer = `oidc.eks.${region}.amazonaws.com/id/${issuerId(name)}`;
+                    Object.assign(state, {
+                        eksCluster: { name },
+                        oidcIssuer: issuer,
+                        oidcProviderArn: `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/${issuer}`,
+                        kubeconfigJson: JSON.stringify({ apiVersion: "v1", kind: "Config", clusters: [{ name }] }),
+                    });
+                    break;
+                }
+                case "aws:iam/role:Role":
+                    id = String(inputs.name);
+                    state.arn = `arn:aws:iam::${MOCK_ACCOUNT}:role/${inputs.name}`;
+                    break;
+                case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+                    state.arn = `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/${String(inputs.url).replace(/^https:\/\//, "")}`;
+                    break;
+                case "aws:eks/podIdentityAssociation:PodIdentityAssociation":
+                    state.associationArn = `arn:aws:eks:${region}:${MOCK_ACCOUNT}:podidentityassociation/${inputs.clusterName}/a-${args.name}`;
+                    break;
+            }
+            record({ type: args.type, name: args.name, inputs, state });
+            return { id, state };
+        },
+        call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+            if (args.token === "aws:index/getCallerIdentity:getCallerIdentity") {
+                return { accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/synth`, userId: "AIDASYNTH" };
+            }
+            return {};
+        },
+    };
+}
+
+async function unwrap(value: unknown): Promise<unknown> {
+    if (pulumi.Output.isInstance(value)) {
+        return new Promise((resolve) => (value as pulumi.Output<unknown>).apply((v) => resolve(v)));
+    }
+    return value;
+}
+
+const PROGRAM = path.resolve(__dirname, "..", "index.ts");
+
+/**
+ * Runs index.ts under mocks with the given config and returns what it registered and exported.
+ * Rejects with the program's own error (a ConfigError for bad config), as `pulumi preview` would.
+ */
+export async function runProgram(config: ConfigValues, stack = "synth"): Promise<ProgramRun> {
+    const resources: RecordedResource[] = [];
+    await pulumi.runtime.setMocks(mocks(config, (r) => resources.push(r)), PROJECT, stack, false);
+    pulumi.runtime.setAllConfig(config);
+    delete require.cache[PROGRAM];
+    let program: Record<string, unknown>;
+    try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        program = require(PROGRAM) as Record<string, unknown>;
+    } catch (err) {
+        // Let registrations already sent land, so callers can tell what a failed run registered.
+        await pulumi.runtime.disconnect();
+        throw Object.assign(err as Error, { registered: resources.map((r) => r.name) });
+    }
+    const outputs: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(program)) outputs[name] = await unwrap(value);
+    await pulumi.runtime.disconnect();
+    return { resources, outputs };
+}
+
+export interface ProfileModel {
+    name: string;
+    owner: string;
+    /** The role the profile's default-editor gets (empty when the stack manages no IAM). */
+    roleArn: string;
+    serviceAccount: string;
+}
+
+export interface StackModel {
+    stack: string;
+    region: string;
+    config: StackConfig;
+    profiles: ProfileModel[];
+    run: ProgramRun;
+}
+
+export interface EvaluateOptions {
+    stack: string;
+    /** Where Pulumi.yaml is. @default the project's root */
+    projectDir?: string;
+    /** Extra `key=value` overrides, as with `pulumi config set`. */
+    overrides?: ConfigValues;
+}
+
+/** Evaluates a stack of this project offline. Throws with the program's message on bad config. */
+export async function evaluateStack(options: EvaluateOptions): Promise<StackModel> {
+    const projectDir = options.projectDir ?? path.resolve(__dirname, "..");
+    const values = { ...readStackFiles(projectDir, options.stack), ...options.overrides };
+    const config = parseStackConfig((key) => values[key]);
+    const run = await runProgram(values, options.stack);
+    const roleArns = (run.outputs.profileRoleArns ?? {}) as Record<string, string>;
+    return {
+        stack: options.stack,
+        region: config.region,
+        config,
+        profiles: config.profiles.map((p) => ({ name: p.name, owner: p.owner, roleArn: roleArns[p.name] ?? "", serviceAccount: DEFAULT_EDITOR })),
+        run,
+    };
+}

@@ -1,0 +1,261 @@
+// The program (index.ts) under Pulumi mocks: what `pulumi up` would register for a stack's config.
+import { strict as assert } from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import { runProgram, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun, type RecordedResource } from "../cli/evaluate";
+import { parsePolicyDocument, statementsOf } from "../providers/trustPolicy";
+
+const ACCOUNT = "123456789012";
+const DATA_ROLE = `arn:aws:iam::${ACCOUNT}:role/data-eng-pipelines`;
+
+const profiles = [
+    { name: "team-vision", owner: "alice@example.com" },
+    { name: "team-nlp", owner: "bob@example.com" },
+    { name: "data-eng", owner: "carol@example.com", awsIamRole: DATA_ROLE },
+    { name: "data-science", owner: "dan@example.com", awsIamRole: DATA_ROLE },
+];
+
+function devConfig(extra: Record<string, unknown> = {}): ConfigValues {
+    const values: Record<string, unknown> = {
+        "aws:region": "us-west-2",
+        "kubeflow-irsa:clusterName": "kf-dev",
+        "kubeflow-irsa:profiles": profiles,
+        ...extra,
+    };
+    return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+const ofType = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);
+const named = (run: ProgramRun, name: string): RecordedResource => {
+    const found = run.resources.find((r) => r.name === name);
+    assert.ok(found, `no resource named ${name}; have ${run.resources.map((r) => r.name).join(", ")}`);
+    return found;
+};
+const trustFor = (run: ProgramRun, roleName: string) => ofType(run, TRUST_SUBJECTS_TYPE).find((r) => String(r.inputs.role).endsWith(`/${roleName}`));
+
+describe("program (index.ts under mocks)", function () {
+    this.timeout(60_000);
+
+    describe("GIVEN a dev stack with two kf-user profiles and two on an external role", () => {
+        let run: ProgramRun;
+        before(async () => {
+            run = await runProgram(devConfig());
+        });
+
+        it("THEN it creates the EKS cluster with the IAM OIDC provider", () => {
+            const [cluster] = ofType(run, "eks:index:Cluster");
+            assert.equal(cluster.inputs.name, "kf-dev");
+            assert.equal(cluster.inputs.createOidcProvider, true);
+        });
+
+        it("THEN kf-admin and kf-user are named after region and cluster and trust the cluster's provider", () => {
+            const roles = ofType(run, "aws:iam/role:Role").map((r) => r.inputs.name);
+            assert.deepEqual(roles.sort(), ["kf-admin-us-west-2-kf-dev", "kf-user-us-west-2-kf-dev"]);
+            const provider = run.outputs.oidcProviderArn as string;
+            assert.match(provider, /^arn:aws:iam::123456789012:oidc-provider\/oidc\.eks\.us-west-2\.amazonaws\.com\/id\/[0-9A-F]{32}$/);
+            const issuer = run.outputs.oidcIssuer as string;
+            const trust = parsePolicyDocument(String(named(run, "kf-user-us-west-2-kf-dev").inputs.assumeRolePolicy));
+            const [statement] = statementsOf(trust);
+            assert.deepEqual(statement.Principal, { Federated: provider });
+            assert.equal(statement.Action, "sts:AssumeRoleWithWebIdentity");
+            assert.deepEqual(statement.Condition, {
+                StringEquals: { [`${issuer}:aud`]: "sts.amazonaws.com", [`${issuer}:sub`]: ["system:serviceaccount:kubeflow:kf-user"] },
+            });
+        });
+
+        it("THEN kf-admin carries the ALB ingress and CloudWatch policies, scoped to the cluster, and no IAM write", () => {
+            const policies = ofType(run, "aws:iam/rolePolicy:RolePolicy");
+            assert.deepEqual(policies.map((p) => p.inputs.name).sort(), ["alb-ingress", "cloudwatch-logs"]);
+            const all = policies.map((p) => String(p.inputs.policy)).join("");
+            assert.ok(!all.includes("iam:UpdateAssumeRolePolicy"), "kf-admin must not be able to rewrite trust policies");
+            assert.ok(all.includes("log-group:/aws/eks/kf-dev/*"));
+            assert.ok(!all.includes("${"), "every policy variable is filled in");
+            assert.equal(ofType(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment").length, 0, "kf-user has no policies by default");
+        });
+
+        it("THEN subjects are grouped per role: one TrustSubjects resource each", () => {
+            const trusts = ofType(run, TRUST_SUBJECTS_TYPE);
+            assert.equal(trusts.length, 3);
+            assert.deepEqual(trustFor(run, "kf-user-us-west-2-kf-dev")!.inputs.subjects, [
+                "system:serviceaccount:team-nlp:default-editor",
+                "system:serviceaccount:team-vision:default-editor",
+            ]);
+            assert.deepEqual(trustFor(run, "data-eng-pipelines")!.inputs.subjects, [
+                "system:serviceaccount:data-eng:default-editor",
+                "system:serviceaccount:data-science:default-editor",
+            ]);
+            // kfctl's admin service accounts, less the anchor the role itself keeps.
+            assert.deepEqual(trustFor(run, "kf-admin-us-west-2-kf-dev")!.inputs.subjects, [
+                "system:serviceaccount:kubeflow:alb-ingress-controller",
+                "system:serviceaccount:kubeflow:fluentd",
+                "system:serviceaccount:kubeflow:profiles-controller-service-account",
+            ]);
+            for (const t of trusts) {
+                assert.equal(t.inputs.providerArn, run.outputs.oidcProviderArn);
+                assert.equal(t.inputs.maxPolicyChars, 2048);
+            }
+        });
+
+        it("THEN each profile is a Profile CR whose plugin only annotates default-editor with its role", () => {
+            const crs = ofType(run, "kubernetes:kubeflow.org/v1:Profile");
+            assert.equal(crs.length, 4);
+            const vision = named(run, "profile-team-vision").inputs;
+            assert.deepEqual(vision.metadata, { name: "team-vision" });
+            assert.deepEqual(vision.spec, {
+                owner: { kind: "User", name: "alice@example.com" },
+                plugins: [{ kind: "AwsIamForServiceAccount", spec: { awsIamRole: `arn:aws:iam::${ACCOUNT}:role/kf-user-us-west-2-kf-dev`, annotateOnly: true } }],
+            });
+            const dataEng = named(run, "profile-data-eng").inputs.spec as { plugins: { spec: { awsIamRole: string } }[] };
+            assert.equal(dataEng.plugins[0].spec.awsIamRole, DATA_ROLE);
+        });
+
+        it("THEN the stack exports the documented outputs", () => {
+            for (const key of ["clusterName", "oidcProviderArn", "oidcIssuer", "kfAdminRoleArn", "kfUserRoleArn", "profileRoleArns", "kubeconfig"]) {
+                assert.ok(key in run.outputs, `missing output ${key}`);
+            }
+            assert.equal(run.outputs.clusterName, "kf-dev");
+            assert.equal(run.outputs.kfAdminRoleArn, `arn:aws:iam::${ACCOUNT}:role/kf-admin-us-west-2-kf-dev`);
+            assert.deepEqual(run.outputs.profileRoleArns, {
+                "team-vision": `arn:aws:iam::${ACCOUNT}:role/kf-user-us-west-2-kf-dev`,
+                "team-nlp": `arn:aws:iam::${ACCOUNT}:role/kf-user-us-west-2-kf-dev`,
+                "data-eng": DATA_ROLE,
+                "data-science": DATA_ROLE,
+            });
+            assert.match(String(run.outputs.kubeconfig), /"kind":"Config"/);
+        });
+
+        it("THEN the trust-subject provider it registers serializes and loads as the Pulumi host loads it", async () => {
+            const text = String(trustFor(run, "kf-user-us-west-2-kf-dev")!.inputs.__provider);
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            const requireFromString = require("require-from-string") as (code: string) => { handler: () => pulumi.dynamic.ResourceProvider };
+            const provider = requireFromString(text).handler();
+            for (const method of ["configure", "check", "diff", "create", "read", "update", "delete"] as const) {
+                assert.equal(typeof provider[method], "function", `provider.${method}`);
+            }
+            const checked = await provider.check!({}, { role: DATA_ROLE, providerArn: run.outputs.oidcProviderArn, subjects: ["system:serviceaccount:Bad_NS:default-editor"] });
+            assert.equal(checked.failures?.length, 1);
+            assert.match(checked.failures![0].reason, /Bad_NS/);
+        });
+    });
+
+    it("GIVEN an awsIamRole naming kf-user's own ARN THEN it joins kf-user's group instead of a second resource", async () => {
+        const run = await runProgram(
+            devConfig({
+                "kubeflow-irsa:profiles": [
+                    { name: "team-a", owner: "a@example.com" },
+                    { name: "team-b", owner: "b@example.com", awsIamRole: `arn:aws:iam::${ACCOUNT}:role/kf-user-us-west-2-kf-dev` },
+                    { name: "ops", owner: "o@example.com", awsIamRole: `arn:aws:iam::${ACCOUNT}:role/kf-admin-us-west-2-kf-dev` },
+                ],
+            }),
+        );
+        assert.deepEqual(ofType(run, TRUST_SUBJECTS_TYPE).map((t) => t.name).sort(), ["trust-kf-admin-us-west-2-kf-dev", "trust-kf-user-us-west-2-kf-dev"]);
+        assert.deepEqual(trustFor(run, "kf-user-us-west-2-kf-dev")!.inputs.subjects, ["system:serviceaccount:team-a:default-editor", "system:serviceaccount:team-b:default-editor"]);
+        assert.ok((trustFor(run, "kf-admin-us-west-2-kf-dev")!.inputs.subjects as string[]).includes("system:serviceaccount:ops:default-editor"));
+    });
+
+    it("GIVEN enablePodIamPolicy false THEN there is a cluster and profiles but no IAM at all", async () => {
+        const run = await runProgram(devConfig({ "kubeflow-irsa:enablePodIamPolicy": "false" }));
+        assert.deepEqual(run.resources.filter((r) => r.type.startsWith("aws:") || r.type === TRUST_SUBJECTS_TYPE), []);
+        assert.equal(ofType(run, "eks:index:Cluster")[0].inputs.createOidcProvider, false);
+        const crs = ofType(run, "kubernetes:kubeflow.org/v1:Profile");
+        assert.equal(crs.length, 4);
+        for (const cr of crs) assert.deepEqual((cr.inputs.spec as { plugins: unknown[] }).plugins, []);
+        assert.equal(run.outputs.kfAdminRoleArn, undefined);
+        assert.deepEqual(run.outputs.profileRoleArns, {});
+    });
+
+    describe("GIVEN an existing cluster", () => {
+        const issuerUrl = "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
+
+        it("WHEN no provider ARN is given THEN it creates the IAM OIDC provider for sts.amazonaws.com and no cluster", async () => {
+            const run = await runProgram(devConfig({ "kubeflow-irsa:existingCluster": { oidcIssuerUrl: issuerUrl } }));
+            assert.equal(ofType(run, "eks:index:Cluster").length, 0);
+            const [oidc] = ofType(run, "aws:iam/openIdConnectProvider:OpenIdConnectProvider");
+            assert.equal(oidc.inputs.url, issuerUrl);
+            assert.deepEqual(oidc.inputs.clientIdLists, ["sts.amazonaws.com"]);
+            assert.equal(run.outputs.oidcIssuer, "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE");
+            assert.equal(run.outputs.oidcProviderArn, `arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE`);
+            assert.equal(ofType(run, "pulumi:providers:kubernetes").length, 0, "the ambient kubeconfig is used");
+        });
+
+        it("WHEN its provider ARN and a kubeconfig are given THEN it creates no provider and targets that kubeconfig", async () => {
+            const arn = `arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE`;
+            const run = await runProgram(
+                devConfig({ "kubeflow-irsa:existingCluster": { oidcIssuerUrl: issuerUrl, oidcProviderArn: arn }, "kubeflow-irsa:kubeconfig": "apiVersion: v1\nkind: Config\n" }),
+            );
+            assert.equal(ofType(run, "aws:iam/openIdConnectProvider:OpenIdConnectProvider").length, 0);
+            assert.equal(run.outputs.oidcProviderArn, arn);
+            assert.equal(ofType(run, "pulumi:providers:kubernetes").length, 1);
+            for (const t of ofType(run, TRUST_SUBJECTS_TYPE)) assert.equal(t.inputs.providerArn, arn);
+        });
+    });
+
+    it("GIVEN userPolicyArns, enableFsx and profileApiVersion v1beta1 THEN each kf-user role gets the policies and profiles use v1beta1", async () => {
+        const run = await runProgram(
+            devConfig({
+                "kubeflow-irsa:userPolicyArns": ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
+                "kubeflow-irsa:enableFsx": "true",
+                "kubeflow-irsa:profileApiVersion": "kubeflow.org/v1beta1",
+                "kubeflow-irsa:userRoleShards": "2",
+            }),
+        );
+        const attachments = ofType(run, "aws:iam/rolePolicyAttachment:RolePolicyAttachment");
+        assert.equal(attachments.length, 2, "one per kf-user shard");
+        assert.ok(ofType(run, "aws:iam/rolePolicy:RolePolicy").some((p) => p.inputs.name === "fsx-lustre-csi"));
+        assert.equal(ofType(run, "kubernetes:kubeflow.org/v1beta1:Profile").length, 4);
+    });
+
+    it("GIVEN identityMode podIdentity THEN roles trust pods.eks.amazonaws.com and every default-editor and admin service account is associated", async () => {
+        const run = await runProgram(devConfig({ "kubeflow-irsa:identityMode": "podIdentity", "kubeflow-irsa:adminServiceAccounts": ["kubeflow:kf-admin", "kubeflow:fluentd"] }));
+        assert.equal(ofType(run, TRUST_SUBJECTS_TYPE).length, 0, "no trust-policy growth");
+        assert.equal(ofType(run, "eks:index:Cluster")[0].inputs.createOidcProvider, false);
+        const [addon] = ofType(run, "aws:eks/addon:Addon");
+        assert.equal(addon.inputs.addonName, "eks-pod-identity-agent");
+        const user = named(run, "kf-user-us-west-2-kf-dev");
+        assert.deepEqual(JSON.parse(String(user.inputs.assumeRolePolicy)).Statement[0], {
+            Effect: "Allow",
+            Principal: { Service: "pods.eks.amazonaws.com" },
+            Action: ["sts:AssumeRole", "sts:TagSession"],
+        });
+        const associations = ofType(run, "aws:eks/podIdentityAssociation:PodIdentityAssociation").map((a) => `${a.inputs.namespace}/${a.inputs.serviceAccount} → ${String(a.inputs.roleArn).split("/").pop()}`);
+        assert.deepEqual(associations.sort(), [
+            "data-eng/default-editor → data-eng-pipelines",
+            "data-science/default-editor → data-eng-pipelines",
+            "kubeflow/fluentd → kf-admin-us-west-2-kf-dev",
+            "kubeflow/kf-admin → kf-admin-us-west-2-kf-dev",
+            "team-nlp/default-editor → kf-user-us-west-2-kf-dev",
+            "team-vision/default-editor → kf-user-us-west-2-kf-dev",
+        ]);
+        for (const cr of ofType(run, "kubernetes:kubeflow.org/v1:Profile")) assert.deepEqual((cr.inputs.spec as { plugins: unknown[] }).plugins, []);
+    });
+
+    describe("GIVEN bad input THEN it fails before registering anything, naming key, value and fix", () => {
+        const cases: [string, Record<string, unknown>, RegExp][] = [
+            ["a namespace that is not an RFC 1123 label", { "kubeflow-irsa:profiles": [{ name: "Team_A", owner: "a@example.com" }] }, /kubeflow-irsa:profiles\[0\]\.name: "Team_A" is not a valid Kubernetes namespace/],
+            ["a namespace over 63 characters", { "kubeflow-irsa:profiles": [{ name: "a".repeat(64), owner: "a@example.com" }] }, /profiles\[0\]\.name: "a{64}" is 64 characters; a Kubernetes namespace has at most 63/],
+            [
+                "duplicate profile names",
+                { "kubeflow-irsa:profiles": [{ name: "team-a", owner: "a@example.com" }, { name: "team-a", owner: "b@example.com" }] },
+                /profiles\[1\]\.name: "team-a" is already the name of profiles\[0\]; .*remove or rename one/,
+            ],
+            ["a wildcard namespace", { "kubeflow-irsa:profiles": [{ name: "team-*", owner: "a@example.com" }] }, /profiles\[0\]\.name: "team-\*" is not a valid Kubernetes namespace/],
+            ["a quote in an owner", { "kubeflow-irsa:profiles": [{ name: "team-a", owner: 'a"@example.com' }] }, /profiles\[0\]\.owner: .* is not an e-mail address/],
+            ["a malformed role ARN", { "kubeflow-irsa:profiles": [{ name: "team-a", owner: "a@example.com", awsIamRole: "arn:aws:iam::12345:role/x" }] }, /profiles\[0\]\.awsIamRole: "arn:aws:iam::12345:role\/x" is not an IAM role ARN/],
+            ["an unknown profileApiVersion", { "kubeflow-irsa:profileApiVersion": "kubeflow.org/v2" }, /kubeflow-irsa:profileApiVersion: "kubeflow.org\/v2" is not supported; use one of "kubeflow.org\/v1", "kubeflow.org\/v1beta1"/],
+            ["a quota below IAM's default", { "kubeflow-irsa:trustPolicyMaxChars": "1024" }, /kubeflow-irsa:trustPolicyMaxChars: "1024" is out of range: use a whole number from 2048 to 4096/],
+            ["a quota above IAM's maximum", { "kubeflow-irsa:trustPolicyMaxChars": "8192" }, /trustPolicyMaxChars: "8192" is out of range/],
+            ["an unknown identityMode", { "kubeflow-irsa:identityMode": "irsa2" }, /kubeflow-irsa:identityMode: "irsa2" is not supported; use one of "irsa", "podIdentity"/],
+            ["a bad admin service account", { "kubeflow-irsa:adminServiceAccounts": ["kubeflow"] }, /adminServiceAccounts\[0\]: "kubeflow" is not "namespace:name"/],
+            ["a role name over 64 characters", { "kubeflow-irsa:clusterName": "kubeflow-platform-production-cluster-for-many-teams" }, /clusterName: .* makes the role name "kf-admin-us-west-2-kubeflow-platform-production-cluster-for-many-teams" 70 characters, over IAM's limit of 64; use a cluster name of at most 45 characters/],
+            ["a missing clusterName", { "kubeflow-irsa:clusterName": "" }, /kubeflow-irsa:clusterName: is required; set it with `pulumi config set clusterName <name>`/],
+        ];
+        for (const [what, extra, message] of cases) {
+            it(`WHEN ${what}`, async () => {
+                await assert.rejects(runProgram(devConfig(extra)), (err: Error & { registered?: string[] }) => {
+                    assert.match(err.message, message);
+                    assert.deepEqual(err.registered, [], "nothing may be registered before the config is known good");
+                    return true;
+                });
+            });
+        }
+    });
+});
