@@ -42,8 +42,25 @@ export function roleNameProblems(config: Pick<StackConfig, "region" | "clusterNa
     ];
 }
 
-function score(profile: string, shard: number): bigint {
-    return createHash("sha256").update(`${profile}\u0000${shard}`).digest().readBigUInt64BE(0);
+/** MurmurHash3's 32-bit finalizer: a cheap, well-mixed bijection on 32-bit integers. */
+function fmix32(h: number): number {
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return h >>> 0;
+}
+
+/** A profile's hash seed: the first 64 bits of SHA-256 of its name. */
+function seedOf(profile: string): [number, number] {
+    const digest = createHash("sha256").update(profile).digest();
+    return [digest.readUInt32BE(0), digest.readUInt32BE(4)];
+}
+
+/** The weight of a (profile, shard) pair. Part of the contract: changing it would move profiles. */
+function weight(seed: [number, number], shard: number): number {
+    return fmix32(seed[0] ^ fmix32((seed[1] + Math.imul(shard + 1, 0x9e3779b9)) >>> 0));
 }
 
 /**
@@ -52,13 +69,14 @@ function score(profile: string, shard: number): bigint {
  * profile, and growing from n to n+1 shards moves only the ~1/(n+1) of profiles the new shard wins.
  */
 export function shardOf(profile: string, shards: number): number {
+    const seed = seedOf(profile);
     let best = 0;
-    let bestScore = -1n;
+    let bestWeight = -1;
     for (let shard = 0; shard < shards; shard++) {
-        const s = score(profile, shard);
-        if (s > bestScore) {
+        const w = weight(seed, shard);
+        if (w > bestWeight) {
             best = shard;
-            bestScore = s;
+            bestWeight = w;
         }
     }
     return best;
@@ -164,10 +182,11 @@ export function shardsNeeded(config: StackConfig, maxChars: number, from = 1): n
     const cost = (profile: string) => subjectOf(profile).length + LIST_ITEM_OVERHEAD;
     const names = roleNames(config.region, config.clusterName, MAX_USER_ROLE_SHARDS).users;
     const pinned = new Map<number, number>();
-    const free: { cost: number; name: string; shard: number; score: bigint }[] = [];
+    const free: { cost: number; seed: [number, number]; shard: number; weight: number }[] = [];
     for (const profile of config.profiles) {
         if (!profile.awsIamRole) {
-            free.push({ cost: cost(profile.name), name: profile.name, shard: 0, score: score(profile.name, 0) });
+            const seed = seedOf(profile.name);
+            free.push({ cost: cost(profile.name), seed, shard: 0, weight: weight(seed, 0) });
             continue;
         }
         const index = names.indexOf(parseRoleRef(profile.awsIamRole)?.name ?? "");
@@ -176,8 +195,8 @@ export function shardsNeeded(config: StackConfig, maxChars: number, from = 1): n
     for (let shards = 1; shards <= MAX_USER_ROLE_SHARDS; shards++) {
         if (shards > 1) {
             for (const p of free) {
-                const s = score(p.name, shards - 1);
-                if (s > p.score) Object.assign(p, { shard: shards - 1, score: s });
+                const w = weight(p.seed, shards - 1);
+                if (w > p.weight) Object.assign(p, { shard: shards - 1, weight: w });
             }
         }
         if (shards < from) continue;
