@@ -43,6 +43,13 @@ export class TrustPolicyError extends Error {
     constructor(message: string) {
         super(message);
         this.name = "TrustPolicyError";
+        // In the dynamic provider this class runs after Pulumi's closure serialization, which turns
+        // it into a plain function calling `Error.call(this, message)`: that sets no message and no
+        // stack, and the instances' prototype no longer reaches Error.prototype. Repair all three.
+        const proto: object | null = Object.getPrototypeOf(this);
+        if (!(this instanceof Error) && proto !== null && proto !== Object.prototype) Object.setPrototypeOf(proto, Error.prototype);
+        if (this.message !== message) this.message = message;
+        if (this.stack === undefined) this.stack = `${this.name}: ${message}\n${(new Error().stack ?? "").split("\n").slice(1).join("\n")}`;
     }
 }
 

@@ -1,18 +1,596 @@
+// The TrustSubjects dynamic provider, loaded the way the Pulumi host loads it: the resource is
+// constructed under runtime mocks, the serialized `__provider` text is loaded with
+// require-from-string(text).handler(), configured once, and its methods are called directly
+// against a local IAM endpoint (tests/support/fakeIam.ts) with the real AWS SDK.
+import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-describe("proto", () => {
-  it("serializes", async () => {
-    let captured: any;
-    pulumi.runtime.setMocks({
-      newResource: (args) => { if (args.type === "pulumi-nodejs:dynamic/kubeflow-irsa:TrustSubjects") captured = args.inputs.__provider; return { id: args.name + "_id", state: args.inputs }; },
-      call: (args) => args.inputs,
-    }, "proj", "stack", false);
-    process.on("unhandledRejection", (e) => console.log("UNHANDLED", e));
-    const { TrustSubjects } = require("../../providers/trustSubjects");
-    const r = new TrustSubjects("t", { role: "r", providerArn: "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/X", subjects: ["system:serviceaccount:a:b"] });
-    await new Promise<void>((res) => r.urn.apply(() => res()));
-    console.log(typeof captured, captured?.length);
-    require("fs").writeFileSync("/tmp/proto/provider.js", captured);
-    const p = require("require-from-string")(captured).handler();
-    console.log(Object.keys(p));
-  });
+import requireFromString = require("require-from-string");
+import { FakeIam } from "../support/fakeIam";
+import { TrustSubjects, trustSubjectsProvider, UNKNOWN } from "../../providers/trustSubjects";
+import { applySubjectChange, buildTrustPolicy, parsePolicyDocument, policySize, serializePolicy, subjectsThatFit, type PolicyDocument } from "../../providers/trustPolicy";
+
+type Provider = pulumi.dynamic.ResourceProvider;
+interface State {
+    id: string;
+    outs: Record<string, any>;
+}
+
+const TYPE = "pulumi-nodejs:dynamic/kubeflow-irsa:TrustSubjects";
+const ACCOUNT = "123456789012";
+const DEV_ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
+const PROD_ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF";
+const DEV = `arn:aws:iam::${ACCOUNT}:oidc-provider/${DEV_ISSUER}`;
+const PROD = `arn:aws:iam::${ACCOUNT}:oidc-provider/${PROD_ISSUER}`;
+const WEB = "sts:AssumeRoleWithWebIdentity";
+const STS = "sts.amazonaws.com";
+const DEV_SUB = `${DEV_ISSUER}:sub`;
+const sa = (ns: string, name = "default-editor") => `system:serviceaccount:${ns}:${name}`;
+const KF_USER = sa("kubeflow", "kf-user");
+/** Every subject this stack ever owns in these tests; the rest of a document is foreign. */
+const OURS = new Set([sa("alice"), sa("bob"), sa("carol"), sa("dave"), sa("team-*")]);
+
+const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** A role shared with kfctl (kf-user), a prod cluster, CI patterns, a hand-restricted statement and EC2. */
+function sharedRolePolicy(): PolicyDocument {
+    return {
+        Version: "2012-10-17",
+        Statement: [
+            {
+                Sid: "KubeflowUsers",
+                Effect: "Allow",
+                Principal: { Federated: DEV },
+                Action: WEB,
+                Condition: { StringEquals: { [`${DEV_ISSUER}:aud`]: STS, [DEV_SUB]: KF_USER } },
+            },
+            {
+                Sid: "ProdCluster",
+                Effect: "Allow",
+                Principal: { Federated: [PROD] },
+                Action: [WEB],
+                Condition: { StringEquals: { [`${PROD_ISSUER}:aud`]: [STS], [`${PROD_ISSUER}:sub`]: [sa("alice")] } },
+            },
+            {
+                Sid: "CiRunners",
+                Effect: "Allow",
+                Principal: { Federated: DEV },
+                Action: WEB,
+                Condition: { StringLike: { [DEV_SUB]: "system:serviceaccount:ci-*:runner" }, StringEquals: { [`${DEV_ISSUER}:aud`]: STS } },
+            },
+            {
+                Sid: "RestrictedToMlTeam",
+                Effect: "Allow",
+                Principal: { Federated: DEV },
+                Action: WEB,
+                Condition: { StringEquals: { [DEV_SUB]: [sa("bob")], [`${DEV_ISSUER}:aud`]: STS, "aws:RequestTag/team": "ml" } },
+            },
+            { Sid: "Ec2", Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
+        ],
+    };
+}
+
+/** The document without our subjects (only KubeflowUsers and CiRunners are ours to edit). */
+function foreignView(doc: PolicyDocument): unknown {
+    const copy = JSON.parse(JSON.stringify(doc));
+    for (const statement of asList<any>(copy.Statement)) {
+        if (statement.Sid === "KubeflowUsers") statement.Condition.StringEquals[DEV_SUB] = asList(statement.Condition.StringEquals[DEV_SUB]).filter((v) => !OURS.has(v as string));
+        if (statement.Sid === "CiRunners") statement.Condition.StringLike[DEV_SUB] = asList(statement.Condition.StringLike[DEV_SUB]).filter((v) => !OURS.has(v as string));
+    }
+    return copy;
+}
+
+/** Our subjects that the role really trusts (in the statements we may edit). */
+function ownedView(doc: PolicyDocument): string[] {
+    const values = asList<any>(doc.Statement)
+        .filter((s) => s.Sid === "KubeflowUsers" || s.Sid === "CiRunners")
+        .flatMap((s) => [...asList(s.Condition.StringEquals?.[DEV_SUB]), ...asList(s.Condition.StringLike?.[DEV_SUB])]);
+    return (values as string[]).filter((v) => OURS.has(v)).sort();
+}
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+    try {
+        await p;
+    } catch (err) {
+        return err as Error;
+    }
+    throw new Error("expected a failure");
+}
+
+/** A stack-config view as the host builds it: keys without a namespace get the project's. */
+function hostConfig(values: Record<string, string>): pulumi.dynamic.Config {
+    const get = (key: string) => values[key.includes(":") ? key : `kubeflow-irsa:${key}`];
+    return {
+        get,
+        require: (key: string) => {
+            const value = get(key);
+            if (value === undefined) throw new Error(`Missing required configuration key: ${key}`);
+            return value;
+        },
+    };
+}
+
+/** What the host does once per distinct provider text: load it, then configure it. */
+async function loadAsHost(text: string, config: Record<string, string> = {}): Promise<Provider> {
+    const provider = (requireFromString(text) as { handler: () => Provider }).handler();
+    await provider.configure!({ config: hostConfig(config) });
+    return provider;
+}
+
+describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, against a local IAM)", function () {
+    let fake: FakeIam;
+    let providerText: string;
+    let registeredInputs: Record<string, unknown>;
+    let provider: Provider;
+    const savedEnv: Record<string, string | undefined> = {};
+    const ENV = ["AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_PROFILE", "AWS_EC2_METADATA_DISABLED"];
+
+    before(async function () {
+        for (const key of ENV) savedEnv[key] = process.env[key];
+        // The shared role below (two clusters, CI, a restricted statement, EC2) is ~2000 characters
+        // before we add anything: its account has the quota raised to 4096.
+        fake = await FakeIam.start({ accountId: ACCOUNT, quota: 4096 });
+        for (const key of ENV) delete process.env[key];
+        process.env.AWS_ENDPOINT_URL_IAM = fake.endpoint;
+        process.env.AWS_ACCESS_KEY_ID = "AKIDEXAMPLE";
+        process.env.AWS_SECRET_ACCESS_KEY = "fake-secret-for-tests";
+        process.env.AWS_REGION = "us-west-2";
+        process.env.AWS_EC2_METADATA_DISABLED = "true";
+
+        // Construct the resource under mocks; the engine would receive the serialized provider.
+        const captured = new Promise<Record<string, unknown>>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error(`no ${TYPE} reached newResource: did the provider fail to serialize?`)), 20_000);
+            pulumi.runtime.setMocks(
+                {
+                    newResource(args: pulumi.runtime.MockResourceArgs) {
+                        if (args.type === TYPE) {
+                            clearTimeout(timer);
+                            resolve(args.inputs);
+                        }
+                        return { id: `${args.name}-id`, state: args.inputs };
+                    },
+                    call: (args: pulumi.runtime.MockCallArgs) => args.inputs,
+                },
+                "kubeflow-irsa",
+                "test",
+                false,
+            );
+        });
+        new TrustSubjects("kf-user-profiles", { role: "kf-user-us-west-2-dev", providerArn: DEV, subjects: [sa("alice")] });
+        registeredInputs = await captured;
+        providerText = registeredInputs.__provider as string;
+        provider = await loadAsHost(providerText);
+    });
+
+    after(async () => {
+        for (const key of ENV) {
+            if (savedEnv[key] === undefined) delete process.env[key];
+            else process.env[key] = savedEnv[key];
+        }
+        await fake.close();
+    });
+
+    /** `pulumi up` for one resource as the engine drives it: check, then diff and create/update/replace. */
+    async function up(p: Provider, state: State | undefined, args: Record<string, unknown>): Promise<{ state: State; op: string; replaces?: string[] }> {
+        const news = { maxPolicyChars: 4096, allowWildcards: false, ...args, __provider: providerText };
+        const checked = await p.check!(state?.outs ?? {}, news);
+        assert.deepEqual(checked.failures ?? [], [], "check failed");
+        const inputs = checked.inputs as Record<string, unknown>;
+        if (!state) {
+            const created = await p.create(inputs);
+            return { state: { id: created.id, outs: created.outs }, op: "create" };
+        }
+        const diff = await p.diff!(state.id, { ...state.outs, __provider: "provider text of the previous deployment" }, { ...inputs, __provider: providerText });
+        if (!diff.changes) return { state, op: "same" };
+        if (diff.replaces && diff.replaces.length > 0) {
+            const created = await p.create(inputs); // create-before-delete
+            await p.delete!(state.id, state.outs);
+            return { state: { id: created.id, outs: created.outs }, op: "replace", replaces: diff.replaces };
+        }
+        const updated = await p.update!(state.id, state.outs, inputs);
+        return { state: { id: state.id, outs: updated.outs as Record<string, any> }, op: "update" };
+    }
+
+    function freshRole(name: string, document: PolicyDocument = sharedRolePolicy()): string {
+        const arn = fake.putRole(name, document);
+        fake.resetCalls();
+        return arn;
+    }
+
+    const calls = () => ({ reads: fake.count("GetRole"), writes: fake.count("UpdateAssumeRolePolicy") });
+
+    describe("serialization and loading", () => {
+        it("GIVEN a TrustSubjects resource WHEN the SDK serializes its provider THEN the text loads with require-from-string and holds no credentials", async () => {
+            assert.equal(typeof providerText, "string");
+            assert.match(providerText, /exports\.handler = /);
+            assert.ok(!providerText.includes("fake-secret-for-tests"));
+            assert.deepEqual(Object.keys(provider).sort(), ["check", "configure", "create", "delete", "diff", "read", "update"]);
+            assert.equal(registeredInputs.maxPolicyChars, 2048);
+            assert.equal(registeredInputs.allowWildcards, false);
+
+            // the same path the SDK takes (closure serialization), done explicitly: under mocks a
+            // failure there would only be an unhandled rejection
+            const direct = trustSubjectsProvider();
+            const serialized = await pulumi.runtime.serializeFunction(() => direct);
+            const loaded = (requireFromString(serialized.text) as Record<string, () => Provider>)[serialized.exportName]();
+            assert.equal(typeof loaded.create, "function");
+            await loaded.configure!({ config: hostConfig({}) });
+            const { failures } = await loaded.check!({}, { role: "r", providerArn: DEV, subjects: [sa("alice")] });
+            assert.deepEqual(failures, []);
+        });
+
+        it("GIVEN aws:endpoints and aws:accessKey/secretKey in stack config and no AWS environment WHEN the loaded provider creates THEN it talks to that endpoint", async () => {
+            const saved = { endpoint: process.env.AWS_ENDPOINT_URL_IAM, key: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+            delete process.env.AWS_ENDPOINT_URL_IAM;
+            delete process.env.AWS_ACCESS_KEY_ID;
+            delete process.env.AWS_SECRET_ACCESS_KEY;
+            try {
+                const configured = await loadAsHost(providerText, {
+                    "aws:region": "us-west-2",
+                    "aws:endpoints": JSON.stringify([{ iam: fake.endpoint }]),
+                    "aws:accessKey": "AKIDFROMCONFIG",
+                    "aws:secretKey": "secret-from-config",
+                });
+                freshRole("kf-endpoints");
+                const { state } = await up(configured, undefined, { role: "kf-endpoints", providerArn: DEV, subjects: [sa("alice")] });
+                assert.deepEqual(calls(), { reads: 2, writes: 1 });
+                assert.deepEqual(ownedView(fake.trustPolicy("kf-endpoints")), [sa("alice")]);
+                assert.equal(state.outs.roleArn, `arn:aws:iam::${ACCOUNT}:role/kf-endpoints`);
+            } finally {
+                process.env.AWS_ENDPOINT_URL_IAM = saved.endpoint;
+                process.env.AWS_ACCESS_KEY_ID = saved.key;
+                process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
+            }
+        });
+    });
+
+    describe("lifecycle (rules 1, 3, 7, 8)", () => {
+        it("GIVEN a role shared with foreign trust WHEN create, no-op up, add, remove, drift + refresh, role change and delete run THEN only owned subjects ever change", async () => {
+            const ROLE = "kf-user-us-west-2-dev";
+            const NEW_ROLE = "kf-user-us-west-2-dev-b";
+            const initial = sharedRolePolicy();
+            const roleArn = freshRole(ROLE, initial);
+            const foreignIntact = (role: string) => assert.deepEqual(foreignView(fake.trustPolicy(role)), foreignView(initial), `foreign trust of ${role} changed`);
+            const measured: Record<string, { reads: number; writes: number }> = {};
+
+            // create: role given as an ARN, subjects unordered
+            let step = await up(provider, undefined, { role: roleArn, providerArn: DEV, subjects: [sa("bob"), sa("alice")] });
+            measured.create = calls();
+            assert.equal(step.op, "create");
+            assert.equal(step.state.id, `${ROLE}|${DEV}`);
+            assert.deepEqual(step.state.outs.subjects, [sa("alice"), sa("bob")]);
+            assert.equal(step.state.outs.roleName, ROLE);
+            assert.equal(step.state.outs.roleArn, roleArn);
+            assert.equal(step.state.outs.policyChars, serializePolicy(fake.trustPolicy(ROLE)).length);
+            assert.deepEqual(ownedView(fake.trustPolicy(ROLE)), [sa("alice"), sa("bob")]);
+            foreignIntact(ROLE);
+
+            // an unchanged up: other order, role by name in other case, new provider text → no IAM call at all
+            fake.resetCalls();
+            step = await up(provider, step.state, { role: "KF-User-US-West-2-Dev", providerArn: DEV, subjects: [sa("alice"), sa("bob")] });
+            measured.unchanged = calls();
+            assert.equal(step.op, "same");
+            assert.deepEqual(measured.unchanged, { reads: 0, writes: 0 });
+
+            // a one-subject change
+            fake.resetCalls();
+            step = await up(provider, step.state, { role: ROLE, providerArn: DEV, subjects: [sa("alice"), sa("bob"), sa("carol")] });
+            measured.oneSubject = calls();
+            assert.equal(step.op, "update");
+            assert.deepEqual(ownedView(fake.trustPolicy(ROLE)), [sa("alice"), sa("bob"), sa("carol")]);
+            foreignIntact(ROLE);
+
+            // removal
+            step = await up(provider, step.state, { role: ROLE, providerArn: DEV, subjects: [sa("carol"), sa("bob")] });
+            assert.equal(step.op, "update");
+            assert.deepEqual(step.state.outs.subjects, [sa("bob"), sa("carol")]);
+            assert.deepEqual(ownedView(fake.trustPolicy(ROLE)), [sa("bob"), sa("carol")]);
+            foreignIntact(ROLE);
+
+            // drift: someone removes bob by hand; refresh reports it; the next up restores it
+            const drifted = fake.trustPolicy(ROLE);
+            const users = drifted.Statement.find((s: any) => s.Sid === "KubeflowUsers");
+            users.Condition.StringEquals[DEV_SUB] = users.Condition.StringEquals[DEV_SUB].filter((v: string) => v !== sa("bob"));
+            fake.putRole(ROLE, drifted);
+            fake.resetCalls();
+            const refreshed = await provider.read!(step.state.id, step.state.outs);
+            assert.equal(refreshed.id, step.state.id);
+            assert.deepEqual(refreshed.props!.subjects, [sa("carol")]);
+            assert.deepEqual(calls(), { reads: 1, writes: 0 });
+            step.state = { id: refreshed.id!, outs: refreshed.props! };
+            const restoring = await provider.diff!(step.state.id, step.state.outs, { ...step.state.outs, subjects: [sa("bob"), sa("carol")] });
+            assert.equal(restoring.changes, true);
+            step = await up(provider, step.state, { role: ROLE, providerArn: DEV, subjects: [sa("bob"), sa("carol")] });
+            assert.equal(step.op, "update");
+            assert.deepEqual(ownedView(fake.trustPolicy(ROLE)), [sa("bob"), sa("carol")]);
+            foreignIntact(ROLE);
+
+            // role change: replace; the new role gains, the old one loses, foreign trust stays on both
+            freshRole(NEW_ROLE, initial);
+            step = await up(provider, step.state, { role: NEW_ROLE, providerArn: DEV, subjects: [sa("bob"), sa("carol")] });
+            assert.equal(step.op, "replace");
+            assert.deepEqual(step.replaces, ["role"]);
+            assert.equal(step.state.id, `${NEW_ROLE}|${DEV}`);
+            assert.deepEqual(ownedView(fake.trustPolicy(NEW_ROLE)), [sa("bob"), sa("carol")]);
+            assert.deepEqual(ownedView(fake.trustPolicy(ROLE)), []);
+            foreignIntact(ROLE);
+            foreignIntact(NEW_ROLE);
+            // … and only our subjects were taken away: the old role is back to its foreign trust exactly
+            assert.deepEqual(asList(fake.trustPolicy(ROLE).Statement.find((s: any) => s.Sid === "KubeflowUsers").Condition.StringEquals[DEV_SUB]), [KF_USER]);
+
+            // delete
+            await provider.delete!(step.state.id, step.state.outs);
+            assert.deepEqual(ownedView(fake.trustPolicy(NEW_ROLE)), []);
+            foreignIntact(NEW_ROLE);
+
+            // a role that is gone: refresh drops the resource, delete succeeds without writing
+            fake.removeRole(NEW_ROLE);
+            fake.resetCalls();
+            const gone = await provider.read!(step.state.id, step.state.outs);
+            assert.equal(gone.id, undefined);
+            await provider.delete!(step.state.id, step.state.outs);
+            assert.equal(fake.count("UpdateAssumeRolePolicy"), 0);
+
+            console.log(`      IAM calls: create ${JSON.stringify(measured.create)}, unchanged up ${JSON.stringify(measured.unchanged)}, one-subject change ${JSON.stringify(measured.oneSubject)}`);
+            assert.deepEqual(measured.create, { reads: 2, writes: 1 }, "create: read, write, verifying read");
+            assert.deepEqual(measured.oneSubject, { reads: 3, writes: 1 }, "change: preview read in diff, then read, write, verifying read");
+        });
+
+        it("GIVEN the subjects are already trusted WHEN created THEN nothing is written (idempotent), and import by id reads what is there", async () => {
+            const doc = sharedRolePolicy();
+            const users = (doc.Statement as any[])[0];
+            users.Condition.StringEquals[DEV_SUB] = [KF_USER, sa("alice")];
+            freshRole("kf-already", doc);
+            const { state } = await up(provider, undefined, { role: "kf-already", providerArn: DEV, subjects: [sa("alice")] });
+            assert.deepEqual(calls(), { reads: 1, writes: 0 });
+            assert.deepEqual(fake.trustPolicy("kf-already"), doc);
+            assert.equal(state.outs.policyChars, serializePolicy(doc).length);
+
+            const imported = await provider.read!(`kf-already|${DEV}`);
+            assert.equal(imported.id, `kf-already|${DEV}`);
+            assert.deepEqual([...imported.props!.subjects].sort(), [KF_USER, sa("alice"), "system:serviceaccount:ci-*:runner"].sort());
+
+            // an error of the algebra thrown inside the loaded (closure-serialized) provider keeps its message
+            fake.putRole("kf-garbled", "{not json");
+            const err = await rejection(provider.read!(`kf-garbled|${DEV}`));
+            assert.match(err.message, /^iam:GetRole on kf-garbled failed: TrustPolicyError: trust policy is not valid JSON: /);
+        });
+
+        it("GIVEN dev and prod clusters on one role WHEN the provider ARN changes THEN it replaces: prod gains, dev loses, nothing else moves", async () => {
+            const initial = sharedRolePolicy();
+            freshRole("kf-multi", initial);
+            let step = await up(provider, undefined, { role: "kf-multi", providerArn: DEV, subjects: [sa("dave")] });
+            step = await up(provider, step.state, { role: "kf-multi", providerArn: PROD, subjects: [sa("dave")] });
+            assert.equal(step.op, "replace");
+            assert.deepEqual(step.replaces, ["providerArn"]);
+            const after = fake.trustPolicy("kf-multi");
+            const prod = after.Statement.find((s: any) => s.Sid === "ProdCluster");
+            assert.deepEqual(prod.Condition.StringEquals[`${PROD_ISSUER}:sub`], [sa("alice"), sa("dave")]);
+            assert.deepEqual(ownedView(after), []);
+            assert.deepEqual(foreignView({ ...after, Statement: after.Statement.filter((s: any) => s.Sid !== "ProdCluster") }), foreignView({ ...initial, Statement: (initial.Statement as any[]).filter((s) => s.Sid !== "ProdCluster") }));
+        });
+
+        it("GIVEN our statement is the role's only trust WHEN the last subject would be removed THEN delete and update fail clearly and write nothing", async () => {
+            freshRole("kf-dedicated", buildTrustPolicy(DEV, [sa("alice")]));
+            const { state } = await up(provider, undefined, { role: "kf-dedicated", providerArn: DEV, subjects: [sa("alice")] });
+            const err = await rejection(provider.delete!(state.id, state.outs));
+            assert.match(err.message, /delete of role "kf-dedicated".*no statement.*keep one subject on the role, or delete the role itself/);
+            const err2 = await rejection(up(provider, state, { role: "kf-dedicated", providerArn: DEV, subjects: [] }));
+            assert.match(err2.message, /role "kf-dedicated".*no statement/);
+            assert.equal(fake.count("UpdateAssumeRolePolicy"), 0);
+            assert.deepEqual(fake.trustPolicy("kf-dedicated"), buildTrustPolicy(DEV, [sa("alice")]));
+        });
+    });
+
+    describe("check and diff (rules 3, 4)", () => {
+        it("GIVEN invalid inputs WHEN checked THEN each is reported on its property with a reason", async () => {
+            const good = { role: "kf-user", providerArn: DEV, subjects: [sa("alice")], maxPolicyChars: 2048, allowWildcards: false };
+            const table: [string, Record<string, unknown>, string, RegExp][] = [
+                ["a role that is neither name nor ARN", { role: "arn:aws:iam::123:role/x" }, "role", /neither an IAM role name/],
+                ["a role name of 65 characters", { role: "r".repeat(65) }, "role", /neither an IAM role name/],
+                ["a missing provider", { providerArn: undefined }, "providerArn", /required/],
+                ["a role ARN as provider", { providerArn: "arn:aws:iam::123456789012:role/x" }, "providerArn", /not an IAM OIDC provider ARN/],
+                ["subjects that are not a list", { subjects: sa("alice") }, "subjects", /must be a list/],
+                ["an upper-case namespace", { subjects: [sa("Alice")] }, "subjects", /RFC 1123/],
+                ["an invalid service-account name", { subjects: [sa("alice", "kf_user")] }, "subjects", /service-account name/],
+                ["a subject that is not one", { subjects: ["alice:default-editor"] }, "subjects", /not a service-account subject/],
+                ["a wildcard without allowWildcards", { subjects: [sa("team-*")] }, "subjects", /wildcard.*allowWildcards/],
+                ["a number as subject", { subjects: [42] }, "subjects", /not a string/],
+                ["a quota under IAM's default", { maxPolicyChars: 1000 }, "maxPolicyChars", /2048 by default and at most 4096/],
+                ["a quota over IAM's maximum", { maxPolicyChars: 8192 }, "maxPolicyChars", /at most 4096/],
+                ["allowWildcards as text", { allowWildcards: "yes" }, "allowWildcards", /not a boolean/],
+            ];
+            for (const [what, patch, property, reason] of table) {
+                const { failures } = await provider.check!({}, { ...good, ...patch });
+                assert.ok(failures && failures.length === 1, `${what}: ${JSON.stringify(failures)}`);
+                assert.equal(failures[0].property, property, what);
+                assert.match(failures[0].reason, reason, what);
+            }
+            const ok = await provider.check!({}, { ...good, role: `arn:aws:iam::${ACCOUNT}:role/kubeflow/kf-user`, subjects: [sa("b"), sa("a"), sa("b")] });
+            assert.deepEqual(ok.failures, []);
+            assert.deepEqual(ok.inputs, { ...good, role: "kf-user", subjects: [sa("a"), sa("b")] });
+            const wild = await provider.check!({}, { ...good, subjects: [sa("team-*")], allowWildcards: true });
+            assert.deepEqual(wild.failures, []);
+        });
+
+        it("GIVEN preview unknowns, even where a list is expected WHEN checked and diffed THEN nothing fails and no IAM call is made", async () => {
+            const cases: Record<string, unknown>[] = [
+                { role: UNKNOWN, providerArn: DEV, subjects: [sa("alice")] },
+                { role: "kf-user", providerArn: UNKNOWN, subjects: [sa("alice")] },
+                { role: "kf-user", providerArn: DEV, subjects: UNKNOWN },
+                { role: "kf-user", providerArn: DEV, subjects: [UNKNOWN, sa("alice")] },
+                { role: "kf-user", providerArn: DEV, subjects: [sa("alice")], maxPolicyChars: UNKNOWN },
+                { role: "kf-user", providerArn: DEV, subjects: [sa("team-*")], allowWildcards: UNKNOWN },
+            ];
+            for (const news of cases) {
+                const { failures } = await provider.check!({}, news);
+                assert.deepEqual(failures, [], JSON.stringify(news));
+            }
+            fake.resetCalls();
+            const olds = { role: "kf-user", providerArn: DEV, subjects: [sa("alice")], maxPolicyChars: 2048, allowWildcards: false, roleName: "kf-user", roleArn: "x", policyChars: 1 };
+            assert.deepEqual(await provider.diff!("id", olds, { ...olds, subjects: UNKNOWN }), { changes: true });
+            assert.deepEqual(await provider.diff!("id", olds, { ...olds, subjects: [UNKNOWN] }), { changes: true });
+            assert.deepEqual((await provider.diff!("id", olds, { ...olds, role: UNKNOWN })).replaces, ["role"]);
+            assert.deepEqual((await provider.diff!("id", olds, { ...olds, providerArn: UNKNOWN })).replaces, ["providerArn"]);
+            // only the owned set, the role and the provider count; order, duplicates, __provider do not
+            assert.deepEqual(await provider.diff!("id", { ...olds, subjects: [sa("b"), sa("a")], __provider: "old" }, { ...olds, subjects: [sa("a"), sa("b"), sa("a")], __provider: "new", maxPolicyChars: 4096 }), { changes: false });
+            assert.deepEqual(await provider.diff!("id", olds, { ...olds, role: `arn:aws:iam::${ACCOUNT}:role/KF-USER` }), { changes: false });
+            assert.deepEqual((await provider.diff!("id", olds, { ...olds, role: "kf-user-2" })).replaces, ["role"]);
+            assert.deepEqual(calls(), { reads: 0, writes: 0 });
+        });
+
+        it("GIVEN a wildcard subject WHEN allowWildcards is set THEN it is written under StringLike next to the foreign pattern", async () => {
+            freshRole("kf-wild");
+            await up(provider, undefined, { role: "kf-wild", providerArn: DEV, subjects: [sa("team-*"), sa("alice")], allowWildcards: true });
+            const doc = fake.trustPolicy("kf-wild");
+            const ci = doc.Statement.find((s: any) => s.Sid === "CiRunners");
+            assert.deepEqual(ci.Condition.StringLike[DEV_SUB], ["system:serviceaccount:ci-*:runner", sa("team-*")]);
+            assert.deepEqual(ownedView(doc), [sa("alice"), sa("team-*")]);
+            assert.deepEqual(foreignView(doc), foreignView(sharedRolePolicy()));
+        });
+    });
+
+    describe("size quota (rule 5)", () => {
+        const NS8 = (i: number) => `ns${String(i).padStart(6, "0")}`; // 8 characters
+        const profiles = (n: number, from = 0) => Array.from({ length: n }, (_, i) => sa(NS8(from + i)));
+
+        it("GIVEN a fresh IRSA trust policy WHEN filled with system:serviceaccount:<8-char ns>:default-editor THEN 33 fit in 2048 and 76 in 4096", () => {
+            // Derivation: the minified document is 438 characters of skeleton (provider ARN 108,
+            // issuer 68) plus 48 per subject (45 characters, two quotes, a comma) less one comma:
+            // 438 + 48·33 = 2022 ≤ 2048 < 2070 = 438 + 48·34, and 438 + 48·76 = 4086 ≤ 4096 < 4134.
+            assert.equal(profiles(1)[0].length, 45);
+            const measured: Record<number, number> = {};
+            for (const [limit, expected] of [[2048, 33], [4096, 76]] as const) {
+                const n = subjectsThatFit(DEV, 45, limit);
+                measured[limit] = n;
+                assert.equal(n, expected);
+                assert.equal(policySize(buildTrustPolicy(DEV, profiles(n))), 438 + 48 * n);
+                assert.ok(policySize(buildTrustPolicy(DEV, profiles(n))) <= limit);
+                assert.ok(policySize(buildTrustPolicy(DEV, profiles(n + 1))) > limit);
+            }
+            console.log(`      subjects of 45 characters that fit: ${measured[2048]} in 2048, ${measured[4096]} in 4096`);
+        });
+
+        it("GIVEN more subjects than fit WHEN checked THEN check fails naming role, size, limit, count and the fix", async () => {
+            const fits = await provider.check!({}, { role: "kf-user", providerArn: DEV, subjects: profiles(33), maxPolicyChars: 2048 });
+            assert.deepEqual(fits.failures, []);
+            const { failures } = await provider.check!({}, { role: "kf-user", providerArn: DEV, subjects: profiles(34), maxPolicyChars: 2048 });
+            assert.equal(failures!.length, 1);
+            assert.equal(failures![0].property, "subjects");
+            const reason = failures![0].reason;
+            for (const part of ['role "kf-user"', "2070 characters", "34 subjects", "limit of 2048", "Service Quotas", "4096", "spread the profiles over more roles"]) {
+                assert.ok(reason.includes(part), `missing ${part}: ${reason}`);
+            }
+            const raised = await provider.check!({}, { role: "kf-user", providerArn: DEV, subjects: profiles(34), maxPolicyChars: 4096 });
+            assert.deepEqual(raised.failures, []);
+        });
+
+        it("GIVEN foreign trust near the limit WHEN a change would cross it THEN diff fails at preview and update refuses before writing", async () => {
+            const initial = sharedRolePolicy();
+            freshRole("kf-full", initial);
+            const { state } = await up(provider, undefined, { role: "kf-full", providerArn: DEV, subjects: [sa("alice")] });
+            // the smallest change that crosses 4096 with the foreign trust already there
+            const live = fake.trustPolicy("kf-full");
+            const sizeWith = (n: number) => policySize(applySubjectChange(live, { providerArn: DEV, add: [sa("alice"), ...profiles(n)], remove: [] }).document);
+            let n = 1;
+            while (sizeWith(n) <= 4096) n++;
+            const size = sizeWith(n);
+            fake.resetCalls();
+            const fits = await provider.diff!(state.id, state.outs, { ...state.outs, subjects: [sa("alice"), ...profiles(n - 1)] });
+            assert.equal(fits.changes, true);
+            const news = { ...state.outs, subjects: [sa("alice"), ...profiles(n)] };
+            const err = await rejection(provider.diff!(state.id, state.outs, news));
+            for (const part of ['role "kf-full"', `${size} characters`, `${n + 1} subjects`, "limit of 4096", "Fix:", "spread the profiles over more roles"]) {
+                assert.ok(err.message.includes(part), `missing ${part}: ${err.message}`);
+            }
+            assert.deepEqual(calls(), { reads: 2, writes: 0 });
+            const err2 = await rejection(provider.update!(state.id, state.outs, news));
+            assert.ok(err2.message.includes(`${size} characters`), err2.message);
+            assert.equal(fake.count("UpdateAssumeRolePolicy"), 0);
+            assert.deepEqual(fake.trustPolicy("kf-full"), live, "nothing was written");
+
+            // a shrinking change is never refused, even when the role stays over the configured limit
+            // (IAM holds the document, so the account's real quota is higher than maxPolicyChars says)
+            const grown = await provider.update!(state.id, state.outs, { ...state.outs, subjects: [sa("alice"), sa("bob"), sa("carol")] });
+            const shrunk = { ...grown.outs, maxPolicyChars: 2048, subjects: [sa("alice")] };
+            assert.ok(sizeWith(0) > 2048, "still over 2048 after shrinking");
+            assert.equal((await provider.diff!(state.id, grown.outs, shrunk)).changes, true);
+            const done = await provider.update!(state.id, grown.outs, shrunk);
+            assert.equal(done.outs!.policyChars, sizeWith(0));
+            assert.deepEqual(ownedView(fake.trustPolicy("kf-full")), [sa("alice")]);
+        });
+
+        it("GIVEN an account quota lower than maxPolicyChars WHEN IAM answers LimitExceeded THEN it fails at once with one write attempt", async () => {
+            freshRole("kf-quota");
+            fake.quota = 2048; // the account was never raised, but the stack says 4096
+            const err = await rejection(up(provider, undefined, { role: "kf-quota", providerArn: DEV, subjects: profiles(40), maxPolicyChars: 4096 })).finally(() => (fake.quota = 4096));
+            assert.equal(fake.count("UpdateAssumeRolePolicy"), 1, "LimitExceeded must not be retried");
+            assert.match(err.message, /iam:UpdateAssumeRolePolicy on kf-quota failed: LimitExceeded.*Cannot exceed quota for ACLSizePerRole: 2048.*trustPolicyMaxChars/);
+            assert.deepEqual(fake.trustPolicy("kf-quota"), sharedRolePolicy());
+        });
+    });
+
+    describe("faults and concurrency (rule 6)", () => {
+        const transient: [string, () => void, { reads: number; writes: number }][] = [
+            ["Throttling once on the write", () => fake.failNext("UpdateAssumeRolePolicy", { kind: "error", code: "Throttling", status: 400, message: "Rate exceeded" }), { reads: 2, writes: 2 }],
+            ["ServiceFailure (500) once on the write", () => fake.failNext("UpdateAssumeRolePolicy", { kind: "error", code: "ServiceFailure", status: 500 }), { reads: 2, writes: 2 }],
+            ["a dropped connection once on the write", () => fake.failNext("UpdateAssumeRolePolicy", { kind: "drop" }), { reads: 2, writes: 2 }],
+            ["a dropped connection once on the read", () => fake.failNext("GetRole", { kind: "drop" }), { reads: 3, writes: 1 }],
+            ["ConcurrentModification once", () => fake.failNext("UpdateAssumeRolePolicy", { kind: "error", code: "ConcurrentModification", status: 409 }), { reads: 3, writes: 2 }],
+        ];
+        for (const [fault, inject, expected] of transient) {
+            it(`GIVEN ${fault} WHEN created THEN it is retried and succeeds (${expected.reads} reads, ${expected.writes} writes)`, async () => {
+                freshRole("kf-faulty");
+                inject();
+                await up(provider, undefined, { role: "kf-faulty", providerArn: DEV, subjects: [sa("alice")] });
+                assert.deepEqual(calls(), expected);
+                assert.deepEqual(ownedView(fake.trustPolicy("kf-faulty")), [sa("alice")]);
+                assert.deepEqual(foreignView(fake.trustPolicy("kf-faulty")), foreignView(sharedRolePolicy()));
+            });
+        }
+
+        it("GIVEN a foreign writer that overwrites our write with its own edit of the old document WHEN created THEN the verifying read catches it and both changes end up in the policy", async () => {
+            const before = sharedRolePolicy();
+            freshRole("kf-race", before);
+            const theirs = JSON.parse(JSON.stringify(before));
+            theirs.Statement[0].Condition.StringEquals[DEV_SUB] = [KF_USER, sa("kubeflow", "ml-pipeline")];
+            fake.after("UpdateAssumeRolePolicy", () => fake.putRole("kf-race", theirs));
+            const { state } = await up(provider, undefined, { role: "kf-race", providerArn: DEV, subjects: [sa("alice")] });
+            const final = fake.trustPolicy("kf-race");
+            assert.deepEqual(final.Statement[0].Condition.StringEquals[DEV_SUB], [KF_USER, sa("kubeflow", "ml-pipeline"), sa("alice")]);
+            assert.deepEqual(calls(), { reads: 4, writes: 2 }, "read, write (lost), verify, read, write, verify");
+            assert.equal(state.outs.policyChars, serializePolicy(final).length);
+        });
+
+        it("GIVEN ServiceFailure on every attempt WHEN created THEN the SDK's retries are bounded and the error says what to do", async () => {
+            freshRole("kf-down");
+            fake.failNext("UpdateAssumeRolePolicy", { kind: "error", code: "ServiceFailure", status: 500, message: "IAM is down" }, 10, "kf-down");
+            const err = await rejection(up(provider, undefined, { role: "kf-down", providerArn: DEV, subjects: [sa("alice")] }));
+            assert.equal(fake.count("UpdateAssumeRolePolicy"), 5);
+            assert.match(err.message, /ServiceFailure.*IAM is down.*run `pulumi up` again later/);
+        });
+
+        const permanent: [string, string, number, RegExp][] = [
+            ["MalformedPolicyDocument", "UpdateAssumeRolePolicy", 400, /iam:UpdateAssumeRolePolicy on kf-denied failed: MalformedPolicyDocument.*Injected MalformedPolicyDocument fault.*aws iam get-role/],
+            ["AccessDenied", "UpdateAssumeRolePolicy", 403, /iam:UpdateAssumeRolePolicy on kf-denied failed: AccessDenied.*needs iam:GetRole and iam:UpdateAssumeRolePolicy.*aws:assumeRoles/],
+            ["AccessDenied", "GetRole", 403, /iam:GetRole on kf-denied failed: AccessDenied.*needs iam:GetRole/],
+        ];
+        for (const [code, action, status, message] of permanent) {
+            it(`GIVEN ${code} on ${action} WHEN created THEN it fails at once with AWS's message and what to do`, async () => {
+                freshRole("kf-denied");
+                fake.failNext(action, { kind: "error", code, status });
+                const err = await rejection(up(provider, undefined, { role: "kf-denied", providerArn: DEV, subjects: [sa("alice")] }));
+                assert.match(err.message, message);
+                assert.equal(fake.count(action), 1, `${code} must not be retried`);
+                assert.deepEqual(fake.trustPolicy("kf-denied"), sharedRolePolicy());
+            });
+        }
+
+        it("GIVEN a role that does not exist WHEN created THEN it fails saying so", async () => {
+            fake.resetCalls();
+            const err = await rejection(up(provider, undefined, { role: "kf-missing", providerArn: DEV, subjects: [sa("alice")] }));
+            assert.match(err.message, /create: role "kf-missing" does not exist/);
+            assert.equal(fake.count("UpdateAssumeRolePolicy"), 0);
+        });
+
+    });
 });
