@@ -383,7 +383,10 @@ function analyseStatement(statement: PolicyStatement, index: number, request: We
 // ---------------------------------------------------------------------------------------------
 // Dangerous statements (independent of the request)
 
-/** The issuer part of a subject pattern's namespace: what stands between the prefix and the next ':'. */
+/**
+ * True when a `sub` pattern's namespace part (between `system:serviceaccount:` and the next ':')
+ * holds `*` or `?`, or when a wildcard comes before that prefix is even spelled out.
+ */
 function namespaceHasWildcard(pattern: string): boolean {
     if (!pattern.startsWith(SUBJECT_PREFIX)) return /[*?]/.test(pattern);
     const namespace = pattern.slice(SUBJECT_PREFIX.length).split(":")[0];
@@ -417,10 +420,11 @@ function statementWarnings(statement: PolicyStatement, index: number): string[] 
         const subEntries = entries.filter((e) => e.key.toLowerCase() === subKey);
         const restricting = subEntries.filter((e) => e.op.string !== undefined && !e.op.string.negated);
         if (restricting.length === 0) {
-            const what = entries.length === 0 ? "has no condition" : subEntries.length > 0 ? "only excludes some subjects" : "checks only " + [...new Set(entries.map((e) => e.key))].join(", ");
+            const excludes = subEntries.length > 0;
+            const what = entries.length === 0 ? "has no condition" : excludes ? "only excludes some subjects" : "checks only " + [...new Set(entries.map((e) => e.key))].join(", ");
             warnings.push(
                 `DANGEROUS: ${name} allows ${WEB_IDENTITY_ACTION} from ${providerArn} and ${what}, without restricting ${issuer}:sub: ` +
-                    `every service account in that cluster can assume this role; add StringEquals ${issuer}:sub with the service accounts that need it`,
+                    `every ${excludes ? "other " : ""}service account in that cluster can assume this role; add StringEquals ${issuer}:sub with the service accounts that need it`,
             );
         }
         for (const entry of restricting.filter((e) => e.op.base === "StringLike")) {

@@ -1,0 +1,670 @@
+// `npm run doctor -- …`: can this service account assume this role? Reads the live trust policy
+// (and the IAM OIDC provider) and explains IAM's verdict statement by statement, with the exact
+// change that would fix a denial. Read-only: it calls iam:GetRole and iam:GetOpenIDConnectProvider.
+//
+// Exit codes: 0 allowed, 1 denied, 2 usage or AWS error.
+
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { decodeJwt, type JWTPayload } from "jose";
+import type { IAMClient } from "@aws-sdk/client-iam";
+import { awsSettingsFromConfig, createIamClient, getOidcProviderClientIds, getTrustPolicy, type AwsSettings } from "../providers/iam";
+import {
+    DEFAULT_EDITOR,
+    issuerHostPath,
+    namespaceProblem,
+    oidcProviderArnProblem,
+    parseRoleRef,
+    serviceAccountProblem,
+    subjectOf,
+    type RoleRef,
+} from "../providers/subjects";
+import { audienceProblem, evaluateTrustPolicy, trustedOidcProviders, type StatementResult, type TrustEvaluation } from "../providers/trustEvaluation";
+import { STS_AUDIENCE, type PolicyDocument } from "../providers/trustPolicy";
+import type { ProfileModel, StackModel } from "./evaluate";
+
+export const EXIT_ALLOWED = 0;
+export const EXIT_DENIED = 1;
+export const EXIT_ERROR = 2;
+
+/** Where the CLI writes; `process` fits, and tests pass collectors. */
+export interface DoctorIo {
+    stdout: { write(text: string): unknown };
+    stderr: { write(text: string): unknown };
+}
+
+const HELP = `Usage:
+  npm run doctor -- --role <arn|name> --namespace <ns> [--service-account ${DEFAULT_EDITOR}]
+                    [--provider-arn <arn>] [--audience ${STS_AUDIENCE}]
+  npm run doctor -- --role <arn|name> --token <file>
+  npm run doctor -- --stack <name>
+
+Explains whether a Kubernetes service account can assume an IAM role through IRSA
+(sts:AssumeRoleWithWebIdentity): the role's trust policy statement by statement, IAM's verdict
+(an explicit Deny wins, else any matching Allow, else implicit deny) and the exact fix.
+
+Modes:
+  --role, --namespace     check system:serviceaccount:<ns>:<service account> against the role.
+                          With --provider-arn, also check that the IAM OIDC provider exists and
+                          accepts the audience; without it, check every OIDC provider the role trusts.
+  --role, --token <file>  check a projected service-account token (a JWT, e.g. the pod's
+                          /var/run/secrets/eks.amazonaws.com/serviceaccount/token): its iss, sub,
+                          aud and exp. The signature is NOT verified (offline); only the claims are read.
+  --stack <name>          check every profile of the stack (Pulumi.<name>.yaml, evaluated offline)
+                          against its live role; with --provider-arn, against that provider, else
+                          against every OIDC provider each role trusts.
+
+Options:
+  --service-account <name>  service account in the namespace (default ${DEFAULT_EDITOR})
+  --provider-arn <arn>      arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<ID>
+  --audience <aud>          token audience (default ${STS_AUDIENCE})
+  --project-dir <dir>       with --stack: where Pulumi.yaml is (default: this project)
+  --region <region>         AWS region (default: AWS_REGION, the profile's, or the stack's)
+  --profile <name>          AWS shared-config profile (default: AWS_PROFILE / the standard chain)
+  --json                    print the result as JSON
+  -h, --help                this text
+
+Exit codes: 0 allowed, 1 denied, 2 usage or AWS error.
+Needs iam:GetRole on the role and iam:GetOpenIDConnectProvider on the provider.
+`;
+
+/** An expected failure: the message names the flag or value and the fix; exit code 2. */
+class DoctorError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "DoctorError";
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+interface Flags {
+    role?: string;
+    namespace?: string;
+    serviceAccount?: string;
+    providerArn?: string;
+    audience?: string;
+    token?: string;
+    stack?: string;
+    projectDir?: string;
+    region?: string;
+    profile?: string;
+    json: boolean;
+    help: boolean;
+}
+
+const OPTIONS = {
+    role: { type: "string" },
+    namespace: { type: "string" },
+    "service-account": { type: "string" },
+    "provider-arn": { type: "string" },
+    audience: { type: "string" },
+    token: { type: "string" },
+    stack: { type: "string" },
+    "project-dir": { type: "string" },
+    region: { type: "string" },
+    profile: { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+} as const;
+
+function parseFlags(argv: string[]): Flags {
+    let values;
+    try {
+        ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+    } catch (err) {
+        throw new DoctorError(`${(err as Error).message}; run with --help for usage`);
+    }
+    return {
+        role: values.role,
+        namespace: values.namespace,
+        serviceAccount: values["service-account"],
+        providerArn: values["provider-arn"],
+        audience: values.audience,
+        token: values.token,
+        stack: values.stack,
+        projectDir: values["project-dir"],
+        region: values.region,
+        profile: values.profile,
+        json: values.json ?? false,
+        help: values.help ?? false,
+    };
+}
+
+function forbid(flags: Flags, names: Array<keyof Flags>, because: string): void {
+    const flagName = (n: string) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    const given = names.filter((n) => flags[n] !== undefined);
+    if (given.length > 0) throw new DoctorError(`${given.map(flagName).join(", ")} cannot be used ${because}`);
+}
+
+function requireRole(flags: Flags): RoleRef {
+    if (flags.role === undefined) throw new DoctorError("--role is required (a role name such as kf-user-us-west-2-kf-dev, or its ARN); run with --help for usage");
+    const ref = parseRoleRef(flags.role);
+    if (!ref) {
+        throw new DoctorError(`--role "${flags.role}" is not an IAM role name or ARN: give "arn:aws:iam::<12-digit account>:role/<name>" or a name of 1-64 characters of [A-Za-z0-9+=,.@_-]`);
+    }
+    return ref;
+}
+
+function checkProviderArn(arn: string | undefined): void {
+    const problem = arn === undefined ? undefined : oidcProviderArnProblem(arn);
+    if (problem) throw new DoctorError(`--provider-arn: ${problem}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// AWS
+
+function iamSettings(flags: Flags, stackRegion?: string): AwsSettings {
+    const settings = awsSettingsFromConfig(() => undefined);
+    return { ...settings, region: flags.region ?? stackRegion ?? settings.region, profile: flags.profile ?? settings.profile };
+}
+
+/** An AWS failure as a DoctorError, with what this read-only tool needs. */
+function awsFailure(err: unknown): DoctorError {
+    const message = err instanceof Error ? err.message : String(err);
+    let hint = "";
+    if (/Could not load credentials|CredentialsProviderError/.test(message)) {
+        hint = "; give credentials with --profile, AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY";
+    } else if (/ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|ECONNRESET/.test(message)) {
+        hint = "; IAM could not be reached: check the network or proxy, and AWS_ENDPOINT_URL_IAM if it is set";
+    } else if (/AccessDenied/.test(message)) {
+        hint = "; doctor only reads: it needs iam:GetRole on the role and iam:GetOpenIDConnectProvider on the provider";
+    }
+    return new DoctorError(`${message}${hint}`);
+}
+
+interface LiveRole {
+    name: string;
+    roleArn: string;
+    document: PolicyDocument;
+}
+
+/** The role's trust policy; undefined when the role does not exist. */
+async function fetchRole(client: IAMClient, ref: RoleRef): Promise<LiveRole | undefined> {
+    try {
+        const found = await getTrustPolicy(client, ref.name);
+        return found && { name: ref.name, roleArn: found.roleArn, document: found.document };
+    } catch (err) {
+        throw awsFailure(err);
+    }
+}
+
+async function fetchRoleOrFail(client: IAMClient, ref: RoleRef): Promise<LiveRole> {
+    const role = await fetchRole(client, ref);
+    if (!role) {
+        throw new DoctorError(
+            `--role: role "${ref.name}" does not exist (iam:GetRole answered NoSuchEntity); check the name, and that --profile / the AWS credentials reach the account that owns it`,
+        );
+    }
+    return role;
+}
+
+async function fetchClientIds(client: IAMClient, providerArn: string): Promise<string[] | undefined> {
+    try {
+        return await getOidcProviderClientIds(client, providerArn);
+    } catch (err) {
+        throw awsFailure(err);
+    }
+}
+
+async function withClient<T>(settings: AwsSettings, use: (client: IAMClient) => Promise<T>): Promise<T> {
+    const client = createIamClient(settings);
+    try {
+        return await use(client);
+    } finally {
+        client.destroy(); // the SDK keeps connections alive; let the process exit
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checking one caller against one role
+
+/** One provider's verdict: STS's own checks (`problems`) and then the trust policy's. */
+export interface ProviderCheck extends TrustEvaluation {
+    providerArn: string;
+    /** Reasons STS rejects the token before reading the trust policy. */
+    problems: string[];
+}
+
+export interface TokenSummary {
+    issuer: string;
+    subject: string;
+    audience: string[];
+    expiresAt?: string;
+    expired: boolean;
+    signatureVerified: false;
+}
+
+/** The `--role` / `--token` result: the evaluator's structure for the deciding provider, plus context. */
+export interface RoleReport extends TrustEvaluation {
+    role: string;
+    roleArn: string;
+    subject: string;
+    audience: string[];
+    providerArn?: string;
+    /** Reasons the request fails before the trust policy (expired token, unknown provider, audience). */
+    problems: string[];
+    token?: TokenSummary;
+    /** Every provider checked (one with --provider-arn or --token). */
+    providers: Array<{ providerArn: string; allowed: boolean; decidingStatement?: number; fix?: string }>;
+}
+
+interface Caller {
+    subject: string;
+    audience: string[];
+}
+
+function providerProblems(providerArn: string, clientIds: string[] | undefined, audience: string[]): string[] {
+    if (clientIds === undefined) {
+        return [
+            `the IAM OIDC provider ${providerArn} does not exist, so STS rejects every token of that cluster; ` +
+                `create it for the cluster's issuer (eksctl utils associate-iam-oidc-provider --cluster <name> --approve), or check --provider-arn`,
+        ];
+    }
+    const problem = audienceProblem(audience, clientIds, providerArn);
+    return problem ? [problem] : [];
+}
+
+/** What IAM said about the provider, when it was asked (`clientIds` undefined: no such provider). */
+interface FetchedProvider {
+    clientIds: string[] | undefined;
+}
+
+function checkProvider(document: PolicyDocument, caller: Caller, providerArn: string, fetched?: FetchedProvider): ProviderCheck {
+    const evaluation = evaluateTrustPolicy(document, { providerArn, sub: caller.subject, aud: caller.audience });
+    const problems = fetched ? providerProblems(providerArn, fetched.clientIds, caller.audience) : [];
+    const allowed = evaluation.allowed && problems.length === 0;
+    const fix = problems.length > 0 ? [problems[0], evaluation.fix].filter(Boolean).join("; then ") : evaluation.fix;
+    return { providerArn, ...evaluation, allowed, problems, ...(fix ? { fix } : {}) };
+}
+
+function noProviderReport(role: LiveRole, caller: Caller): RoleReport {
+    return {
+        role: role.name,
+        roleArn: role.roleArn,
+        subject: caller.subject,
+        audience: caller.audience,
+        allowed: false,
+        statements: [],
+        warnings: [],
+        problems: [],
+        providers: [],
+        fix: `the trust policy of ${role.name} names no IAM OIDC provider, so no service account can assume it; run again with --provider-arn <your cluster's provider> to see the statement to add`,
+    };
+}
+
+function roleReport(role: LiveRole, caller: Caller, checks: ProviderCheck[], extraProblems: string[] = []): RoleReport {
+    if (checks.length === 0) return noProviderReport(role, caller);
+    const primary = checks.find((c) => c.allowed) ?? checks[0];
+    const allowed = primary.allowed && extraProblems.length === 0;
+    const warnings = [...new Set(checks.flatMap((c) => c.warnings))];
+    const problems = [...extraProblems, ...primary.problems];
+    let fix: string | undefined;
+    if (!allowed) {
+        const fixes = checks.length === 1 ? [primary.fix] : checks.map((c) => c.fix && `for ${c.providerArn}: ${c.fix}`);
+        fix = [...extraProblems, ...fixes].filter((f): f is string => Boolean(f)).join("; ");
+    }
+    return {
+        role: role.name,
+        roleArn: role.roleArn,
+        subject: caller.subject,
+        audience: caller.audience,
+        providerArn: primary.providerArn,
+        allowed,
+        ...(primary.decidingStatement !== undefined ? { decidingStatement: primary.decidingStatement } : {}),
+        statements: primary.statements,
+        warnings,
+        problems,
+        ...(fix ? { fix } : {}),
+        providers: checks.map((c) => ({
+            providerArn: c.providerArn,
+            allowed: c.allowed,
+            ...(c.decidingStatement !== undefined ? { decidingStatement: c.decidingStatement } : {}),
+            ...(c.fix ? { fix: c.fix } : {}),
+        })),
+    };
+}
+
+/** With a provider: that one, and its client ids; without: every provider the policy trusts. */
+async function checkCaller(client: IAMClient, role: LiveRole, caller: Caller, providerArn: string | undefined): Promise<ProviderCheck[]> {
+    if (providerArn !== undefined) {
+        return [checkProvider(role.document, caller, providerArn, { clientIds: await fetchClientIds(client, providerArn) })];
+    }
+    return trustedOidcProviders(role.document).map((arn) => checkProvider(role.document, caller, arn));
+}
+
+async function roleMode(flags: Flags): Promise<RoleReport> {
+    const ref = requireRole(flags);
+    if (flags.namespace === undefined) throw new DoctorError("--namespace is required with --role (or give --token <file>); run with --help for usage");
+    const nsProblem = namespaceProblem(flags.namespace);
+    if (nsProblem) throw new DoctorError(`--namespace: ${nsProblem}`);
+    const serviceAccount = flags.serviceAccount ?? DEFAULT_EDITOR;
+    const saProblem = serviceAccountProblem(serviceAccount);
+    if (saProblem) throw new DoctorError(`--service-account: ${saProblem}`);
+    if (flags.audience === "") throw new DoctorError(`--audience is empty: give the token's audience (normally ${STS_AUDIENCE})`);
+    checkProviderArn(flags.providerArn);
+    const caller = { subject: subjectOf(flags.namespace, serviceAccount), audience: [flags.audience ?? STS_AUDIENCE] };
+
+    return withClient(iamSettings(flags), async (client) => {
+        const role = await fetchRoleOrFail(client, ref);
+        return roleReport(role, caller, await checkCaller(client, role, caller, flags.providerArn));
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+interface TokenClaims {
+    issuer: string;
+    subject: string;
+    audience: string[];
+    exp?: number;
+}
+
+function readTokenFile(path: string): string {
+    try {
+        return readFileSync(path, "utf8").trim();
+    } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new DoctorError(`--token: cannot read "${path}" (${code ?? (err as Error).message}); give the path of a projected service-account token file`);
+    }
+}
+
+function claimsOf(path: string, payload: JWTPayload): TokenClaims {
+    const malformed = (what: string) => new DoctorError(`--token: "${path}" ${what}; this is not an EKS projected service-account token`);
+    if (typeof payload.iss !== "string" || payload.iss === "") throw malformed("has no iss (issuer) claim");
+    if (typeof payload.sub !== "string" || payload.sub === "") throw malformed("has no sub (subject) claim");
+    const audience = typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud.filter((a) => typeof a === "string") : [];
+    if (audience.length === 0) throw malformed("has no aud (audience) claim");
+    if (payload.exp !== undefined && typeof payload.exp !== "number") throw malformed("has a non-numeric exp claim");
+    return { issuer: payload.iss, subject: payload.sub, audience, exp: payload.exp };
+}
+
+/** Decodes the token's claims. No signature check: the issuer's keys are not reachable offline. */
+function readToken(path: string): TokenClaims {
+    const text = readTokenFile(path);
+    let payload: JWTPayload;
+    try {
+        payload = decodeJwt(text);
+    } catch (err) {
+        throw new DoctorError(`--token: "${path}" is not a JWT (${(err as Error).message}); expected three base64url parts separated by dots`);
+    }
+    return claimsOf(path, payload);
+}
+
+function describeDuration(ms: number): string {
+    const minutes = Math.round(Math.abs(ms) / 60000);
+    if (minutes < 1) return "less than a minute";
+    if (minutes < 120) return `${minutes} minute${minutes === 1 ? "" : "s"}`;
+    return `${Math.round(minutes / 60)} hours`;
+}
+
+function tokenSummary(claims: TokenClaims, now: number): TokenSummary {
+    const expired = claims.exp !== undefined && claims.exp * 1000 <= now;
+    return {
+        issuer: claims.issuer,
+        subject: claims.subject,
+        audience: claims.audience,
+        ...(claims.exp !== undefined ? { expiresAt: new Date(claims.exp * 1000).toISOString() } : {}),
+        expired,
+        signatureVerified: false,
+    };
+}
+
+function expiryProblem(claims: TokenClaims, now: number): string | undefined {
+    if (claims.exp === undefined || claims.exp * 1000 > now) return undefined;
+    const at = new Date(claims.exp * 1000).toISOString();
+    return (
+        `the token expired at ${at} (${describeDuration(now - claims.exp * 1000)} ago), so STS rejects it (ExpiredTokenException); ` +
+        `the kubelet rotates projected tokens: read the current one from the pod again`
+    );
+}
+
+/** `arn:<partition>:iam::<account of the role>:oidc-provider/<issuer without https://>`. */
+function providerArnForIssuer(roleArn: string, issuer: string): string {
+    const [, partition, , , account] = roleArn.split(":");
+    return `arn:${partition}:iam::${account}:oidc-provider/${issuerHostPath(issuer)}`;
+}
+
+async function tokenMode(flags: Flags, tokenPath: string): Promise<RoleReport> {
+    forbid(flags, ["namespace", "serviceAccount", "audience"], "with --token: the token's sub and aud claims name the service account and audience");
+    const ref = requireRole(flags);
+    checkProviderArn(flags.providerArn);
+    const claims = readToken(tokenPath);
+    const now = Date.now();
+    const caller = { subject: claims.subject, audience: claims.audience };
+
+    return withClient(iamSettings(flags), async (client) => {
+        const role = await fetchRoleOrFail(client, ref);
+        const providerArn = providerArnForIssuer(role.roleArn, claims.issuer);
+        if (flags.providerArn !== undefined && flags.providerArn !== providerArn) {
+            throw new DoctorError(`--provider-arn ${flags.providerArn} does not match the token's issuer ${claims.issuer} (provider ${providerArn}); leave --provider-arn out with --token`);
+        }
+        const check = checkProvider(role.document, caller, providerArn, { clientIds: await fetchClientIds(client, providerArn) });
+        const expired = expiryProblem(claims, now);
+        const report = roleReport(role, caller, [check], expired ? [expired] : []);
+        return { ...report, token: tokenSummary(claims, now) };
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stacks
+
+export interface ProfileRow {
+    name: string;
+    namespace: string;
+    serviceAccount: string;
+    subject: string;
+    role: string;
+    roleArn: string;
+    /** "skipped" when the stack gives the profile no IAM role. */
+    status: "allowed" | "denied" | "skipped";
+    reason: string;
+    fix?: string;
+    decidingStatement?: number;
+}
+
+export interface StackReport {
+    stack: string;
+    region: string;
+    allowed: boolean;
+    profiles: ProfileRow[];
+    warnings: string[];
+}
+
+/**
+ * The stack's profiles, from the program itself run offline (cli/evaluate.ts). Loaded only in this
+ * mode: it brings in the Pulumi SDK and the program, which --role and --token do not need.
+ */
+async function loadStack(flags: Flags, stack: string): Promise<StackModel> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { evaluateStack } = require("./evaluate") as typeof import("./evaluate");
+    try {
+        return await evaluateStack({ stack, ...(flags.projectDir !== undefined ? { projectDir: flags.projectDir } : {}) });
+    } catch (err) {
+        throw new DoctorError(`--stack ${stack}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+}
+
+function deniedReason(report: RoleReport): string {
+    if (report.problems.length > 0) return "STS rejects the token before the trust policy";
+    if (report.decidingStatement !== undefined) return `statement ${report.decidingStatement} explicitly denies it`;
+    if (report.providers.length === 0) return "the role trusts no IAM OIDC provider";
+    return "no statement allows it (implicit deny)";
+}
+
+function rowOf(profile: ProfileModel, report: RoleReport): ProfileRow {
+    return {
+        name: profile.name,
+        namespace: profile.name,
+        serviceAccount: profile.serviceAccount,
+        subject: report.subject,
+        role: report.role,
+        roleArn: report.roleArn,
+        status: report.allowed ? "allowed" : "denied",
+        reason: report.allowed ? `statement ${report.decidingStatement} allows it` : deniedReason(report),
+        ...(report.fix ? { fix: report.fix } : {}),
+        ...(report.decidingStatement !== undefined ? { decidingStatement: report.decidingStatement } : {}),
+    };
+}
+
+interface StackContext {
+    client: IAMClient;
+    roles: Map<string, Promise<LiveRole | undefined>>;
+    /** The --provider-arn provider, fetched once for all profiles. */
+    provider?: FetchedProvider;
+    /** Profiles whose role the stack config names (awsIamRole) rather than creates. */
+    explicitRoles: Set<string>;
+    warnings: Set<string>;
+}
+
+async function checkProfile(ctx: StackContext, flags: Flags, profile: ProfileModel): Promise<ProfileRow> {
+    // The program profile's name is its namespace (Kubeflow: one profile, one namespace).
+    const subject = subjectOf(profile.name, profile.serviceAccount);
+    const base = { name: profile.name, namespace: profile.name, serviceAccount: profile.serviceAccount, subject };
+    const ref = profile.roleArn === "" ? undefined : parseRoleRef(profile.roleArn);
+    if (!ref) {
+        const reason = profile.roleArn === "" ? "the stack gives this profile no IAM role (enablePodIamPolicy is false)" : `"${profile.roleArn}" is not a role ARN`;
+        return { ...base, role: "", roleArn: profile.roleArn, status: profile.roleArn === "" ? "skipped" : "denied", reason };
+    }
+    // Roles are fetched by name: the program's ARNs carry a placeholder account.
+    if (!ctx.roles.has(ref.name)) ctx.roles.set(ref.name, fetchRole(ctx.client, ref));
+    const role = await ctx.roles.get(ref.name);
+    if (!role) {
+        const fix = ctx.explicitRoles.has(profile.name)
+            ? `the profile's awsIamRole names ${ref.name}, which this account does not have: create it, or correct awsIamRole`
+            : `run \`pulumi up\` for the stack: it creates ${ref.name}`;
+        return { ...base, role: ref.name, roleArn: profile.roleArn, status: "denied", reason: "the role does not exist", fix };
+    }
+    const caller = { subject, audience: [STS_AUDIENCE] };
+    const checks =
+        flags.providerArn !== undefined
+            ? [checkProvider(role.document, caller, flags.providerArn, ctx.provider)]
+            : trustedOidcProviders(role.document).map((arn) => checkProvider(role.document, caller, arn));
+    const report = roleReport(role, caller, checks);
+    for (const w of report.warnings) ctx.warnings.add(`${role.name}: ${w}`);
+    return rowOf(profile, report);
+}
+
+async function stackMode(flags: Flags, stack: string): Promise<StackReport> {
+    forbid(flags, ["role", "namespace", "serviceAccount", "token", "audience"], "with --stack: the stack names the profiles and their roles");
+    checkProviderArn(flags.providerArn);
+    const model = await loadStack(flags, stack);
+    if (model.config.identityMode !== "irsa") {
+        throw new DoctorError(
+            `--stack ${stack}: the stack uses identityMode ${model.config.identityMode}: its roles trust pods.eks.amazonaws.com through Pod Identity associations, not OIDC tokens; the doctor checks IRSA trust policies only`,
+        );
+    }
+    return withClient(iamSettings(flags, model.region), async (client) => {
+        const provider = flags.providerArn !== undefined ? { clientIds: await fetchClientIds(client, flags.providerArn) } : undefined;
+        const explicitRoles = new Set(model.config.profiles.filter((p) => p.awsIamRole).map((p) => p.name));
+        const ctx: StackContext = { client, roles: new Map(), provider, explicitRoles, warnings: new Set() };
+        const profiles: ProfileRow[] = [];
+        for (const profile of model.profiles) profiles.push(await checkProfile(ctx, flags, profile));
+        return { stack, region: model.region, allowed: profiles.every((p) => p.status !== "denied"), profiles, warnings: [...ctx.warnings] };
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+function statementHeading(s: StatementResult): string {
+    const name = s.sid ? `statement ${s.index} (Sid "${s.sid}")` : `statement ${s.index}`;
+    return `  ${name}, ${s.effect}: ${s.matched ? "MATCHES" : "does not match"}`;
+}
+
+function verdictLine(report: RoleReport): string {
+    const who = `${report.subject} ${report.allowed ? "can" : "cannot"} assume ${report.role}`;
+    if (report.allowed) return `ALLOWED: ${who} (statement ${report.decidingStatement} allows it)`;
+    if (report.problems.length > 0) return `DENIED: ${who}: STS rejects the token before the trust policy`;
+    if (report.decidingStatement !== undefined) return `DENIED: ${who}: statement ${report.decidingStatement} explicitly denies it (an explicit Deny overrides every Allow)`;
+    return `DENIED: ${who}: no statement allows it (implicit deny)`;
+}
+
+function renderRoleReport(report: RoleReport): string {
+    const lines = [`Role ${report.role} (${report.roleArn})`];
+    if (report.token) {
+        const t = report.token;
+        const expiry = t.expiresAt ? `, expires ${t.expiresAt}${t.expired ? " (EXPIRED)" : ""}` : ", no exp claim";
+        lines.push(`Token: iss ${t.issuer}, sub ${t.subject}, aud ${t.audience.join(", ")}${expiry}; signature not verified (offline)`);
+    }
+    lines.push(`Caller: ${report.subject}, audience ${report.audience.join(", ")}`);
+    for (const p of report.providers) {
+        lines.push("", `Provider ${p.providerArn}: ${p.allowed ? "allowed" : "denied"}`);
+        if (p.providerArn === report.providerArn) {
+            for (const s of report.statements) lines.push(statementHeading(s), ...s.reasons.map((r) => `    - ${r}`));
+        }
+    }
+    lines.push("", verdictLine(report));
+    // The fix starts with the STS problems (expired token, unknown provider, audience), if any.
+    if (report.fix) lines.push(`Fix: ${report.fix}`);
+    for (const warning of report.warnings) lines.push(`Warning: ${warning}`);
+    return lines.join("\n") + "\n";
+}
+
+function renderStackReport(report: StackReport): string {
+    const header = ["NAMESPACE", "SERVICE ACCOUNT", "ROLE", "RESULT"];
+    const rows = report.profiles.map((p) => [p.namespace, p.serviceAccount, p.role || "-", p.status === "allowed" ? `allowed: ${p.reason}` : `${p.status.toUpperCase()}: ${p.reason}`]);
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
+    const lines = [`Stack ${report.stack} (region ${report.region}): ${report.profiles.length} profile(s) against the live roles`, "", line(header)];
+    report.profiles.forEach((p, i) => {
+        lines.push(line(rows[i]));
+        if (p.fix) lines.push(`    fix: ${p.fix}`);
+    });
+    const denied = report.profiles.filter((p) => p.status === "denied").length;
+    lines.push("", denied === 0 ? "Every profile can assume its role." : `${denied} of ${report.profiles.length} profile(s) DENIED.`);
+    for (const warning of report.warnings) lines.push(`Warning: ${warning}`);
+    return lines.join("\n") + "\n";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry point
+
+async function run(flags: Flags): Promise<{ allowed: boolean; text: string; json: unknown }> {
+    if (flags.stack !== undefined) {
+        const report = await stackMode(flags, flags.stack);
+        return { allowed: report.allowed, text: renderStackReport(report), json: report };
+    }
+    forbid(flags, ["projectDir"], "without --stack");
+    if (flags.role === undefined && flags.namespace === undefined && flags.token === undefined) {
+        throw new DoctorError("give --role with --namespace or --token, or --stack; run with --help for usage");
+    }
+    const report = flags.token !== undefined ? await tokenMode(flags, flags.token) : await roleMode(flags);
+    return { allowed: report.allowed, text: renderRoleReport(report), json: report };
+}
+
+/** Runs the doctor; resolves to the exit code. Expected failures never throw. */
+export async function main(argv: string[], io: DoctorIo): Promise<number> {
+    let json = argv.includes("--json");
+    try {
+        const flags = parseFlags(argv);
+        json = flags.json;
+        if (flags.help) {
+            io.stdout.write(HELP);
+            return EXIT_ALLOWED;
+        }
+        const result = await run(flags);
+        io.stdout.write(json ? JSON.stringify(result.json, null, 2) + "\n" : result.text);
+        return result.allowed ? EXIT_ALLOWED : EXIT_DENIED;
+    } catch (err) {
+        if (!(err instanceof DoctorError)) throw err;
+        io.stderr.write(`doctor: ${err.message}\n`);
+        if (json) io.stdout.write(JSON.stringify({ error: err.message }, null, 2) + "\n");
+        return EXIT_ERROR;
+    }
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2), process).then(
+        (code) => {
+            process.exitCode = code;
+        },
+        (err: unknown) => {
+            // Only a bug lands here; show everything.
+            process.stderr.write(`doctor: unexpected error: ${err instanceof Error ? err.stack : String(err)}\n`);
+            process.exitCode = EXIT_ERROR;
+        },
+    );
+}
