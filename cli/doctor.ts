@@ -423,8 +423,8 @@ function expiryProblem(claims: TokenClaims, now: number): string | undefined {
 
 /** `arn:<partition>:iam::<account of the role>:oidc-provider/<issuer without https://>`. */
 function providerArnForIssuer(roleArn: string, issuer: string): string {
-    const [, partition, , , account] = roleArn.split(":");
-    return `arn:${partition}:iam::${account}:oidc-provider/${issuerHostPath(issuer)}`;
+    const role = parseRoleRef(roleArn);
+    return `arn:${role?.partition ?? "aws"}:iam::${role?.accountId ?? ""}:oidc-provider/${issuerHostPath(issuer)}`;
 }
 
 async function tokenMode(flags: Flags, tokenPath: string): Promise<RoleReport> {

@@ -15,7 +15,7 @@ import {
 import { fromIni, fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import { StandardRetryStrategy } from "@smithy/core/retry";
 import type { RetryErrorInfo, RetryStrategyV2, StandardRetryToken } from "@smithy/types";
-import { parsePolicyDocument, serializePolicy, type PolicyDocument } from "./trustPolicy";
+import { parsePolicyDocument, serializePolicy, TrustPolicyError, type PolicyDocument } from "./trustPolicy";
 
 /** Attempts per IAM call for throttling, 5xx and dropped connections (the SDK's own backoff). */
 const SDK_MAX_ATTEMPTS = 5;
@@ -164,15 +164,21 @@ export interface RoleTrustPolicy {
 
 /** The role's trust policy, or undefined when the role does not exist. */
 export async function getTrustPolicy(client: IAMClient, roleName: string): Promise<RoleTrustPolicy | undefined> {
+    let role;
     try {
-        const { Role } = await client.send(new GetRoleCommand({ RoleName: roleName }));
-        if (!Role?.Arn || Role.AssumeRolePolicyDocument === undefined) {
-            throw new Error(`IAM GetRole returned no trust policy for role "${roleName}"`);
-        }
-        return { roleArn: Role.Arn, document: parsePolicyDocument(Role.AssumeRolePolicyDocument) };
+        role = (await client.send(new GetRoleCommand({ RoleName: roleName }))).Role;
     } catch (err) {
         if (isAwsError(err, "NoSuchEntity")) return undefined;
         throw explainAwsError(err, "iam:GetRole", roleName);
+    }
+    if (!role?.Arn || role.AssumeRolePolicyDocument === undefined) {
+        throw new Error(`IAM GetRole returned no trust policy for role "${roleName}"`);
+    }
+    // A parse failure is about the document, not the call.
+    try {
+        return { roleArn: role.Arn, document: parsePolicyDocument(role.AssumeRolePolicyDocument) };
+    } catch (err) {
+        throw new TrustPolicyError(`the trust policy of role "${roleName}" cannot be read: ${(err as Error).message}`);
     }
 }
 
@@ -192,24 +198,25 @@ export async function getOidcProviderClientIds(client: IAMClient, providerArn: s
     }
 }
 
-const ADVICE: Record<string, string> = {
-    AccessDenied:
-        "the identity running Pulumi needs iam:GetRole and iam:UpdateAssumeRolePolicy on this role; check aws:profile / aws:assumeRoles in the stack config",
-    LimitExceeded:
+/** What to do about an AWS error, by code; `operation` is the IAM action that failed. */
+const ADVICE: Record<string, (operation: string) => string> = {
+    AccessDenied: (operation) =>
+        `the calling identity needs ${operation} on it; check aws:profile / aws:assumeRoles in the stack config, or AWS_PROFILE`,
+    LimitExceeded: () =>
         "the account's 'Role trust policy length' quota is lower than kubeflow-irsa:trustPolicyMaxChars; set it to the account's real quota, or raise the quota in Service Quotas (up to 4096)",
-    MalformedPolicyDocument:
+    MalformedPolicyDocument: () =>
         "IAM rejected the document; if the role's existing statements are hand-written, check them with `aws iam get-role` and fix them, then run `pulumi up` again",
-    NoSuchEntity: "the role does not exist; create it first, or point awsIamRole at an existing role",
-    ConcurrentModification: "another writer kept changing the role; run `pulumi up` again",
-    Throttling: "IAM kept throttling the requests; run `pulumi up` again in a minute",
-    ServiceFailure: "IAM kept failing; run `pulumi up` again later",
+    NoSuchEntity: () => "it does not exist; check the name or ARN",
+    ConcurrentModification: () => "another writer kept changing it; try again",
+    Throttling: () => "IAM kept throttling the requests; try again in a minute",
+    ServiceFailure: () => "IAM kept failing; try again later",
 };
 
 /** An AWS error as a sentence: the operation, the target, AWS's own message, and what to do. */
 export function explainAwsError(err: unknown, operation: string, target: string): Error {
     const code = Object.keys(ADVICE).find((c) => isAwsError(err, c));
     const message = err instanceof Error ? err.message : String(err);
-    const advice = code ? ` — ${ADVICE[code]}` : "";
+    const advice = code ? ` — ${ADVICE[code](operation)}` : "";
     const name = err instanceof Error ? err.name : "Error";
     return new Error(`${operation} on ${target} failed: ${name}: ${message}${advice}`);
 }

@@ -5,7 +5,8 @@
 /** The service account the Kubeflow profile controller creates in every profile namespace. */
 export const DEFAULT_EDITOR = "default-editor";
 
-const SUBJECT_PREFIX = "system:serviceaccount:";
+/** Every service-account subject starts so (the `sub` claim of EKS projected tokens). */
+export const SUBJECT_PREFIX = "system:serviceaccount:";
 
 /** RFC 1123 label: what Kubernetes accepts as a namespace name. */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -97,13 +98,14 @@ export interface RoleRef {
     name: string;
     /** The role's ARN when it was given as one. */
     arn?: string;
+    partition?: string;
     accountId?: string;
 }
 
 /** A role given as a name or an ARN; undefined when it is neither. */
 export function parseRoleRef(ref: string): RoleRef | undefined {
     const arn = ROLE_ARN.exec(ref);
-    if (arn) return { name: arn[4], arn: ref, accountId: arn[2] };
+    if (arn) return { name: arn[4], arn: ref, partition: arn[1], accountId: arn[2] };
     if (ROLE_NAME.test(ref)) return { name: ref };
     return undefined;
 }

@@ -12,7 +12,7 @@
 // - several keys / operators are ANDed, several values of one key are ORed —
 //   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-logic-multiple-context-keys-or-values.html
 
-import { parseOidcProviderArn, subjectOf } from "./subjects";
+import { parseOidcProviderArn, SUBJECT_PREFIX } from "./subjects";
 import {
     statementsOf,
     STS_AUDIENCE,
@@ -54,7 +54,6 @@ export interface TrustEvaluation {
 }
 
 /** `system:serviceaccount:` (subjects.ts keeps the constant private; this derives it from there). */
-const SUBJECT_PREFIX = subjectOf("", "").slice(0, -1);
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
