@@ -123,15 +123,16 @@ export function planTrust(config: StackConfig, shards = config.userRoleShards): 
         const sa = parseServiceAccountRef(ref)!;
         admin.subjects.push(subjectOf(sa.namespace, sa.serviceAccount));
     }
-    const managedNames = new Set(groups.keys());
+    // IAM role names are case-insensitive: an awsIamRole spelling kf-user differently is kf-user.
+    const managedNames = new Map([...groups.keys()].map((n) => [n.toLowerCase(), n]));
     const profileRoles: TrustPlan["profileRoles"] = new Map();
     for (const profile of config.profiles) {
         const explicit = profile.awsIamRole ? parseRoleRef(profile.awsIamRole)! : undefined;
         let g: TrustGroup;
         if (!explicit) {
             g = groups.get(names.users[shardOf(profile.name, shards)])!;
-        } else if (managedNames.has(explicit.name)) {
-            g = groups.get(explicit.name)!;
+        } else if (managedNames.has(explicit.name.toLowerCase())) {
+            g = groups.get(managedNames.get(explicit.name.toLowerCase())!)!;
         } else {
             g = group(explicit.name, false, undefined, profile.awsIamRole);
         }

@@ -163,7 +163,7 @@ export function quotaProblem(role: string, document: PolicyDocument, inputs: Pic
     return (
         `role "${roleNameOf(role)}": the trust policy would be ${size} characters with ${inputs.subjects.length} subjects ` +
         `of this stack for ${issuer}, over the limit of ${inputs.maxPolicyChars} characters (ACLSizePerRole). ` +
-        `Fix: ${raise}spread the profiles over more roles (kubeflow-irsa:userRoleShards, or awsIamRole per profile)`
+        `Fix: ${raise}spread the profiles over more roles (kubeflow-irsa:userRoleShards for kf-user, or another awsIamRole for some profiles)`
     );
 }
 

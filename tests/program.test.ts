@@ -137,12 +137,12 @@ describe("program (index.ts under mocks)", function () {
         });
     });
 
-    it("GIVEN an awsIamRole naming kf-user's own ARN THEN it joins kf-user's group instead of a second resource", async () => {
+    it("GIVEN an awsIamRole naming kf-user's own ARN (IAM ignores case) THEN it joins kf-user's group instead of a second resource", async () => {
         const run = await runProgram(
             devConfig({
                 "kubeflow-irsa:profiles": [
                     { name: "team-a", owner: "a@example.com" },
-                    { name: "team-b", owner: "b@example.com", awsIamRole: `arn:aws:iam::${ACCOUNT}:role/kf-user-us-west-2-kf-dev` },
+                    { name: "team-b", owner: "b@example.com", awsIamRole: `arn:aws:iam::${ACCOUNT}:role/KF-User-us-west-2-kf-dev` },
                     { name: "ops", owner: "o@example.com", awsIamRole: `arn:aws:iam::${ACCOUNT}:role/kf-admin-us-west-2-kf-dev` },
                 ],
             }),

@@ -1,0 +1,597 @@
+// `npm run synth -- --stack <name> [--out <dir>]`: what `pulumi up` of a stack would put in IAM and
+// Kubernetes, offline. The real program (index.ts) runs under Pulumi's mock runtime with the
+// stack's config (cli/evaluate.ts); everything written here is derived from the resources it
+// registered, through the same trust-policy algebra the TrustSubjects provider applies at `up`.
+// Nothing about placement, sharding or naming is re-implemented here.
+//
+// Writes, under --out (default synth.out/<stack>/):
+//   trust-policies/<role>.json      minified trust policy per role the stack manages or edits
+//   kubernetes.yaml                 the Kubernetes objects (Profile CRs) as applied
+//   pod-identity-associations.yaml  the EKS Pod Identity associations (podIdentity mode)
+//   summary.json                    per role: subjects, characters used, quota, headroom
+// and prints a summary table.
+//
+// Exit codes: 0 written; 1 unexpected failure (a bug: printed with its stack); 2 bad usage or a
+// stack that `pulumi preview` would reject (the program's own message, nothing written).
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import { stringify as toYaml } from "yaml";
+import type { ConfigValues, RecordedResource, StackModel } from "./evaluate";
+import { parseRoleRef, subjectOf } from "../providers/subjects";
+import {
+    applySubjectChange,
+    buildTrustPolicy,
+    parsePolicyDocument,
+    policySize,
+    presentSubjects,
+    serializePolicy,
+    type PolicyDocument,
+} from "../providers/trustPolicy";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_INVALID = 2;
+
+export const ROLE_TYPE = "aws:iam/role:Role";
+export const POD_IDENTITY_TYPE = "aws:eks/podIdentityAssociation:PodIdentityAssociation";
+const ROLE_POLICY_TYPE = "aws:iam/rolePolicy:RolePolicy";
+const ROLE_POLICY_ATTACHMENT_TYPE = "aws:iam/rolePolicyAttachment:RolePolicyAttachment";
+
+export const TRUST_DIR = "trust-policies";
+export const KUBERNETES_FILE = "kubernetes.yaml";
+export const POD_IDENTITY_FILE = "pod-identity-associations.yaml";
+export const SUMMARY_FILE = "summary.json";
+
+export const OWNED_STATEMENT_NOTE = "statement owned by this stack (the role's other statements are kept as they are)";
+
+export function placeholderNote(account: string): string {
+    return `ARNs of resources this stack creates carry the placeholder account ${account}; ` + "`pulumi up` uses the deploying account's ID (ARNs taken from the stack's config are as configured)";
+}
+
+/**
+ * The program's side: the evaluator and the TrustSubjects provider's own checks. Loaded on first
+ * use, after the command line has picked the TypeScript loader (see the end of this file): they
+ * bring in the Pulumi SDK and, through index.ts, the whole program.
+ */
+function program() {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    return {
+        ...(require("./evaluate") as typeof import("./evaluate")),
+        ...(require("../providers/trustSubjects") as typeof import("../providers/trustSubjects")),
+        PROJECT: (require("../components/config") as typeof import("../components/config")).PROJECT,
+    };
+    /* eslint-enable @typescript-eslint/no-require-imports */
+}
+
+/** Where the CLI writes; `process` fits, and tests pass collectors. */
+export interface SynthIo {
+    stdout: { write(text: string): unknown };
+    stderr: { write(text: string): unknown };
+}
+
+const help = (project: string, account: string) => `Usage:
+  npm run synth -- --stack <name> [--out <dir>] [--project-dir <dir>] [--config key=value ...]
+
+Runs the program offline (Pulumi mock runtime; no AWS, no Pulumi CLI) with Pulumi.yaml and
+Pulumi.<stack>.yaml, and writes what \`pulumi up\` would apply:
+  ${TRUST_DIR}/<role>.json  the trust policy (minified) each role the stack creates has
+      after \`up\`; for a role it only edits (a profile's awsIamRole), just the statement
+      it owns (the role's other statements are kept as they are)
+  ${KUBERNETES_FILE}  the Profile objects as applied (multi-document YAML)
+  ${POD_IDENTITY_FILE}  the EKS Pod Identity associations (identityMode podIdentity)
+  ${SUMMARY_FILE}  per role: subjects, characters used, quota, headroom
+and prints the summary table.
+${placeholderNote(account)}.
+
+Options:
+  --stack <name>        the stack (Pulumi.<name>.yaml)
+  --out <dir>           output directory (default synth.out/<stack>)
+  --project-dir <dir>   where Pulumi.yaml is (default: this project)
+  --config key=value    override a config value, as \`pulumi config set\` would (repeatable;
+                        keys without a namespace are ${project}:<key>; lists and maps as JSON)
+  -h, --help            this text
+
+Exit codes: 0 written; 1 unexpected failure; 2 bad usage or configuration (nothing written).
+`;
+
+/** A failure `pulumi preview` would also report, or bad usage: message only, exit 2. */
+export class SynthError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "SynthError";
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the stack would apply
+
+export interface RoleTrust {
+    role: string;
+    /** The role's ARN (the placeholder account for roles this stack creates). */
+    arn: string;
+    /** Created by this stack; otherwise a role given as `awsIamRole` whose trust policy it edits. */
+    managed: boolean;
+    /** `policy`: the whole trust policy after `up`; `owned-statement`: only what this stack owns. */
+    scope: "policy" | "owned-statement";
+    /** How service accounts reach the role: web identity (IRSA) or Pod Identity associations. */
+    binding: "irsa" | "podIdentity";
+    /** Service-account subjects that can assume the role through this stack. */
+    subjects: string[];
+    document: PolicyDocument;
+    chars: number;
+    limit: number;
+    headroom: number;
+    /** Inline policy names and managed policy ARNs this stack puts on the role. */
+    inlinePolicies: string[];
+    managedPolicyArns: string[];
+}
+
+export interface PodIdentityBinding {
+    name: string;
+    clusterName: string;
+    namespace: string;
+    serviceAccount: string;
+    roleArn: string;
+    /** Whether the role is created by this stack (otherwise it must already trust pods.eks.amazonaws.com). */
+    roleManaged: boolean;
+}
+
+export interface Synthesis {
+    project: string;
+    /** The account of the ARNs the mock runtime made up. */
+    placeholderAccount: string;
+    stack: string;
+    region: string;
+    clusterName: string;
+    identityMode: string;
+    oidcProviderArn?: string;
+    roles: RoleTrust[];
+    kubernetes: Record<string, unknown>[];
+    podIdentityAssociations: PodIdentityBinding[];
+}
+
+const ofType = (resources: RecordedResource[], type: string) => resources.filter((r) => r.type === type);
+const str = (value: unknown): string => (typeof value === "string" ? value : "");
+const roleNameOf = (ref: string): string => parseRoleRef(ref)?.name ?? ref;
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Inputs as the object applied: the SDK's internal keys (`__provider`, …) dropped. */
+function applied(inputs: Record<string, unknown>): Record<string, unknown> {
+    const { apiVersion, kind, metadata, spec, ...rest } = inputs;
+    const object: Record<string, unknown> = { apiVersion, kind, metadata };
+    if (spec !== undefined) object.spec = spec;
+    for (const [key, value] of Object.entries(rest)) if (!key.startsWith("__")) object[key] = value;
+    return object;
+}
+
+function metadataOf(object: Record<string, unknown>): { namespace: string; name: string } {
+    const metadata = (object.metadata ?? {}) as Record<string, unknown>;
+    return { namespace: str(metadata.namespace), name: str(metadata.name) };
+}
+
+/**
+ * The provider's own `check` on each TrustSubjects resource, as `pulumi preview` runs it: a
+ * failure there (an owned statement over quota, a bad subject) fails the preview.
+ */
+function checkFailures(trusts: RecordedResource[], checkInputs: ReturnType<typeof program>["checkInputs"]): string[] {
+    const problems: string[] = [];
+    for (const trust of trusts) {
+        for (const failure of checkInputs(trust.inputs).failures) {
+            problems.push(`TrustSubjects resource '${trust.name}': property ${failure.property} has a problem: ${failure.reason}`);
+        }
+    }
+    return problems;
+}
+
+/** Roles in the program's own order: kf-admin, the kf-user shards, then other roles by name. */
+function roleOrder(model: StackModel): (a: RoleTrust, b: RoleTrust) => number {
+    const outputs = model.run.outputs;
+    const exported = [outputs.kfAdminRoleArn, ...(Array.isArray(outputs.kfUserRoleArns) ? outputs.kfUserRoleArns : [])].map((arn) => roleNameOf(str(arn)));
+    const rank = (r: RoleTrust) => {
+        const i = exported.indexOf(r.role);
+        return i >= 0 ? i : exported.length + (r.managed ? 0 : 1);
+    };
+    return (a, b) => rank(a) - rank(b) || byName(a.role, b.role);
+}
+
+/**
+ * What `up` would apply, from the resources the program registered. Throws SynthError with the
+ * messages `pulumi preview` or `up` would give when the TrustSubjects provider would refuse.
+ */
+export function synthesize(model: StackModel): Synthesis {
+    const { MOCK_ACCOUNT, PROJECT, TRUST_SUBJECTS_TYPE, checkInputs, quotaProblem } = program();
+    const resources = model.run.resources;
+    const outputs = model.run.outputs;
+    const identityMode = model.config.identityMode;
+    const stackProvider = typeof outputs.oidcProviderArn === "string" ? outputs.oidcProviderArn : undefined;
+    const trusts = ofType(resources, TRUST_SUBJECTS_TYPE);
+    const problems = checkFailures(trusts, checkInputs);
+    if (problems.length > 0) throw new SynthError(problems.join("\n"));
+
+    const roleResources = new Map(ofType(resources, ROLE_TYPE).map((r) => [str(r.inputs.name), r]));
+    const trustsByRole = new Map<string, RecordedResource[]>();
+    for (const trust of trusts) {
+        const name = roleNameOf(str(trust.inputs.role));
+        trustsByRole.set(name, [...(trustsByRole.get(name) ?? []), trust]);
+    }
+    const associations: PodIdentityBinding[] = ofType(resources, POD_IDENTITY_TYPE)
+        .map((r) => ({
+            name: r.name,
+            clusterName: str(r.inputs.clusterName),
+            namespace: str(r.inputs.namespace),
+            serviceAccount: str(r.inputs.serviceAccount),
+            roleArn: str(r.inputs.roleArn),
+            roleManaged: roleResources.has(roleNameOf(str(r.inputs.roleArn))),
+        }))
+        .sort((a, b) => byName(a.namespace, b.namespace) || byName(a.serviceAccount, b.serviceAccount));
+    const policiesOf = (role: string) => ({
+        inlinePolicies: ofType(resources, ROLE_POLICY_TYPE).filter((p) => roleNameOf(str(p.inputs.role)) === role).map((p) => str(p.inputs.name)).sort(),
+        managedPolicyArns: ofType(resources, ROLE_POLICY_ATTACHMENT_TYPE).filter((p) => roleNameOf(str(p.inputs.role)) === role).map((p) => str(p.inputs.policyArn)).sort(),
+    });
+
+    const roles: RoleTrust[] = [];
+    for (const [role, resource] of roleResources) {
+        // The role as created, then what each TrustSubjects resource does to the live document at `up`.
+        let document = parsePolicyDocument(str(resource.inputs.assumeRolePolicy));
+        const edits = trustsByRole.get(role) ?? [];
+        let limit = model.config.trustPolicyMaxChars;
+        const edited: { providerArn: string; subjects: string[] }[] = [];
+        for (const trust of edits) {
+            const providerArn = str(trust.inputs.providerArn);
+            const subjects = (trust.inputs.subjects ?? []) as string[];
+            document = applySubjectChange(document, { providerArn, add: subjects, remove: [] }).document;
+            if (typeof trust.inputs.maxPolicyChars === "number") limit = trust.inputs.maxPolicyChars;
+            edited.push({ providerArn, subjects });
+        }
+        for (const { providerArn, subjects } of edited) {
+            const problem = quotaProblem(role, document, { maxPolicyChars: limit, subjects, providerArn });
+            if (problem) problems.push(problem);
+        }
+        const podIdentity = associations.filter((a) => roleNameOf(a.roleArn) === role);
+        const providers = [...new Set([...edited.map((e) => e.providerArn), ...(stackProvider ? [stackProvider] : [])])];
+        const subjects =
+            identityMode === "podIdentity"
+                ? podIdentity.map((a) => subjectOf(a.namespace, a.serviceAccount))
+                : providers.flatMap((p) => presentSubjects(document, p));
+        const chars = policySize(document);
+        roles.push({
+            role,
+            arn: str(resource.state.arn) || `arn:aws:iam::${MOCK_ACCOUNT}:role/${role}`,
+            managed: true,
+            scope: "policy",
+            binding: identityMode === "podIdentity" ? "podIdentity" : "irsa",
+            subjects: [...new Set(subjects)].sort(),
+            document,
+            chars,
+            limit,
+            headroom: limit - chars,
+            ...policiesOf(role),
+        });
+    }
+    for (const [role, edits] of trustsByRole) {
+        if (roleResources.has(role)) continue;
+        // Not this stack's role: only the statement it owns is known offline.
+        const providerArn = str(edits[0].inputs.providerArn);
+        const subjects = [...new Set(edits.flatMap((t) => (t.inputs.subjects ?? []) as string[]))].sort();
+        const limit = edits.map((t) => t.inputs.maxPolicyChars).find((n): n is number => typeof n === "number") ?? model.config.trustPolicyMaxChars;
+        const document = buildTrustPolicy(providerArn, subjects);
+        const chars = policySize(document);
+        roles.push({
+            role,
+            arn: str(edits[0].inputs.role),
+            managed: false,
+            scope: "owned-statement",
+            binding: "irsa",
+            subjects,
+            document,
+            chars,
+            limit,
+            headroom: limit - chars,
+            ...policiesOf(role),
+        });
+    }
+    if (problems.length > 0) throw new SynthError(problems.join("\n"));
+    roles.sort(roleOrder(model));
+
+    const kubernetes = resources
+        .filter((r) => r.type.startsWith("kubernetes:") && r.inputs.kind !== undefined)
+        .map((r) => applied(r.inputs))
+        .sort((a, b) => {
+            const ma = metadataOf(a);
+            const mb = metadataOf(b);
+            return byName(str(a.kind), str(b.kind)) || byName(ma.namespace, mb.namespace) || byName(ma.name, mb.name);
+        });
+
+    return {
+        project: PROJECT,
+        placeholderAccount: MOCK_ACCOUNT,
+        stack: model.stack,
+        region: model.region,
+        clusterName: str(outputs.clusterName) || model.config.clusterName,
+        identityMode,
+        ...(stackProvider ? { oidcProviderArn: stackProvider } : {}),
+        roles,
+        kubernetes,
+        podIdentityAssociations: associations,
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+export interface SummaryRole {
+    role: string;
+    arn: string;
+    managed: boolean;
+    scope: RoleTrust["scope"];
+    binding: RoleTrust["binding"];
+    note?: string;
+    file: string;
+    subjects: string[];
+    chars: number;
+    limit: number;
+    headroom: number;
+    inlinePolicies: string[];
+    managedPolicyArns: string[];
+}
+
+export interface Summary {
+    project: string;
+    stack: string;
+    region: string;
+    clusterName: string;
+    identityMode: string;
+    oidcProviderArn?: string;
+    placeholderAccount: string;
+    note: string;
+    roles: SummaryRole[];
+    kubernetes: { file: string; objects: { kind: string; name: string; namespace?: string }[] };
+    podIdentityAssociations?: { file: string; associations: PodIdentityBinding[] };
+}
+
+const trustFile = (role: string) => `${TRUST_DIR}/${role}.json`;
+
+export function summaryOf(synthesis: Synthesis): Summary {
+    return {
+        project: synthesis.project,
+        stack: synthesis.stack,
+        region: synthesis.region,
+        clusterName: synthesis.clusterName,
+        identityMode: synthesis.identityMode,
+        ...(synthesis.oidcProviderArn ? { oidcProviderArn: synthesis.oidcProviderArn } : {}),
+        placeholderAccount: synthesis.placeholderAccount,
+        note: placeholderNote(synthesis.placeholderAccount),
+        roles: synthesis.roles.map((r) => ({
+            role: r.role,
+            arn: r.arn,
+            managed: r.managed,
+            scope: r.scope,
+            binding: r.binding,
+            ...(r.scope === "owned-statement" ? { note: `${OWNED_STATEMENT_NOTE}; chars counts that statement only, so headroom is an upper bound` } : {}),
+            file: trustFile(r.role),
+            subjects: r.subjects,
+            chars: r.chars,
+            limit: r.limit,
+            headroom: r.headroom,
+            inlinePolicies: r.inlinePolicies,
+            managedPolicyArns: r.managedPolicyArns,
+        })),
+        kubernetes: {
+            file: KUBERNETES_FILE,
+            objects: synthesis.kubernetes.map((o) => {
+                const { namespace, name } = metadataOf(o);
+                return { kind: str(o.kind), name, ...(namespace ? { namespace } : {}) };
+            }),
+        },
+        ...(synthesis.podIdentityAssociations.length > 0
+            ? { podIdentityAssociations: { file: POD_IDENTITY_FILE, associations: synthesis.podIdentityAssociations } }
+            : {}),
+    };
+}
+
+function yamlDocuments(header: string[], documents: unknown[]): string {
+    const comments = header.map((line) => `# ${line}\n`).join("");
+    // lineWidth 0: never fold long values (ARNs, e-mails) across lines.
+    return comments + documents.map((d) => `---\n${toYaml(d, { lineWidth: 0 })}`).join("");
+}
+
+/** The files of a synthesis, by path relative to the output directory. */
+export function renderFiles(synthesis: Synthesis): Map<string, string> {
+    const files = new Map<string, string>();
+    for (const role of synthesis.roles) files.set(trustFile(role.role), serializePolicy(role.document));
+    const source = `Generated offline by \`npm run synth -- --stack ${synthesis.stack}\` (${synthesis.project}) from the program's registered resources.`;
+    const placeholders = `${placeholderNote(synthesis.placeholderAccount)}.`;
+    files.set(
+        KUBERNETES_FILE,
+        yamlDocuments([`Kubernetes objects stack "${synthesis.stack}" applies with \`pulumi up\`.`, source, placeholders], synthesis.kubernetes),
+    );
+    if (synthesis.podIdentityAssociations.length > 0) {
+        files.set(
+            POD_IDENTITY_FILE,
+            yamlDocuments(
+                [
+                    `EKS Pod Identity associations stack "${synthesis.stack}" creates through the EKS API with \`pulumi up\` (aws.eks.PodIdentityAssociation).`,
+                    "These are not Kubernetes objects: do not apply them with kubectl. One association per service account.",
+                    source,
+                    placeholders,
+                ],
+                synthesis.podIdentityAssociations.map(({ name, clusterName, namespace, serviceAccount, roleArn }) => ({ name, clusterName, namespace, serviceAccount, roleArn })),
+            ),
+        );
+    }
+    files.set(SUMMARY_FILE, `${JSON.stringify(summaryOf(synthesis), null, 2)}\n`);
+    return files;
+}
+
+/** Writes the files, replacing what an earlier synth of the stack wrote there (no stale roles). */
+export function writeFiles(outDir: string, files: Map<string, string>): void {
+    fs.mkdirSync(path.join(outDir, TRUST_DIR), { recursive: true });
+    for (const file of fs.readdirSync(path.join(outDir, TRUST_DIR))) {
+        if (file.endsWith(".json") && !files.has(`${TRUST_DIR}/${file}`)) fs.rmSync(path.join(outDir, TRUST_DIR, file));
+    }
+    for (const file of [KUBERNETES_FILE, POD_IDENTITY_FILE, SUMMARY_FILE]) {
+        if (!files.has(file)) fs.rmSync(path.join(outDir, file), { force: true });
+    }
+    for (const [file, text] of files) fs.writeFileSync(path.join(outDir, file), text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Table
+
+function table(rows: string[][], rightAligned: number[]): string {
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    return rows
+        .map((r) => r.map((cell, i) => (rightAligned.includes(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join("  ").trimEnd())
+        .join("\n");
+}
+
+export function summaryTable(synthesis: Synthesis): string {
+    const lines: string[] = [];
+    if (synthesis.roles.length === 0) {
+        lines.push("No IAM roles: the stack manages no IAM (kubeflow-irsa:enablePodIamPolicy is false).");
+    } else {
+        const rows = [["ROLE", "SUBJECTS", "CHARS / QUOTA", "HEADROOM"]];
+        for (const r of synthesis.roles) {
+            const external = r.scope === "owned-statement";
+            rows.push([
+                external ? `${r.role} *` : r.role,
+                String(r.subjects.length),
+                `${r.chars} / ${r.limit}`,
+                external ? `≤ ${r.headroom}` : String(r.headroom),
+            ]);
+        }
+        lines.push(table(rows, [1, 2, 3]));
+        if (synthesis.roles.some((r) => r.scope === "owned-statement")) {
+            lines.push(`* not managed by this stack: ${OWNED_STATEMENT_NOTE}; its characters only, so the role's real headroom is at most this.`);
+        }
+        if (synthesis.identityMode === "podIdentity") {
+            lines.push("Pod Identity: trust policies are fixed (pods.eks.amazonaws.com); SUBJECTS counts the service accounts associated with each role.");
+        }
+    }
+    const unmanaged = [...new Set(synthesis.podIdentityAssociations.filter((a) => !a.roleManaged).map((a) => roleNameOf(a.roleArn)))];
+    if (unmanaged.length > 0) {
+        lines.push(`Associated but not managed by this stack (their trust policies must allow pods.eks.amazonaws.com): ${unmanaged.join(", ")}`);
+    }
+    return lines.join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+interface Flags {
+    stack?: string;
+    out?: string;
+    projectDir?: string;
+    config: string[];
+    help: boolean;
+}
+
+function parseFlags(argv: string[]): Flags {
+    let values;
+    try {
+        ({ values } = parseArgs({
+            args: argv,
+            options: {
+                stack: { type: "string" },
+                out: { type: "string" },
+                "project-dir": { type: "string" },
+                config: { type: "string", multiple: true },
+                help: { type: "boolean", short: "h" },
+            },
+            strict: true,
+            allowPositionals: false,
+        }));
+    } catch (err) {
+        throw new SynthError(`${(err as Error).message}; run with --help for usage`);
+    }
+    return { stack: values.stack, out: values.out, projectDir: values["project-dir"], config: values.config ?? [], help: values.help ?? false };
+}
+
+function overridesOf(pairs: string[], project: string): ConfigValues {
+    const overrides: ConfigValues = {};
+    for (const pair of pairs) {
+        const eq = pair.indexOf("=");
+        if (eq <= 0) throw new SynthError(`--config "${pair}" is not key=value (e.g. --config userRoleShards=4)`);
+        const key = pair.slice(0, eq);
+        overrides[key.includes(":") ? key : `${project}:${key}`] = pair.slice(eq + 1);
+    }
+    return overrides;
+}
+
+const isConfigError = (err: unknown): err is Error => err instanceof Error && err.name === "ConfigError";
+
+const shown = (dir: string) => {
+    const relative = path.relative(process.cwd(), dir);
+    return relative === "" ? "." : relative.startsWith("..") ? dir : relative;
+};
+
+/** Runs the command; returns the exit code. Writes only through `io` and to the output directory. */
+export async function main(argv: string[], io: SynthIo): Promise<number> {
+    const started = Date.now();
+    try {
+        const flags = parseFlags(argv);
+        const { PROJECT, MOCK_ACCOUNT, evaluateStack, readStackFiles } = program();
+        if (flags.help) {
+            io.stdout.write(help(PROJECT, MOCK_ACCOUNT));
+            return EXIT_OK;
+        }
+        if (!flags.stack) throw new SynthError("--stack is required (e.g. --stack dev, for Pulumi.dev.yaml); run with --help for usage");
+        const stack = flags.stack;
+        const projectDir = path.resolve(flags.projectDir ?? path.join(__dirname, ".."));
+        const overrides = overridesOf(flags.config, PROJECT);
+        try {
+            readStackFiles(projectDir, stack); // the files' own problems: no such stack, secrets, YAML
+        } catch (err) {
+            throw new SynthError((err as Error).message);
+        }
+        let model: StackModel;
+        try {
+            model = await evaluateStack({ stack, projectDir, overrides });
+        } catch (err) {
+            // `pulumi preview` shows the program's ConfigError message; so does synth, without a stack trace.
+            if (isConfigError(err)) throw new SynthError(err.message);
+            throw err;
+        }
+        const evaluated = Date.now();
+        const synthesis = synthesize(model);
+        const files = renderFiles(synthesis);
+        const outDir = path.resolve(flags.out ?? path.join("synth.out", stack));
+        writeFiles(outDir, files);
+
+        const out = io.stdout;
+        out.write(`${synthesis.project} stack "${stack}": region ${synthesis.region}, cluster ${synthesis.clusterName}, identityMode ${synthesis.identityMode}\n`);
+        out.write(`${placeholderNote(synthesis.placeholderAccount)}.\n\n`);
+        out.write(`${summaryTable(synthesis)}\n\n`);
+        const kinds = new Map<string, number>();
+        for (const o of synthesis.kubernetes) kinds.set(str(o.kind), (kinds.get(str(o.kind)) ?? 0) + 1);
+        const objects = [...kinds].map(([kind, n]) => `${n} ${kind}`).join(", ") || "no objects";
+        const written = [
+            `${synthesis.roles.length} trust ${synthesis.roles.length === 1 ? "policy" : "policies"} in ${TRUST_DIR}/`,
+            `${KUBERNETES_FILE} (${objects})`,
+            ...(synthesis.podIdentityAssociations.length > 0 ? [`${POD_IDENTITY_FILE} (${synthesis.podIdentityAssociations.length} associations)`] : []),
+            SUMMARY_FILE,
+        ];
+        out.write(`Wrote ${shown(outDir)}: ${written.join(", ")}\n`);
+        out.write(`Evaluated the program in ${evaluated - started} ms; ${Date.now() - started} ms in all.\n`);
+        return EXIT_OK;
+    } catch (err) {
+        if (err instanceof SynthError) {
+            io.stderr.write(`error: ${err.message}\n`);
+            return EXIT_INVALID;
+        }
+        io.stderr.write(`synth: unexpected error: ${err instanceof Error ? err.stack : String(err)}\n`);
+        return EXIT_FAILED;
+    }
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2), process).then(
+        (code) => process.exit(code),
+        (err) => {
+            process.stderr.write(`synth: unexpected error: ${err instanceof Error ? err.stack : String(err)}\n`);
+            process.exit(EXIT_FAILED);
+        },
+    );
+}

@@ -1,0 +1,288 @@
+// `npm run synth`: the real program evaluated offline, its trust policies, Kubernetes objects and
+// summary written for review. Runs main() in-process against the repository's stacks and against
+// temporary project directories.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parseAllDocuments, stringify as toYaml } from "yaml";
+import { main, type Summary } from "../../cli/synth";
+import { parseStackConfig } from "../../components/config";
+import { shardsNeeded } from "../../components/placement";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const ACCOUNT = "123456789012";
+const DEV = { admin: "kf-admin-us-west-2-kf-dev", user: "kf-user-us-west-2-kf-dev", external: "data-eng-pipelines" };
+const EXTERNAL_ARN = `arn:aws:iam::${ACCOUNT}:role/${DEV.external}`;
+const editor = (namespace: string) => `system:serviceaccount:${namespace}:default-editor`;
+
+interface Result {
+    code: number;
+    stdout: string;
+    stderr: string;
+}
+
+async function synth(...argv: string[]): Promise<Result> {
+    let stdout = "";
+    let stderr = "";
+    const code = await main(argv, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) } });
+    return { code, stdout, stderr };
+}
+
+const tmpDirs: string[] = [];
+function tmpDir(prefix: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `synth-${prefix}-`));
+    tmpDirs.push(dir);
+    return dir;
+}
+
+/** A project directory with this project's Pulumi.yaml and one stack file. */
+function project(stack: string, config: Record<string, unknown>): string {
+    const dir = tmpDir("project");
+    fs.copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+    fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), toYaml({ config }));
+    return dir;
+}
+
+const read = (dir: string, file: string) => fs.readFileSync(path.join(dir, file), "utf8");
+const readJson = <T>(dir: string, file: string): T => JSON.parse(read(dir, file)) as T;
+const yamlDocs = (dir: string, file: string) => parseAllDocuments(read(dir, file)).map((d) => d.toJS() as Record<string, any>);
+
+interface WebIdentityStatement {
+    Effect: string;
+    Principal: { Federated: string };
+    Action: string;
+    Condition: { StringEquals: Record<string, string | string[]> };
+}
+interface Policy {
+    Version: string;
+    Statement: WebIdentityStatement[];
+}
+
+function assertOk(result: Result): void {
+    assert.equal(result.code, 0, `exit ${result.code}\nstderr: ${result.stderr}`);
+    assert.equal(result.stderr, "");
+}
+
+describe("npm run synth", function () {
+    this.timeout(30_000);
+
+    after(() => {
+        for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    describe("GIVEN the dev stack (two kf-user profiles, one on an external role)", () => {
+        let out: string;
+        let result: Result;
+        let summary: Summary;
+        before(async () => {
+            out = tmpDir("dev");
+            result = await synth("--stack", "dev", "--out", out);
+            assertOk(result);
+            summary = readJson<Summary>(out, "summary.json");
+        });
+
+        it("THEN it writes one minified trust policy per role, kubernetes.yaml and summary.json", () => {
+            assert.deepEqual(fs.readdirSync(out).sort(), ["kubernetes.yaml", "summary.json", "trust-policies"]);
+            assert.deepEqual(fs.readdirSync(path.join(out, "trust-policies")).sort(), [`${DEV.external}.json`, `${DEV.admin}.json`, `${DEV.user}.json`]);
+            for (const role of Object.values(DEV)) {
+                const text = read(out, `trust-policies/${role}.json`);
+                assert.equal(text, JSON.stringify(JSON.parse(text)), `${role}.json is not minified`);
+            }
+        });
+
+        it("THEN kf-user trusts its anchor kubeflow:kf-user and each of its profiles' default-editor, for the mocked provider", () => {
+            const policy = readJson<Policy>(out, `trust-policies/${DEV.user}.json`);
+            const provider = summary.oidcProviderArn!;
+            assert.match(provider, new RegExp(`^arn:aws:iam::${ACCOUNT}:oidc-provider/oidc\\.eks\\.us-west-2\\.amazonaws\\.com/id/[0-9A-F]{32}$`));
+            const issuer = provider.split(":oidc-provider/")[1];
+            assert.equal(policy.Version, "2012-10-17");
+            assert.equal(policy.Statement.length, 1);
+            const [statement] = policy.Statement;
+            assert.equal(statement.Effect, "Allow");
+            assert.deepEqual(statement.Principal, { Federated: provider });
+            assert.equal(statement.Action, "sts:AssumeRoleWithWebIdentity");
+            assert.equal(statement.Condition.StringEquals[`${issuer}:aud`], "sts.amazonaws.com");
+            assert.deepEqual(
+                [...(statement.Condition.StringEquals[`${issuer}:sub`] as string[])].sort(),
+                ["system:serviceaccount:kubeflow:kf-user", editor("team-nlp"), editor("team-vision")].sort(),
+            );
+        });
+
+        it("THEN kf-admin trusts the four kfctl control-plane service accounts and no profile", () => {
+            const admin = summary.roles.find((r) => r.role === DEV.admin)!;
+            assert.deepEqual(admin.subjects, [
+                "system:serviceaccount:kubeflow:alb-ingress-controller",
+                "system:serviceaccount:kubeflow:fluentd",
+                "system:serviceaccount:kubeflow:kf-admin",
+                "system:serviceaccount:kubeflow:profiles-controller-service-account",
+            ]);
+            assert.deepEqual(admin.inlinePolicies, ["alb-ingress", "cloudwatch-logs"]);
+        });
+
+        it("THEN the external role shows only the statement this stack owns, labelled as such", () => {
+            const policy = readJson<Policy>(out, `trust-policies/${DEV.external}.json`);
+            assert.equal(policy.Statement.length, 1);
+            const subs = Object.entries(policy.Statement[0].Condition.StringEquals).filter(([key]) => key.endsWith(":sub"));
+            assert.deepEqual(subs.map(([, v]) => v), [[editor("data-eng")]]);
+            const row = summary.roles.find((r) => r.role === DEV.external)!;
+            assert.equal(row.managed, false);
+            assert.equal(row.scope, "owned-statement");
+            assert.equal(row.arn, EXTERNAL_ARN);
+            assert.match(row.note!, /statement owned by this stack \(the role's other statements are kept as they are\)/);
+            assert.match(result.stdout, /data-eng-pipelines \*/);
+            assert.match(result.stdout, /\* not managed by this stack: statement owned by this stack/);
+        });
+
+        it("THEN summary.json gives each role's subjects, characters, quota and headroom, measured on the written file", () => {
+            assert.equal(summary.stack, "dev");
+            assert.equal(summary.placeholderAccount, ACCOUNT);
+            assert.deepEqual(summary.roles.map((r) => [r.role, r.managed]), [[DEV.admin, true], [DEV.user, true], [DEV.external, false]]);
+            for (const role of summary.roles) {
+                assert.equal(role.chars, read(out, role.file).length, role.role);
+                assert.equal(role.limit, 2048);
+                assert.equal(role.headroom, role.limit - role.chars);
+            }
+            assert.deepEqual(summary.roles.find((r) => r.role === DEV.user)!.subjects.length, 3);
+        });
+
+        it("THEN kubernetes.yaml has one Profile per profile with an annotate-only AwsIamForServiceAccount plugin", () => {
+            const docs = yamlDocs(out, "kubernetes.yaml");
+            assert.deepEqual(docs.map((d) => d.metadata.name), ["data-eng", "team-nlp", "team-vision"]);
+            const roleOf: Record<string, string> = {
+                "data-eng": EXTERNAL_ARN,
+                "team-nlp": `arn:aws:iam::${ACCOUNT}:role/${DEV.user}`,
+                "team-vision": `arn:aws:iam::${ACCOUNT}:role/${DEV.user}`,
+            };
+            for (const doc of docs) {
+                assert.deepEqual(Object.keys(doc), ["apiVersion", "kind", "metadata", "spec"]);
+                assert.equal(doc.apiVersion, "kubeflow.org/v1");
+                assert.equal(doc.kind, "Profile");
+                assert.deepEqual(doc.spec.plugins[0], { kind: "AwsIamForServiceAccount", spec: { annotateOnly: true, awsIamRole: roleOf[doc.metadata.name] } });
+            }
+            assert.equal(docs.find((d) => d.metadata.name === "team-vision")!.spec.owner.name, "alice@example.com");
+        });
+
+        it("THEN stdout has the table and says the ARNs are placeholders", () => {
+            assert.match(result.stdout, /ROLE\s+SUBJECTS\s+CHARS \/ QUOTA\s+HEADROOM/);
+            const user = summary.roles.find((r) => r.role === DEV.user)!;
+            assert.match(result.stdout, new RegExp(`${DEV.user}\\s+3\\s+${user.chars} / 2048\\s+${user.headroom}\\n`));
+            assert.match(result.stdout, /placeholder account 123456789012/);
+            assert.match(read(out, "kubernetes.yaml"), /^# .*placeholder account 123456789012/m);
+        });
+
+        describe("WHEN the same output directory is synthesized in podIdentity mode", () => {
+            let pod: Result;
+            before(async () => {
+                pod = await synth("--stack", "dev", "--out", out, "--config", "identityMode=podIdentity");
+                assertOk(pod);
+            });
+
+            it("THEN it writes the Pod Identity associations, one per service account", () => {
+                const associations = yamlDocs(out, "pod-identity-associations.yaml");
+                assert.deepEqual(
+                    associations.map((a) => `${a.namespace}:${a.serviceAccount}`),
+                    ["data-eng:default-editor", "kubeflow:alb-ingress-controller", "kubeflow:fluentd", "kubeflow:kf-admin", "kubeflow:profiles-controller-service-account", "team-nlp:default-editor", "team-vision:default-editor"],
+                );
+                assert.ok(associations.every((a) => a.clusterName === "kf-dev"));
+                assert.equal(associations.find((a) => a.namespace === "data-eng")!.roleArn, EXTERNAL_ARN);
+                assert.equal(associations.find((a) => a.namespace === "team-nlp")!.roleArn, `arn:aws:iam::${ACCOUNT}:role/${DEV.user}`);
+                assert.match(pod.stdout, /pod-identity-associations\.yaml \(7 associations\)/);
+            });
+
+            it("THEN Profiles carry no IAM plugin and managed roles the fixed Pod Identity trust", () => {
+                for (const doc of yamlDocs(out, "kubernetes.yaml")) assert.deepEqual(doc.spec.plugins, []);
+                const trust = readJson<{ Statement: { Principal: unknown }[] }>(out, `trust-policies/${DEV.user}.json`);
+                assert.deepEqual(trust.Statement.map((s) => s.Principal), [{ Service: "pods.eks.amazonaws.com" }]);
+            });
+
+            it("THEN files of the earlier run that no longer apply are gone (the external role's trust is not edited)", () => {
+                assert.deepEqual(fs.readdirSync(path.join(out, "trust-policies")).sort(), [`${DEV.admin}.json`, `${DEV.user}.json`]);
+                const summary = readJson<Summary>(out, "summary.json");
+                assert.equal(summary.identityMode, "podIdentity");
+                assert.deepEqual(summary.roles.find((r) => r.role === DEV.user)!.subjects, [editor("team-nlp"), editor("team-vision")]);
+                assert.match(pod.stdout, /not managed by this stack.*: data-eng-pipelines/);
+            });
+        });
+    });
+
+    describe("GIVEN bad configuration", () => {
+        it("WHEN a profile is named Team_A THEN it exits 2 with the program's message naming the key, and writes nothing", async () => {
+            const dir = project("bad", {
+                "aws:region": "us-west-2",
+                "kubeflow-irsa:clusterName": "kf-bad",
+                "kubeflow-irsa:profiles": [{ name: "Team_A", owner: "alice@example.com" }],
+            });
+            const out = path.join(tmpDir("bad"), "out");
+            const result = await synth("--stack", "bad", "--project-dir", dir, "--out", out);
+            assert.equal(result.code, 2);
+            assert.match(result.stderr, /^error: invalid stack configuration:\n/);
+            assert.match(result.stderr, /kubeflow-irsa:profiles\[0\]\.name: .*Team_A/);
+            assert.doesNotMatch(result.stderr, /^\s+at /m, "no stack trace");
+            assert.equal(result.stdout, "");
+            assert.equal(fs.existsSync(out), false);
+        });
+
+        it("WHEN the profiles outgrow kf-user's trust-policy quota THEN it exits 2 with the program's fix", async () => {
+            const profiles = Array.from({ length: 60 }, (_, i) => ({ name: `team-${i}`, owner: `user${i}@example.com` }));
+            const dir = project("full", { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-full", "kubeflow-irsa:profiles": profiles });
+            const out = path.join(tmpDir("full"), "out");
+            const result = await synth("--stack", "full", "--project-dir", dir, "--out", out);
+            assert.equal(result.code, 2, result.stderr);
+            assert.match(result.stderr, /role "kf-user-us-west-2-kf-full": its trust policy would be \d+ characters.*set kubeflow-irsa:userRoleShards to \d+/);
+            assert.equal(fs.existsSync(out), false);
+        });
+
+        it("WHEN the statement owned on an external role would not fit THEN it exits 2 with the provider's check failure, as preview would", async () => {
+            const profiles = Array.from({ length: 60 }, (_, i) => ({ name: `team-${i}`, owner: `user${i}@example.com`, awsIamRole: "arn:aws:iam::111122223333:role/shared-data" }));
+            const dir = project("ext", { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-ext", "kubeflow-irsa:profiles": profiles });
+            const out = path.join(tmpDir("ext"), "out");
+            const result = await synth("--stack", "ext", "--project-dir", dir, "--out", out);
+            assert.equal(result.code, 2, result.stderr);
+            assert.match(result.stderr, /^error: TrustSubjects resource 'trust-shared-data': property subjects has a problem: role "shared-data": the trust policy would be \d+ characters with 60 subjects/);
+            assert.equal(fs.existsSync(out), false);
+        });
+
+        it("WHEN the stack or a flag is wrong THEN it exits 2 with a usage message", async () => {
+            const none = await synth("--stack", "nope", "--out", path.join(tmpDir("usage"), "out"));
+            assert.equal(none.code, 2);
+            assert.match(none.stderr, /no stack "nope".*stacks here: .*dev/);
+            const missing = await synth();
+            assert.equal(missing.code, 2);
+            assert.match(missing.stderr, /--stack is required/);
+            const unknown = await synth("--stack", "dev", "--bogus");
+            assert.equal(unknown.code, 2);
+            assert.match(unknown.stderr, /--bogus/);
+            const help = await synth("--help");
+            assert.equal(help.code, 0);
+            assert.match(help.stdout, /Usage:/);
+        });
+    });
+
+    describe("GIVEN 1,000 profiles and enough kf-user shards", () => {
+        it("THEN every role fits its quota, and every profile is written", async function () {
+            this.timeout(60_000);
+            const profiles = Array.from({ length: 1000 }, (_, i) => ({ name: `team-${String(i).padStart(4, "0")}`, owner: `user${i}@example.com` }));
+            const base = { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-big", "kubeflow-irsa:profiles": profiles };
+            // The program's own sizing decides how many shards are enough.
+            const shards = shardsNeeded(parseStackConfig((key) => (base as Record<string, unknown>)[key] as string | object | undefined), 2048);
+            assert.ok(shards !== undefined);
+            const dir = project("big", { ...base, "kubeflow-irsa:userRoleShards": shards });
+            const out = tmpDir("big");
+
+            const started = Date.now();
+            const result = await synth("--stack", "big", "--project-dir", dir, "--out", out);
+            const elapsed = Date.now() - started;
+            assertOk(result);
+            console.log(`      synth of 1,000 profiles over ${shards} kf-user shards: ${elapsed} ms (${result.stdout.match(/Evaluated the program in \d+ ms/)?.[0]})`);
+
+            const summary = readJson<Summary>(out, "summary.json");
+            assert.equal(summary.roles.length, 1 + shards);
+            for (const role of summary.roles) assert.ok(role.chars <= role.limit, `${role.role}: ${role.chars} > ${role.limit}`);
+            const profileSubjects = summary.roles.flatMap((r) => r.subjects).filter((s) => s.endsWith(":default-editor"));
+            assert.equal(new Set(profileSubjects).size, 1000);
+            assert.equal(fs.readdirSync(path.join(out, "trust-policies")).length, 1 + shards);
+            assert.equal(yamlDocs(out, "kubernetes.yaml").length, 1000);
+        });
+    });
+});
