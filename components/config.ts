@@ -95,7 +95,7 @@ export const DEFAULTS = {
     maxSize: 4,
 };
 
-/** Upper bound on kf-user shards: more would be a typo, not a plan (5,000 profiles need ~110). */
+/** Upper bound on kf-user shards: more would be a typo, not a plan (5,000 profiles need ~110 at a 4096 quota, ~300 at 2048). */
 export const MAX_USER_ROLE_SHARDS = 1000;
 
 /** Bad configuration: every problem found, one per line, each naming key, value and fix. */
