@@ -15,7 +15,6 @@ const DNS_LABEL_MAX = 63;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_SUBDOMAIN_MAX = 253;
 /** What a StringLike pattern for a namespace or service account may hold (non-empty). */
-const WILDCARD_LABEL = /^[-a-z0-9*?]+$/;
 const WILDCARD_SUBDOMAIN = /^[-.a-z0-9*?]+$/;
 
 /** IAM role names: 1–64 of [\w+=,.@-] (IAM API reference, CreateRole). */
@@ -79,12 +78,16 @@ export function subjectProblem(subject: string, allowWildcards = false): string 
     const [namespace, serviceAccount] = rest;
     if (hasWildcard(subject)) {
         if (!allowWildcards) {
-            return `"${subject}" contains a wildcard ('*' or '?'), which would trust every matching service account; name each namespace, or set allowWildcards to opt in`;
+            return `"${subject}" contains a wildcard ('*' or '?'), which would trust every matching service account; name each service account, or set allowWildcards to opt in`;
         }
-        // A pattern still names a namespace and a service account: the same characters, plus * and ?.
-        if (namespace.length > DNS_LABEL_MAX || !WILDCARD_LABEL.test(namespace)) {
-            return `"${subject}": the namespace pattern "${namespace}" may hold only lower-case letters, digits, '-', '*' and '?' (at most ${DNS_LABEL_MAX} characters)`;
+        // Patterns are for service accounts within one namespace. A namespace pattern would trust
+        // whoever can create a matching namespace ("*" trusts the whole cluster, like an aud-only
+        // statement), so the namespace stays literal.
+        if (hasWildcard(namespace)) {
+            return `"${subject}": the namespace "${namespace}" holds a wildcard, which would trust every service account of any namespace someone creates to match; name the namespace and put the pattern in the service-account part`;
         }
+        const literal = namespaceProblem(namespace);
+        if (literal) return literal;
         if (serviceAccount.length > DNS_SUBDOMAIN_MAX || !WILDCARD_SUBDOMAIN.test(serviceAccount)) {
             return `"${subject}": the service-account pattern "${serviceAccount}" may hold only lower-case letters, digits, '-', '.', '*' and '?' (at most ${DNS_SUBDOMAIN_MAX} characters)`;
         }

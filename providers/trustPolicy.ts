@@ -289,7 +289,7 @@ export function applySubjectChange(document: PolicyDocument, change: SubjectChan
     if (statements.length === 0) {
         throw new TrustPolicyError(
             "removing these subjects would leave the trust policy with no statement, and IAM has no empty trust policy; " +
-                "keep one subject on the role, or delete the role itself",
+                "keep one subject on the role, add a statement of your own to it, or delete the role",
         );
     }
     const single = !Array.isArray(document.Statement) && statements.length === 1;

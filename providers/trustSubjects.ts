@@ -73,9 +73,28 @@ function roleNameOf(role: string): string {
     return parseRoleRef(role)?.name ?? role;
 }
 
-/** IAM role names are case-insensitive: "KfUser" and "kfuser" are one role. */
+/**
+ * Whether two references name one role. IAM role names are case-insensitive ("KfUser" and
+ * "kfuser" are one role); an ARN also fixes the account, a bare name does not.
+ */
 function sameRole(a: string, b: string): boolean {
-    return roleNameOf(a).toLowerCase() === roleNameOf(b).toLowerCase();
+    const [ra, rb] = [parseRoleRef(a), parseRoleRef(b)];
+    if (!ra || !rb) return a === b;
+    if (ra.accountId && rb.accountId && ra.accountId !== rb.accountId) return false;
+    return ra.name.toLowerCase() === rb.name.toLowerCase();
+}
+
+/**
+ * Fails when the configured role is an ARN in another account than the role the credentials
+ * reached: editing a same-named role of the wrong account would trust the namespace there.
+ */
+function assertSameAccount(configured: string, actualArn: string): void {
+    if (sameRole(configured, actualArn)) return;
+    const account = parseRoleRef(configured)?.accountId;
+    throw new Error(
+        `role "${configured}": the credentials in use reach ${actualArn} instead, in account ${parseRoleRef(actualArn)?.accountId ?? "?"}; ` +
+            `run with credentials for account ${account} (aws:profile / aws:assumeRoles in the stack config), or fix the role ARN`,
+    );
 }
 
 function resourceId(inputs: TrustSubjectsInputs): string {
@@ -137,7 +156,7 @@ export function checkInputs(news: Record<string, unknown>): { inputs: TrustSubje
     }
 
     const inputs: TrustSubjectsInputs = {
-        role: typeof role === "string" && role !== UNKNOWN ? roleNameOf(role) : (role as string),
+        role: role as string,
         providerArn: providerArn as string,
         subjects,
         maxPolicyChars: maxPolicyChars as number,
@@ -161,7 +180,7 @@ export function quotaProblem(role: string, document: PolicyDocument, inputs: Pic
         ? `raise the account's "Role trust policy length" quota to ${MAX_POLICY_CHARS_LIMIT} in Service Quotas and set kubeflow-irsa:trustPolicyMaxChars to ${MAX_POLICY_CHARS_LIMIT}, or `
         : "";
     return (
-        `role "${roleNameOf(role)}": the trust policy would be ${size} characters with ${inputs.subjects.length} subjects ` +
+        `${isUnknown(role) ? "the role" : `role "${roleNameOf(role)}"`}: the trust policy would be ${size} characters with ${inputs.subjects.length} subjects ` +
         `of this stack for ${issuer}, over the limit of ${inputs.maxPolicyChars} characters (ACLSizePerRole). ` +
         `Fix: ${raise}spread the profiles over more roles (kubeflow-irsa:userRoleShards for kf-user, or another awsIamRole for some profiles)`
     );
@@ -185,6 +204,57 @@ function backoff(round: number): number {
     return Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** round);
 }
 
+/** Applies changes in order (additions before removals keep the document non-empty). */
+function applyChanges(document: PolicyDocument, changes: SubjectChange[], context: string): { document: PolicyDocument; changed: boolean } {
+    let result = { document, changed: false };
+    for (const change of changes) {
+        try {
+            const edit = applySubjectChange(result.document, change);
+            result = { document: edit.document, changed: result.changed || edit.changed };
+        } catch (err) {
+            if (err instanceof TrustPolicyError) throw new Error(`${context}: ${err.message}`);
+            throw err;
+        }
+    }
+    return result;
+}
+
+/**
+ * What an update does: ensure every new subject, remove the dropped ones, and when the cluster's
+ * OIDC provider changed on the same role, move the subjects to it in the same single write.
+ */
+function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInputs): SubjectChange[] {
+    if (olds.providerArn === news.providerArn) {
+        return [{ providerArn: news.providerArn, add: news.subjects, remove: olds.subjects.filter((s) => !news.subjects.includes(s)) }];
+    }
+    return [
+        { providerArn: news.providerArn, add: news.subjects, remove: [] },
+        { providerArn: olds.providerArn, add: [], remove: olds.subjects },
+    ];
+}
+
+/**
+ * What would stop the changes on the role's live document — over the quota, the wrong account,
+ * nothing left — or undefined (also when the role does not exist yet). Only IAM errors throw.
+ */
+async function liveProblem(settings: AwsSettings, inputs: TrustSubjectsInputs, changes: SubjectChange[], operation: string): Promise<string | undefined> {
+    const client = createIamClient(settings);
+    let current;
+    try {
+        current = await getTrustPolicy(client, roleNameOf(inputs.role));
+    } finally {
+        client.destroy();
+    }
+    if (!current) return undefined;
+    try {
+        assertSameAccount(inputs.role, current.roleArn);
+        const edit = applyChanges(current.document, changes, `${operation} of role "${roleNameOf(inputs.role)}"`);
+        return editQuotaProblem(inputs.role, current.document, edit.document, inputs);
+    } catch (err) {
+        return (err as Error).message;
+    }
+}
+
 export interface ReconcileResult {
     roleArn: string;
     document: PolicyDocument;
@@ -199,10 +269,9 @@ export interface ReconcileResult {
  * fresh read, never between a read and the write built on it (that would widen the window in which
  * we overwrite a foreign change). Throttling, 5xx and dropped connections are retried inside the SDK.
  */
-export async function reconcile(settings: AwsSettings, inputs: TrustSubjectsInputs, change: Omit<SubjectChange, "providerArn">, operation: string): Promise<ReconcileResult | undefined> {
+export async function reconcile(settings: AwsSettings, inputs: TrustSubjectsInputs, changes: SubjectChange[], operation: string): Promise<ReconcileResult | undefined> {
     const client = createIamClient(settings);
     const roleName = roleNameOf(inputs.role);
-    const fullChange: SubjectChange = { providerArn: inputs.providerArn, ...change };
     let writes = 0;
     let attempts = 0;
     let backoffFirst = false;
@@ -211,13 +280,8 @@ export async function reconcile(settings: AwsSettings, inputs: TrustSubjectsInpu
             if (backoffFirst) await sleep(backoff(attempts));
             const current = await getTrustPolicy(client, roleName);
             if (!current) return undefined;
-            let edit;
-            try {
-                edit = applySubjectChange(current.document, fullChange);
-            } catch (err) {
-                if (err instanceof TrustPolicyError) throw new Error(`${operation} of role "${roleName}": ${err.message}`);
-                throw err;
-            }
+            assertSameAccount(inputs.role, current.roleArn);
+            const edit = applyChanges(current.document, changes, `${operation} of role "${roleName}"`);
             if (!edit.changed) return { roleArn: current.roleArn, document: current.document, writes };
             if (attempts >= MAX_WRITE_ROUNDS) {
                 throw new Error(
@@ -274,49 +338,44 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
             session.settings = awsSettingsFromConfig((key) => req.config.get(key));
         },
 
-        async check(_olds: TrustSubjectsInputs, news: TrustSubjectsInputs): Promise<pulumi.dynamic.CheckResult<TrustSubjectsInputs>> {
+        async check(olds: TrustSubjectsInputs, news: TrustSubjectsInputs): Promise<pulumi.dynamic.CheckResult<TrustSubjectsInputs>> {
             const { inputs, failures } = checkInputs(news as unknown as Record<string, unknown>);
+            // A create has no diff, so its preview-time quota check against the live role is here.
+            // Only for creates: `check` runs for every resource on every preview, and an
+            // unchanged `up` must make no IAM call.
+            const creating = !olds || Object.keys(olds).length === 0;
+            if (creating && failures.length === 0 && !isUnknown(inputs.role) && !isUnknown(inputs.providerArn) && !isUnknown(inputs.subjects) && !isUnknown(inputs.maxPolicyChars)) {
+                // Reading is best effort here; `create` reads again and reports IAM errors.
+                const problem = await liveProblem(session.settings, inputs, [{ providerArn: inputs.providerArn, add: inputs.subjects, remove: [] }], "create").catch(() => undefined);
+                if (problem) failures.push({ property: "subjects", reason: problem });
+            }
             return { inputs, failures };
         },
 
         async diff(_id: string, olds: TrustSubjectsOutputs, news: TrustSubjectsInputs): Promise<pulumi.dynamic.DiffResult> {
-            const replaces: string[] = [];
-            if (isUnknown(news.role) || !sameRole(olds.role, news.role)) replaces.push("role");
-            if (isUnknown(news.providerArn) || olds.providerArn !== news.providerArn) replaces.push("providerArn");
-            if (replaces.length > 0) return { changes: true, replaces, deleteBeforeReplace: false };
-            if (isUnknown(news.subjects)) return { changes: true };
-            if (sameSubjects(olds.subjects, news.subjects)) return { changes: false };
-
+            if (isUnknown(news.role) || !sameRole(olds.role, news.role)) {
+                // Another role: the new one gains (create), then the old one loses (delete).
+                return { changes: true, replaces: ["role"], deleteBeforeReplace: false };
+            }
+            if (isUnknown(news.providerArn) || isUnknown(news.subjects)) return { changes: true };
+            if (olds.providerArn === news.providerArn && sameSubjects(olds.subjects, news.subjects)) return { changes: false };
             // Preview-time quota check against the live document: fail now, not half-way through `up`.
-            const client = createIamClient(session.settings);
-            try {
-                const current = await getTrustPolicy(client, roleNameOf(news.role));
-                if (current && !isUnknown(news.maxPolicyChars)) {
-                    const removed = olds.subjects.filter((s) => !news.subjects.includes(s));
-                    let edit;
-                    try {
-                        edit = applySubjectChange(current.document, { providerArn: news.providerArn, add: news.subjects, remove: removed });
-                    } catch (err) {
-                        if (err instanceof TrustPolicyError) throw new Error(`update of role "${roleNameOf(news.role)}": ${err.message}`);
-                        throw err;
-                    }
-                    const problem = editQuotaProblem(news.role, current.document, edit.document, news);
-                    if (problem) throw new Error(problem);
-                }
-            } finally {
-                client.destroy();
+            if (!isUnknown(news.maxPolicyChars)) {
+                const problem = await liveProblem(session.settings, news, updateChanges(olds, news), "update");
+                if (problem) throw new Error(problem);
             }
             return { changes: true };
         },
 
         async create(inputs: TrustSubjectsInputs): Promise<pulumi.dynamic.CreateResult<TrustSubjectsOutputs>> {
-            const result = await reconcile(session.settings, inputs, { add: inputs.subjects, remove: [] }, "create");
+            const result = await reconcile(session.settings, inputs, [{ providerArn: inputs.providerArn, add: inputs.subjects, remove: [] }], "create");
             if (!result) throw missingRole("create", roleNameOf(inputs.role));
             return { id: resourceId(inputs), outs: outputsOf(inputs, result) };
         },
 
         async read(id: string, props?: TrustSubjectsOutputs): Promise<pulumi.dynamic.ReadResult<TrustSubjectsOutputs>> {
-            // `pulumi import` gives only the id: "<role name>|<provider ARN>".
+            // Without state (an import by id "<role name>|<provider ARN>") nothing is owned yet: the
+            // role's subjects may belong to kfctl, other stacks or people, so none is claimed.
             const [idRole, idProvider] = id.split("|");
             const role = props?.role ?? idRole;
             const providerArn = props?.providerArn ?? idProvider;
@@ -324,11 +383,11 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
             try {
                 const current = await getTrustPolicy(client, roleNameOf(role));
                 if (!current) return {};
-                const owned = props?.subjects ?? presentSubjects(current.document, providerArn);
+                assertSameAccount(role, current.roleArn);
                 const inputs: TrustSubjectsInputs = {
                     role,
                     providerArn,
-                    subjects: presentSubjects(current.document, providerArn, owned),
+                    subjects: presentSubjects(current.document, providerArn, props?.subjects ?? []),
                     maxPolicyChars: props?.maxPolicyChars ?? DEFAULT_MAX_POLICY_CHARS,
                     allowWildcards: props?.allowWildcards ?? false,
                 };
@@ -339,15 +398,14 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
         },
 
         async update(_id: string, olds: TrustSubjectsOutputs, news: TrustSubjectsInputs): Promise<pulumi.dynamic.UpdateResult<TrustSubjectsOutputs>> {
-            const removed = olds.subjects.filter((s) => !news.subjects.includes(s));
-            const result = await reconcile(session.settings, news, { add: news.subjects, remove: removed }, "update");
+            const result = await reconcile(session.settings, news, updateChanges(olds, news), "update");
             if (!result) throw missingRole("update", roleNameOf(news.role));
             return { outs: outputsOf(news, result) };
         },
 
         async delete(_id: string, props: TrustSubjectsOutputs): Promise<void> {
             // A role that is already gone has nothing left to remove.
-            await reconcile(session.settings, props, { add: [], remove: props.subjects }, "delete");
+            await reconcile(session.settings, props, [{ providerArn: props.providerArn, add: [], remove: props.subjects }], "delete");
         },
     };
 }

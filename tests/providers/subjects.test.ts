@@ -39,14 +39,16 @@ describe("subjects: validation of IRSA names", () => {
             ["alice:default-editor", false, "expected"],
             [sa('al"ice'), false, "quote"],
             [sa("alice", "default editor"), false, "white space"],
-            [sa("team-*"), false, "allowWildcards"],
-            [sa("alice", "runner-?"), false, "allowWildcards"],
-            [sa("team-*"), true, undefined],
-            [sa("*", "*"), true, undefined],
-            [sa("Team-*"), true, "namespace pattern"],
-            [sa("team-*", "Runner_*"), true, "service-account pattern"],
-            [sa("team-*", ""), true, "service-account pattern"],
-            [sa("", "*"), true, "namespace pattern"],
+            [sa("team-a", "runner-*"), false, "allowWildcards"],
+            [sa("team-a", "runner-*"), true, undefined],
+            [sa("team-a", "*"), true, undefined],
+            // a namespace pattern trusts whoever creates a matching namespace; "*:*" is the whole cluster
+            [sa("team-*"), true, "wildcard"],
+            [sa("*", "*"), true, "wildcard"],
+            [sa("Team-a", "runner-*"), true, "RFC 1123"],
+            [sa("team-a", "Runner_*"), true, "service-account pattern"],
+            [sa("team-a", ""), true, "service-account"],
+            [sa("", "*"), true, "namespace"],
         ];
         for (const [subject, allow, expected] of cases) {
             const shown = subject.length > 70 ? `${subject.slice(0, 40)}…(${subject.length} chars)` : subject;

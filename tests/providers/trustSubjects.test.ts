@@ -27,7 +27,7 @@ const DEV_SUB = `${DEV_ISSUER}:sub`;
 const sa = (ns: string, name = "default-editor") => `system:serviceaccount:${ns}:${name}`;
 const KF_USER = sa("kubeflow", "kf-user");
 /** Every subject this stack ever owns in these tests; the rest of a document is foreign. */
-const OURS = new Set([sa("alice"), sa("bob"), sa("carol"), sa("dave"), sa("team-*")]);
+const OURS = new Set([sa("alice"), sa("bob"), sa("carol"), sa("dave"), sa("team-a", "runner-*")]);
 
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
@@ -232,7 +232,7 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
                 });
                 freshRole("kf-endpoints");
                 const { state } = await up(configured, undefined, { role: "kf-endpoints", providerArn: DEV, subjects: [sa("alice")] });
-                assert.deepEqual(calls(), { reads: 2, writes: 1 });
+                assert.deepEqual(calls(), { reads: 3, writes: 1 }, "check's preview read, then read, write, verifying read");
                 assert.deepEqual(ownedView(fake.trustPolicy("kf-endpoints")), [sa("alice")]);
                 assert.equal(state.outs.roleArn, `arn:aws:iam::${ACCOUNT}:role/kf-endpoints`);
             } finally {
@@ -331,23 +331,25 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             assert.equal(fake.count("UpdateAssumeRolePolicy"), 0);
 
             console.log(`      IAM calls: create ${JSON.stringify(measured.create)}, unchanged up ${JSON.stringify(measured.unchanged)}, one-subject change ${JSON.stringify(measured.oneSubject)}`);
-            assert.deepEqual(measured.create, { reads: 2, writes: 1 }, "create: read, write, verifying read");
+            assert.deepEqual(measured.create, { reads: 3, writes: 1 }, "create: check's preview read, then read, write, verifying read");
             assert.deepEqual(measured.oneSubject, { reads: 3, writes: 1 }, "change: preview read in diff, then read, write, verifying read");
         });
 
-        it("GIVEN the subjects are already trusted WHEN created THEN nothing is written (idempotent), and import by id reads what is there", async () => {
+        it("GIVEN the subjects are already trusted WHEN created THEN nothing is written (idempotent), and import by id claims nothing", async () => {
             const doc = sharedRolePolicy();
             const users = (doc.Statement as any[])[0];
             users.Condition.StringEquals[DEV_SUB] = [KF_USER, sa("alice")];
             freshRole("kf-already", doc);
             const { state } = await up(provider, undefined, { role: "kf-already", providerArn: DEV, subjects: [sa("alice")] });
-            assert.deepEqual(calls(), { reads: 1, writes: 0 });
+            assert.deepEqual(calls(), { reads: 2, writes: 0 }, "check's preview read and create's read; nothing to write");
             assert.deepEqual(fake.trustPolicy("kf-already"), doc);
             assert.equal(state.outs.policyChars, serializePolicy(doc).length);
 
             const imported = await provider.read!(`kf-already|${DEV}`);
             assert.equal(imported.id, `kf-already|${DEV}`);
-            assert.deepEqual([...imported.props!.subjects].sort(), [KF_USER, sa("alice"), "system:serviceaccount:ci-*:runner"].sort());
+            // Nothing is claimed without state: kfctl's, other stacks' and people's subjects stay theirs.
+            assert.deepEqual(imported.props!.subjects, []);
+            assert.equal(imported.props!.roleArn, `arn:aws:iam::${ACCOUNT}:role/kf-already`);
 
             // an error of the algebra thrown inside the loaded (closure-serialized) provider keeps its message
             fake.putRole("kf-garbled", "{not json");
@@ -355,13 +357,17 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             assert.match(err.message, /^the trust policy of role "kf-garbled" cannot be read: trust policy is not valid JSON: /);
         });
 
-        it("GIVEN dev and prod clusters on one role WHEN the provider ARN changes THEN it replaces: prod gains, dev loses, nothing else moves", async () => {
+        it("GIVEN dev and prod clusters on one role WHEN the provider ARN changes THEN one update moves the subjects: prod gains, dev loses, nothing else moves", async () => {
             const initial = sharedRolePolicy();
             freshRole("kf-multi", initial);
             let step = await up(provider, undefined, { role: "kf-multi", providerArn: DEV, subjects: [sa("dave")] });
+            fake.resetCalls();
             step = await up(provider, step.state, { role: "kf-multi", providerArn: PROD, subjects: [sa("dave")] });
-            assert.equal(step.op, "replace");
-            assert.deepEqual(step.replaces, ["providerArn"]);
+            assert.equal(step.op, "update");
+            // One write for both halves: a replace would add the new statement before removing the
+            // old one, and a half-full role could overflow in between.
+            assert.equal(fake.count("UpdateAssumeRolePolicy"), 1);
+            assert.equal(step.state.outs.providerArn, PROD);
             const after = fake.trustPolicy("kf-multi");
             const prod = after.Statement.find((s: any) => s.Sid === "ProdCluster");
             assert.deepEqual(prod.Condition.StringEquals[`${PROD_ISSUER}:sub`], [sa("alice"), sa("dave")]);
@@ -373,7 +379,7 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             freshRole("kf-dedicated", buildTrustPolicy(DEV, [sa("alice")]));
             const { state } = await up(provider, undefined, { role: "kf-dedicated", providerArn: DEV, subjects: [sa("alice")] });
             const err = await rejection(provider.delete!(state.id, state.outs));
-            assert.match(err.message, /delete of role "kf-dedicated".*no statement.*keep one subject on the role, or delete the role itself/);
+            assert.match(err.message, /delete of role "kf-dedicated".*no statement.*keep one subject on the role, add a statement of your own to it, or delete the role/);
             const err2 = await rejection(up(provider, state, { role: "kf-dedicated", providerArn: DEV, subjects: [] }));
             assert.match(err2.message, /role "kf-dedicated".*no statement/);
             assert.equal(fake.count("UpdateAssumeRolePolicy"), 0);
@@ -393,7 +399,7 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
                 ["an upper-case namespace", { subjects: [sa("Alice")] }, "subjects", /RFC 1123/],
                 ["an invalid service-account name", { subjects: [sa("alice", "kf_user")] }, "subjects", /service-account name/],
                 ["a subject that is not one", { subjects: ["alice:default-editor"] }, "subjects", /not a service-account subject/],
-                ["a wildcard without allowWildcards", { subjects: [sa("team-*")] }, "subjects", /wildcard.*allowWildcards/],
+                ["a wildcard without allowWildcards", { subjects: [sa("team-a", "runner-*")] }, "subjects", /wildcard.*allowWildcards/],
                 ["a number as subject", { subjects: [42] }, "subjects", /not a string/],
                 ["a quota under IAM's default", { maxPolicyChars: 1000 }, "maxPolicyChars", /2048 by default and at most 4096/],
                 ["a quota over IAM's maximum", { maxPolicyChars: 8192 }, "maxPolicyChars", /at most 4096/],
@@ -407,8 +413,8 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             }
             const ok = await provider.check!({}, { ...good, role: `arn:aws:iam::${ACCOUNT}:role/kubeflow/kf-user`, subjects: [sa("b"), sa("a"), sa("b")] });
             assert.deepEqual(ok.failures, []);
-            assert.deepEqual(ok.inputs, { ...good, role: "kf-user", subjects: [sa("a"), sa("b")] });
-            const wild = await provider.check!({}, { ...good, subjects: [sa("team-*")], allowWildcards: true });
+            assert.deepEqual(ok.inputs, { ...good, role: `arn:aws:iam::${ACCOUNT}:role/kubeflow/kf-user`, subjects: [sa("a"), sa("b")] });
+            const wild = await provider.check!({}, { ...good, subjects: [sa("team-a", "runner-*")], allowWildcards: true });
             assert.deepEqual(wild.failures, []);
         });
 
@@ -419,7 +425,7 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
                 { role: "kf-user", providerArn: DEV, subjects: UNKNOWN },
                 { role: "kf-user", providerArn: DEV, subjects: [UNKNOWN, sa("alice")] },
                 { role: "kf-user", providerArn: DEV, subjects: [sa("alice")], maxPolicyChars: UNKNOWN },
-                { role: "kf-user", providerArn: DEV, subjects: [sa("team-*")], allowWildcards: UNKNOWN },
+                { role: "kf-user", providerArn: DEV, subjects: [sa("team-a", "runner-*")], allowWildcards: UNKNOWN },
             ];
             for (const news of cases) {
                 const { failures } = await provider.check!({}, news);
@@ -430,7 +436,7 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             assert.deepEqual(await provider.diff!("id", olds, { ...olds, subjects: UNKNOWN }), { changes: true });
             assert.deepEqual(await provider.diff!("id", olds, { ...olds, subjects: [UNKNOWN] }), { changes: true });
             assert.deepEqual((await provider.diff!("id", olds, { ...olds, role: UNKNOWN })).replaces, ["role"]);
-            assert.deepEqual((await provider.diff!("id", olds, { ...olds, providerArn: UNKNOWN })).replaces, ["providerArn"]);
+            assert.deepEqual(await provider.diff!("id", olds, { ...olds, providerArn: UNKNOWN }), { changes: true }, "a new provider on the same role is an in-place update");
             // only the owned set, the role and the provider count; order, duplicates, __provider do not
             assert.deepEqual(await provider.diff!("id", { ...olds, subjects: [sa("b"), sa("a")], __provider: "old" }, { ...olds, subjects: [sa("a"), sa("b"), sa("a")], __provider: "new", maxPolicyChars: 4096 }), { changes: false });
             assert.deepEqual(await provider.diff!("id", olds, { ...olds, role: `arn:aws:iam::${ACCOUNT}:role/KF-USER` }), { changes: false });
@@ -440,11 +446,11 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
 
         it("GIVEN a wildcard subject WHEN allowWildcards is set THEN it is written under StringLike next to the foreign pattern", async () => {
             freshRole("kf-wild");
-            await up(provider, undefined, { role: "kf-wild", providerArn: DEV, subjects: [sa("team-*"), sa("alice")], allowWildcards: true });
+            await up(provider, undefined, { role: "kf-wild", providerArn: DEV, subjects: [sa("team-a", "runner-*"), sa("alice")], allowWildcards: true });
             const doc = fake.trustPolicy("kf-wild");
             const ci = doc.Statement.find((s: any) => s.Sid === "CiRunners");
-            assert.deepEqual(ci.Condition.StringLike[DEV_SUB], ["system:serviceaccount:ci-*:runner", sa("team-*")]);
-            assert.deepEqual(ownedView(doc), [sa("alice"), sa("team-*")]);
+            assert.deepEqual(ci.Condition.StringLike[DEV_SUB], ["system:serviceaccount:ci-*:runner", sa("team-a", "runner-*")]);
+            assert.deepEqual(ownedView(doc), [sa("alice"), sa("team-a", "runner-*")]);
             assert.deepEqual(foreignView(doc), foreignView(sharedRolePolicy()));
         });
     });
@@ -519,6 +525,33 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             assert.deepEqual(ownedView(fake.trustPolicy("kf-full")), [sa("alice")]);
         });
 
+        it("GIVEN foreign trust near the limit WHEN a new resource would cross it THEN check fails at preview, before any write", async () => {
+            freshRole("kf-nearly", sharedRolePolicy());
+            const live = fake.trustPolicy("kf-nearly");
+            const sizeWith = (n: number) => policySize(applySubjectChange(live, { providerArn: DEV, add: profiles(n), remove: [] }).document);
+            let n = 1;
+            while (sizeWith(n) <= 4096) n++;
+            fake.resetCalls();
+            const checked = await provider.check!({}, { role: "kf-nearly", providerArn: DEV, subjects: profiles(n), maxPolicyChars: 4096 });
+            assert.equal(checked.failures?.length, 1);
+            assert.match(checked.failures![0].reason, new RegExp(`role "kf-nearly": the trust policy would be ${sizeWith(n)} characters with ${n} subjects`));
+            assert.deepEqual(calls(), { reads: 1, writes: 0 });
+            // an update's check makes no IAM call: only creates are measured there (diff measures updates)
+            await provider.check!({ role: "kf-nearly", providerArn: DEV, subjects: [] }, { role: "kf-nearly", providerArn: DEV, subjects: profiles(n), maxPolicyChars: 4096 });
+            assert.deepEqual(calls(), { reads: 1, writes: 0 });
+        });
+
+        it("GIVEN a role ARN of another account WHEN the credentials reach a same-named role in theirs THEN nothing is written and the error names both accounts", async () => {
+            freshRole("data-eng", sharedRolePolicy());
+            const otherAccount = "arn:aws:iam::999999999999:role/data-eng";
+            const checked = await provider.check!({}, { role: otherAccount, providerArn: DEV, subjects: [sa("alice")], maxPolicyChars: 4096 });
+            assert.match(checked.failures![0].reason, /role "arn:aws:iam::999999999999:role\/data-eng": the credentials in use reach arn:aws:iam::123456789012:role\/data-eng instead, in account 123456789012; run with credentials for account 999999999999/);
+            const err = await rejection(provider.create(checked.inputs as never));
+            assert.match(err.message, /in account 123456789012; run with credentials for account 999999999999/);
+            assert.equal(fake.count("UpdateAssumeRolePolicy"), 0);
+            assert.deepEqual(fake.trustPolicy("data-eng"), sharedRolePolicy());
+        });
+
         it("GIVEN an account quota lower than maxPolicyChars WHEN IAM answers LimitExceeded THEN it fails at once with one write attempt", async () => {
             freshRole("kf-quota");
             fake.quota = 2048; // the account was never raised, but the stack says 4096
@@ -531,11 +564,12 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
 
     describe("faults and concurrency (rule 6)", () => {
         const transient: [string, () => void, { reads: number; writes: number }][] = [
-            ["Throttling once on the write", () => fake.failNext("UpdateAssumeRolePolicy", { kind: "error", code: "Throttling", status: 400, message: "Rate exceeded" }), { reads: 2, writes: 2 }],
-            ["ServiceFailure (500) once on the write", () => fake.failNext("UpdateAssumeRolePolicy", { kind: "error", code: "ServiceFailure", status: 500 }), { reads: 2, writes: 2 }],
-            ["a dropped connection once on the write", () => fake.failNext("UpdateAssumeRolePolicy", { kind: "drop" }), { reads: 2, writes: 2 }],
-            ["a dropped connection once on the read", () => fake.failNext("GetRole", { kind: "drop" }), { reads: 3, writes: 1 }],
-            ["ConcurrentModification once", () => fake.failNext("UpdateAssumeRolePolicy", { kind: "error", code: "ConcurrentModification", status: 409 }), { reads: 3, writes: 2 }],
+            // Counts include check's preview read before create.
+            ["Throttling once on the write", () => fake.failNext("UpdateAssumeRolePolicy", { kind: "error", code: "Throttling", status: 400, message: "Rate exceeded" }), { reads: 3, writes: 2 }],
+            ["ServiceFailure (500) once on the write", () => fake.failNext("UpdateAssumeRolePolicy", { kind: "error", code: "ServiceFailure", status: 500 }), { reads: 3, writes: 2 }],
+            ["a dropped connection once on the write", () => fake.failNext("UpdateAssumeRolePolicy", { kind: "drop" }), { reads: 3, writes: 2 }],
+            ["a dropped connection once on the read", () => fake.failNext("GetRole", { kind: "drop" }), { reads: 4, writes: 1 }],
+            ["ConcurrentModification once", () => fake.failNext("UpdateAssumeRolePolicy", { kind: "error", code: "ConcurrentModification", status: 409 }), { reads: 4, writes: 2 }],
         ];
         for (const [fault, inject, expected] of transient) {
             it(`GIVEN ${fault} WHEN created THEN it is retried and succeeds (${expected.reads} reads, ${expected.writes} writes)`, async () => {
@@ -557,7 +591,7 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             const { state } = await up(provider, undefined, { role: "kf-race", providerArn: DEV, subjects: [sa("alice")] });
             const final = fake.trustPolicy("kf-race");
             assert.deepEqual(final.Statement[0].Condition.StringEquals[DEV_SUB], [KF_USER, sa("kubeflow", "ml-pipeline"), sa("alice")]);
-            assert.deepEqual(calls(), { reads: 4, writes: 2 }, "read, write (lost), verify, read, write, verify");
+            assert.deepEqual(calls(), { reads: 5, writes: 2 }, "check's read, then read, write (lost), verify, read, write, verify");
             assert.equal(state.outs.policyChars, serializePolicy(final).length);
         });
 
@@ -577,10 +611,12 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
         for (const [code, action, status, message] of permanent) {
             it(`GIVEN ${code} on ${action} WHEN created THEN it fails at once with AWS's message and what to do`, async () => {
                 freshRole("kf-denied");
-                fake.failNext(action, { kind: "error", code, status });
+                // check's preview read is best effort: a GetRole failure there is left for create to report.
+                const attempts = action === "GetRole" ? 2 : 1;
+                fake.failNext(action, { kind: "error", code, status }, attempts);
                 const err = await rejection(up(provider, undefined, { role: "kf-denied", providerArn: DEV, subjects: [sa("alice")] }));
                 assert.match(err.message, message);
-                assert.equal(fake.count(action), 1, `${code} must not be retried`);
+                assert.equal(fake.count(action), attempts, `${code} must not be retried`);
                 assert.deepEqual(fake.trustPolicy("kf-denied"), sharedRolePolicy());
             });
         }
