@@ -95,6 +95,9 @@ export const DEFAULTS = {
     maxSize: 4,
 };
 
+/** IAM's hard limit of managed policies per role (10 by default, adjustable to 20). */
+export const MAX_MANAGED_POLICIES_PER_ROLE = 20;
+
 /** Upper bound on kf-user shards: more would be a typo, not a plan (5,000 profiles need ~110 at a 4096 quota, ~300 at 2048). */
 export const MAX_USER_ROLE_SHARDS = 1000;
 
@@ -209,12 +212,12 @@ class Reader {
 
     object(name: string): Record<string, unknown> | undefined {
         const value = this.structured(name);
-        if (value === undefined || value === "") return undefined;
+        // Pulumi.yaml's default is "" ("not set"); the CLI renders an empty map default as Go's "map[]".
+        if (value === undefined || value === "" || value === "map[]") return undefined;
         if (typeof value !== "object" || value === null || Array.isArray(value)) {
             this.problem(name, `${show(value)} is not a map`);
             return undefined;
         }
-        // Pulumi.yaml's default is an empty map: "not set".
         return Object.keys(value).length > 0 ? (value as Record<string, unknown>) : undefined;
     }
 }
@@ -255,6 +258,11 @@ function readProfiles(reader: Reader): ProfileConfig[] {
 function readExistingCluster(reader: Reader): ExistingClusterConfig | undefined {
     const value = reader.object("existingCluster");
     if (!value) return undefined;
+    const unknown = Object.keys(value).filter((k) => !["oidcIssuerUrl", "oidcProviderArn"].includes(k));
+    if (unknown.length > 0) {
+        reader.problem("existingCluster", `unknown field ${unknown.map(show).join(", ")}; the map has oidcIssuerUrl and optionally oidcProviderArn (spelled so)`);
+        return undefined;
+    }
     const { oidcIssuerUrl, oidcProviderArn } = value;
     if (typeof oidcIssuerUrl !== "string" || !/^https:\/\/[a-z0-9.-]+(:\d+)?(\/[\w.~-]+)*\/?$/.test(oidcIssuerUrl)) {
         reader.problem("existingCluster.oidcIssuerUrl", `${show(oidcIssuerUrl)} is not an https issuer URL; copy it from \`aws eks describe-cluster --query cluster.identity.oidc.issuer\``);
@@ -273,8 +281,19 @@ function readExistingCluster(reader: Reader): ExistingClusterConfig | undefined 
     return { oidcIssuerUrl, ...(typeof oidcProviderArn === "string" ? { oidcProviderArn } : {}) };
 }
 
+/** Reports every entry of a list that repeats an earlier one. */
+function duplicates(reader: Reader, name: string, values: string[], normalize: (v: string) => string = (v) => v): void {
+    const first = new Map<string, number>();
+    values.forEach((value, index) => {
+        const seen = first.get(normalize(value));
+        if (seen === undefined) first.set(normalize(value), index);
+        else reader.problem(`${name}[${index}]`, `${show(value)} repeats ${name}[${seen}]; remove one`);
+    });
+}
+
 function readAdminServiceAccounts(reader: Reader): string[] {
     const refs = reader.list("adminServiceAccounts", DEFAULTS.adminServiceAccounts);
+    duplicates(reader, "adminServiceAccounts", refs);
     refs.forEach((ref, index) => {
         const parsed = parseServiceAccountRef(ref);
         const problem = !parsed
@@ -326,6 +345,23 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
             maxSize: reader.integer("maxSize", DEFAULTS.maxSize, 1, 1000, "the node group's maximum size"),
         },
     };
+    duplicates(reader, "userPolicyArns", config.userPolicyArns);
+    if (config.userPolicyArns.length > MAX_MANAGED_POLICIES_PER_ROLE) {
+        reader.problem(
+            "userPolicyArns",
+            `${config.userPolicyArns.length} policies, but IAM attaches at most ${MAX_MANAGED_POLICIES_PER_ROLE} managed policies to a role (10 by default); combine some into one policy`,
+        );
+    }
+    if (config.identityMode === "podIdentity") {
+        // One Pod Identity association per service account: a profile's default-editor cannot
+        // also be bound to kf-admin.
+        const profileAccounts = new Set(config.profiles.map((p) => `${p.name}:default-editor`));
+        config.adminServiceAccounts.forEach((ref, index) => {
+            if (profileAccounts.has(ref)) {
+                reader.problem(`adminServiceAccounts[${index}]`, `${show(ref)} is also profile ${show(ref.split(":")[0])}'s default-editor, and a service account has one Pod Identity association; remove one`);
+            }
+        });
+    }
     config.userPolicyArns.forEach((arn, index) => {
         if (!/^arn:aws(-cn|-us-gov)?:iam::(\d{12}|aws):policy\/[\w+=,.@\/-]+$/.test(arn)) {
             reader.problem(`userPolicyArns[${index}]`, `${show(arn)} is not a managed policy ARN ("arn:aws:iam::<account|aws>:policy/<name>")`);

@@ -84,6 +84,8 @@ export function shardOf(profile: string, shards: number): number {
 
 /** One role whose trust subjects this stack owns. */
 export interface TrustGroup {
+    /** Stable and unique per role: the name of a managed role; `<account>-<lower-case name>` otherwise. */
+    key: string;
     roleName: string;
     /** Created by this stack (kf-admin, kf-user or a shard); otherwise given as `awsIamRole`. */
     managed: boolean;
@@ -102,23 +104,23 @@ export interface TrustPlan {
     /** By role name, in a stable order: kf-admin, kf-user shards, then other roles by name. */
     groups: TrustGroup[];
     /** Profile name → the role it uses: a managed role's name or an external role's ARN. */
-    profileRoles: Map<string, { roleName: string; managed: boolean; roleArn?: string }>;
+    profileRoles: Map<string, { key: string; roleName: string; managed: boolean; roleArn?: string }>;
 }
 
 /** Groups owned subjects per role: one TrustSubjects resource, one read-modify-write, per role. */
 export function planTrust(config: StackConfig, shards = config.userRoleShards): TrustPlan {
     const names = roleNames(config.region, config.clusterName, shards);
     const groups = new Map<string, TrustGroup>();
-    const group = (roleName: string, managed: boolean, anchor?: string, roleArn?: string): TrustGroup => {
-        let g = groups.get(roleName);
+    const group = (key: string, roleName: string, managed: boolean, anchor?: string, roleArn?: string): TrustGroup => {
+        let g = groups.get(key);
         if (!g) {
-            g = { roleName, managed, subjects: [], profiles: [], ...(anchor ? { anchor } : {}), ...(roleArn ? { roleArn } : {}) };
-            groups.set(roleName, g);
+            g = { key, roleName, managed, subjects: [], profiles: [], ...(anchor ? { anchor } : {}), ...(roleArn ? { roleArn } : {}) };
+            groups.set(key, g);
         }
         return g;
     };
-    const admin = group(names.admin, true, ANCHOR_SUBJECTS.admin);
-    names.users.forEach((name) => group(name, true, ANCHOR_SUBJECTS.user));
+    const admin = group(names.admin, names.admin, true, ANCHOR_SUBJECTS.admin);
+    names.users.forEach((name) => group(name, name, true, ANCHOR_SUBJECTS.user));
     for (const ref of config.adminServiceAccounts) {
         const sa = parseServiceAccountRef(ref)!;
         admin.subjects.push(subjectOf(sa.namespace, sa.serviceAccount));
@@ -134,11 +136,13 @@ export function planTrust(config: StackConfig, shards = config.userRoleShards): 
         } else if (managedNames.has(explicit.name.toLowerCase())) {
             g = groups.get(managedNames.get(explicit.name.toLowerCase())!)!;
         } else {
-            g = group(explicit.name, false, undefined, profile.awsIamRole);
+            // Keyed by account and case-folded name: IAM names are case-insensitive, and the same
+            // name in two accounts is two roles.
+            g = group(`${explicit.accountId}-${explicit.name.toLowerCase()}`, explicit.name, false, undefined, profile.awsIamRole);
         }
         g.subjects.push(subjectOf(profile.name));
         g.profiles.push(profile.name);
-        profileRoles.set(profile.name, { roleName: g.roleName, managed: g.managed, ...(g.roleArn ? { roleArn: g.roleArn } : {}) });
+        profileRoles.set(profile.name, { key: g.key, roleName: g.roleName, managed: g.managed, ...(g.roleArn ? { roleArn: g.roleArn } : {}) });
     }
     for (const g of groups.values()) {
         g.subjects = [...new Set(g.subjects.filter((s) => s !== g.anchor))].sort();

@@ -57,7 +57,7 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
         if (args.enablePodIamPolicy && args.identityMode === "irsa") {
             for (const group of plan.groups.filter((g) => g.subjects.length > 0)) {
                 const trust = new TrustSubjects(
-                    `trust-${group.roleName}`,
+                    `trust-${group.key}`,
                     {
                         role: group.managed ? args.managedRoleArns.get(group.roleName)! : group.roleArn!,
                         providerArn: pulumi.output(args.oidcProviderArn).apply((arn) => arn!),
@@ -66,7 +66,7 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
                     },
                     { parent: this },
                 );
-                trustByRole.set(group.roleName, trust);
+                trustByRole.set(group.key, trust);
                 this.trustSubjects.push(trust);
             }
         }
@@ -75,18 +75,18 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
             const bind = (resourceName: string, namespace: string, serviceAccount: string, roleArn: pulumi.Input<string>) =>
                 new aws.eks.PodIdentityAssociation(resourceName, { clusterName: args.clusterName, namespace, serviceAccount, roleArn }, { parent: this });
             for (const profile of args.profiles) {
-                bind(`pod-identity-${profile.name}`, profile.name, DEFAULT_EDITOR, roleArnOf(profile.name));
+                bind(`pod-identity-${profile.name}/${DEFAULT_EDITOR}`, profile.name, DEFAULT_EDITOR, roleArnOf(profile.name));
             }
             const adminArn = args.managedRoleArns.get(plan.names.admin)!;
             for (const ref of args.adminServiceAccounts) {
                 const sa = parseServiceAccountRef(ref)!;
-                bind(`pod-identity-${sa.namespace}-${sa.serviceAccount}`, sa.namespace, sa.serviceAccount, adminArn);
+                bind(`pod-identity-${sa.namespace}/${sa.serviceAccount}`, sa.namespace, sa.serviceAccount, adminArn);
             }
         }
 
         for (const profile of args.profiles) {
             const withIam = args.enablePodIamPolicy && args.identityMode === "irsa";
-            const trust = trustByRole.get(plan.profileRoles.get(profile.name)?.roleName ?? "");
+            const trust = trustByRole.get(plan.profileRoles.get(profile.name)?.key ?? "");
             new k8s.apiextensions.CustomResource(
                 `profile-${profile.name}`,
                 {

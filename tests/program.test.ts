@@ -152,6 +152,27 @@ describe("program (index.ts under mocks)", function () {
         assert.ok((trustFor(run, "kf-admin-us-west-2-kf-dev")!.inputs.subjects as string[]).includes("system:serviceaccount:ops:default-editor"));
     });
 
+    it("GIVEN awsIamRole ARNs of one name in two accounts and in two spellings THEN each real role gets one TrustSubjects resource", async () => {
+        const run = await runProgram(
+            devConfig({
+                "kubeflow-irsa:profiles": [
+                    { name: "team-a", owner: "a@example.com", awsIamRole: "arn:aws:iam::111122223333:role/shared-data" },
+                    { name: "team-b", owner: "b@example.com", awsIamRole: "arn:aws:iam::111122223333:role/Shared-Data" },
+                    { name: "team-c", owner: "c@example.com", awsIamRole: "arn:aws:iam::444455556666:role/shared-data" },
+                ],
+            }),
+        );
+        const external = ofType(run, TRUST_SUBJECTS_TYPE).filter((t) => !String(t.inputs.role).includes(":role/kf-"));
+        assert.deepEqual(
+            external.map((t) => [t.name, t.inputs.role, t.inputs.subjects]).sort(),
+            [
+                ["trust-111122223333-shared-data", "arn:aws:iam::111122223333:role/shared-data", ["system:serviceaccount:team-a:default-editor", "system:serviceaccount:team-b:default-editor"]],
+                ["trust-444455556666-shared-data", "arn:aws:iam::444455556666:role/shared-data", ["system:serviceaccount:team-c:default-editor"]],
+            ],
+        );
+        assert.equal((run.outputs.profileRoleArns as Record<string, string>)["team-c"], "arn:aws:iam::444455556666:role/shared-data");
+    });
+
     it("GIVEN enablePodIamPolicy false THEN there is a cluster and profiles but no IAM at all", async () => {
         const run = await runProgram(devConfig({ "kubeflow-irsa:enablePodIamPolicy": "false" }));
         assert.deepEqual(run.resources.filter((r) => r.type.startsWith("aws:") || r.type === TRUST_SUBJECTS_TYPE), []);
@@ -247,6 +268,15 @@ describe("program (index.ts under mocks)", function () {
             ["a bad admin service account", { "kubeflow-irsa:adminServiceAccounts": ["kubeflow"] }, /adminServiceAccounts\[0\]: "kubeflow" is not "namespace:name"/],
             ["a role name over 64 characters", { "kubeflow-irsa:clusterName": "kubeflow-platform-production-cluster-for-many-teams" }, /clusterName: .* makes the role name "kf-admin-us-west-2-kubeflow-platform-production-cluster-for-many-teams" 70 characters, over IAM's limit of 64; use a cluster name of at most 45 characters/],
             ["a missing clusterName", { "kubeflow-irsa:clusterName": "" }, /kubeflow-irsa:clusterName: is required; set it with `pulumi config set clusterName <name>`/],
+            ["a repeated userPolicyArns entry", { "kubeflow-irsa:userPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess"] }, /userPolicyArns\[1\]: "arn:aws:iam::aws:policy\/ReadOnlyAccess" repeats userPolicyArns\[0\]; remove one/],
+            ["more managed policies than IAM attaches", { "kubeflow-irsa:userPolicyArns": Array.from({ length: 21 }, (_, i) => `arn:aws:iam::${ACCOUNT}:policy/p${i}`) }, /userPolicyArns: 21 policies, but IAM attaches at most 20 managed policies to a role/],
+            ["a repeated admin service account", { "kubeflow-irsa:adminServiceAccounts": ["kubeflow:fluentd", "kubeflow:fluentd"] }, /adminServiceAccounts\[1\]: "kubeflow:fluentd" repeats adminServiceAccounts\[0\]/],
+            ["a misspelled existingCluster field", { "kubeflow-irsa:existingCluster": { oidcIssuerUrl: "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE", oidcProviderARN: "x" } }, /existingCluster: unknown field "oidcProviderARN"; the map has oidcIssuerUrl and optionally oidcProviderArn/],
+            [
+                "a profile's default-editor bound to kf-admin too (podIdentity)",
+                { "kubeflow-irsa:identityMode": "podIdentity", "kubeflow-irsa:adminServiceAccounts": ["team-nlp:default-editor"] },
+                /adminServiceAccounts\[0\]: "team-nlp:default-editor" is also profile "team-nlp"'s default-editor, and a service account has one Pod Identity association/,
+            ],
         ];
         for (const [what, extra, message] of cases) {
             it(`WHEN ${what}`, async () => {

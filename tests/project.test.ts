@@ -66,8 +66,15 @@ describe("Pulumi project files", () => {
         // Required keys have no default, so the CLI refuses to run without them.
         assert.equal(declared("clusterName"), undefined);
         // Optional keys need a default, or the CLI would require them; the program reads it as "not set".
-        const config = parseStackConfig((key) => ({ "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf", "kubeflow-irsa:existingCluster": "{}", "kubeflow-irsa:kubeconfig": "" })[key]);
-        assert.equal(config.existingCluster, undefined);
+        for (const unset of ["", "map[]", "{}"]) {
+            const config = parseStackConfig((key) => ({ "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf", "kubeflow-irsa:existingCluster": unset, "kubeflow-irsa:kubeconfig": "" })[key]);
+            assert.equal(config.existingCluster, undefined, `existingCluster ${JSON.stringify(unset)}`);
+        }
+        // The CLI passes a map default as Go's "map[]": no default may be a map.
+        for (const [key, declaration] of Object.entries(project.config)) {
+            const d = declaration.default;
+            assert.ok(typeof d !== "object" || d === null || (Array.isArray(d) && (declaration.type === "array" || d.length === 0)), `${key}: default ${JSON.stringify(d)}`);
+        }
     });
 
     for (const stack of ["dev", "prod"]) {

@@ -239,7 +239,7 @@ describe("npm run synth", function () {
             const out = path.join(tmpDir("ext"), "out");
             const result = await synth("--stack", "ext", "--project-dir", dir, "--out", out);
             assert.equal(result.code, 2, result.stderr);
-            assert.match(result.stderr, /^error: TrustSubjects resource 'trust-shared-data': property subjects has a problem: role "shared-data": the trust policy would be \d+ characters with 60 subjects/);
+            assert.match(result.stderr, /^error: TrustSubjects resource 'trust-111122223333-shared-data': property subjects has a problem: role "shared-data": the trust policy would be \d+ characters with 60 subjects/);
             assert.equal(fs.existsSync(out), false);
         });
 
