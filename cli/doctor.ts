@@ -296,13 +296,19 @@ function noProviderReport(role: LiveRole, caller: Caller): RoleReport {
 
 function roleReport(role: LiveRole, caller: Caller, checks: ProviderCheck[], extraProblems: string[] = []): RoleReport {
     if (checks.length === 0) return noProviderReport(role, caller);
-    const primary = checks.find((c) => c.allowed) ?? checks[0];
-    const allowed = primary.allowed && extraProblems.length === 0;
+    // Without --provider-arn every cluster the role trusts is checked, and the verdict must hold
+    // for each: "allowed" for a namespace only one cluster's statement trusts would mislead.
+    const denied = checks.filter((c) => !c.allowed);
+    const primary = denied[0] ?? checks[0];
+    const allowed = denied.length === 0 && extraProblems.length === 0;
     const warnings = [...new Set(checks.flatMap((c) => c.warnings))];
+    if (checks.length > 1) {
+        warnings.push(`the role trusts ${checks.length} OIDC providers and the verdict is for all of them; pass --provider-arn to check the pod's own cluster`);
+    }
     const problems = [...extraProblems, ...primary.problems];
     let fix: string | undefined;
     if (!allowed) {
-        const fixes = checks.length === 1 ? [primary.fix] : checks.map((c) => c.fix && `for ${c.providerArn}: ${c.fix}`);
+        const fixes = checks.length === 1 ? [primary.fix] : denied.map((c) => c.fix && `for ${c.providerArn}: ${c.fix}`);
         fix = [...extraProblems, ...fixes].filter((f): f is string => Boolean(f)).join("; ");
     }
     return {

@@ -191,7 +191,7 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
             assert.match(out, /Warning: DANGEROUS: statement 0 .*every service account in that cluster can assume this role/);
         });
 
-        it("GIVEN a role trusting two clusters WHEN no --provider-arn is given THEN every trusted provider is checked and one allowing is enough", async () => {
+        it("GIVEN a role trusting two clusters WHEN no --provider-arn is given THEN every trusted provider is checked and each must allow", async () => {
             fake.putRole(ROLE, {
                 Version: "2012-10-17",
                 Statement: [
@@ -200,12 +200,15 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
                 ],
             });
             const { code, json } = await doctorJson("--role", ROLE, "--namespace", "team-a");
-            assert.equal(code, 0);
-            assert.equal(json.providerArn, PROVIDER);
+            assert.equal(code, 1, "team-a is trusted by one cluster only");
+            assert.equal(json.providerArn, OTHER_PROVIDER, "the verdict names the cluster that denies");
             assert.deepEqual((json.providers as Array<{ providerArn: string; allowed: boolean }>).map((p) => [p.providerArn, p.allowed]), [
                 [OTHER_PROVIDER, false],
                 [PROVIDER, true],
             ]);
+            assert.ok((json.warnings as string[]).some((w) => w.includes("pass --provider-arn")));
+            const pinned = await doctorJson("--role", ROLE, "--namespace", "team-a", "--provider-arn", PROVIDER);
+            assert.equal(pinned.code, 0, "with the pod's own cluster named, the answer is exact");
         });
     });
 
