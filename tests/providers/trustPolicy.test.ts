@@ -14,15 +14,7 @@ import {
     type PolicyStatement,
 } from "../../providers/trustPolicy";
 
-// A dev and a prod EKS cluster trusted by one role.
-const DEV_ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
-const PROD_ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF";
-const DEV = `arn:aws:iam::123456789012:oidc-provider/${DEV_ISSUER}`;
-const PROD = `arn:aws:iam::123456789012:oidc-provider/${PROD_ISSUER}`;
-const WEB = "sts:AssumeRoleWithWebIdentity";
-const STS = "sts.amazonaws.com";
-const sa = (ns: string, name = "default-editor") => `system:serviceaccount:${ns}:${name}`;
-const KF_USER = sa("kubeflow", "kf-user"); // foreign: put there by kfctl
+import { DEV, DEV_ISSUER, KF_USER, PROD, PROD_ISSUER, sa, sharedRolePolicy, STS, WEB } from "../support/fixtures";
 
 /** Freezes a document deeply, so that an edit that mutates its input throws. */
 function frozen<T>(value: T): T {
@@ -52,45 +44,8 @@ function assertNoAudOnly(doc: PolicyDocument): void {
     }
 }
 
-/** A role trusted by kfctl, a prod cluster, a CI pattern, a hand-restricted statement and EC2. */
-function kitchenSink(): PolicyDocument {
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Sid: "KubeflowUsers",
-                Effect: "Allow",
-                Principal: { Federated: DEV },
-                Action: WEB,
-                Condition: { StringEquals: { [`${DEV_ISSUER}:aud`]: STS, [`${DEV_ISSUER}:sub`]: [KF_USER, sa("alice")] } },
-            },
-            {
-                Sid: "ProdCluster",
-                Effect: "Allow",
-                Principal: { Federated: [PROD] },
-                Action: [WEB],
-                Condition: { StringEquals: { [`${PROD_ISSUER}:aud`]: [STS], [`${PROD_ISSUER}:sub`]: sa("alice") } },
-            },
-            {
-                Sid: "CiRunners",
-                Effect: "Allow",
-                Principal: { Federated: DEV },
-                Action: WEB,
-                Condition: { StringLike: { [`${DEV_ISSUER}:sub`]: "system:serviceaccount:ci-*:runner" }, StringEquals: { [`${DEV_ISSUER}:aud`]: STS } },
-            },
-            {
-                Sid: "RestrictedToMlTeam",
-                Effect: "Allow",
-                Principal: { Federated: DEV },
-                Action: WEB,
-                Condition: {
-                    StringEquals: { [`${DEV_ISSUER}:sub`]: [sa("bob")], [`${DEV_ISSUER}:aud`]: STS, "aws:RequestTag/team": "ml" },
-                },
-            },
-            { Sid: "Ec2", Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
-        ],
-    };
-}
+/** A role trusted by kfctl and alice on dev, alice on prod (a lone string), a CI pattern, a hand-restricted statement and EC2. */
+const kitchenSink = (): PolicyDocument => sharedRolePolicy([KF_USER, sa("alice")], sa("alice"));
 
 describe("trustPolicy: the trust-policy algebra", () => {
     describe("building, parsing, serializing, measuring", () => {

@@ -6,8 +6,9 @@ import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import requireFromString = require("require-from-string");
 import { FakeIam } from "../support/fakeIam";
+import { ACCOUNT, DEV, DEV_SUB, KF_USER, PROD, PROD_ISSUER, sa, sharedRolePolicy } from "../support/fixtures";
 import { TrustSubjects, trustSubjectsProvider, UNKNOWN } from "../../providers/trustSubjects";
-import { applySubjectChange, buildTrustPolicy, parsePolicyDocument, policySize, serializePolicy, subjectsThatFit, type PolicyDocument } from "../../providers/trustPolicy";
+import { applySubjectChange, buildTrustPolicy, policySize, serializePolicy, subjectsThatFit, type PolicyDocument } from "../../providers/trustPolicy";
 
 type Provider = pulumi.dynamic.ResourceProvider;
 interface State {
@@ -16,58 +17,10 @@ interface State {
 }
 
 const TYPE = "pulumi-nodejs:dynamic/kubeflow-irsa:TrustSubjects";
-const ACCOUNT = "123456789012";
-const DEV_ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
-const PROD_ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF";
-const DEV = `arn:aws:iam::${ACCOUNT}:oidc-provider/${DEV_ISSUER}`;
-const PROD = `arn:aws:iam::${ACCOUNT}:oidc-provider/${PROD_ISSUER}`;
-const WEB = "sts:AssumeRoleWithWebIdentity";
-const STS = "sts.amazonaws.com";
-const DEV_SUB = `${DEV_ISSUER}:sub`;
-const sa = (ns: string, name = "default-editor") => `system:serviceaccount:${ns}:${name}`;
-const KF_USER = sa("kubeflow", "kf-user");
 /** Every subject this stack ever owns in these tests; the rest of a document is foreign. */
 const OURS = new Set([sa("alice"), sa("bob"), sa("carol"), sa("dave"), sa("team-a", "runner-*")]);
 
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-
-/** A role shared with kfctl (kf-user), a prod cluster, CI patterns, a hand-restricted statement and EC2. */
-function sharedRolePolicy(): PolicyDocument {
-    return {
-        Version: "2012-10-17",
-        Statement: [
-            {
-                Sid: "KubeflowUsers",
-                Effect: "Allow",
-                Principal: { Federated: DEV },
-                Action: WEB,
-                Condition: { StringEquals: { [`${DEV_ISSUER}:aud`]: STS, [DEV_SUB]: KF_USER } },
-            },
-            {
-                Sid: "ProdCluster",
-                Effect: "Allow",
-                Principal: { Federated: [PROD] },
-                Action: [WEB],
-                Condition: { StringEquals: { [`${PROD_ISSUER}:aud`]: [STS], [`${PROD_ISSUER}:sub`]: [sa("alice")] } },
-            },
-            {
-                Sid: "CiRunners",
-                Effect: "Allow",
-                Principal: { Federated: DEV },
-                Action: WEB,
-                Condition: { StringLike: { [DEV_SUB]: "system:serviceaccount:ci-*:runner" }, StringEquals: { [`${DEV_ISSUER}:aud`]: STS } },
-            },
-            {
-                Sid: "RestrictedToMlTeam",
-                Effect: "Allow",
-                Principal: { Federated: DEV },
-                Action: WEB,
-                Condition: { StringEquals: { [DEV_SUB]: [sa("bob")], [`${DEV_ISSUER}:aud`]: STS, "aws:RequestTag/team": "ml" } },
-            },
-            { Sid: "Ec2", Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
-        ],
-    };
-}
 
 /** The document without our subjects (only KubeflowUsers and CiRunners are ours to edit). */
 function foreignView(doc: PolicyDocument): unknown {
