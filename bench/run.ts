@@ -253,7 +253,7 @@ async function main(): Promise<void> {
     const other = iam.phases.flatMap((p) => Object.entries(p.otherCalls).map(([a, n]) => `${p.phase}: ${a} ×${n}`));
     say(`  UpdateARP = UpdateAssumeRolePolicy; reads/role, writes/role = calls per touched (written) role. Other IAM calls: ${other.length ? other.join(", ") : "none"}.`);
     say(`  One-profile change: ${notes.join("; ")}; preview = the check+diff pass \`pulumi up\` runs before updating (skipped with --skip-preview).`);
-    say(`  Goal: 0 writes unchanged, 1 read + 1 write per touched role. Measured: create = read + write + verifying read; update = diff's quota-check read`);
+    say(`  Goal: 0 writes unchanged, 1 read + 1 write per touched role. Measured: create = check's quota-check read + read + write + verifying read; update = diff's quota-check read`);
     say(`  + read + write + verifying read (+1 read in the preview pass). Largest trust policy after first up: ${iam.largestPolicyChars} of ${iam.maxChars} chars.`);
     say(`  provider ms = the engine pass (check/diff/create/update with their IAM round trips), program ms = runProgram() for that phase's config.`);
     say();
