@@ -97,6 +97,19 @@ function assertSameAccount(configured: string, actualArn: string): void {
     );
 }
 
+/**
+ * Inputs as `check` leaves them, for callers that skip `check` (the engine never does): defaults
+ * applied, subjects deduplicated and sorted. Unknown values pass through.
+ */
+function normalized<T extends TrustSubjectsInputs>(inputs: T): T {
+    return {
+        ...inputs,
+        subjects: Array.isArray(inputs.subjects) ? [...new Set(inputs.subjects)].sort() : (inputs.subjects ?? []),
+        maxPolicyChars: inputs.maxPolicyChars ?? DEFAULT_MAX_POLICY_CHARS,
+        allowWildcards: inputs.allowWildcards ?? false,
+    };
+}
+
 function resourceId(inputs: TrustSubjectsInputs): string {
     return `${roleNameOf(inputs.role)}|${inputs.providerArn}`;
 }
@@ -352,7 +365,8 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
             return { inputs, failures };
         },
 
-        async diff(_id: string, olds: TrustSubjectsOutputs, news: TrustSubjectsInputs): Promise<pulumi.dynamic.DiffResult> {
+        async diff(_id: string, oldOutputs: TrustSubjectsOutputs, newInputs: TrustSubjectsInputs): Promise<pulumi.dynamic.DiffResult> {
+            const [olds, news] = [normalized(oldOutputs), normalized(newInputs)];
             if (isUnknown(news.role) || !sameRole(olds.role, news.role)) {
                 // Another role: the new one gains (create), then the old one loses (delete).
                 return { changes: true, replaces: ["role"], deleteBeforeReplace: false };
@@ -367,7 +381,8 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
             return { changes: true };
         },
 
-        async create(inputs: TrustSubjectsInputs): Promise<pulumi.dynamic.CreateResult<TrustSubjectsOutputs>> {
+        async create(checked: TrustSubjectsInputs): Promise<pulumi.dynamic.CreateResult<TrustSubjectsOutputs>> {
+            const inputs = normalized(checked);
             const result = await reconcile(session.settings, inputs, [{ providerArn: inputs.providerArn, add: inputs.subjects, remove: [] }], "create");
             if (!result) throw missingRole("create", roleNameOf(inputs.role));
             return { id: resourceId(inputs), outs: outputsOf(inputs, result) };
@@ -397,13 +412,15 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
             }
         },
 
-        async update(_id: string, olds: TrustSubjectsOutputs, news: TrustSubjectsInputs): Promise<pulumi.dynamic.UpdateResult<TrustSubjectsOutputs>> {
+        async update(_id: string, oldOutputs: TrustSubjectsOutputs, newInputs: TrustSubjectsInputs): Promise<pulumi.dynamic.UpdateResult<TrustSubjectsOutputs>> {
+            const [olds, news] = [normalized(oldOutputs), normalized(newInputs)];
             const result = await reconcile(session.settings, news, updateChanges(olds, news), "update");
             if (!result) throw missingRole("update", roleNameOf(news.role));
             return { outs: outputsOf(news, result) };
         },
 
-        async delete(_id: string, props: TrustSubjectsOutputs): Promise<void> {
+        async delete(_id: string, state: TrustSubjectsOutputs): Promise<void> {
+            const props = normalized(state);
             // A role that is already gone has nothing left to remove.
             await reconcile(session.settings, props, [{ providerArn: props.providerArn, add: [], remove: props.subjects }], "delete");
         },

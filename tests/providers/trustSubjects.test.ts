@@ -310,6 +310,14 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             assert.match(err.message, /^the trust policy of role "kf-garbled" cannot be read: trust policy is not valid JSON: /);
         });
 
+        it("GIVEN raw inputs that skipped check (no quota, repeated and unsorted subjects) WHEN created THEN the defaults apply as check would", async () => {
+            freshRole("kf-raw");
+            const created = await provider.create({ role: "kf-raw", providerArn: DEV, subjects: [sa("bob"), sa("alice"), sa("bob")] });
+            assert.deepEqual(created.outs.subjects, [sa("alice"), sa("bob")]);
+            assert.equal(created.outs.maxPolicyChars, 2048);
+            assert.deepEqual(ownedView(fake.trustPolicy("kf-raw")), [sa("alice"), sa("bob")]);
+        });
+
         it("GIVEN dev and prod clusters on one role WHEN the provider ARN changes THEN one update moves the subjects: prod gains, dev loses, nothing else moves", async () => {
             const initial = sharedRolePolicy();
             freshRole("kf-multi", initial);
