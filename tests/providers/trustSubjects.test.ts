@@ -311,11 +311,11 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
         });
 
         it("GIVEN raw inputs that skipped check (no quota, repeated and unsorted subjects) WHEN created THEN the defaults apply as check would", async () => {
-            freshRole("kf-raw");
+            freshRole("kf-raw", buildTrustPolicy(DEV, [KF_USER]));
             const created = await provider.create({ role: "kf-raw", providerArn: DEV, subjects: [sa("bob"), sa("alice"), sa("bob")] });
             assert.deepEqual(created.outs.subjects, [sa("alice"), sa("bob")]);
             assert.equal(created.outs.maxPolicyChars, 2048);
-            assert.deepEqual(ownedView(fake.trustPolicy("kf-raw")), [sa("alice"), sa("bob")]);
+            assert.deepEqual(fake.trustPolicy("kf-raw").Statement[0].Condition.StringEquals[DEV_SUB], [KF_USER, sa("alice"), sa("bob")]);
         });
 
         it("GIVEN dev and prod clusters on one role WHEN the provider ARN changes THEN one update moves the subjects: prod gains, dev loses, nothing else moves", async () => {
