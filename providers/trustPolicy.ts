@@ -115,6 +115,16 @@ export function serializePolicy(document: PolicyDocument): string {
     return JSON.stringify(document);
 }
 
+/** A form of the document that ignores key order and white space, for telling documents apart. */
+export function canonicalPolicy(document: PolicyDocument): string {
+    const sortKeys = (value: unknown): unknown => {
+        if (Array.isArray(value)) return value.map(sortKeys);
+        if (typeof value !== "object" || value === null) return value;
+        return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+    };
+    return JSON.stringify(sortKeys(document));
+}
+
 /** Characters the document counts against the ACLSizePerRole quota (white space is not counted). */
 export function policySize(document: PolicyDocument): number {
     return serializePolicy(document).length;

@@ -21,6 +21,7 @@ import {
 import {
     applySubjectChange,
     buildTrustPolicy,
+    canonicalPolicy,
     DEFAULT_MAX_POLICY_CHARS,
     MAX_POLICY_CHARS_LIMIT,
     policySize,
@@ -35,6 +36,8 @@ import { oidcProviderArnProblem, parseOidcProviderArn, parseRoleRef, subjectProb
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 /** Read-modify-write rounds before giving up on a role other writers keep changing. */
 const MAX_WRITE_ROUNDS = 6;
+/** How long a read may lag our own write before we stop taking it for IAM's eventual consistency. */
+const CONSISTENCY_WAIT_MS = 15_000;
 const BACKOFF_BASE_MS = 200;
 const BACKOFF_CAP_MS = 5000;
 
@@ -275,57 +278,66 @@ export interface ReconcileResult {
 }
 
 /**
- * Read, apply the change, write, and read again to verify. IAM has no conditional write, so a
- * writer racing us can overwrite our change (or we theirs); the verifying read catches the first
- * case and the loop re-applies our change on top of theirs. A lost update and
- * `ConcurrentModification` are retried after a jittered backoff, and the backoff comes *before* the
- * fresh read, never between a read and the write built on it (that would widen the window in which
- * we overwrite a foreign change). Throttling, 5xx and dropped connections are retried inside the SDK.
+ * Read, apply the changes, write, and read again to verify. IAM has no conditional write, and its
+ * reads are eventually consistent, so the verifying read can show three things:
+ * - our change (or more): done;
+ * - the very document our write replaced: the read lags the write; wait and read again, without
+ *   writing (writing again would undo what others wrote meanwhile), for up to CONSISTENCY_WAIT_MS;
+ * - another document without our change: another writer replaced ours (a lost update); after a
+ *   jittered backoff, read afresh and re-apply our change on top of theirs.
+ * `ConcurrentModification` is retried like a lost update; throttling, 5xx and dropped connections
+ * inside the SDK. The backoff always comes before a fresh read, never between a read and the write
+ * built on it.
  */
 export async function reconcile(settings: AwsSettings, inputs: TrustSubjectsInputs, changes: SubjectChange[], operation: string): Promise<ReconcileResult | undefined> {
     const client = createIamClient(settings);
     const roleName = roleNameOf(inputs.role);
     let writes = 0;
-    let attempts = 0;
-    let backoffFirst = false;
+    let retries = 0;
+    let waits = 0;
+    /** The document our last write replaced, and when we wrote, while it is unverified. */
+    let pending: { replaced: string; at: number } | undefined;
     try {
         for (;;) {
-            if (backoffFirst) await sleep(backoff(attempts));
             const current = await getTrustPolicy(client, roleName);
             if (!current) return undefined;
             assertSameAccount(inputs.role, current.roleArn);
             const edit = applyChanges(current.document, changes, `${operation} of role "${roleName}"`);
             if (!edit.changed) return { roleArn: current.roleArn, document: current.document, writes };
-            if (attempts >= MAX_WRITE_ROUNDS) {
-                throw new Error(
-                    `${operation} of role "${roleName}": another writer kept replacing the trust policy (${attempts} attempts); ` +
-                        "find who else edits it (for example a Kubeflow profile controller without annotateOnly) and run `pulumi up` again",
-                );
+            if (pending) {
+                const stale = canonicalPolicy(current.document) === pending.replaced;
+                if (stale && Date.now() - pending.at < CONSISTENCY_WAIT_MS) {
+                    await sleep(backoff(++waits));
+                    continue;
+                }
+                pending = undefined;
+                if (++retries > MAX_WRITE_ROUNDS) throw lostUpdates(operation, roleName, retries);
+                await sleep(backoff(retries));
+                continue; // re-read after the wait: never write on a document read before it
             }
-            if (attempts > 0 && !backoffFirst) {
-                // Our earlier write went through but the verifying read lacks it: a lost update.
-                backoffFirst = true;
-                continue;
-            }
-            backoffFirst = false;
             const problem = editQuotaProblem(roleName, current.document, edit.document, inputs);
             if (problem) throw new Error(problem);
-            attempts++;
             try {
                 await putTrustPolicy(client, roleName, edit.document);
                 writes++;
+                pending = { replaced: canonicalPolicy(current.document), at: Date.now() };
             } catch (err) {
-                if (isAwsError(err, "ConcurrentModification")) {
-                    backoffFirst = true;
-                    continue;
-                }
                 if (isAwsError(err, "NoSuchEntity")) return undefined;
-                throw explainAwsError(err, "iam:UpdateAssumeRolePolicy", roleName);
+                if (!isAwsError(err, "ConcurrentModification")) throw explainAwsError(err, "iam:UpdateAssumeRolePolicy", roleName);
+                if (++retries > MAX_WRITE_ROUNDS) throw lostUpdates(operation, roleName, retries);
+                await sleep(backoff(retries));
             }
         }
     } finally {
         client.destroy();
     }
+}
+
+function lostUpdates(operation: string, roleName: string, rounds: number): Error {
+    return new Error(
+        `${operation} of role "${roleName}": another writer kept replacing the trust policy (${rounds} rounds); ` +
+            "find who else edits it (for example a Kubeflow profile controller without annotateOnly) and run `pulumi up` again",
+    );
 }
 
 function outputsOf(inputs: TrustSubjectsInputs, result: ReconcileResult): TrustSubjectsOutputs {

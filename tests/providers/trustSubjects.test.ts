@@ -556,6 +556,27 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             assert.equal(state.outs.policyChars, serializePolicy(final).length);
         });
 
+        it("GIVEN reads that lag writes (IAM is eventually consistent) and a writer adding its subject right after ours WHEN created THEN one write, and theirs survives", async () => {
+            freshRole("kf-lagging");
+            fake.readLagMs = 600;
+            try {
+                fake.after("UpdateAssumeRolePolicy", () => {
+                    // A well-behaved foreign writer that read our document and added its own subject.
+                    const ours = JSON.parse(fake.role("kf-lagging")!.document);
+                    ours.Statement[0].Condition.StringEquals[DEV_SUB] = [...ours.Statement[0].Condition.StringEquals[DEV_SUB], sa("foreign-team")];
+                    fake.putRole("kf-lagging", ours);
+                });
+                const created = await provider.create({ role: "kf-lagging", providerArn: DEV, subjects: [sa("alice")], maxPolicyChars: 4096 });
+                assert.equal(fake.count("UpdateAssumeRolePolicy"), 1, "a read that predates our write is waited out, not written over");
+                assert.ok(fake.count("GetRole") >= 3, "the verifying reads saw the old document first");
+                const subs = fake.trustPolicy("kf-lagging").Statement[0].Condition.StringEquals[DEV_SUB];
+                assert.deepEqual(subs, [KF_USER, sa("alice"), sa("foreign-team")]);
+                assert.deepEqual(created.outs.subjects, [sa("alice")]);
+            } finally {
+                fake.readLagMs = 0;
+            }
+        });
+
         it("GIVEN ServiceFailure on every attempt WHEN created THEN the SDK's retries are bounded and the error says what to do", async () => {
             freshRole("kf-down");
             fake.failNext("UpdateAssumeRolePolicy", { kind: "error", code: "ServiceFailure", status: 500, message: "IAM is down" }, 10, "kf-down");

@@ -35,6 +35,8 @@ interface StoredRole {
   arn: string;
   createDate: string;
   document: string;
+  /** Every document the role has had, with when it was set (for lagging reads). */
+  history: { at: number; document: string }[];
 }
 
 interface StoredOidcProvider {
@@ -121,6 +123,11 @@ function checkTrustPolicy(document: string, quota: number): void {
 export class FakeIam {
   readonly endpoint: string;
   quota: number;
+  /**
+   * IAM is eventually consistent: GetRole may answer with a trust policy that a write already
+   * replaced. With a lag, GetRole returns the document as it was this many milliseconds ago.
+   */
+  readLagMs = 0;
   readonly accountId: string;
   readonly calls: FakeCall[] = [];
 
@@ -170,6 +177,7 @@ export class FakeIam {
       arn: `arn:aws:iam::${this.accountId}:role${storedPath}${storedName}`,
       createDate: existing?.createDate ?? isoNow(),
       document,
+      history: [...(existing?.history ?? []), { at: Date.now(), document }],
     };
     this.roles.set(roleKey(name), role);
     return role.arn;
@@ -300,8 +308,12 @@ export class FakeIam {
 
   private dispatch(action: string, p: URLSearchParams): string | undefined {
     switch (action) {
-      case "GetRole":
-        return this.roleXml("Role", this.mustGetRole(required(p, "RoleName")));
+      case "GetRole": {
+        const role = this.mustGetRole(required(p, "RoleName"));
+        const asOf = Date.now() - this.readLagMs;
+        const seen = role.history.filter((h) => h.at <= asOf).pop() ?? role.history[0];
+        return this.roleXml("Role", { ...role, document: seen.document });
+      }
       case "ListRoles": {
         const prefix = p.get("PathPrefix") ?? "/";
         const roles = [...this.roles.values()].filter((r) => r.path.startsWith(prefix)).sort((a, b) => a.name.localeCompare(b.name));
@@ -325,6 +337,7 @@ export class FakeIam {
         const document = required(p, "PolicyDocument");
         checkTrustPolicy(document, this.quota);
         role.document = document; // stored exactly as sent
+        role.history.push({ at: Date.now(), document });
         return undefined;
       }
       case "DeleteRole":
