@@ -75,24 +75,37 @@ export function statementsOf(document: PolicyDocument): PolicyStatement[] {
     return asList(document.Statement);
 }
 
+function decodedPolicyText(text: string): string {
+    if (text.trimStart().startsWith("{")) return text;
+    try {
+        return decodeURIComponent(text);
+    } catch (err) {
+        throw new TrustPolicyError(`trust policy is neither JSON nor URL-encoded JSON: ${(err as Error).message}`);
+    }
+}
+
+function tryParse(read: () => string): unknown {
+    try {
+        return JSON.parse(read());
+    } catch {
+        return undefined;
+    }
+}
+
 /**
  * Parses a trust policy as IAM returns it: GetRole's `AssumeRolePolicyDocument` is URL-encoded
  * (RFC 3986); CloudFormation and the console give plain JSON. Both are accepted.
  */
 export function parsePolicyDocument(text: string): PolicyDocument {
-    let json = text;
-    if (!text.trimStart().startsWith("{")) {
-        try {
-            json = decodeURIComponent(text);
-        } catch (err) {
-            throw new TrustPolicyError(`trust policy is neither JSON nor URL-encoded JSON: ${(err as Error).message}`);
-        }
-    }
     let parsed: unknown;
     try {
-        parsed = JSON.parse(json);
+        parsed = JSON.parse(decodedPolicyText(text));
     } catch (err) {
-        throw new TrustPolicyError(`trust policy is not valid JSON: ${(err as Error).message}`);
+        if (err instanceof TrustPolicyError) throw err;
+        // Form encoding (spaces as "+", as some IAM emulators send) is the one other spelling.
+        const formDecoded = text.includes("+") ? tryParse(() => decodedPolicyText(text.replace(/\+/g, "%20"))) : undefined;
+        if (formDecoded === undefined) throw new TrustPolicyError(`trust policy is not valid JSON: ${(err as Error).message}`);
+        parsed = formDecoded;
     }
     if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
         throw new TrustPolicyError("trust policy is not a JSON object");

@@ -94,6 +94,8 @@ describe("trustPolicy: the trust-policy algebra", () => {
             const parsed = parsePolicyDocument(encoded);
             assert.deepEqual(parsed, doc);
             assert.deepEqual(parsePolicyDocument(`\n  ${pretty}`), doc); // console / CloudFormation: plain JSON
+            // form encoding (spaces as "+"), as some IAM emulators answer
+            assert.deepEqual(parsePolicyDocument(new URLSearchParams({ d: pretty }).toString().slice(2)), doc);
             assert.equal(policySize(parsed), JSON.stringify(doc).length);
             assert.ok(policySize(parsed) < pretty.length);
             assert.ok(!/\s/.test(serializePolicy(parsed).replace(/"[^"]*"/g, "")), "serialized form has white space outside strings");
