@@ -185,7 +185,7 @@ export function shardsNeeded(config: StackConfig, maxChars: number, from = 1): n
     const providerArn = providerArnForSizing(config);
     const base = managedPolicySize(providerArn, { anchor: ANCHOR_SUBJECTS.user, subjects: [] });
     const cost = (profile: string) => subjectOf(profile).length + LIST_ITEM_OVERHEAD;
-    const names = roleNames(config.region, config.clusterName, MAX_USER_ROLE_SHARDS).users;
+    const names = roleNames(config.region, config.clusterName, MAX_USER_ROLE_SHARDS).users.map((n) => n.toLowerCase());
     const pinned = new Map<number, number>();
     const free: { cost: number; seed: [number, number]; shard: number; weight: number }[] = [];
     for (const profile of config.profiles) {
@@ -194,7 +194,7 @@ export function shardsNeeded(config: StackConfig, maxChars: number, from = 1): n
             free.push({ cost: cost(profile.name), seed, shard: 0, weight: weight(seed, 0) });
             continue;
         }
-        const index = names.indexOf(parseRoleRef(profile.awsIamRole)?.name ?? "");
+        const index = names.indexOf(parseRoleRef(profile.awsIamRole)?.name.toLowerCase() ?? "");
         if (index >= 0) pinned.set(index, (pinned.get(index) ?? 0) + cost(profile.name));
     }
     for (let shards = 1; shards <= MAX_USER_ROLE_SHARDS; shards++) {

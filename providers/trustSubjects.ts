@@ -380,7 +380,12 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
         async diff(_id: string, oldOutputs: TrustSubjectsOutputs, newInputs: TrustSubjectsInputs): Promise<pulumi.dynamic.DiffResult> {
             const [olds, news] = [normalized(oldOutputs), normalized(newInputs)];
             if (isUnknown(news.role) || !sameRole(olds.role, news.role)) {
-                // Another role: the new one gains (create), then the old one loses (delete).
+                // Another role: the new one gains (create), then the old one loses (delete). The
+                // create's own check ran with old inputs, so the new role is measured here.
+                if (!isUnknown(news.role) && !isUnknown(news.providerArn) && !isUnknown(news.subjects) && !isUnknown(news.maxPolicyChars)) {
+                    const problem = await liveProblem(session.settings, news, [{ providerArn: news.providerArn, add: news.subjects, remove: [] }], "create");
+                    if (problem) throw new Error(problem);
+                }
                 return { changes: true, replaces: ["role"], deleteBeforeReplace: false };
             }
             if (isUnknown(news.providerArn) || isUnknown(news.subjects)) return { changes: true };

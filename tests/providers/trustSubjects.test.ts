@@ -20,6 +20,9 @@ const TYPE = "pulumi-nodejs:dynamic/kubeflow-irsa:TrustSubjects";
 /** Every subject this stack ever owns in these tests; the rest of a document is foreign. */
 const OURS = new Set([sa("alice"), sa("bob"), sa("carol"), sa("dave"), sa("team-a", "runner-*")]);
 
+const NS8 = (i: number) => `ns${String(i).padStart(6, "0")}`; // 8 characters
+/** n profile subjects of the shape the capacity figures use: system:serviceaccount:<8-char ns>:default-editor. */
+const profiles = (n: number, from = 0) => Array.from({ length: n }, (_, i) => sa(NS8(from + i)));
 const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 /** The document without our subjects (only KubeflowUsers and CiRunners are ours to edit). */
@@ -401,8 +404,23 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             // only the owned set, the role and the provider count; order, duplicates, __provider do not
             assert.deepEqual(await provider.diff!("id", { ...olds, subjects: [sa("b"), sa("a")], __provider: "old" }, { ...olds, subjects: [sa("a"), sa("b"), sa("a")], __provider: "new", maxPolicyChars: 4096 }), { changes: false });
             assert.deepEqual(await provider.diff!("id", olds, { ...olds, role: `arn:aws:iam::${ACCOUNT}:role/KF-USER` }), { changes: false });
-            assert.deepEqual((await provider.diff!("id", olds, { ...olds, role: "kf-user-2" })).replaces, ["role"]);
             assert.deepEqual(calls(), { reads: 0, writes: 0 });
+            // a move to another known role measures that role at preview (it does not exist here)
+            assert.deepEqual((await provider.diff!("id", olds, { ...olds, role: "kf-user-2" })).replaces, ["role"]);
+            assert.deepEqual(calls(), { reads: 1, writes: 0 });
+        });
+
+        it("GIVEN a move to a role that is nearly full WHEN diffed at preview THEN the replace fails there, before anything is written", async () => {
+            freshRole("kf-roomy", buildTrustPolicy(DEV, [KF_USER]));
+            freshRole("kf-crowded", sharedRolePolicy());
+            const { state } = await up(provider, undefined, { role: "kf-roomy", providerArn: DEV, subjects: [sa("alice")] });
+            const crowded = fake.trustPolicy("kf-crowded");
+            let n = 1;
+            while (policySize(applySubjectChange(crowded, { providerArn: DEV, add: profiles(n), remove: [] }).document) <= 2048) n++;
+            fake.resetCalls();
+            const err = await rejection(provider.diff!(state.id, state.outs, { ...state.outs, role: "kf-crowded", subjects: profiles(n), maxPolicyChars: 2048 }));
+            assert.match(err.message, /role "kf-crowded": the trust policy would be \d+ characters/);
+            assert.equal(fake.count("UpdateAssumeRolePolicy"), 0);
         });
 
         it("GIVEN a wildcard subject WHEN allowWildcards is set THEN it is written under StringLike next to the foreign pattern", async () => {
@@ -417,8 +435,6 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
     });
 
     describe("size quota (rule 5)", () => {
-        const NS8 = (i: number) => `ns${String(i).padStart(6, "0")}`; // 8 characters
-        const profiles = (n: number, from = 0) => Array.from({ length: n }, (_, i) => sa(NS8(from + i)));
 
         it("GIVEN a fresh IRSA trust policy WHEN filled with system:serviceaccount:<8-char ns>:default-editor THEN 33 fit in 2048 and 76 in 4096", () => {
             // Derivation: the minified document is 438 characters of skeleton (provider ARN 108,
