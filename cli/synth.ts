@@ -211,10 +211,16 @@ export function synthesize(model: StackModel): Synthesis {
     if (problems.length > 0) throw new SynthError(problems.join("\n"));
 
     const roleResources = new Map(ofType(resources, ROLE_TYPE).map((r) => [str(r.inputs.name), r]));
+    // One entry per real role: a managed role by name; another by account and case-folded name,
+    // since IAM names ignore case and one name in two accounts is two roles.
+    const roleKey = (ref: string) => {
+        const name = roleNameOf(ref);
+        return roleResources.has(name) ? name : `${parseRoleRef(ref)?.accountId ?? ""}-${name.toLowerCase()}`;
+    };
     const trustsByRole = new Map<string, RecordedResource[]>();
     for (const trust of trusts) {
-        const name = roleNameOf(str(trust.inputs.role));
-        trustsByRole.set(name, [...(trustsByRole.get(name) ?? []), trust]);
+        const key = roleKey(str(trust.inputs.role));
+        trustsByRole.set(key, [...(trustsByRole.get(key) ?? []), trust]);
     }
     const associations: PodIdentityBinding[] = ofType(resources, POD_IDENTITY_TYPE)
         .map((r) => ({
@@ -270,8 +276,9 @@ export function synthesize(model: StackModel): Synthesis {
             ...policiesOf(role),
         });
     }
-    for (const [role, edits] of trustsByRole) {
-        if (roleResources.has(role)) continue;
+    for (const [key, edits] of trustsByRole) {
+        if (roleResources.has(key)) continue;
+        const role = roleNameOf(str(edits[0].inputs.role));
         // Not this stack's role: only the statement it owns is known offline.
         const providerArn = str(edits[0].inputs.providerArn);
         const subjects = [...new Set(edits.flatMap((t) => (t.inputs.subjects ?? []) as string[]))].sort();
@@ -351,7 +358,8 @@ export interface Summary {
     podIdentityAssociations?: { file: string; associations: PodIdentityBinding[] };
 }
 
-const trustFile = (role: string) => `${TRUST_DIR}/${role}.json`;
+/** `<role>.json`; a role this stack does not create is `<account>-<role>.json` (a name may recur across accounts). */
+const trustFile = (r: RoleTrust) => `${TRUST_DIR}/${r.managed ? r.role : `${parseRoleRef(r.arn)?.accountId ?? "unknown"}-${r.role}`}.json`;
 
 export function summaryOf(synthesis: Synthesis): Summary {
     return {
@@ -370,7 +378,7 @@ export function summaryOf(synthesis: Synthesis): Summary {
             scope: r.scope,
             binding: r.binding,
             ...(r.scope === "owned-statement" ? { note: `${OWNED_STATEMENT_NOTE}; chars counts that statement only, so headroom is an upper bound` } : {}),
-            file: trustFile(r.role),
+            file: trustFile(r),
             subjects: r.subjects,
             chars: r.chars,
             limit: r.limit,
@@ -400,7 +408,7 @@ function yamlDocuments(header: string[], documents: unknown[]): string {
 /** The files of a synthesis, by path relative to the output directory. */
 export function renderFiles(synthesis: Synthesis): Map<string, string> {
     const files = new Map<string, string>();
-    for (const role of synthesis.roles) files.set(trustFile(role.role), serializePolicy(role.document));
+    for (const role of synthesis.roles) files.set(trustFile(role), serializePolicy(role.document));
     const source = `Generated offline by \`npm run synth -- --stack ${synthesis.stack}\` (${synthesis.project}) from the program's registered resources.`;
     const placeholders = `${placeholderNote(synthesis.placeholderAccount)}.`;
     files.set(

@@ -84,10 +84,12 @@ describe("npm run synth", function () {
 
         it("THEN it writes one minified trust policy per role, kubernetes.yaml and summary.json", () => {
             assert.deepEqual(fs.readdirSync(out).sort(), ["kubernetes.yaml", "summary.json", "trust-policies"]);
-            assert.deepEqual(fs.readdirSync(path.join(out, "trust-policies")).sort(), [`${DEV.external}.json`, `${DEV.admin}.json`, `${DEV.user}.json`]);
-            for (const role of Object.values(DEV)) {
-                const text = read(out, `trust-policies/${role}.json`);
-                assert.equal(text, JSON.stringify(JSON.parse(text)), `${role}.json is not minified`);
+            // a role this stack does not create is filed under its account too: one name, two accounts, two roles
+            const files = [`${ACCOUNT}-${DEV.external}.json`, `${DEV.admin}.json`, `${DEV.user}.json`];
+            assert.deepEqual(fs.readdirSync(path.join(out, "trust-policies")).sort(), files);
+            for (const file of files) {
+                const text = read(out, `trust-policies/${file}`);
+                assert.equal(text, JSON.stringify(JSON.parse(text)), `${file} is not minified`);
             }
         });
 
@@ -121,7 +123,7 @@ describe("npm run synth", function () {
         });
 
         it("THEN the external role shows only the statement this stack owns, labelled as such", () => {
-            const policy = readJson<Policy>(out, `trust-policies/${DEV.external}.json`);
+            const policy = readJson<Policy>(out, `trust-policies/${ACCOUNT}-${DEV.external}.json`);
             assert.equal(policy.Statement.length, 1);
             const subs = Object.entries(policy.Statement[0].Condition.StringEquals).filter(([key]) => key.endsWith(":sub"));
             assert.deepEqual(subs.map(([, v]) => v), [[editor("data-eng")]]);
@@ -204,6 +206,23 @@ describe("npm run synth", function () {
                 assert.match(pod.stdout, /not managed by this stack.*: data-eng-pipelines/);
             });
         });
+    });
+
+    it("GIVEN profiles on one role name in two accounts THEN each role gets its own owned statement and file", async () => {
+        const out = tmpDir("accounts");
+        const profiles = [
+            { name: "team-a", owner: "a@example.com", awsIamRole: "arn:aws:iam::111122223333:role/ext" },
+            { name: "team-b", owner: "b@example.com", awsIamRole: "arn:aws:iam::444455556666:role/ext" },
+        ];
+        assertOk(await synth("--stack", "dev", "--out", out, "--config", `profiles=${JSON.stringify(profiles)}`));
+        const summary = readJson<Summary>(out, "summary.json");
+        const external = summary.roles.filter((r) => !r.managed).map((r) => [r.arn, r.subjects]);
+        assert.deepEqual(external, [
+            ["arn:aws:iam::111122223333:role/ext", [editor("team-a")]],
+            ["arn:aws:iam::444455556666:role/ext", [editor("team-b")]],
+        ]);
+        assert.ok(fs.existsSync(path.join(out, "trust-policies", "111122223333-ext.json")));
+        assert.ok(fs.existsSync(path.join(out, "trust-policies", "444455556666-ext.json")));
     });
 
     describe("GIVEN bad configuration", () => {
