@@ -190,6 +190,16 @@ async function fetchRole(client: IAMClient, ref: RoleRef): Promise<LiveRole | un
     }
 }
 
+/**
+ * Why the role found is not the one asked for: an ARN names an account, and a same-named role in
+ * the account the credentials reach is another role.
+ */
+function wrongAccount(ref: RoleRef, role: LiveRole): string | undefined {
+    const found = parseRoleRef(role.roleArn)?.accountId;
+    if (!ref.accountId || !found || found === ref.accountId) return undefined;
+    return `${ref.arn} is in account ${ref.accountId}, but the AWS credentials reach account ${found} (where ${role.roleArn} is another role); use --profile or credentials for account ${ref.accountId}`;
+}
+
 async function fetchRoleOrFail(client: IAMClient, ref: RoleRef): Promise<LiveRole> {
     const role = await fetchRole(client, ref);
     if (!role) {
@@ -197,6 +207,8 @@ async function fetchRoleOrFail(client: IAMClient, ref: RoleRef): Promise<LiveRol
             `--role: role "${ref.name}" does not exist (iam:GetRole answered NoSuchEntity); check the name, and that --profile / the AWS credentials reach the account that owns it`,
         );
     }
+    const problem = wrongAccount(ref, role);
+    if (problem) throw new DoctorError(`--role: ${problem}`);
     return role;
 }
 
@@ -534,15 +546,21 @@ async function checkProfile(ctx: StackContext, flags: Flags, profile: ProfileMod
         const reason = profile.roleArn === "" ? "the stack gives this profile no IAM role (enablePodIamPolicy is false)" : `"${profile.roleArn}" is not a role ARN`;
         return { ...base, role: "", roleArn: profile.roleArn, status: profile.roleArn === "" ? "skipped" : "denied", reason };
     }
-    // Roles are fetched by name: the program's ARNs carry a placeholder account.
-    if (!ctx.roles.has(ref.name)) ctx.roles.set(ref.name, fetchRole(ctx.client, ref));
-    const role = await ctx.roles.get(ref.name);
+    // Roles the stack creates are fetched by name: the program's ARNs carry a placeholder account.
+    // A role named by awsIamRole keeps its account, which the credentials must reach.
+    const explicit = ctx.explicitRoles.has(profile.name);
+    const lookup: RoleRef = explicit ? ref : { name: ref.name };
+    const key = `${lookup.accountId ?? ""}/${lookup.name.toLowerCase()}`;
+    if (!ctx.roles.has(key)) ctx.roles.set(key, fetchRole(ctx.client, lookup));
+    const role = await ctx.roles.get(key);
     if (!role) {
         const fix = ctx.explicitRoles.has(profile.name)
             ? `the profile's awsIamRole names ${ref.name}, which this account does not have: create it, or correct awsIamRole`
             : `run \`pulumi up\` for the stack: it creates ${ref.name}`;
         return { ...base, role: ref.name, roleArn: profile.roleArn, status: "denied", reason: "the role does not exist", fix };
     }
+    const elsewhere = wrongAccount(lookup, role);
+    if (elsewhere) return { ...base, role: ref.name, roleArn: profile.roleArn, status: "denied", reason: elsewhere };
     const caller = { subject, audience: [STS_AUDIENCE] };
     const checks =
         flags.providerArn !== undefined

@@ -124,6 +124,13 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
             assert.equal(fake.count("GetOpenIDConnectProvider"), 1);
         });
 
+        it("GIVEN a role ARN of another account WHEN the credentials reach a same-named role THEN it exits 2 instead of judging the wrong role", async () => {
+            fake.putRole(ROLE, profilesPolicy());
+            const { code, err } = await doctor("--role", `arn:aws:iam::999999999999:role/${ROLE}`, "--namespace", "team-a");
+            assert.equal(code, 2);
+            assert.match(err, /is in account 999999999999, but the AWS credentials reach account 123456789012/);
+        });
+
         it("GIVEN a role trusting team-a WHEN checking team-b THEN it exits 1 and the fix names the subject to add", async () => {
             fake.putRole(ROLE, profilesPolicy());
             const { code, out } = await doctor("--role", ROLE, "--namespace", "team-b");
