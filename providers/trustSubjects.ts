@@ -379,17 +379,23 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
 
         async diff(_id: string, oldOutputs: TrustSubjectsOutputs, newInputs: TrustSubjectsInputs): Promise<pulumi.dynamic.DiffResult> {
             const [olds, news] = [normalized(oldOutputs), normalized(newInputs)];
-            if (isUnknown(news.role) || !sameRole(olds.role, news.role)) {
-                // Another role: the new one gains (create), then the old one loses (delete). The
-                // create's own check ran with old inputs, so the new role is measured here.
-                if (!isUnknown(news.role) && !isUnknown(news.providerArn) && !isUnknown(news.subjects) && !isUnknown(news.maxPolicyChars)) {
+            const replaces = [
+                ...(isUnknown(news.role) || !sameRole(olds.role, news.role) ? ["role"] : []),
+                ...(isUnknown(news.providerArn) || olds.providerArn !== news.providerArn ? ["providerArn"] : []),
+            ];
+            if (replaces.length > 0) {
+                // Another role or cluster: the new one gains (create), then the old one loses
+                // (delete), so no pod is ever without trust. The create's own check ran with old
+                // inputs, so the target is measured here: with the old statement still in place
+                // when the cluster changes on the same role.
+                if (![news.role, news.providerArn, news.subjects, news.maxPolicyChars].some(isUnknown)) {
                     const problem = await liveProblem(session.settings, news, [{ providerArn: news.providerArn, add: news.subjects, remove: [] }], "create");
                     if (problem) throw new Error(problem);
                 }
-                return { changes: true, replaces: ["role"], deleteBeforeReplace: false };
+                return { changes: true, replaces, deleteBeforeReplace: false };
             }
-            if (isUnknown(news.providerArn) || isUnknown(news.subjects)) return { changes: true };
-            if (olds.providerArn === news.providerArn && sameSubjects(olds.subjects, news.subjects)) return { changes: false };
+            if (isUnknown(news.subjects)) return { changes: true };
+            if (sameSubjects(olds.subjects, news.subjects)) return { changes: false };
             // Preview-time quota check against the live document: fail now, not half-way through `up`.
             if (!isUnknown(news.maxPolicyChars)) {
                 const problem = await liveProblem(session.settings, news, updateChanges(olds, news), "update");

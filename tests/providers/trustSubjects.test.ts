@@ -321,22 +321,30 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             assert.deepEqual(fake.trustPolicy("kf-raw").Statement[0].Condition.StringEquals[DEV_SUB], [KF_USER, sa("alice"), sa("bob")]);
         });
 
-        it("GIVEN dev and prod clusters on one role WHEN the provider ARN changes THEN one update moves the subjects: prod gains, dev loses, nothing else moves", async () => {
+        it("GIVEN dev and prod clusters on one role WHEN the provider ARN changes THEN it replaces: prod gains, dev loses, nothing else moves", async () => {
             const initial = sharedRolePolicy();
             freshRole("kf-multi", initial);
             let step = await up(provider, undefined, { role: "kf-multi", providerArn: DEV, subjects: [sa("dave")] });
-            fake.resetCalls();
             step = await up(provider, step.state, { role: "kf-multi", providerArn: PROD, subjects: [sa("dave")] });
-            assert.equal(step.op, "update");
-            // One write for both halves: a replace would add the new statement before removing the
-            // old one, and a half-full role could overflow in between.
-            assert.equal(fake.count("UpdateAssumeRolePolicy"), 1);
+            assert.equal(step.op, "replace");
+            assert.deepEqual(step.replaces, ["providerArn"]);
             assert.equal(step.state.outs.providerArn, PROD);
             const after = fake.trustPolicy("kf-multi");
             const prod = after.Statement.find((s: any) => s.Sid === "ProdCluster");
             assert.deepEqual(prod.Condition.StringEquals[`${PROD_ISSUER}:sub`], [sa("alice"), sa("dave")]);
             assert.deepEqual(ownedView(after), []);
             assert.deepEqual(foreignView({ ...after, Statement: after.Statement.filter((s: any) => s.Sid !== "ProdCluster") }), foreignView({ ...initial, Statement: (initial.Statement as any[]).filter((s) => s.Sid !== "ProdCluster") }));
+        });
+
+        it("GIVEN a role too full for a second cluster's statement WHEN the provider ARN changes THEN preview fails, before the replace writes anything", async () => {
+            freshRole("kf-half", buildTrustPolicy(DEV, [KF_USER]));
+            const { state } = await up(provider, undefined, { role: "kf-half", providerArn: DEV, subjects: profiles(20), maxPolicyChars: 2048 });
+            const before = fake.trustPolicy("kf-half");
+            fake.resetCalls();
+            const err = await rejection(provider.diff!(state.id, state.outs, { ...state.outs, providerArn: PROD }));
+            assert.match(err.message, /role "kf-half": the trust policy would be \d{4} characters with 20 subjects of this stack for oidc\.eks\.eu-west-1/);
+            assert.deepEqual(calls(), { reads: 1, writes: 0 });
+            assert.deepEqual(fake.trustPolicy("kf-half"), before);
         });
 
         it("GIVEN our statement is the role's only trust WHEN the last subject would be removed THEN delete and update fail clearly and write nothing", async () => {
@@ -400,7 +408,7 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             assert.deepEqual(await provider.diff!("id", olds, { ...olds, subjects: UNKNOWN }), { changes: true });
             assert.deepEqual(await provider.diff!("id", olds, { ...olds, subjects: [UNKNOWN] }), { changes: true });
             assert.deepEqual((await provider.diff!("id", olds, { ...olds, role: UNKNOWN })).replaces, ["role"]);
-            assert.deepEqual(await provider.diff!("id", olds, { ...olds, providerArn: UNKNOWN }), { changes: true }, "a new provider on the same role is an in-place update");
+            assert.deepEqual((await provider.diff!("id", olds, { ...olds, providerArn: UNKNOWN })).replaces, ["providerArn"]);
             // only the owned set, the role and the provider count; order, duplicates, __provider do not
             assert.deepEqual(await provider.diff!("id", { ...olds, subjects: [sa("b"), sa("a")], __provider: "old" }, { ...olds, subjects: [sa("a"), sa("b"), sa("a")], __provider: "new", maxPolicyChars: 4096 }), { changes: false });
             assert.deepEqual(await provider.diff!("id", olds, { ...olds, role: `arn:aws:iam::${ACCOUNT}:role/KF-USER` }), { changes: false });
