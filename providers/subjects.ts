@@ -14,6 +14,8 @@ const DNS_LABEL_MAX = 63;
 /** RFC 1123 subdomain: what Kubernetes accepts as a service-account name. */
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_SUBDOMAIN_MAX = 253;
+/** A namespace or service-account pattern: the name's characters plus IAM's `*` and `?`. */
+const WILDCARD_LABEL = /^[-a-z0-9*?]+$/;
 /** What a StringLike pattern for a namespace or service account may hold (non-empty). */
 const WILDCARD_SUBDOMAIN = /^[-.a-z0-9*?]+$/;
 
@@ -78,16 +80,18 @@ export function subjectProblem(subject: string, allowWildcards = false): string 
     const [namespace, serviceAccount] = rest;
     if (hasWildcard(subject)) {
         if (!allowWildcards) {
-            return `"${subject}" contains a wildcard ('*' or '?'), which would trust every matching service account; name each service account, or set allowWildcards to opt in`;
+            return `"${subject}" contains a wildcard ('*' or '?'), which would trust every matching service account; name each namespace and service account, or set allowWildcards to opt in`;
         }
-        // Patterns are for service accounts within one namespace. A namespace pattern would trust
-        // whoever can create a matching namespace ("*" trusts the whole cluster, like an aud-only
-        // statement), so the namespace stays literal.
-        if (hasWildcard(namespace)) {
-            return `"${subject}": the namespace "${namespace}" holds a wildcard, which would trust every service account of any namespace someone creates to match; name the namespace and put the pattern in the service-account part`;
+        // A namespace pattern must still name something: "*" (or "?*") matches every namespace,
+        // which makes the statement as open as an aud-only one.
+        if (!hasWildcard(namespace)) {
+            const literal = namespaceProblem(namespace);
+            if (literal) return literal;
+        } else if (namespace.length > DNS_LABEL_MAX || !WILDCARD_LABEL.test(namespace)) {
+            return `"${subject}": the namespace pattern "${namespace}" may hold only lower-case letters, digits, '-', '*' and '?' (at most ${DNS_LABEL_MAX} characters)`;
+        } else if (!/[a-z0-9-]/.test(namespace)) {
+            return `"${subject}": the namespace pattern "${namespace}" matches every namespace, so any service account in the cluster could assume the role; give it a literal part (e.g. "team-*"), or name the namespace`;
         }
-        const literal = namespaceProblem(namespace);
-        if (literal) return literal;
         if (serviceAccount.length > DNS_SUBDOMAIN_MAX || !WILDCARD_SUBDOMAIN.test(serviceAccount)) {
             return `"${subject}": the service-account pattern "${serviceAccount}" may hold only lower-case letters, digits, '-', '.', '*' and '?' (at most ${DNS_SUBDOMAIN_MAX} characters)`;
         }

@@ -42,9 +42,11 @@ describe("subjects: validation of IRSA names", () => {
             [sa("team-a", "runner-*"), false, "allowWildcards"],
             [sa("team-a", "runner-*"), true, undefined],
             [sa("team-a", "*"), true, undefined],
-            // a namespace pattern trusts whoever creates a matching namespace; "*:*" is the whole cluster
-            [sa("team-*"), true, "wildcard"],
-            [sa("*", "*"), true, "wildcard"],
+            // a namespace pattern is an explicit opt-in, but one that matches every namespace is the whole cluster
+            [sa("team-*"), true, undefined],
+            [sa("*", "*"), true, "matches every namespace"],
+            [sa("?*", "default-editor"), true, "matches every namespace"],
+            [sa("Team-*"), true, "namespace pattern"],
             [sa("Team-a", "runner-*"), true, "RFC 1123"],
             [sa("team-a", "Runner_*"), true, "service-account pattern"],
             [sa("team-a", ""), true, "service-account"],
