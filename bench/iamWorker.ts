@@ -13,7 +13,7 @@ import { runProgram, TRUST_SUBJECTS_TYPE, type ProgramRun, type RecordedResource
 import { ConfigError } from "../components/config";
 import { planStack } from "../components/kubeflowIrsa";
 import { buildTrustPolicy } from "../providers/trustPolicy";
-import { parseRoleRef } from "../providers/subjects";
+import { roleNameOf } from "../providers/subjects";
 import { FakeIam } from "../tests/support/fakeIam";
 import { configValues, parseValues, profileAt, profiles, since, type IamJob, type IamResult, type PhaseResult } from "./common";
 
@@ -41,10 +41,6 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
     );
 }
 
-function roleNameOf(role: unknown): string {
-    const text = String(role);
-    return parseRoleRef(text)?.name ?? text;
-}
 
 async function main(): Promise<void> {
     const job = JSON.parse(process.argv[2]) as IamJob;
@@ -167,7 +163,7 @@ async function main(): Promise<void> {
         managed.add(String(role.inputs.name).toLowerCase());
     }
     for (const t of trustOf(first.run)) {
-        const name = roleNameOf(t.inputs.role);
+        const name = roleNameOf(String(t.inputs.role));
         if (managed.has(name.toLowerCase()) || fake.role(name)) continue;
         // A role this stack does not manage: someone else's statement for another service account.
         fake.putRole(name, buildTrustPolicy(String(t.inputs.providerArn), ["system:serviceaccount:platform:pipeline-runner"]));

@@ -19,7 +19,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { stringify as toYaml } from "yaml";
 import type { ConfigValues, RecordedResource, StackModel } from "./evaluate";
-import { parseRoleRef, subjectOf } from "../providers/subjects";
+import { parseRoleRef, roleNameOf, subjectOf } from "../providers/subjects";
 import {
     applySubjectChange,
     buildTrustPolicy,
@@ -154,7 +154,6 @@ export interface Synthesis {
 
 const ofType = (resources: RecordedResource[], type: string) => resources.filter((r) => r.type === type);
 const str = (value: unknown): string => (typeof value === "string" ? value : "");
-const roleNameOf = (ref: string): string => parseRoleRef(ref)?.name ?? ref;
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Inputs as the object applied: the SDK's internal keys (`__provider`, …) dropped. */

@@ -117,6 +117,11 @@ export function parseRoleRef(ref: string): RoleRef | undefined {
     return undefined;
 }
 
+/** The role's name from a name or an ARN (what IAM's API takes); other text as it is. */
+export function roleNameOf(role: string): string {
+    return parseRoleRef(role)?.name ?? role;
+}
+
 /** Why a role ARN is not acceptable, or undefined when it is. */
 export function roleArnProblem(arn: string): string | undefined {
     if (ROLE_ARN.test(arn)) return undefined;

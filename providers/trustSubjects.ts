@@ -30,7 +30,7 @@ import {
     type PolicyDocument,
     type SubjectChange,
 } from "./trustPolicy";
-import { oidcProviderArnProblem, parseOidcProviderArn, parseRoleRef, subjectProblem } from "./subjects";
+import { oidcProviderArnProblem, parseOidcProviderArn, parseRoleRef, roleNameOf, subjectProblem } from "./subjects";
 
 /** How the Pulumi engine spells an unknown value (a preview-time Output) to a dynamic provider. */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -71,10 +71,6 @@ export interface TrustSubjectsOutputs extends TrustSubjectsInputs {
     policyChars: number;
 }
 
-/** The role's name from a name or an ARN (check has validated it). */
-function roleNameOf(role: string): string {
-    return parseRoleRef(role)?.name ?? role;
-}
 
 /**
  * Whether two references name one role. IAM role names are case-insensitive ("KfUser" and
