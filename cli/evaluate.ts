@@ -36,16 +36,11 @@ function stringify(value: unknown): string {
 }
 
 /**
- * A Pulumi.yaml default as the CLI passes it: JSON for a typed array, else Go's `%v` formatting
- * (pulumi/pulumi ValidateStackConfigAndMergeProjectConfig) — which turns a map or a non-empty
- * untyped list into text no program can parse, so such defaults are refused here.
+ * A Pulumi.yaml default as the CLI passes it (pulumi/pulumi sdk/go/common/workspace, createConfigValue):
+ * primitives as text, lists and maps as JSON.
  */
-function cliDefault(key: string, type: string | undefined, value: unknown): string {
-    if (type === "array" || (Array.isArray(value) && value.length === 0)) return JSON.stringify(value);
-    if (typeof value === "object" && value !== null) {
-        throw new Error(`Pulumi.yaml: the default of ${key} is a map or an untyped list, which the Pulumi CLI passes in Go's formatting ("map[…]"); declare it as "" or as a typed array`);
-    }
-    return String(value);
+function cliDefault(value: unknown): string {
+    return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
 }
 
 /** Full key (`project:key`) for a key of Pulumi.yaml's config block. */
@@ -64,11 +59,11 @@ export function readStackFiles(projectDir: string, stack: string): ConfigValues 
         const stacks = fs.readdirSync(projectDir).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).map((f) => f.slice(7, -5));
         throw new Error(`no stack "${stack}": ${stackFile} does not exist; stacks here: ${stacks.join(", ") || "none"}`);
     }
-    const project = parseYaml(fs.readFileSync(projectFile, "utf8")) as { config?: Record<string, { type?: string; default?: unknown; value?: unknown }> };
+    const project = parseYaml(fs.readFileSync(projectFile, "utf8")) as { config?: Record<string, { default?: unknown; value?: unknown }> };
     const values: ConfigValues = {};
     for (const [key, declaration] of Object.entries(project.config ?? {})) {
         const value = declaration?.value ?? declaration?.default;
-        if (value !== undefined) values[fullKey(key)] = cliDefault(key, declaration.type, value);
+        if (value !== undefined) values[fullKey(key)] = cliDefault(value);
     }
     const stackDoc = (parseYaml(fs.readFileSync(stackFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
     for (const [key, value] of Object.entries(stackDoc.config ?? {})) {

@@ -212,7 +212,8 @@ class Reader {
 
     object(name: string): Record<string, unknown> | undefined {
         const value = this.structured(name);
-        // Pulumi.yaml's default is "" ("not set"); the CLI renders an empty map default as Go's "map[]".
+        // Pulumi.yaml's default is "" ("not set"); an empty map means the same, in JSON or as older
+        // CLIs rendered it (Go's "map[]").
         if (value === undefined || value === "" || value === "map[]") return undefined;
         if (typeof value !== "object" || value === null || Array.isArray(value)) {
             this.problem(name, `${show(value)} is not a map`);

@@ -70,7 +70,7 @@ describe("Pulumi project files", () => {
             const config = parseStackConfig((key) => ({ "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf", "kubeflow-irsa:existingCluster": unset, "kubeflow-irsa:kubeconfig": "" })[key]);
             assert.equal(config.existingCluster, undefined, `existingCluster ${JSON.stringify(unset)}`);
         }
-        // The CLI passes a map default as Go's "map[]": no default may be a map.
+        // Older CLIs passed a map default as Go's "map[]", newer ones as JSON: no default is a map.
         for (const [key, declaration] of Object.entries(project.config)) {
             const d = declaration.default;
             assert.ok(typeof d !== "object" || d === null || (Array.isArray(d) && (declaration.type === "array" || d.length === 0)), `${key}: default ${JSON.stringify(d)}`);
