@@ -246,7 +246,8 @@ export function synthesize(model: StackModel): Synthesis {
         for (const trust of edits) {
             const providerArn = str(trust.inputs.providerArn);
             const subjects = (trust.inputs.subjects ?? []) as string[];
-            document = applySubjectChange(document, { providerArn, add: subjects, remove: [] }).document;
+            const anchors = (trust.inputs.anchors ?? []) as string[];
+            document = applySubjectChange(document, { providerArn, add: [...subjects, ...anchors], remove: [] }).document;
             if (typeof trust.inputs.maxPolicyChars === "number") limit = trust.inputs.maxPolicyChars;
             edited.push({ providerArn, subjects });
         }

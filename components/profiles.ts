@@ -55,13 +55,17 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
 
         const trustByRole = new Map<string, TrustSubjects>();
         if (args.enablePodIamPolicy && args.identityMode === "irsa") {
-            for (const group of plan.groups.filter((g) => g.subjects.length > 0)) {
+            // Every managed role gets one, if only for its anchor: the role's initial trust names
+            // the provider of its creation, and a new cluster or a switch from podIdentity must
+            // bring the anchor to the current provider.
+            for (const group of plan.groups.filter((g) => g.subjects.length > 0 || g.anchor)) {
                 const trust = new TrustSubjects(
                     `trust-${group.key}`,
                     {
                         role: group.managed ? args.managedRoleArns.get(group.roleName)! : group.roleArn!,
                         providerArn: pulumi.output(args.oidcProviderArn).apply((arn) => arn!),
                         subjects: group.subjects,
+                        anchors: group.anchor ? [group.anchor] : [],
                         maxPolicyChars: args.maxPolicyChars,
                     },
                     { parent: this },

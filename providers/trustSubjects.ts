@@ -52,6 +52,11 @@ export interface TrustSubjectsArgs {
     maxPolicyChars?: pulumi.Input<number>;
     /** Accept `*` and `?` in subjects (written under StringLike). @default false */
     allowWildcards?: pulumi.Input<boolean>;
+    /**
+     * Subjects the role must always trust: added like `subjects`, never removed by this resource
+     * (not even on delete), so the role's trust policy never runs empty. @default []
+     */
+    anchors?: pulumi.Input<pulumi.Input<string>[]>;
 }
 
 /** Inputs after `check`: plain, validated, normalized. */
@@ -61,6 +66,7 @@ export interface TrustSubjectsInputs {
     subjects: string[];
     maxPolicyChars: number;
     allowWildcards: boolean;
+    anchors: string[];
 }
 
 export interface TrustSubjectsOutputs extends TrustSubjectsInputs {
@@ -106,7 +112,13 @@ function normalized<T extends TrustSubjectsInputs>(inputs: T): T {
         subjects: Array.isArray(inputs.subjects) ? [...new Set(inputs.subjects)].sort() : (inputs.subjects ?? []),
         maxPolicyChars: inputs.maxPolicyChars ?? DEFAULT_MAX_POLICY_CHARS,
         allowWildcards: inputs.allowWildcards ?? false,
+        anchors: Array.isArray(inputs.anchors) ? [...new Set(inputs.anchors)].sort() : (inputs.anchors ?? []),
     };
+}
+
+/** Everything the resource makes the role trust: its subjects and its anchors. */
+function trusted(inputs: TrustSubjectsInputs): string[] {
+    return isUnknown(inputs.subjects) || isUnknown(inputs.anchors) ? [] : [...new Set([...inputs.subjects, ...inputs.anchors])];
 }
 
 function resourceId(inputs: TrustSubjectsInputs): string {
@@ -151,21 +163,10 @@ export function checkInputs(news: Record<string, unknown>): { inputs: TrustSubje
         });
     }
 
-    let subjects: string[] = [];
-    if (news.subjects === UNKNOWN) {
-        subjects = news.subjects as unknown as string[];
-    } else if (!Array.isArray(news.subjects)) {
-        failures.push({ property: "subjects", reason: "subjects must be a list of service-account subjects" });
-    } else {
-        for (const subject of news.subjects) {
-            if (subject === UNKNOWN) continue;
-            // An unknown allowWildcards (preview) is checked at `up`, when it is known.
-            const wildcardsOk = allowWildcards === true || allowWildcards === UNKNOWN;
-            const problem = typeof subject === "string" ? subjectProblem(subject, wildcardsOk) : `${JSON.stringify(subject)} is not a string`;
-            if (problem) failures.push({ property: "subjects", reason: problem });
-        }
-        subjects = [...new Set(news.subjects as string[])].sort();
-    }
+    // An unknown allowWildcards (preview) is checked at `up`, when it is known.
+    const wildcardsOk = allowWildcards === true || allowWildcards === UNKNOWN;
+    const subjects = checkSubjectList("subjects", news.subjects, wildcardsOk, failures);
+    const anchors = news.anchors === undefined ? [] : checkSubjectList("anchors", news.anchors, wildcardsOk, failures);
 
     const inputs: TrustSubjectsInputs = {
         role: role as string,
@@ -173,14 +174,31 @@ export function checkInputs(news: Record<string, unknown>): { inputs: TrustSubje
         subjects,
         maxPolicyChars: maxPolicyChars as number,
         allowWildcards: allowWildcards as boolean,
+        anchors,
     };
     // The project's statement alone must fit: known before any IAM call.
-    if (failures.length === 0 && !isUnknown(subjects) && subjects.length > 0 && !isUnknown(providerArn) && maxPolicyChars !== UNKNOWN) {
-        const alone = buildTrustPolicy(inputs.providerArn, subjects);
+    const all = trusted(inputs);
+    if (failures.length === 0 && all.length > 0 && !isUnknown(providerArn) && maxPolicyChars !== UNKNOWN) {
+        const alone = buildTrustPolicy(inputs.providerArn, all);
         const problem = quotaProblem(inputs.role, alone, inputs);
         if (problem) failures.push({ property: "subjects", reason: problem });
     }
     return { inputs, failures };
+}
+
+/** A validated, deduplicated, sorted list of subjects; an unknown list passes through. */
+function checkSubjectList(property: string, value: unknown, wildcardsOk: boolean, failures: pulumi.dynamic.CheckFailure[]): string[] {
+    if (value === UNKNOWN) return value as unknown as string[];
+    if (!Array.isArray(value)) {
+        failures.push({ property, reason: `${property} must be a list of service-account subjects` });
+        return [];
+    }
+    for (const subject of value) {
+        if (subject === UNKNOWN) continue;
+        const problem = typeof subject === "string" ? subjectProblem(subject, wildcardsOk) : `${JSON.stringify(subject)} is not a string`;
+        if (problem) failures.push({ property, reason: problem });
+    }
+    return [...new Set(value as string[])].sort();
 }
 
 /** The quota message: role, size, limit, subject count and the fix. Undefined when it fits. */
@@ -236,13 +254,18 @@ function applyChanges(document: PolicyDocument, changes: SubjectChange[], contex
  * OIDC provider changed on the same role, move the subjects to it in the same single write.
  */
 function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInputs): SubjectChange[] {
-    if (olds.providerArn === news.providerArn) {
-        return [{ providerArn: news.providerArn, add: news.subjects, remove: olds.subjects.filter((s) => !news.subjects.includes(s)) }];
-    }
+    const keep = trusted(news);
+    const dropped = removable(olds).filter((s) => olds.providerArn !== news.providerArn || !keep.includes(s));
+    if (olds.providerArn === news.providerArn) return [{ providerArn: news.providerArn, add: keep, remove: dropped }];
     return [
-        { providerArn: news.providerArn, add: news.subjects, remove: [] },
-        { providerArn: olds.providerArn, add: [], remove: olds.subjects },
+        { providerArn: news.providerArn, add: keep, remove: [] },
+        { providerArn: olds.providerArn, add: [], remove: dropped },
     ];
+}
+
+/** What this resource may ever remove: its subjects, never its anchors. */
+function removable(state: TrustSubjectsInputs): string[] {
+    return state.subjects.filter((s) => !state.anchors.includes(s));
 }
 
 /**
@@ -365,9 +388,9 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
             // Only for creates: `check` runs for every resource on every preview, and an
             // unchanged `up` must make no IAM call.
             const creating = !olds || Object.keys(olds).length === 0;
-            if (creating && failures.length === 0 && !isUnknown(inputs.role) && !isUnknown(inputs.providerArn) && !isUnknown(inputs.subjects) && !isUnknown(inputs.maxPolicyChars)) {
+            if (creating && failures.length === 0 && ![inputs.role, inputs.providerArn, inputs.subjects, inputs.anchors, inputs.maxPolicyChars].some(isUnknown)) {
                 // Reading is best effort here; `create` reads again and reports IAM errors.
-                const problem = await liveProblem(session.settings, inputs, [{ providerArn: inputs.providerArn, add: inputs.subjects, remove: [] }], "create").catch(() => undefined);
+                const problem = await liveProblem(session.settings, inputs, [{ providerArn: inputs.providerArn, add: trusted(inputs), remove: [] }], "create").catch(() => undefined);
                 if (problem) failures.push({ property: "subjects", reason: problem });
             }
             return { inputs, failures };
@@ -384,14 +407,14 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                 // (delete), so no pod is ever without trust. The create's own check ran with old
                 // inputs, so the target is measured here: with the old statement still in place
                 // when the cluster changes on the same role.
-                if (![news.role, news.providerArn, news.subjects, news.maxPolicyChars].some(isUnknown)) {
-                    const problem = await liveProblem(session.settings, news, [{ providerArn: news.providerArn, add: news.subjects, remove: [] }], "create");
+                if (![news.role, news.providerArn, news.subjects, news.anchors, news.maxPolicyChars].some(isUnknown)) {
+                    const problem = await liveProblem(session.settings, news, [{ providerArn: news.providerArn, add: trusted(news), remove: [] }], "create");
                     if (problem) throw new Error(problem);
                 }
                 return { changes: true, replaces, deleteBeforeReplace: false };
             }
-            if (isUnknown(news.subjects)) return { changes: true };
-            if (sameSubjects(olds.subjects, news.subjects)) return { changes: false };
+            if (isUnknown(news.subjects) || isUnknown(news.anchors)) return { changes: true };
+            if (sameSubjects(olds.subjects, news.subjects) && sameSubjects(olds.anchors, news.anchors)) return { changes: false };
             // Preview-time quota check against the live document: fail now, not half-way through `up`.
             if (!isUnknown(news.maxPolicyChars)) {
                 const problem = await liveProblem(session.settings, news, updateChanges(olds, news), "update");
@@ -402,7 +425,7 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
 
         async create(checked: TrustSubjectsInputs): Promise<pulumi.dynamic.CreateResult<TrustSubjectsOutputs>> {
             const inputs = normalized(checked);
-            const result = await reconcile(session.settings, inputs, [{ providerArn: inputs.providerArn, add: inputs.subjects, remove: [] }], "create");
+            const result = await reconcile(session.settings, inputs, [{ providerArn: inputs.providerArn, add: trusted(inputs), remove: [] }], "create");
             if (!result) throw missingRole("create", roleNameOf(inputs.role));
             return { id: resourceId(inputs), outs: outputsOf(inputs, result) };
         },
@@ -424,6 +447,7 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                     subjects: presentSubjects(current.document, providerArn, props?.subjects ?? []),
                     maxPolicyChars: props?.maxPolicyChars ?? DEFAULT_MAX_POLICY_CHARS,
                     allowWildcards: props?.allowWildcards ?? false,
+                    anchors: presentSubjects(current.document, providerArn, props?.anchors ?? []),
                 };
                 return { id, props: outputsOf(inputs, { roleArn: current.roleArn, document: current.document, writes: 0 }) };
             } finally {
@@ -441,7 +465,7 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
         async delete(_id: string, state: TrustSubjectsOutputs): Promise<void> {
             const props = normalized(state);
             // A role that is already gone has nothing left to remove.
-            await reconcile(session.settings, props, [{ providerArn: props.providerArn, add: [], remove: props.subjects }], "delete");
+            await reconcile(session.settings, props, [{ providerArn: props.providerArn, add: [], remove: removable(props) }], "delete");
         },
     };
 }
@@ -455,6 +479,7 @@ export class TrustSubjects extends pulumi.dynamic.Resource {
     declare public readonly roleArn: pulumi.Output<string>;
     declare public readonly providerArn: pulumi.Output<string>;
     declare public readonly subjects: pulumi.Output<string[]>;
+    declare public readonly anchors: pulumi.Output<string[]>;
     declare public readonly maxPolicyChars: pulumi.Output<number>;
     declare public readonly policyChars: pulumi.Output<number>;
 
@@ -462,7 +487,7 @@ export class TrustSubjects extends pulumi.dynamic.Resource {
         super(
             provider,
             name,
-            { roleName: undefined, roleArn: undefined, policyChars: undefined, maxPolicyChars: DEFAULT_MAX_POLICY_CHARS, allowWildcards: false, ...args },
+            { roleName: undefined, roleArn: undefined, policyChars: undefined, maxPolicyChars: DEFAULT_MAX_POLICY_CHARS, allowWildcards: false, anchors: [], ...args },
             opts,
             "kubeflow-irsa",
             "TrustSubjects",

@@ -93,6 +93,11 @@ describe("program (index.ts under mocks)", function () {
                 assert.equal(t.inputs.providerArn, run.outputs.oidcProviderArn);
                 assert.equal(t.inputs.maxPolicyChars, 2048);
             }
+            // Each role the stack creates keeps kfctl's own subject under the current provider, even
+            // after a cluster replacement or a switch from podIdentity; a foreign role gets none.
+            assert.deepEqual(trustFor(run, "kf-admin-us-west-2-kf-dev")!.inputs.anchors, ["system:serviceaccount:kubeflow:kf-admin"]);
+            assert.deepEqual(trustFor(run, "kf-user-us-west-2-kf-dev")!.inputs.anchors, ["system:serviceaccount:kubeflow:kf-user"]);
+            assert.deepEqual(trustFor(run, "data-eng-pipelines")!.inputs.anchors, []);
         });
 
         it("THEN each profile is a Profile CR whose plugin only annotates default-editor with its role", () => {

@@ -8,7 +8,7 @@ import requireFromString = require("require-from-string");
 import { FakeIam } from "../support/fakeIam";
 import { ACCOUNT, DEV, DEV_SUB, KF_USER, PROD, PROD_ISSUER, sa, sharedRolePolicy } from "../support/fixtures";
 import { TrustSubjects, trustSubjectsProvider, UNKNOWN } from "../../providers/trustSubjects";
-import { applySubjectChange, buildTrustPolicy, policySize, serializePolicy, subjectsThatFit, type PolicyDocument } from "../../providers/trustPolicy";
+import { applySubjectChange, buildTrustPolicy, policySize, presentSubjects, serializePolicy, subjectsThatFit, type PolicyDocument } from "../../providers/trustPolicy";
 
 type Provider = pulumi.dynamic.ResourceProvider;
 interface State {
@@ -347,6 +347,29 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             assert.deepEqual(fake.trustPolicy("kf-half"), before);
         });
 
+        it("GIVEN an anchor subject WHEN the cluster changes, subjects go and the resource is deleted THEN the anchor follows to the new provider and is never removed", async () => {
+            freshRole("kf-anchored", buildTrustPolicy(DEV, [KF_USER]));
+            const args = { role: "kf-anchored", subjects: [sa("alice")], anchors: [KF_USER] };
+            let step = await up(provider, undefined, { ...args, providerArn: DEV });
+            assert.deepEqual(step.state.outs.anchors, [KF_USER]);
+            // the cluster is replaced: the new provider's statement gets the anchor too, the old keeps it
+            step = await up(provider, step.state, { ...args, providerArn: PROD });
+            assert.equal(step.op, "replace");
+            const moved = fake.trustPolicy("kf-anchored");
+            assert.deepEqual(presentSubjects(moved, PROD).sort(), [sa("alice"), KF_USER]);
+            assert.deepEqual(presentSubjects(moved, DEV), [KF_USER], "the old provider keeps only the anchor");
+            // the last subject goes: the anchor stays, so the policy never runs empty
+            step = await up(provider, step.state, { ...args, providerArn: PROD, subjects: [] });
+            assert.deepEqual(presentSubjects(fake.trustPolicy("kf-anchored"), PROD), [KF_USER]);
+            await provider.delete!(step.state.id, step.state.outs);
+            assert.deepEqual(presentSubjects(fake.trustPolicy("kf-anchored"), PROD), [KF_USER]);
+            // drift of an anchor shows on refresh, so the next up restores it
+            fake.putRole("kf-anchored", buildTrustPolicy(PROD, [sa("bob")]));
+            const refreshed = await provider.read!(step.state.id, step.state.outs);
+            assert.deepEqual(refreshed.props!.anchors, []);
+            assert.equal((await provider.diff!(step.state.id, refreshed.props!, { ...step.state.outs, __provider: providerText })).changes, true);
+        });
+
         it("GIVEN our statement is the role's only trust WHEN the last subject would be removed THEN delete and update fail clearly and write nothing", async () => {
             freshRole("kf-dedicated", buildTrustPolicy(DEV, [sa("alice")]));
             const { state } = await up(provider, undefined, { role: "kf-dedicated", providerArn: DEV, subjects: [sa("alice")] });
@@ -385,7 +408,7 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             }
             const ok = await provider.check!({}, { ...good, role: `arn:aws:iam::${ACCOUNT}:role/kubeflow/kf-user`, subjects: [sa("b"), sa("a"), sa("b")] });
             assert.deepEqual(ok.failures, []);
-            assert.deepEqual(ok.inputs, { ...good, role: `arn:aws:iam::${ACCOUNT}:role/kubeflow/kf-user`, subjects: [sa("a"), sa("b")] });
+            assert.deepEqual(ok.inputs, { ...good, role: `arn:aws:iam::${ACCOUNT}:role/kubeflow/kf-user`, subjects: [sa("a"), sa("b")], anchors: [] });
             const wild = await provider.check!({}, { ...good, subjects: [sa("team-a", "runner-*")], allowWildcards: true });
             assert.deepEqual(wild.failures, []);
         });
