@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import type * as pulumi from "@pulumi/pulumi";
 import requireFromString from "require-from-string";
-import { runProgram, TRUST_SUBJECTS_TYPE, type ProgramRun, type RecordedResource } from "../cli/evaluate";
+import { ROLE_TYPE, runProgram, TRUST_SUBJECTS_TYPE, type ProgramRun, type RecordedResource } from "../cli/evaluate";
 import { ConfigError } from "../components/config";
 import { planStack } from "../components/kubeflowIrsa";
 import { buildTrustPolicy } from "../providers/trustPolicy";
@@ -27,8 +27,6 @@ interface StateEntry {
     /** Outputs, as the dynamic-provider host returns them (with __provider). */
     outputs: Props;
 }
-
-const ROLE_TYPE = "aws:iam/role:Role";
 
 /** Runs `fn` over `items` with at most `limit` in flight (0: all at once, the engine's default). */
 async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

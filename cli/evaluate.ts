@@ -9,11 +9,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { PROJECT, parseStackConfig, type StackConfig } from "../components/config";
-import { DEFAULT_EDITOR } from "../providers/subjects";
+import { DEFAULT_EDITOR, issuerHostPath } from "../providers/subjects";
 
 /** The account mock ARNs are made in; a placeholder, like every ARN synth prints. */
 export const MOCK_ACCOUNT = "123456789012";
-export const PROFILE_TYPE_SUFFIX = ":Profile";
+export const ROLE_TYPE = "aws:iam/role:Role";
 export const TRUST_SUBJECTS_TYPE = "pulumi-nodejs:dynamic/kubeflow-irsa:TrustSubjects";
 
 export interface RecordedResource {
@@ -99,12 +99,12 @@ function mocks(config: ConfigValues, record: (r: RecordedResource) => void): pul
                     });
                     break;
                 }
-                case "aws:iam/role:Role":
+                case ROLE_TYPE:
                     id = String(inputs.name);
                     state.arn = `arn:aws:iam::${MOCK_ACCOUNT}:role/${inputs.name}`;
                     break;
                 case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
-                    state.arn = `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/${String(inputs.url).replace(/^https:\/\//, "")}`;
+                    state.arn = `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/${issuerHostPath(String(inputs.url))}`;
                     break;
                 case "aws:eks/podIdentityAssociation:PodIdentityAssociation":
                     state.associationArn = `arn:aws:eks:${region}:${MOCK_ACCOUNT}:podidentityassociation/${inputs.clusterName}/a-${args.name}`;

@@ -34,7 +34,6 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_INVALID = 2;
 
-export const ROLE_TYPE = "aws:iam/role:Role";
 export const POD_IDENTITY_TYPE = "aws:eks/podIdentityAssociation:PodIdentityAssociation";
 const ROLE_POLICY_TYPE = "aws:iam/rolePolicy:RolePolicy";
 const ROLE_POLICY_ATTACHMENT_TYPE = "aws:iam/rolePolicyAttachment:RolePolicyAttachment";
@@ -200,7 +199,7 @@ function roleOrder(model: StackModel): (a: RoleTrust, b: RoleTrust) => number {
  * messages `pulumi preview` or `up` would give when the TrustSubjects provider would refuse.
  */
 export function synthesize(model: StackModel): Synthesis {
-    const { MOCK_ACCOUNT, PROJECT, TRUST_SUBJECTS_TYPE, checkInputs, quotaProblem } = program();
+    const { MOCK_ACCOUNT, PROJECT, ROLE_TYPE, TRUST_SUBJECTS_TYPE, checkInputs, quotaProblem } = program();
     const resources = model.run.resources;
     const outputs = model.run.outputs;
     const identityMode = model.config.identityMode;
