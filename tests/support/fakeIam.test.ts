@@ -37,6 +37,12 @@ const trustOfSize = (size: number) => {
   return trust("system:serviceaccount:kubeflow:x", "S".repeat(size - base));
 };
 
+/** Characters that are not white space (space, tab, CR, LF), counted one by one. */
+const nonWhiteSpace = (text: string) => [...text].filter((c) => c !== " " && c !== "\t" && c !== "\r" && c !== "\n").length;
+/** The subject of a `trust(sub)` document. */
+const subjectOf = (document: string): string => JSON.parse(document).Statement[0].Condition.StringEquals[`${OIDC}:sub`];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /** Resolves to the rejection of `p` (fails if it resolves). */
 async function rejection(p: Promise<unknown>): Promise<IAMServiceException> {
   try {
@@ -108,6 +114,108 @@ describe("FakeIam (with the real @aws-sdk/client-iam)", () => {
 
     const absent = await rejection(iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: "x", PolicyDocument: atQuota })));
     assert.ok(absent instanceof NoSuchEntityException);
+  });
+
+  it("the quota counts the document as sent without its white space (pretty-printed: tabs, CRLF, spaces)", async () => {
+    const withTabs = JSON.stringify(trustOfSize(400), null, "\t").replace(/\n/g, "\r\n");
+    const withSpaces = JSON.stringify(trustOfSize(400), null, 4);
+    for (const doc of [withTabs, withSpaces]) {
+      const n = nonWhiteSpace(doc);
+      assert.equal(n, 400);
+      assert.ok(doc.length > n + 50, `raw length ${doc.length} should be well above ${n}`);
+
+      fake.quota = n - 1;
+      const created = await rejection(iam.send(new CreateRoleCommand({ RoleName: "c", AssumeRolePolicyDocument: doc })));
+      assert.ok(created instanceof LimitExceededException);
+      assert.equal(created.message, `Cannot exceed quota for ACLSizePerRole: ${n - 1}`);
+      assert.equal(created.$metadata.httpStatusCode, 409);
+      assert.equal(fake.role("c"), undefined);
+      fake.putRole("u", trust("a"));
+      const updated = await rejection(iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: "u", PolicyDocument: doc })));
+      assert.ok(updated instanceof LimitExceededException);
+      assert.equal(updated.message, `Cannot exceed quota for ACLSizePerRole: ${n - 1}`);
+      assert.deepEqual(fake.trustPolicy("u"), trust("a"));
+
+      fake.quota = n;
+      await iam.send(new CreateRoleCommand({ RoleName: "c", AssumeRolePolicyDocument: doc }));
+      assert.equal(fake.role("c")?.document, doc);
+      await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: "u", PolicyDocument: doc }));
+      assert.equal(fake.role("u")?.document, doc);
+      fake.removeRole("c");
+      fake.removeRole("u");
+    }
+  });
+
+  describe("staleReads (seeded, non-monotonic eventual consistency)", () => {
+    const reads = async (name: string, n: number): Promise<string[]> => {
+      const out: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const got = await iam.send(new GetRoleCommand({ RoleName: name }));
+        out.push(subjectOf(decodeURIComponent(got.Role?.AssumeRolePolicyDocument ?? "")));
+      }
+      return out;
+    };
+    /** A role that held trust("old") and now holds trust("new"), set through the SDK. */
+    const replaced = async (name: string) => {
+      fake.putRole(name, trust("old"));
+      await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: name, PolicyDocument: JSON.stringify(trust("new")) }));
+    };
+
+    it("within the window reads flip between new and old, reproducibly by seed; after it they are current", async () => {
+      const options = { windowMs: 500, probability: 0.5, seed: 42 };
+      fake.staleReads(options);
+      await replaced("r");
+      const first = await reads("r", 20);
+      assert.ok(first.includes("new") && first.includes("old"), first.join(","));
+      assert.ok(first.some((s, i) => s === "old" && first.slice(0, i).includes("new")), `not non-monotonic: ${first.join(",")}`);
+      assert.equal(fake.staleAnswers, first.filter((s) => s === "old").length);
+
+      fake.staleReads(options); // re-seeds and resets the counter
+      assert.equal(fake.staleAnswers, 0);
+      await replaced("r2");
+      assert.deepEqual(await reads("r2", 20), first);
+
+      await sleep(options.windowMs + 50);
+      const staleSoFar = fake.staleAnswers;
+      assert.deepEqual(await reads("r", 10), Array(10).fill("new"));
+      assert.equal(fake.staleAnswers, staleSoFar);
+
+      // Only documents superseded within the window are candidates: "old" was replaced too long ago.
+      fake.staleReads({ ...options, probability: 1 });
+      fake.putRole("r", trust("newer"));
+      assert.deepEqual(await reads("r", 5), Array(5).fill("new"));
+      assert.equal(fake.staleAnswers, 5);
+    });
+
+    it("picks among all documents replaced within the window, never the current one", async () => {
+      fake.staleReads({ windowMs: 500, probability: 1, seed: 7 });
+      fake.putRole("r", trust("a"));
+      fake.putRole("r", trust("b"));
+      await iam.send(new UpdateAssumeRolePolicyCommand({ RoleName: "r", PolicyDocument: JSON.stringify(trust("c")) }));
+      const seen = await reads("r", 20);
+      assert.ok(seen.includes("a") && seen.includes("b") && !seen.includes("c"), seen.join(","));
+      assert.equal(fake.staleAnswers, 20);
+      assert.deepEqual(fake.trustPolicy("r"), trust("c")); // direct state access is always current
+    });
+
+    it("a role with a single document, probability 0, and staleReads(undefined) always read current", async () => {
+      fake.staleReads({ windowMs: 500, probability: 1, seed: 1 });
+      await iam.send(new CreateRoleCommand({ RoleName: "fresh", AssumeRolePolicyDocument: JSON.stringify(trust("only")) }));
+      fake.putRole("put", trust("only"));
+      assert.deepEqual([...(await reads("fresh", 5)), ...(await reads("put", 5))], Array(10).fill("only"));
+      assert.equal(fake.staleAnswers, 0);
+
+      fake.staleReads({ windowMs: 500, probability: 0, seed: 1 });
+      await replaced("r");
+      assert.deepEqual(await reads("r", 20), Array(20).fill("new"));
+      assert.equal(fake.staleAnswers, 0);
+
+      fake.staleReads({ windowMs: 500, probability: 1, seed: 1 });
+      assert.deepEqual(await reads("r", 3), Array(3).fill("old"));
+      fake.staleReads(undefined);
+      assert.deepEqual(await reads("r", 5), Array(5).fill("new"));
+      assert.equal(fake.staleAnswers, 0);
+    });
   });
 
   it("rejects malformed trust policies with MalformedPolicyDocument (400)", async () => {

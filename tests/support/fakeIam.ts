@@ -92,8 +92,45 @@ function list(params: URLSearchParams, name: string): string[] {
 }
 
 /**
+ * The size IAM charges against the ACLSizePerRole quota: the characters of the document *as sent*,
+ * not counting white space (space, tab, CR, LF). This is measured on the raw text on purpose, not on a
+ * re-serialization of the parsed JSON, so the fake does not share the production code's formula.
+ *
+ * Simplification: white space inside JSON string values is not counted either. IAM says it ignores
+ * white space; the documents this project writes never carry white space inside strings, so the
+ * difference does not matter here. Characters are counted as UTF-16 code units (String length).
+ */
+export function quotaSize(document: string): number {
+  return document.replace(/[ \t\r\n]/g, "").length;
+}
+
+/**
+ * mulberry32: a tiny deterministic PRNG (uniform in [0, 1)), so a staleness trial is reproducible by seed.
+ */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Options of {@link FakeIam.staleReads}. */
+export interface StaleReadsOptions {
+  /** How long after a document is replaced GetRole may still answer with a replaced one. */
+  windowMs: number;
+  /** Chance, per GetRole within the window, of a stale answer (0 = never, 1 = always). */
+  probability: number;
+  /** Seed of the PRNG; the same seed and the same sequence of requests give the same answers. */
+  seed: number;
+}
+
+/**
  * Validates a role trust policy the way IAM does (simplified) and enforces the ACLSizePerRole quota,
- * which AWS documents as counted on the document with insignificant whitespace removed.
+ * measured by {@link quotaSize} (white space does not count).
  */
 function checkTrustPolicy(document: string, quota: number): void {
   const malformed = (message: string) => new IamError("MalformedPolicyDocument", 400, message);
@@ -115,7 +152,7 @@ function checkTrustPolicy(document: string, quota: number): void {
     if (s.Action === undefined && s.NotAction === undefined) throw malformed("Missing required field Action");
     if (s.Resource !== undefined) throw malformed("Has prohibited field Resource");
   }
-  if (JSON.stringify(parsed).length > quota) {
+  if (quotaSize(document) > quota) {
     throw new IamError("LimitExceeded", 409, `Cannot exceed quota for ACLSizePerRole: ${quota}`);
   }
 }
@@ -128,6 +165,11 @@ export class FakeIam {
    * replaced. With a lag, GetRole returns the document as it was this many milliseconds ago.
    */
   readLagMs = 0;
+  /**
+   * How many GetRole answers the {@link staleReads} model made stale (readLagMs answers are not counted).
+   * Reset to 0 by every call of staleReads.
+   */
+  staleAnswers = 0;
   readonly accountId: string;
   readonly calls: FakeCall[] = [];
 
@@ -136,6 +178,7 @@ export class FakeIam {
   private readonly faults: FaultRule[] = [];
   private readonly beforeHooks: { action: string; hook: () => void }[] = [];
   private readonly afterHooks: { action: string; hook: () => void }[] = [];
+  private stale: { options: StaleReadsOptions; random: () => number } | undefined;
 
   private constructor(private readonly server: http.Server, options: FakeIamOptions) {
     const { port } = server.address() as AddressInfo;
@@ -160,6 +203,28 @@ export class FakeIam {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections(); // the SDK keeps connections alive
     await closed;
+  }
+
+  /**
+   * Seeded random, non-monotonic staleness (IAM eventual consistency); `undefined` turns it off (the default).
+   *
+   * When on, each GetRole of a role whose document was replaced less than `windowMs` ago draws from the
+   * PRNG: with `probability` it answers with a *replaced* document, picked uniformly among the documents
+   * the role held before its current one and that were superseded less than `windowMs` ago (so at least
+   * the immediately previous document). Each read draws independently, so one read can show the new
+   * document and the next the old one. Outside the window, and for a role that has only ever had one
+   * document, reads are current and draw nothing. History is recorded by CreateRole,
+   * UpdateAssumeRolePolicy and putRole alike.
+   *
+   * Composes with readLagMs: "current" means the document readLagMs would answer with, and stale
+   * candidates are the ones before it. Each call re-seeds the PRNG and resets {@link staleAnswers}.
+   */
+  staleReads(options: StaleReadsOptions | undefined): void {
+    if (options && !(options.windowMs >= 0 && options.probability >= 0 && options.probability <= 1)) {
+      throw new Error(`FakeIam.staleReads: bad options ${JSON.stringify(options)}`);
+    }
+    this.stale = options && { options: { ...options }, random: mulberry32(options.seed) };
+    this.staleAnswers = 0;
   }
 
   // ---- direct state access (bypasses faults, hooks, validation and the call log) ----
@@ -310,9 +375,7 @@ export class FakeIam {
     switch (action) {
       case "GetRole": {
         const role = this.mustGetRole(required(p, "RoleName"));
-        const asOf = Date.now() - this.readLagMs;
-        const seen = role.history.filter((h) => h.at <= asOf).pop() ?? role.history[0];
-        return this.roleXml("Role", { ...role, document: seen.document });
+        return this.roleXml("Role", { ...role, document: this.readDocument(role) });
       }
       case "ListRoles": {
         const prefix = p.get("PathPrefix") ?? "/";
@@ -366,6 +429,24 @@ export class FakeIam {
       default:
         throw new IamError("InvalidAction", 400, `Could not find operation ${action} for version ${API_VERSION}`);
     }
+  }
+
+  /** The document GetRole answers with, after readLagMs and the staleReads model. */
+  private readDocument(role: StoredRole): string {
+    const now = Date.now();
+    const asOf = now - this.readLagMs;
+    let current = role.history.length - 1;
+    while (current > 0 && role.history[current].at > asOf) current--;
+    if (!this.stale || current === 0) return role.history[current].document;
+    const { options, random } = this.stale;
+    const since = now - options.windowMs;
+    if (role.history[current].at <= since) return role.history[current].document; // replaced long enough ago
+    // Entry i was superseded when entry i + 1 was set; the immediately previous one always qualifies.
+    let oldest = current - 1;
+    while (oldest > 0 && role.history[oldest].at > since) oldest--;
+    if (random() >= options.probability) return role.history[current].document;
+    this.staleAnswers++;
+    return role.history[oldest + Math.floor(random() * (current - oldest))].document;
   }
 
   private mustGetRole(name: string): StoredRole {
