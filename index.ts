@@ -1,14 +1,19 @@
 // kubeflow-irsa: config → component → stack outputs. Everything else lives in components/ and providers/.
 import { readStackConfig } from "./components/config";
-import { KubeflowIrsa } from "./components/kubeflowIrsa";
+import { deployerAccount, KubeflowIrsa } from "./components/kubeflowIrsa";
 
-const stack = new KubeflowIrsa("kubeflow-irsa", readStackConfig());
-
-export const clusterName = stack.clusterName;
-export const oidcProviderArn = stack.oidcProviderArn;
-export const oidcIssuer = stack.oidcIssuer;
-export const kfAdminRoleArn = stack.kfAdminRoleArn;
-export const kfUserRoleArn = stack.kfUserRoleArn;
-export const kfUserRoleArns = stack.kfUserRoleArns;
-export const profileRoleArns = stack.profileRoleArns;
-export const kubeconfig = stack.kubeconfig;
+// Pulumi calls an exported function and takes the properties of its result as stack outputs.
+export = async () => {
+    const config = readStackConfig();
+    const stack = new KubeflowIrsa("kubeflow-irsa", { ...config, accountId: await deployerAccount(config) });
+    return {
+        clusterName: stack.clusterName,
+        oidcProviderArn: stack.oidcProviderArn,
+        oidcIssuer: stack.oidcIssuer,
+        kfAdminRoleArn: stack.kfAdminRoleArn,
+        kfUserRoleArn: stack.kfUserRoleArn,
+        kfUserRoleArns: stack.kfUserRoleArns,
+        profileRoleArns: stack.profileRoleArns,
+        kubeconfig: stack.kubeconfig,
+    };
+};

@@ -163,8 +163,10 @@ async function evaluate(config: ConfigValues, stack: string): Promise<ProgramRun
     delete require.cache[PROGRAM];
     let program: Record<string, unknown>;
     try {
+        // As Pulumi's Node.js runtime does: an exported function is called, its result awaited.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        program = require(PROGRAM) as Record<string, unknown>;
+        const exported = require(PROGRAM) as Record<string, unknown> | (() => Promise<Record<string, unknown>>);
+        program = typeof exported === "function" ? await exported() : exported;
     } catch (err) {
         // Let registrations already sent land, so callers can tell what a failed run registered.
         await pulumi.runtime.disconnect();

@@ -1,9 +1,10 @@
 // The whole stack as one component: cluster and OIDC provider, kf-admin/kf-user roles, profiles.
 
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterOidc } from "./cluster";
 import { ConfigError, type StackConfig } from "./config";
-import { ANCHOR_SUBJECTS, capacityProblems, planTrust, roleNameProblems, type TrustPlan } from "./placement";
+import { accountFromConfig, ANCHOR_SUBJECTS, capacityProblems, needsAccount, planTrust, roleNameProblems, type TrustPlan } from "./placement";
 import { KubeflowProfiles } from "./profiles";
 import { KubeflowRoles } from "./roles";
 
@@ -11,17 +12,41 @@ import { KubeflowRoles } from "./roles";
  * Plans the stack and validates what config parsing cannot see alone (role-name length, trust
  * policy capacity per role). Throws ConfigError before any resource is registered.
  */
-export function planStack(config: StackConfig): TrustPlan {
-    // Pod Identity bindings do not grow any trust policy: one kf-user role serves every profile.
-    const shards = config.identityMode === "podIdentity" ? 1 : config.userRoleShards;
+export function planStack(config: StackConfig, account?: string): TrustPlan {
+    const shards = shardCount(config);
     const problems = roleNameProblems({ ...config, userRoleShards: shards });
     if (problems.length > 0) throw new ConfigError(problems);
-    const plan = planTrust(config, shards);
+    const plan = planTrust(config, shards, account);
     if (config.enablePodIamPolicy && config.identityMode === "irsa") {
-        const capacity = capacityProblems(config, plan);
+        const capacity = capacityProblems(config, plan, account);
         if (capacity.length > 0) throw new ConfigError(capacity);
     }
     return plan;
+}
+
+/** Pod Identity bindings do not grow any trust policy: one kf-user role serves every profile. */
+function shardCount(config: StackConfig): number {
+    return config.identityMode === "podIdentity" ? 1 : config.userRoleShards;
+}
+
+/**
+ * The account the stack deploys its roles to, when placement needs it (an awsIamRole ARN that
+ * names a role this stack creates: it is that role only in this account). From the config when an
+ * existing cluster's OIDC provider ARN tells it, else from STS (`aws.getCallerIdentity`, the stack's
+ * default aws provider, so the same identity that creates the roles). An invoke, not a resource:
+ * nothing is registered before config and placement are validated.
+ */
+export async function deployerAccount(config: StackConfig): Promise<string | undefined> {
+    if (!config.enablePodIamPolicy || !needsAccount(config, shardCount(config))) return undefined;
+    const known = accountFromConfig(config);
+    if (known) return known;
+    const identity = await aws.getCallerIdentity({});
+    return typeof identity?.accountId === "string" && /^\d{12}$/.test(identity.accountId) ? identity.accountId : undefined;
+}
+
+export interface KubeflowIrsaArgs extends StackConfig {
+    /** The account the roles are created in (see deployerAccount). @default unknown: no awsIamRole ARN is taken for a managed role */
+    accountId?: string;
 }
 
 export class KubeflowIrsa extends pulumi.ComponentResource {
@@ -35,8 +60,8 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
     public readonly profileRoleArns: pulumi.Output<Record<string, string>>;
     public readonly kubeconfig: pulumi.Output<string | undefined>;
 
-    constructor(name: string, config: StackConfig, opts?: pulumi.ComponentResourceOptions) {
-        const plan = planStack(config);
+    constructor(name: string, config: KubeflowIrsaArgs, opts?: pulumi.ComponentResourceOptions) {
+        const plan = planStack(config, config.accountId);
         super("kubeflow-irsa:index:KubeflowIrsa", name, {}, opts);
         if (config.identityMode === "podIdentity" && config.userRoleShards > 1) {
             pulumi.log.warn(`kubeflow-irsa:userRoleShards (${config.userRoleShards}) is ignored in podIdentity mode: Pod Identity does not grow trust policies`, this);

@@ -4,7 +4,7 @@
 
 import { createHash } from "crypto";
 import { buildTrustPolicy, policySize, LIST_ITEM_OVERHEAD, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
-import { issuerHostPath, parseRoleRef, parseServiceAccountRef, ROLE_NAME_MAX, subjectOf } from "../providers/subjects";
+import { issuerHostPath, parseOidcProviderArn, parseRoleRef, parseServiceAccountRef, ROLE_NAME_MAX, roleKey, subjectOf } from "../providers/subjects";
 import { MAX_USER_ROLE_SHARDS, type StackConfig } from "./config";
 
 /** Service accounts every project-created role trusts, as kfctl's roles did: they keep each trust
@@ -103,12 +103,34 @@ export interface TrustPlan {
     names: RoleNames;
     /** By role name, in a stable order: kf-admin, kf-user shards, then other roles by name. */
     groups: TrustGroup[];
-    /** Profile name → the role it uses: a managed role's name or an external role's ARN. */
+    /** Profile name → the role it uses: its group, and the ARN as configured (awsIamRole) if any. */
     profileRoles: Map<string, { key: string; roleName: string; managed: boolean; roleArn?: string }>;
 }
 
-/** Groups owned subjects per role: one TrustSubjects resource, one read-modify-write, per role. */
-export function planTrust(config: StackConfig, shards = config.userRoleShards): TrustPlan {
+/**
+ * The account the stack's roles are created in, when the config alone tells it: the IAM OIDC
+ * provider of an existing cluster lives in the roles' account (a trust policy can only federate a
+ * provider of its own account). Otherwise the program asks AWS (see deployerAccount).
+ */
+export function accountFromConfig(config: Pick<StackConfig, "existingCluster">): string | undefined {
+    const arn = config.existingCluster?.oidcProviderArn;
+    return arn ? parseOidcProviderArn(arn)?.accountId : undefined;
+}
+
+/** Whether placement needs the deployer's account: some awsIamRole ARN names a role this stack creates. */
+export function needsAccount(config: StackConfig, shards = config.userRoleShards): boolean {
+    const names = roleNames(config.region, config.clusterName, shards);
+    const managed = new Set([names.admin, ...names.users].map((n) => n.toLowerCase()));
+    return config.profiles.some((p) => p.awsIamRole !== undefined && managed.has(parseRoleRef(p.awsIamRole)?.name.toLowerCase() ?? ""));
+}
+
+/**
+ * Groups owned subjects per role: one TrustSubjects resource, one read-modify-write, per role.
+ * An awsIamRole ARN is the role this stack creates only when it is that role — same name, and the
+ * account the stack deploys to (`account`); an ARN of another account, or of an unknown one, is
+ * used as configured.
+ */
+export function planTrust(config: StackConfig, shards = config.userRoleShards, account?: string): TrustPlan {
     const names = roleNames(config.region, config.clusterName, shards);
     const groups = new Map<string, TrustGroup>();
     const group = (key: string, roleName: string, managed: boolean, anchor?: string, roleArn?: string): TrustGroup => {
@@ -125,16 +147,17 @@ export function planTrust(config: StackConfig, shards = config.userRoleShards): 
         const sa = parseServiceAccountRef(ref)!;
         admin.subjects.push(subjectOf(sa.namespace, sa.serviceAccount));
     }
-    // IAM role names are case-insensitive: an awsIamRole spelling kf-user differently is kf-user.
-    const managedNames = new Map([...groups.keys()].map((n) => [n.toLowerCase(), n]));
+    // One rule for role identity (roleKey): case-insensitive names, accounts kept apart. Without a
+    // known account no ARN is taken for a managed role.
+    const managedNames = new Map(account ? [...groups.keys()].map((n) => [roleKey(n, account), n]) : []);
     const profileRoles: TrustPlan["profileRoles"] = new Map();
     for (const profile of config.profiles) {
         const explicit = profile.awsIamRole ? parseRoleRef(profile.awsIamRole)! : undefined;
         let g: TrustGroup;
         if (!explicit) {
             g = groups.get(names.users[shardOf(profile.name, shards)])!;
-        } else if (managedNames.has(explicit.name.toLowerCase())) {
-            g = groups.get(managedNames.get(explicit.name.toLowerCase())!)!;
+        } else if (managedNames.has(roleKey(explicit.arn!))) {
+            g = groups.get(managedNames.get(roleKey(explicit.arn!))!)!;
         } else {
             // Keyed by account and case-folded name: IAM names are case-insensitive, and the same
             // name in two accounts is two roles.
@@ -142,7 +165,9 @@ export function planTrust(config: StackConfig, shards = config.userRoleShards): 
         }
         g.subjects.push(subjectOf(profile.name));
         g.profiles.push(profile.name);
-        profileRoles.set(profile.name, { key: g.key, roleName: g.roleName, managed: g.managed, ...(g.roleArn ? { roleArn: g.roleArn } : {}) });
+        // The role ARN as configured, whichever group its subject joins.
+        const roleArn = profile.awsIamRole ?? g.roleArn;
+        profileRoles.set(profile.name, { key: g.key, roleName: g.roleName, managed: g.managed, ...(roleArn ? { roleArn } : {}) });
     }
     for (const g of groups.values()) {
         g.subjects = [...new Set(g.subjects.filter((s) => s !== g.anchor))].sort();
@@ -181,11 +206,11 @@ export function managedPolicySize(providerArn: string, group: Pick<TrustGroup, "
  * undefined when none up to MAX_USER_ROLE_SHARDS does. Each profile's rendezvous winner is kept
  * as the count grows, so the search costs one hash per profile and count.
  */
-export function shardsNeeded(config: StackConfig, maxChars: number, from = 1): number | undefined {
+export function shardsNeeded(config: StackConfig, maxChars: number, from = 1, account?: string): number | undefined {
     const providerArn = providerArnForSizing(config);
     const base = managedPolicySize(providerArn, { anchor: ANCHOR_SUBJECTS.user, subjects: [] });
     const cost = (profile: string) => subjectOf(profile).length + LIST_ITEM_OVERHEAD;
-    const names = roleNames(config.region, config.clusterName, MAX_USER_ROLE_SHARDS).users.map((n) => n.toLowerCase());
+    const names = account ? roleNames(config.region, config.clusterName, MAX_USER_ROLE_SHARDS).users.map((n) => roleKey(n, account)) : [];
     const pinned = new Map<number, number>();
     const free: { cost: number; seed: [number, number]; shard: number; weight: number }[] = [];
     for (const profile of config.profiles) {
@@ -194,7 +219,7 @@ export function shardsNeeded(config: StackConfig, maxChars: number, from = 1): n
             free.push({ cost: cost(profile.name), seed, shard: 0, weight: weight(seed, 0) });
             continue;
         }
-        const index = names.indexOf(parseRoleRef(profile.awsIamRole)?.name.toLowerCase() ?? "");
+        const index = names.indexOf(roleKey(profile.awsIamRole));
         if (index >= 0) pinned.set(index, (pinned.get(index) ?? 0) + cost(profile.name));
     }
     for (let shards = 1; shards <= MAX_USER_ROLE_SHARDS; shards++) {
@@ -216,7 +241,7 @@ export function shardsNeeded(config: StackConfig, maxChars: number, from = 1): n
  * Capacity problems of the plan's managed roles (exact sizes; roles this stack does not manage are
  * measured against their live policy by the provider at preview).
  */
-export function capacityProblems(config: StackConfig, plan: TrustPlan): string[] {
+export function capacityProblems(config: StackConfig, plan: TrustPlan, account?: string): string[] {
     const providerArn = providerArnForSizing(config);
     const limit = config.trustPolicyMaxChars;
     const problems: string[] = [];
@@ -226,8 +251,8 @@ export function capacityProblems(config: StackConfig, plan: TrustPlan): string[]
         const isUser = plan.names.users.includes(g.roleName);
         let fix: string;
         if (isUser) {
-            const atLimit = shardsNeeded(config, limit, config.userRoleShards + 1);
-            const atMax = limit < MAX_POLICY_CHARS_LIMIT ? shardsNeeded(config, MAX_POLICY_CHARS_LIMIT) : undefined;
+            const atLimit = shardsNeeded(config, limit, config.userRoleShards + 1, account);
+            const atMax = limit < MAX_POLICY_CHARS_LIMIT ? shardsNeeded(config, MAX_POLICY_CHARS_LIMIT, 1, account) : undefined;
             fix = atLimit
                 ? `set kubeflow-irsa:userRoleShards to ${atLimit}` +
                   (atMax ? `, or raise the account's "Role trust policy length" quota to ${MAX_POLICY_CHARS_LIMIT} and set kubeflow-irsa:trustPolicyMaxChars: ${MAX_POLICY_CHARS_LIMIT} (then ${atMax} shard${atMax > 1 ? "s" : ""} fit)` : "")

@@ -50,7 +50,8 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
 
         const roleArnOf = (profile: string): pulumi.Output<string> => {
             const target = plan.profileRoles.get(profile)!;
-            return target.managed ? args.managedRoleArns.get(target.roleName)! : pulumi.output(target.roleArn!);
+            // An awsIamRole ARN is used as configured, also when it names a role this stack manages.
+            return target.roleArn !== undefined ? pulumi.output(target.roleArn) : args.managedRoleArns.get(target.roleName)!;
         };
 
         const trustByRole = new Map<string, TrustSubjects>();

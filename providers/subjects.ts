@@ -117,6 +117,37 @@ export function parseRoleRef(ref: string): RoleRef | undefined {
     return undefined;
 }
 
+/**
+ * Who a role is: its account and its case-folded name. IAM role names are case-insensitive
+ * ("KfUser" and "kfuser" are one role) and unique per account whatever their path; an ARN fixes
+ * the account, a bare name is in `account` — the one the credentials reach — when that is known.
+ * Undefined for text that is neither a role name nor a role ARN.
+ */
+export function roleIdentity(ref: string, account?: string): { accountId?: string; name: string } | undefined {
+    const parsed = parseRoleRef(ref);
+    if (!parsed) return undefined;
+    const accountId = parsed.accountId ?? account;
+    return { ...(accountId ? { accountId } : {}), name: parsed.name.toLowerCase() };
+}
+
+/**
+ * Whether two references name one role. A bare name stands for the role of that name in `account`
+ * (when known) and matches an ARN of any account when not; two different accounts never match.
+ * The one rule for role identity: the provider, placement, synth and the doctor all call it.
+ */
+export function sameRole(a: string, b: string, account?: string): boolean {
+    const [ra, rb] = [roleIdentity(a, account), roleIdentity(b, account)];
+    if (!ra || !rb) return a === b;
+    if (ra.accountId && rb.accountId && ra.accountId !== rb.accountId) return false;
+    return ra.name === rb.name;
+}
+
+/** A stable key per role (`<account>/<lower-case name>`; `?/<name>` when the account is unknown). */
+export function roleKey(ref: string, account?: string): string {
+    const id = roleIdentity(ref, account);
+    return id ? `${id.accountId ?? "?"}/${id.name}` : ref;
+}
+
 /** The role's name from a name or an ARN (what IAM's API takes); other text as it is. */
 export function roleNameOf(role: string): string {
     return parseRoleRef(role)?.name ?? role;
