@@ -9,37 +9,27 @@
 // - during preview unknown inputs arrive as the string below, even where an array is expected.
 
 import * as pulumi from "@pulumi/pulumi";
+import { awsSettingsFromConfig, createIamClient, getTrustPolicy, type AwsSettings } from "./iam";
 import {
-    awsSettingsFromConfig,
-    createIamClient,
-    explainAwsError,
-    getTrustPolicy,
-    isAwsError,
-    putTrustPolicy,
-    type AwsSettings,
-} from "./iam";
-import {
-    applySubjectChange,
-    buildTrustPolicy,
-    canonicalPolicy,
-    DEFAULT_MAX_POLICY_CHARS,
-    MAX_POLICY_CHARS_LIMIT,
-    policySize,
-    presentSubjects,
-    TrustPolicyError,
-    type PolicyDocument,
-    type SubjectChange,
-} from "./trustPolicy";
-import { oidcProviderArnProblem, parseOidcProviderArn, parseRoleRef, roleNameOf, subjectProblem } from "./subjects";
+    createChanges,
+    deleteChanges,
+    hasLeftovers,
+    isUnknown,
+    normalized,
+    normalizedState,
+    partialState,
+    trusted,
+    UNKNOWN,
+    updateChanges,
+    type TrustSubjectsInputs,
+    type TrustSubjectsOutputs,
+} from "./ownership";
+import { accountProblem, liveProblem, quotaProblem, reconcile, type ReconcileResult, type WriteProgress } from "./reconcile";
+import { oidcProviderArnProblem, parseRoleRef, roleNameOf, sameRole, subjectProblem } from "./subjects";
+import { buildTrustPolicy, DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, policySize, presentSubjects } from "./trustPolicy";
 
-/** How the Pulumi engine spells an unknown value (a preview-time Output) to a dynamic provider. */
-export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-/** Read-modify-write rounds before giving up on a role other writers keep changing. */
-const MAX_WRITE_ROUNDS = 6;
-/** How long a read may lag our own write before we stop taking it for IAM's eventual consistency. */
-const CONSISTENCY_WAIT_MS = 15_000;
-const BACKOFF_BASE_MS = 200;
-const BACKOFF_CAP_MS = 5000;
+export { quotaProblem } from "./reconcile";
+export { UNKNOWN, type TrustSubjectsInputs, type TrustSubjectsOutputs } from "./ownership";
 
 export interface TrustSubjectsArgs {
     /** The role, by name or ARN; it may belong to this stack or be managed elsewhere. */
@@ -57,76 +47,6 @@ export interface TrustSubjectsArgs {
      * (not even on delete), so the role's trust policy never runs empty. @default []
      */
     anchors?: pulumi.Input<pulumi.Input<string>[]>;
-}
-
-/** Inputs after `check`: plain, validated, normalized. */
-export interface TrustSubjectsInputs {
-    role: string;
-    providerArn: string;
-    subjects: string[];
-    maxPolicyChars: number;
-    allowWildcards: boolean;
-    anchors: string[];
-}
-
-export interface TrustSubjectsOutputs extends TrustSubjectsInputs {
-    /** The role's name (what IAM's API takes). */
-    roleName: string;
-    roleArn: string;
-    /** Characters of the role's trust policy as last written or read. */
-    policyChars: number;
-}
-
-
-/**
- * Whether two references name one role. IAM role names are case-insensitive ("KfUser" and
- * "kfuser" are one role); an ARN also fixes the account, a bare name does not.
- */
-function sameRole(a: string, b: string): boolean {
-    const [ra, rb] = [parseRoleRef(a), parseRoleRef(b)];
-    if (!ra || !rb) return a === b;
-    if (ra.accountId && rb.accountId && ra.accountId !== rb.accountId) return false;
-    return ra.name.toLowerCase() === rb.name.toLowerCase();
-}
-
-/**
- * Fails when the configured role is an ARN in another account than the role the credentials
- * reached: editing a same-named role of the wrong account would trust the namespace there.
- */
-function assertSameAccount(configured: string, actualArn: string): void {
-    if (sameRole(configured, actualArn)) return;
-    const account = parseRoleRef(configured)?.accountId;
-    throw new Error(
-        `role "${configured}": the credentials in use reach ${actualArn} instead, in account ${parseRoleRef(actualArn)?.accountId ?? "?"}; ` +
-            `run with credentials for account ${account} (aws:profile / aws:assumeRoles in the stack config), or fix the role ARN`,
-    );
-}
-
-/**
- * Inputs as `check` leaves them, for callers that skip `check` (the engine never does): defaults
- * applied, subjects deduplicated and sorted. Unknown values pass through.
- */
-function normalized<T extends TrustSubjectsInputs>(inputs: T): T {
-    return {
-        ...inputs,
-        subjects: Array.isArray(inputs.subjects) ? [...new Set(inputs.subjects)].sort() : (inputs.subjects ?? []),
-        maxPolicyChars: inputs.maxPolicyChars ?? DEFAULT_MAX_POLICY_CHARS,
-        allowWildcards: inputs.allowWildcards ?? false,
-        anchors: Array.isArray(inputs.anchors) ? [...new Set(inputs.anchors)].sort() : (inputs.anchors ?? []),
-    };
-}
-
-/** Everything the resource makes the role trust: its subjects and its anchors. */
-function trusted(inputs: TrustSubjectsInputs): string[] {
-    return isUnknown(inputs.subjects) || isUnknown(inputs.anchors) ? [] : [...new Set([...inputs.subjects, ...inputs.anchors])];
-}
-
-function resourceId(inputs: TrustSubjectsInputs): string {
-    return `${roleNameOf(inputs.role)}|${inputs.providerArn}`;
-}
-
-function isUnknown(value: unknown): boolean {
-    return value === UNKNOWN || (Array.isArray(value) && value.includes(UNKNOWN));
 }
 
 function sameSubjects(a: readonly string[], b: readonly string[]): boolean {
@@ -201,170 +121,13 @@ function checkSubjectList(property: string, value: unknown, wildcardsOk: boolean
     return [...new Set(value as string[])].sort();
 }
 
-/** The quota message: role, size, limit, subject count and the fix. Undefined when it fits. */
-export function quotaProblem(role: string, document: PolicyDocument, inputs: Pick<TrustSubjectsInputs, "maxPolicyChars" | "subjects" | "providerArn">): string | undefined {
-    const size = policySize(document);
-    if (size <= inputs.maxPolicyChars) return undefined;
-    const issuer = parseOidcProviderArn(inputs.providerArn)?.issuer ?? inputs.providerArn;
-    const raise = inputs.maxPolicyChars < MAX_POLICY_CHARS_LIMIT
-        ? `raise the account's "Role trust policy length" quota to ${MAX_POLICY_CHARS_LIMIT} in Service Quotas and set kubeflow-irsa:trustPolicyMaxChars to ${MAX_POLICY_CHARS_LIMIT}, or `
-        : "";
-    return (
-        `${isUnknown(role) ? "the role" : `role "${roleNameOf(role)}"`}: the trust policy would be ${size} characters with ${inputs.subjects.length} subjects ` +
-        `of this stack for ${issuer}, over the limit of ${inputs.maxPolicyChars} characters (ACLSizePerRole). ` +
-        `Fix: ${raise}spread the profiles over more roles (kubeflow-irsa:userRoleShards for kf-user, or another awsIamRole for some profiles)`
-    );
-}
-
-/**
- * The quota problem of an edit, if any. Only growth is refused: a document that IAM already holds
- * above `maxPolicyChars` (its real quota is higher than configured) may still shrink.
- */
-function editQuotaProblem(role: string, before: PolicyDocument, after: PolicyDocument, inputs: Pick<TrustSubjectsInputs, "maxPolicyChars" | "subjects" | "providerArn">): string | undefined {
-    if (policySize(after) <= policySize(before)) return undefined;
-    return quotaProblem(role, after, inputs);
-}
-
-function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Full jitter: a random wait up to an exponentially growing cap. */
-function backoff(round: number): number {
-    return Math.random() * Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** round);
-}
-
-/** Applies changes in order (additions before removals keep the document non-empty). */
-function applyChanges(document: PolicyDocument, changes: SubjectChange[], context: string): { document: PolicyDocument; changed: boolean } {
-    let result = { document, changed: false };
-    for (const change of changes) {
-        try {
-            const edit = applySubjectChange(result.document, change);
-            result = { document: edit.document, changed: result.changed || edit.changed };
-        } catch (err) {
-            if (err instanceof TrustPolicyError) throw new Error(`${context}: ${err.message}`);
-            throw err;
-        }
-    }
-    return result;
-}
-
-/**
- * What an update does: ensure every new subject, remove the dropped ones, and when the cluster's
- * OIDC provider changed on the same role, move the subjects to it in the same single write.
- */
-function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInputs): SubjectChange[] {
-    const keep = trusted(news);
-    const dropped = removable(olds).filter((s) => olds.providerArn !== news.providerArn || !keep.includes(s));
-    if (olds.providerArn === news.providerArn) return [{ providerArn: news.providerArn, add: keep, remove: dropped }];
-    return [
-        { providerArn: news.providerArn, add: keep, remove: [] },
-        { providerArn: olds.providerArn, add: [], remove: dropped },
-    ];
-}
-
-/** What this resource may ever remove: its subjects, never its anchors. */
-function removable(state: TrustSubjectsInputs): string[] {
-    return state.subjects.filter((s) => !state.anchors.includes(s));
-}
-
-/**
- * What would stop the changes on the role's live document — over the quota, the wrong account,
- * nothing left — or undefined (also when the role does not exist yet). Only IAM errors throw.
- */
-async function liveProblem(settings: AwsSettings, inputs: TrustSubjectsInputs, changes: SubjectChange[], operation: string): Promise<string | undefined> {
-    const client = createIamClient(settings);
-    let current;
-    try {
-        current = await getTrustPolicy(client, roleNameOf(inputs.role));
-    } finally {
-        client.destroy();
-    }
-    if (!current) return undefined;
-    try {
-        assertSameAccount(inputs.role, current.roleArn);
-        const edit = applyChanges(current.document, changes, `${operation} of role "${roleNameOf(inputs.role)}"`);
-        return editQuotaProblem(inputs.role, current.document, edit.document, inputs);
-    } catch (err) {
-        return (err as Error).message;
-    }
-}
-
-export interface ReconcileResult {
-    roleArn: string;
-    document: PolicyDocument;
-    writes: number;
-}
-
-/**
- * Read, apply the changes, write, and read again to verify. IAM has no conditional write, and its
- * reads are eventually consistent, so the verifying read can show three things:
- * - our change (or more): done;
- * - the very document our write replaced: the read lags the write; wait and read again, without
- *   writing (writing again would undo what others wrote meanwhile), for up to CONSISTENCY_WAIT_MS;
- * - another document without our change: another writer replaced ours (a lost update); after a
- *   jittered backoff, read afresh and re-apply our change on top of theirs.
- * `ConcurrentModification` is retried like a lost update; throttling, 5xx and dropped connections
- * inside the SDK. The backoff always comes before a fresh read, never between a read and the write
- * built on it.
- */
-export async function reconcile(settings: AwsSettings, inputs: TrustSubjectsInputs, changes: SubjectChange[], operation: string): Promise<ReconcileResult | undefined> {
-    const client = createIamClient(settings);
-    const roleName = roleNameOf(inputs.role);
-    let writes = 0;
-    let retries = 0;
-    let waits = 0;
-    /** The document our last write replaced, and when we wrote, while it is unverified. */
-    let pending: { replaced: string; at: number } | undefined;
-    try {
-        for (;;) {
-            const current = await getTrustPolicy(client, roleName);
-            if (!current) return undefined;
-            assertSameAccount(inputs.role, current.roleArn);
-            const edit = applyChanges(current.document, changes, `${operation} of role "${roleName}"`);
-            if (!edit.changed) return { roleArn: current.roleArn, document: current.document, writes };
-            if (pending) {
-                const stale = canonicalPolicy(current.document) === pending.replaced;
-                if (stale && Date.now() - pending.at < CONSISTENCY_WAIT_MS) {
-                    await sleep(backoff(++waits));
-                    continue;
-                }
-                pending = undefined;
-                if (++retries > MAX_WRITE_ROUNDS) throw lostUpdates(operation, roleName, retries);
-                await sleep(backoff(retries));
-                continue; // re-read after the wait: never write on a document read before it
-            }
-            const problem = editQuotaProblem(roleName, current.document, edit.document, inputs);
-            if (problem) throw new Error(problem);
-            try {
-                await putTrustPolicy(client, roleName, edit.document);
-                writes++;
-                pending = { replaced: canonicalPolicy(current.document), at: Date.now() };
-            } catch (err) {
-                if (isAwsError(err, "NoSuchEntity")) return undefined;
-                if (!isAwsError(err, "ConcurrentModification")) throw explainAwsError(err, "iam:UpdateAssumeRolePolicy", roleName);
-                if (++retries > MAX_WRITE_ROUNDS) throw lostUpdates(operation, roleName, retries);
-                await sleep(backoff(retries));
-            }
-        }
-    } finally {
-        client.destroy();
-    }
-}
-
-function lostUpdates(operation: string, roleName: string, rounds: number): Error {
-    return new Error(
-        `${operation} of role "${roleName}": another writer kept replacing the trust policy (${rounds} rounds); ` +
-            "find who else edits it (for example a Kubeflow profile controller without annotateOnly) and run `pulumi up` again",
-    );
-}
-
-function outputsOf(inputs: TrustSubjectsInputs, result: ReconcileResult): TrustSubjectsOutputs {
+function outputsOf(inputs: TrustSubjectsInputs, result: Pick<ReconcileResult, "roleArn" | "document">): TrustSubjectsOutputs {
     return {
         ...inputs,
         roleName: roleNameOf(inputs.role),
         roleArn: result.roleArn,
         policyChars: policySize(result.document),
+        leftovers: [],
     } satisfies TrustSubjectsOutputs;
 }
 
@@ -372,10 +135,43 @@ function missingRole(operation: string, roleName: string): Error {
     return new Error(`${operation}: role "${roleName}" does not exist; create it first, or point awsIamRole at an existing role`);
 }
 
+/**
+ * The error of a create or update that sent a write and then failed, in the shape the Node host
+ * turns into ErrorResourceInitFailed (id and properties): the engine records the properties as
+ * the resource's state and runs an update on the next `up` even when nothing changed. The host
+ * adds `__provider` to results but not to these properties, so they carry it themselves.
+ */
+function partialFailure(err: unknown, id: string, state: TrustSubjectsOutputs, providerText: unknown): Error {
+    const message =
+        `${(err as Error).message ?? String(err)} — a write was sent, so role "${state.roleName}" may already trust the new subjects: ` +
+        "the stack's state now owns them, and the next `pulumi up` finishes the change (or, if the config no longer names them, removes them)";
+    return Object.assign(new Error(message), { id, properties: { ...state, __provider: providerText }, reasons: [message] });
+}
+
+/** The id of a resource: the role's ARN, which no update changes (another role is a replace). */
+function resourceId(roleArn: string): string {
+    return roleArn;
+}
+
+/**
+ * The error to throw when an operation failed: as it is when no write may have landed (the engine
+ * keeps the old state, or none for a create); otherwise with the state IAM may now hold.
+ */
+function failure(err: unknown, progress: WriteProgress, olds: TrustSubjectsOutputs | undefined, news: TrustSubjectsInputs, raw: object, id?: string): unknown {
+    if (!progress.sent || !progress.roleArn) return err;
+    const state = partialState(olds, news, {
+        roleName: roleNameOf(news.role),
+        roleArn: progress.roleArn,
+        policyChars: progress.document ? policySize(progress.document) : 0,
+    });
+    return partialFailure(err, id ?? resourceId(progress.roleArn), state, (raw as { __provider?: unknown }).__provider);
+}
+
 /** The provider, as an object the Pulumi host loads and calls. */
 export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSubjectsInputs, TrustSubjectsOutputs> {
     // Filled in by `configure` after the host has loaded this object; never serialized with values.
     const session: { settings: AwsSettings } = { settings: { assumeRoles: [] } };
+    const known = (inputs: TrustSubjectsInputs) => ![inputs.role, inputs.providerArn, inputs.subjects, inputs.anchors, inputs.maxPolicyChars].some(isUnknown);
 
     return {
         async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
@@ -388,35 +184,42 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
             // Only for creates: `check` runs for every resource on every preview, and an
             // unchanged `up` must make no IAM call.
             const creating = !olds || Object.keys(olds).length === 0;
-            if (creating && failures.length === 0 && ![inputs.role, inputs.providerArn, inputs.subjects, inputs.anchors, inputs.maxPolicyChars].some(isUnknown)) {
-                // Reading is best effort here; `create` reads again and reports IAM errors.
-                const problem = await liveProblem(session.settings, inputs, [{ providerArn: inputs.providerArn, add: trusted(inputs), remove: [] }], "create").catch(() => undefined);
+            if (creating && failures.length === 0 && known(inputs)) {
+                // Best effort: without the read, `create` still measures before it writes.
+                const problem = await liveProblem(session.settings, inputs, createChanges(inputs), "create").catch((err: unknown) => {
+                    console.warn(
+                        `warning: TrustSubjects ${roleNameOf(inputs.role)}: the trust policy could not be read at preview to measure it against the quota ` +
+                            `(${(err as Error).message ?? String(err)}); \`up\` measures it again before it writes`,
+                    );
+                    return undefined;
+                });
                 if (problem) failures.push({ property: "subjects", reason: problem });
             }
             return { inputs, failures };
         },
 
         async diff(_id: string, oldOutputs: TrustSubjectsOutputs, newInputs: TrustSubjectsInputs): Promise<pulumi.dynamic.DiffResult> {
-            const [olds, news] = [normalized(oldOutputs), normalized(newInputs)];
-            const replaces = [
-                ...(isUnknown(news.role) || !sameRole(olds.role, news.role) ? ["role"] : []),
-                ...(isUnknown(news.providerArn) || olds.providerArn !== news.providerArn ? ["providerArn"] : []),
-            ];
-            if (replaces.length > 0) {
-                // Another role or cluster: the new one gains (create), then the old one loses
-                // (delete), so no pod is ever without trust. The create's own check ran with old
-                // inputs, so the target is measured here: with the old statement still in place
-                // when the cluster changes on the same role.
-                if (![news.role, news.providerArn, news.subjects, news.anchors, news.maxPolicyChars].some(isUnknown)) {
-                    const problem = await liveProblem(session.settings, news, [{ providerArn: news.providerArn, add: trusted(news), remove: [] }], "create");
+            const [olds, news] = [normalizedState(oldOutputs), normalized(newInputs)];
+            if (isUnknown(news.role) || !sameRole(olds.role, news.role)) {
+                // Another role: the new one gains (create), then the old one loses (delete), so no
+                // pod is ever without trust. Two documents, one write each. The create's own check
+                // ran with old inputs, so the target is measured here.
+                if (known(news)) {
+                    const problem = await liveProblem(session.settings, news, createChanges(news), "create");
                     if (problem) throw new Error(problem);
                 }
-                return { changes: true, replaces, deleteBeforeReplace: false };
+                return { changes: true, replaces: ["role"], deleteBeforeReplace: false };
             }
-            if (isUnknown(news.subjects) || isUnknown(news.anchors)) return { changes: true };
-            if (sameSubjects(olds.subjects, news.subjects) && sameSubjects(olds.anchors, news.anchors)) return { changes: false };
+            // A new cluster (OIDC provider) on the same role is an update, not a replace: one
+            // read-modify-write moves the subjects and anchors. Two (a create and a delete) could
+            // undo each other through IAM's eventually consistent reads.
+            const moving = isUnknown(news.providerArn) || olds.providerArn !== news.providerArn;
+            if (!moving) {
+                if (isUnknown(news.subjects) || isUnknown(news.anchors)) return { changes: true };
+                if (sameSubjects(olds.subjects, news.subjects) && sameSubjects(olds.anchors, news.anchors) && !hasLeftovers(olds)) return { changes: false };
+            }
             // Preview-time quota check against the live document: fail now, not half-way through `up`.
-            if (!isUnknown(news.maxPolicyChars)) {
+            if (known(news)) {
                 const problem = await liveProblem(session.settings, news, updateChanges(olds, news), "update");
                 if (problem) throw new Error(problem);
             }
@@ -425,47 +228,67 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
 
         async create(checked: TrustSubjectsInputs): Promise<pulumi.dynamic.CreateResult<TrustSubjectsOutputs>> {
             const inputs = normalized(checked);
-            const result = await reconcile(session.settings, inputs, [{ providerArn: inputs.providerArn, add: trusted(inputs), remove: [] }], "create");
+            const progress: WriteProgress = { sent: false };
+            let result;
+            try {
+                result = await reconcile(session.settings, inputs, createChanges(inputs), "create", progress, { awaitRole: true });
+            } catch (err) {
+                throw failure(err, progress, undefined, inputs, checked);
+            }
             if (!result) throw missingRole("create", roleNameOf(inputs.role));
-            return { id: resourceId(inputs), outs: outputsOf(inputs, result) };
+            return { id: resourceId(result.roleArn), outs: outputsOf(inputs, result) };
         },
 
         async read(id: string, props?: TrustSubjectsOutputs): Promise<pulumi.dynamic.ReadResult<TrustSubjectsOutputs>> {
             // Without state (an import by id "<role name>|<provider ARN>") nothing is owned yet: the
             // role's subjects may belong to kfctl, other stacks or people, so none is claimed.
+            const state = props && Object.keys(props).length > 0 ? normalizedState(props) : undefined;
             const [idRole, idProvider] = id.split("|");
-            const role = props?.role ?? idRole;
-            const providerArn = props?.providerArn ?? idProvider;
+            const role = state?.role ?? idRole;
+            const providerArn = state?.providerArn ?? idProvider;
+            if (!providerArn) {
+                throw new Error(`read of TrustSubjects "${id}": without state the id must name the role and the OIDC provider, as "<role name>|<OIDC provider ARN>"`);
+            }
             const client = createIamClient(session.settings);
             try {
                 const current = await getTrustPolicy(client, roleNameOf(role));
                 if (!current) return {};
-                assertSameAccount(role, current.roleArn);
+                const wrongAccount = accountProblem(role, current.roleArn);
+                if (wrongAccount) throw new Error(wrongAccount);
+                const present = (provider: string, subjects: string[]) => presentSubjects(current.document, provider, subjects);
                 const inputs: TrustSubjectsInputs = {
                     role,
                     providerArn,
-                    subjects: presentSubjects(current.document, providerArn, props?.subjects ?? []),
-                    maxPolicyChars: props?.maxPolicyChars ?? DEFAULT_MAX_POLICY_CHARS,
-                    allowWildcards: props?.allowWildcards ?? false,
-                    anchors: presentSubjects(current.document, providerArn, props?.anchors ?? []),
+                    subjects: present(providerArn, state?.subjects ?? []),
+                    maxPolicyChars: state?.maxPolicyChars ?? DEFAULT_MAX_POLICY_CHARS,
+                    allowWildcards: state?.allowWildcards ?? false,
+                    anchors: present(providerArn, state?.anchors ?? []),
                 };
-                return { id, props: outputsOf(inputs, { roleArn: current.roleArn, document: current.document, writes: 0 }) };
+                const leftovers = (state?.leftovers ?? []).map((e) => ({ providerArn: e.providerArn, subjects: present(e.providerArn, e.subjects) })).filter((e) => e.subjects.length > 0);
+                return { id, props: { ...outputsOf(inputs, current), leftovers } };
             } finally {
                 client.destroy();
             }
         },
 
-        async update(_id: string, oldOutputs: TrustSubjectsOutputs, newInputs: TrustSubjectsInputs): Promise<pulumi.dynamic.UpdateResult<TrustSubjectsOutputs>> {
-            const [olds, news] = [normalized(oldOutputs), normalized(newInputs)];
-            const result = await reconcile(session.settings, news, updateChanges(olds, news), "update");
+        async update(id: string, oldOutputs: TrustSubjectsOutputs, newInputs: TrustSubjectsInputs): Promise<pulumi.dynamic.UpdateResult<TrustSubjectsOutputs>> {
+            const [olds, news] = [normalizedState(oldOutputs), normalized(newInputs)];
+            const progress: WriteProgress = { sent: false };
+            let result;
+            try {
+                result = await reconcile(session.settings, news, updateChanges(olds, news), "update", progress, { awaitRole: true });
+            } catch (err) {
+                throw failure(err, progress, olds, news, newInputs, id);
+            }
             if (!result) throw missingRole("update", roleNameOf(news.role));
             return { outs: outputsOf(news, result) };
         },
 
         async delete(_id: string, state: TrustSubjectsOutputs): Promise<void> {
-            const props = normalized(state);
-            // A role that is already gone has nothing left to remove.
-            await reconcile(session.settings, props, [{ providerArn: props.providerArn, add: [], remove: removable(props) }], "delete");
+            const props = normalizedState(state);
+            const changes = deleteChanges(props);
+            // Nothing owned (only anchors): no IAM call. A role that is already gone has nothing left to remove.
+            if (changes.length > 0) await reconcile(session.settings, props, changes, "delete");
         },
     };
 }
@@ -482,12 +305,22 @@ export class TrustSubjects extends pulumi.dynamic.Resource {
     declare public readonly anchors: pulumi.Output<string[]>;
     declare public readonly maxPolicyChars: pulumi.Output<number>;
     declare public readonly policyChars: pulumi.Output<number>;
+    declare public readonly leftovers: pulumi.Output<{ providerArn: string; subjects: string[] }[]>;
 
     constructor(name: string, args: TrustSubjectsArgs, opts?: pulumi.CustomResourceOptions) {
         super(
             provider,
             name,
-            { roleName: undefined, roleArn: undefined, policyChars: undefined, maxPolicyChars: DEFAULT_MAX_POLICY_CHARS, allowWildcards: false, anchors: [], ...args },
+            {
+                roleName: undefined,
+                roleArn: undefined,
+                policyChars: undefined,
+                leftovers: undefined,
+                maxPolicyChars: DEFAULT_MAX_POLICY_CHARS,
+                allowWildcards: false,
+                anchors: [],
+                ...args,
+            },
             opts,
             "kubeflow-irsa",
             "TrustSubjects",

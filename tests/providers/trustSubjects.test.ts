@@ -7,16 +7,10 @@ import * as pulumi from "@pulumi/pulumi";
 import requireFromString = require("require-from-string");
 import { FakeIam } from "../support/fakeIam";
 import { ACCOUNT, DEV, DEV_SUB, KF_USER, PROD, PROD_ISSUER, sa, sharedRolePolicy } from "../support/fixtures";
-import { TrustSubjects, trustSubjectsProvider, UNKNOWN } from "../../providers/trustSubjects";
+import { Engine, hostConfig, loadAsHost, registeredTrustSubjects, useLocalIam, type Provider, type State } from "../support/host";
+import { trustSubjectsProvider, UNKNOWN } from "../../providers/trustSubjects";
 import { applySubjectChange, buildTrustPolicy, policySize, presentSubjects, serializePolicy, subjectsThatFit, type PolicyDocument } from "../../providers/trustPolicy";
 
-type Provider = pulumi.dynamic.ResourceProvider;
-interface State {
-    id: string;
-    outs: Record<string, any>;
-}
-
-const TYPE = "pulumi-nodejs:dynamic/kubeflow-irsa:TrustSubjects";
 /** Every subject this stack ever owns in these tests; the rest of a document is foreign. */
 const OURS = new Set([sa("alice"), sa("bob"), sa("carol"), sa("dave"), sa("team-a", "runner-*")]);
 
@@ -52,99 +46,30 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
     throw new Error("expected a failure");
 }
 
-/** A stack-config view as the host builds it: keys without a namespace get the project's. */
-function hostConfig(values: Record<string, string>): pulumi.dynamic.Config {
-    const get = (key: string) => values[key.includes(":") ? key : `kubeflow-irsa:${key}`];
-    return {
-        get,
-        require: (key: string) => {
-            const value = get(key);
-            if (value === undefined) throw new Error(`Missing required configuration key: ${key}`);
-            return value;
-        },
-    };
-}
-
-/** What the host does once per distinct provider text: load it, then configure it. */
-async function loadAsHost(text: string, config: Record<string, string> = {}): Promise<Provider> {
-    const provider = (requireFromString(text) as { handler: () => Provider }).handler();
-    await provider.configure!({ config: hostConfig(config) });
-    return provider;
-}
-
 describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, against a local IAM)", function () {
     let fake: FakeIam;
     let providerText: string;
     let registeredInputs: Record<string, unknown>;
     let provider: Provider;
-    const savedEnv: Record<string, string | undefined> = {};
-    const ENV = ["AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_PROFILE", "AWS_EC2_METADATA_DISABLED"];
+    let restoreEnv: () => void;
+    const up = (p: Provider, state: State | undefined, args: Record<string, unknown>) =>
+        new Engine(p, providerText, { maxPolicyChars: 4096, allowWildcards: false }).up(state, args);
 
     before(async function () {
-        for (const key of ENV) savedEnv[key] = process.env[key];
         // The shared role below (two clusters, CI, a restricted statement, EC2) is ~2000 characters
         // before we add anything: its account has the quota raised to 4096.
         fake = await FakeIam.start({ accountId: ACCOUNT, quota: 4096 });
-        for (const key of ENV) delete process.env[key];
-        process.env.AWS_ENDPOINT_URL_IAM = fake.endpoint;
-        process.env.AWS_ACCESS_KEY_ID = "AKIDEXAMPLE";
-        process.env.AWS_SECRET_ACCESS_KEY = "fake-secret-for-tests";
-        process.env.AWS_REGION = "us-west-2";
-        process.env.AWS_EC2_METADATA_DISABLED = "true";
-
+        restoreEnv = useLocalIam(fake);
         // Construct the resource under mocks; the engine would receive the serialized provider.
-        const captured = new Promise<Record<string, unknown>>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error(`no ${TYPE} reached newResource: did the provider fail to serialize?`)), 20_000);
-            pulumi.runtime.setMocks(
-                {
-                    newResource(args: pulumi.runtime.MockResourceArgs) {
-                        if (args.type === TYPE) {
-                            clearTimeout(timer);
-                            resolve(args.inputs);
-                        }
-                        return { id: `${args.name}-id`, state: args.inputs };
-                    },
-                    call: (args: pulumi.runtime.MockCallArgs) => args.inputs,
-                },
-                "kubeflow-irsa",
-                "test",
-                false,
-            );
-        });
-        new TrustSubjects("kf-user-profiles", { role: "kf-user-us-west-2-dev", providerArn: DEV, subjects: [sa("alice")] });
-        registeredInputs = await captured;
+        registeredInputs = await registeredTrustSubjects();
         providerText = registeredInputs.__provider as string;
         provider = await loadAsHost(providerText);
     });
 
     after(async () => {
-        for (const key of ENV) {
-            if (savedEnv[key] === undefined) delete process.env[key];
-            else process.env[key] = savedEnv[key];
-        }
+        restoreEnv();
         await fake.close();
     });
-
-    /** `pulumi up` for one resource as the engine drives it: check, then diff and create/update/replace. */
-    async function up(p: Provider, state: State | undefined, args: Record<string, unknown>): Promise<{ state: State; op: string; replaces?: string[] }> {
-        const news = { maxPolicyChars: 4096, allowWildcards: false, ...args, __provider: providerText };
-        const checked = await p.check!(state?.outs ?? {}, news);
-        assert.deepEqual(checked.failures ?? [], [], "check failed");
-        const inputs = checked.inputs as Record<string, unknown>;
-        if (!state) {
-            const created = await p.create(inputs);
-            return { state: { id: created.id, outs: created.outs }, op: "create" };
-        }
-        const diff = await p.diff!(state.id, { ...state.outs, __provider: "provider text of the previous deployment" }, { ...inputs, __provider: providerText });
-        if (!diff.changes) return { state, op: "same" };
-        if (diff.replaces && diff.replaces.length > 0) {
-            const created = await p.create(inputs); // create-before-delete
-            await p.delete!(state.id, state.outs);
-            return { state: { id: created.id, outs: created.outs }, op: "replace", replaces: diff.replaces };
-        }
-        const updated = await p.update!(state.id, state.outs, inputs);
-        return { state: { id: state.id, outs: updated.outs as Record<string, any> }, op: "update" };
-    }
 
     function freshRole(name: string, document: PolicyDocument = sharedRolePolicy()): string {
         const arn = fake.putRole(name, document);
@@ -212,7 +137,7 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             let step = await up(provider, undefined, { role: roleArn, providerArn: DEV, subjects: [sa("bob"), sa("alice")] });
             measured.create = calls();
             assert.equal(step.op, "create");
-            assert.equal(step.state.id, `${ROLE}|${DEV}`);
+            assert.equal(step.state.id, roleArn, "the id is the role's ARN: no update changes it");
             assert.deepEqual(step.state.outs.subjects, [sa("alice"), sa("bob")]);
             assert.equal(step.state.outs.roleName, ROLE);
             assert.equal(step.state.outs.roleArn, roleArn);
@@ -265,7 +190,7 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             step = await up(provider, step.state, { role: NEW_ROLE, providerArn: DEV, subjects: [sa("bob"), sa("carol")] });
             assert.equal(step.op, "replace");
             assert.deepEqual(step.replaces, ["role"]);
-            assert.equal(step.state.id, `${NEW_ROLE}|${DEV}`);
+            assert.equal(step.state.id, `arn:aws:iam::${ACCOUNT}:role/${NEW_ROLE}`);
             assert.deepEqual(ownedView(fake.trustPolicy(NEW_ROLE)), [sa("bob"), sa("carol")]);
             assert.deepEqual(ownedView(fake.trustPolicy(ROLE)), []);
             foreignIntact(ROLE);
@@ -321,14 +246,17 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             assert.deepEqual(fake.trustPolicy("kf-raw").Statement[0].Condition.StringEquals[DEV_SUB], [KF_USER, sa("alice"), sa("bob")]);
         });
 
-        it("GIVEN dev and prod clusters on one role WHEN the provider ARN changes THEN it replaces: prod gains, dev loses, nothing else moves", async () => {
+        it("GIVEN dev and prod clusters on one role WHEN the provider ARN changes THEN one update moves the subjects: prod gains, dev loses, in one write", async () => {
             const initial = sharedRolePolicy();
-            freshRole("kf-multi", initial);
+            const roleArn = freshRole("kf-multi", initial);
             let step = await up(provider, undefined, { role: "kf-multi", providerArn: DEV, subjects: [sa("dave")] });
+            fake.resetCalls();
             step = await up(provider, step.state, { role: "kf-multi", providerArn: PROD, subjects: [sa("dave")] });
-            assert.equal(step.op, "replace");
-            assert.deepEqual(step.replaces, ["providerArn"]);
+            assert.equal(step.op, "update");
+            assert.deepEqual(calls(), { reads: 3, writes: 1 }, "diff's quota read, read, one write, verifying read");
+            assert.equal(step.state.id, roleArn, "the id does not name the provider, so it stays true");
             assert.equal(step.state.outs.providerArn, PROD);
+            assert.deepEqual(step.state.outs.leftovers, []);
             const after = fake.trustPolicy("kf-multi");
             const prod = after.Statement.find((s: any) => s.Sid === "ProdCluster");
             assert.deepEqual(prod.Condition.StringEquals[`${PROD_ISSUER}:sub`], [sa("alice"), sa("dave")]);
@@ -336,28 +264,30 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             assert.deepEqual(foreignView({ ...after, Statement: after.Statement.filter((s: any) => s.Sid !== "ProdCluster") }), foreignView({ ...initial, Statement: (initial.Statement as any[]).filter((s) => s.Sid !== "ProdCluster") }));
         });
 
-        it("GIVEN a role too full for a second cluster's statement WHEN the provider ARN changes THEN preview fails, before the replace writes anything", async () => {
+        it("GIVEN a role too full for the new cluster's statement next to the foreign one WHEN the provider ARN changes THEN preview fails, before anything is written", async () => {
             freshRole("kf-half", buildTrustPolicy(DEV, [KF_USER]));
-            const { state } = await up(provider, undefined, { role: "kf-half", providerArn: DEV, subjects: profiles(20), maxPolicyChars: 2048 });
+            const { state } = await up(provider, undefined, { role: "kf-half", providerArn: DEV, subjects: profiles(30), maxPolicyChars: 2048 });
             const before = fake.trustPolicy("kf-half");
             fake.resetCalls();
+            // Our 30 subjects leave the dev statement (kfctl's kf-user stays there) for a new prod one.
             const err = await rejection(provider.diff!(state.id, state.outs, { ...state.outs, providerArn: PROD }));
-            assert.match(err.message, /role "kf-half": the trust policy would be \d{4} characters with 20 subjects of this stack for oidc\.eks\.eu-west-1/);
+            assert.match(err.message, /role "kf-half": the trust policy would be \d{4} characters with 30 subjects of this stack for oidc\.eks\.eu-west-1/);
             assert.deepEqual(calls(), { reads: 1, writes: 0 });
             assert.deepEqual(fake.trustPolicy("kf-half"), before);
         });
 
-        it("GIVEN an anchor subject WHEN the cluster changes, subjects go and the resource is deleted THEN the anchor follows to the new provider and is never removed", async () => {
+        it("GIVEN an anchor subject WHEN the cluster changes, subjects go and the resource is deleted THEN the anchor moves to the new provider, nothing stays under the old one, and it is never removed", async () => {
             freshRole("kf-anchored", buildTrustPolicy(DEV, [KF_USER]));
             const args = { role: "kf-anchored", subjects: [sa("alice")], anchors: [KF_USER] };
             let step = await up(provider, undefined, { ...args, providerArn: DEV });
             assert.deepEqual(step.state.outs.anchors, [KF_USER]);
-            // the cluster is replaced: the new provider's statement gets the anchor too, the old keeps it
+            // the cluster is replaced: the anchor moves with the subjects
             step = await up(provider, step.state, { ...args, providerArn: PROD });
-            assert.equal(step.op, "replace");
+            assert.equal(step.op, "update");
             const moved = fake.trustPolicy("kf-anchored");
             assert.deepEqual(presentSubjects(moved, PROD).sort(), [sa("alice"), KF_USER]);
-            assert.deepEqual(presentSubjects(moved, DEV), [KF_USER], "the old provider keeps only the anchor");
+            assert.deepEqual(presentSubjects(moved, DEV), [], "nothing of the old provider remains");
+            assert.equal(asList(moved.Statement).length, 1);
             // the last subject goes: the anchor stays, so the policy never runs empty
             step = await up(provider, step.state, { ...args, providerArn: PROD, subjects: [] });
             assert.deepEqual(presentSubjects(fake.trustPolicy("kf-anchored"), PROD), [KF_USER]);
@@ -431,7 +361,8 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             assert.deepEqual(await provider.diff!("id", olds, { ...olds, subjects: UNKNOWN }), { changes: true });
             assert.deepEqual(await provider.diff!("id", olds, { ...olds, subjects: [UNKNOWN] }), { changes: true });
             assert.deepEqual((await provider.diff!("id", olds, { ...olds, role: UNKNOWN })).replaces, ["role"]);
-            assert.deepEqual((await provider.diff!("id", olds, { ...olds, providerArn: UNKNOWN })).replaces, ["providerArn"]);
+            // an unknown provider (a cluster being replaced) is an update of the same resource, not a replace
+            assert.deepEqual(await provider.diff!("id", olds, { ...olds, providerArn: UNKNOWN }), { changes: true });
             // only the owned set, the role and the provider count; order, duplicates, __provider do not
             assert.deepEqual(await provider.diff!("id", { ...olds, subjects: [sa("b"), sa("a")], __provider: "old" }, { ...olds, subjects: [sa("a"), sa("b"), sa("a")], __provider: "new", maxPolicyChars: 4096 }), { changes: false });
             assert.deepEqual(await provider.diff!("id", olds, { ...olds, role: `arn:aws:iam::${ACCOUNT}:role/KF-USER` }), { changes: false });
