@@ -16,11 +16,60 @@ export const MOCK_ACCOUNT = "123456789012";
 export const ROLE_TYPE = "aws:iam/role:Role";
 export const TRUST_SUBJECTS_TYPE = "pulumi-nodejs:dynamic/kubeflow-irsa:TrustSubjects";
 
+/** The resource options the engine receives with a registration (invisible to `newResource`). */
+export interface RecordedOptions {
+    /** URNs of explicit and input dependencies. */
+    dependencies: string[];
+    /** The provider reference (`<urn>::<id>`), empty for the default provider. */
+    provider: string;
+    ignoreChanges: string[];
+    retainOnDelete: boolean;
+    parent: string;
+}
+
 export interface RecordedResource {
     type: string;
     name: string;
+    /** `urn:pulumi:<stack>::<project>::<type chain>::<name>`, as dependencies name it. */
+    urn: string;
     inputs: Record<string, unknown>;
     state: Record<string, unknown>;
+    options: RecordedOptions;
+}
+
+/** What the mock monitor's registerResource reads of a request; the options are copied from it. */
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getProvider(): string;
+    getDependenciesList(): string[];
+    getIgnorechangesList(): string[];
+    getRetainondelete(): boolean | undefined;
+}
+
+/**
+ * The options of each registration, keyed by type and name, read off the requests the SDK sends
+ * to the mock monitor — the same message the engine would get.
+ */
+const registeredOptions = new Map<string, RecordedOptions>();
+let monitorTapped = false;
+function tapMockMonitor(): void {
+    if (monitorTapped) return;
+    monitorTapped = true;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: { prototype: { registerResource: (req: RegisterRequest, cb: unknown) => unknown } } };
+    const original = MockMonitor.prototype.registerResource;
+    MockMonitor.prototype.registerResource = function (this: unknown, req: RegisterRequest, callback: unknown) {
+        registeredOptions.set(`${req.getType()}::${req.getName()}`, {
+            dependencies: req.getDependenciesList(),
+            provider: req.getProvider(),
+            ignoreChanges: req.getIgnorechangesList(),
+            retainOnDelete: req.getRetainondelete() ?? false,
+            parent: req.getParent(),
+        });
+        return original.call(this, req, callback);
+    };
 }
 
 export interface ProgramRun {
@@ -80,7 +129,7 @@ function issuerId(clusterName: string): string {
     return createHash("sha256").update(clusterName).digest("hex").slice(0, 32).toUpperCase();
 }
 
-function mocks(config: ConfigValues, record: (r: RecordedResource) => void): pulumi.runtime.Mocks {
+function mocks(config: ConfigValues, stack: string, record: (r: RecordedResource) => void): pulumi.runtime.Mocks {
     const region = config["aws:region"] ?? "us-east-1";
     return {
         newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
@@ -110,7 +159,9 @@ function mocks(config: ConfigValues, record: (r: RecordedResource) => void): pul
                     state.associationArn = `arn:aws:eks:${region}:${MOCK_ACCOUNT}:podidentityassociation/${inputs.clusterName}/a-${args.name}`;
                     break;
             }
-            record({ type: args.type, name: args.name, inputs, state });
+            const options = registeredOptions.get(`${args.type}::${args.name}`)!;
+            const urn = `urn:pulumi:${stack}::${PROJECT}::${typeChain(options.parent, args.type)}::${args.name}`;
+            record({ type: args.type, name: args.name, urn, inputs, state, options });
             return { id, state };
         },
         call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
@@ -120,6 +171,11 @@ function mocks(config: ConfigValues, record: (r: RecordedResource) => void): pul
             return {};
         },
     };
+}
+
+/** The type part of a URN as the mock monitor builds it (runtime/mocks.ts newUrn): `<parent type>$<type>`. */
+function typeChain(parent: string, type: string): string {
+    return parent ? `${parent.split("::")[2].split("$").pop()}$${type}` : type;
 }
 
 async function unwrap(value: unknown): Promise<unknown> {
@@ -158,7 +214,8 @@ async function withNativeStacks<T>(fn: () => Promise<T>): Promise<T> {
 
 async function evaluate(config: ConfigValues, stack: string): Promise<ProgramRun> {
     const resources: RecordedResource[] = [];
-    await pulumi.runtime.setMocks(mocks(config, (r) => resources.push(r)), PROJECT, stack, false);
+    tapMockMonitor();
+    await pulumi.runtime.setMocks(mocks(config, stack, (r) => resources.push(r)), PROJECT, stack, false);
     pulumi.runtime.setAllConfig(config);
     delete require.cache[PROGRAM];
     let program: Record<string, unknown>;

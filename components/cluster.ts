@@ -33,6 +33,8 @@ export class ClusterOidc extends pulumi.ComponentResource {
     public readonly kubeconfig: pulumi.Output<string | undefined>;
     /** Kubernetes provider for the cluster; undefined for the ambient kubeconfig. */
     public readonly k8sProvider?: k8s.Provider;
+    /** The eks-pod-identity-agent add-on, when installed. */
+    public readonly podIdentityAgent?: aws.eks.Addon;
 
     constructor(name: string, args: ClusterOidcArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeflow-irsa:cluster:ClusterOidc", name, args, opts);
@@ -82,7 +84,7 @@ export class ClusterOidc extends pulumi.ComponentResource {
         if (args.podIdentityAgent) {
             // Pod Identity associations only work with the agent running on every node
             // (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-agent-setup.html).
-            new aws.eks.Addon(`${name}-pod-identity-agent`, { clusterName: this.clusterName, addonName: "eks-pod-identity-agent" }, { parent: this });
+            this.podIdentityAgent = new aws.eks.Addon(`${name}-pod-identity-agent`, { clusterName: this.clusterName, addonName: "eks-pod-identity-agent" }, { parent: this });
         }
 
         this.registerOutputs({

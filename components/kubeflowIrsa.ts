@@ -115,6 +115,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                 maxPolicyChars: config.trustPolicyMaxChars,
                 adminServiceAccounts: config.adminServiceAccounts,
                 k8sProvider: cluster.k8sProvider,
+                podIdentityAgent: cluster.podIdentityAgent,
             },
             { parent: this, dependsOn: roles ? [roles] : [] },
         );

@@ -27,6 +27,8 @@ export interface KubeflowProfilesArgs {
     /** `namespace:name` service accounts bound to kf-admin (podIdentity mode). */
     adminServiceAccounts: string[];
     k8sProvider?: k8s.Provider;
+    /** The eks-pod-identity-agent add-on (podIdentity mode). */
+    podIdentityAgent?: aws.eks.Addon;
 }
 
 /** The Profile object the Kubeflow profile controller reconciles. */
@@ -69,7 +71,12 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
                         anchors: group.anchor ? [group.anchor] : [],
                         maxPolicyChars: args.maxPolicyChars,
                     },
-                    { parent: this },
+                    // A role this stack creates is deleted with the stack, and leaves IRSA mode by
+                    // its own Role resource rewriting the whole trust policy (Pod Identity): a
+                    // delete here would be a second read-modify-write on that role in the same
+                    // `up`, which a lagging read could turn into writing the old document back.
+                    // So its subjects are let go with the resource; only other roles lose them.
+                    { parent: this, retainOnDelete: group.managed },
                 );
                 trustByRole.set(group.key, trust);
                 this.trustSubjects.push(trust);
@@ -77,8 +84,15 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
         }
 
         if (args.enablePodIamPolicy && args.identityMode === "podIdentity") {
+            // Associations wait for the agent: a pod bound before the agent runs gets credentials
+            // it cannot fetch. (With an association, EKS's webhook injects Pod Identity and no
+            // longer IRSA for new pods, even while default-editor keeps its role-arn annotation.)
             const bind = (resourceName: string, namespace: string, serviceAccount: string, roleArn: pulumi.Input<string>) =>
-                new aws.eks.PodIdentityAssociation(resourceName, { clusterName: args.clusterName, namespace, serviceAccount, roleArn }, { parent: this });
+                new aws.eks.PodIdentityAssociation(
+                    resourceName,
+                    { clusterName: args.clusterName, namespace, serviceAccount, roleArn },
+                    { parent: this, dependsOn: args.podIdentityAgent ? [args.podIdentityAgent] : [] },
+                );
             for (const profile of args.profiles) {
                 bind(`pod-identity-${profile.name}/${DEFAULT_EDITOR}`, profile.name, DEFAULT_EDITOR, roleArnOf(profile.name));
             }

@@ -1,0 +1,103 @@
+// What the program registers beyond inputs: the resource options the engine acts on (ordering,
+// provider, deletion, drift) and which role each profile really gets. Removing any of these
+// options from the components fails a test here.
+import { strict as assert } from "assert";
+import { runProgram, ROLE_TYPE, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun, type RecordedResource } from "../../cli/evaluate";
+
+const PROFILE_TYPE = "kubernetes:kubeflow.org/v1:Profile";
+const ASSOCIATION_TYPE = "aws:eks/podIdentityAssociation:PodIdentityAssociation";
+const OTHER_ACCOUNT_USER = "arn:aws:iam::999999999999:role/kf-user-us-west-2-kf-dev";
+const DATA_ROLE = "arn:aws:iam::123456789012:role/data-eng-pipelines";
+
+function config(extra: Record<string, unknown> = {}): ConfigValues {
+    const values: Record<string, unknown> = {
+        "aws:region": "us-west-2",
+        "kubeflow-irsa:clusterName": "kf-dev",
+        "kubeflow-irsa:profiles": [
+            { name: "team-vision", owner: "alice@example.com" },
+            { name: "data-eng", owner: "carol@example.com", awsIamRole: DATA_ROLE },
+        ],
+        ...extra,
+    };
+    return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+const ofType = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);
+function named(run: ProgramRun, name: string): RecordedResource {
+    const found = run.resources.find((r) => r.name === name);
+    assert.ok(found, `no resource ${name}`);
+    return found;
+}
+
+describe("program resources: options and role identity", function () {
+    this.timeout(60_000);
+
+    describe("GIVEN an IRSA stack with a kf-user profile and one on an external role", () => {
+        let run: ProgramRun;
+        before(async () => {
+            run = await runProgram(config());
+        });
+
+        it("THEN each Profile waits for the TrustSubjects of its own role and goes through the cluster's Kubernetes provider", () => {
+            const k8s = named(run, "cluster-k8s");
+            for (const [profile, trust] of [["profile-team-vision", "trust-kf-user-us-west-2-kf-dev"], ["profile-data-eng", "trust-123456789012-data-eng-pipelines"]]) {
+                const options = named(run, profile).options;
+                assert.ok(options.dependencies.includes(named(run, trust).urn), `${profile} must depend on ${trust}: the role trusts the namespace before the controller points pods at it`);
+                assert.equal(options.provider, `${k8s.urn}::${k8s.name}-id`, `${profile} must use the new cluster's provider, not the ambient kubeconfig`);
+            }
+            assert.ok(!named(run, "profile-team-vision").options.dependencies.includes(named(run, "trust-123456789012-data-eng-pipelines").urn));
+        });
+
+        it("THEN the managed roles ignore their trust policy (TrustSubjects owns it) and their TrustSubjects let go on delete; an external role's does not", () => {
+            for (const role of ofType(run, ROLE_TYPE)) assert.deepEqual(role.options.ignoreChanges, ["assumeRolePolicy"], role.name);
+            assert.equal(named(run, "trust-kf-user-us-west-2-kf-dev").options.retainOnDelete, true);
+            assert.equal(named(run, "trust-kf-admin-us-west-2-kf-dev").options.retainOnDelete, true);
+            assert.equal(named(run, "trust-123456789012-data-eng-pipelines").options.retainOnDelete, false, "a role this stack does not own must lose its subjects on delete");
+        });
+    });
+
+    it("GIVEN podIdentity mode THEN the managed roles' trust is Pulumi's again and each association waits for the agent add-on", async () => {
+        const run = await runProgram(config({ "kubeflow-irsa:identityMode": "podIdentity" }));
+        for (const role of ofType(run, ROLE_TYPE)) assert.deepEqual(role.options.ignoreChanges, [], `${role.name}: the Pod Identity trust must replace the IRSA one`);
+        const agent = named(run, "cluster-pod-identity-agent");
+        const associations = ofType(run, ASSOCIATION_TYPE);
+        assert.ok(associations.length >= 2);
+        for (const a of associations) assert.ok(a.options.dependencies.includes(agent.urn), `${a.name} must wait for the agent`);
+        assert.equal(ofType(run, TRUST_SUBJECTS_TYPE).length, 0);
+    });
+
+    describe("GIVEN an awsIamRole with the managed kf-user's name in another account", () => {
+        const profiles = [
+            { name: "team-vision", owner: "alice@example.com" },
+            { name: "partner", owner: "pat@example.com", awsIamRole: OTHER_ACCOUNT_USER },
+        ];
+
+        it("WHEN the stack deploys to 123456789012 THEN that ARN is used as configured: output, Profile and a TrustSubjects of its own", async () => {
+            const run = await runProgram(config({ "kubeflow-irsa:profiles": profiles }));
+            assert.equal((run.outputs.profileRoleArns as Record<string, string>).partner, OTHER_ACCOUNT_USER);
+            const spec = named(run, "profile-partner").inputs.spec as { plugins: { spec: { awsIamRole: string } }[] };
+            assert.equal(spec.plugins[0].spec.awsIamRole, OTHER_ACCOUNT_USER);
+            const own = named(run, "trust-999999999999-kf-user-us-west-2-kf-dev");
+            assert.equal(own.inputs.role, OTHER_ACCOUNT_USER);
+            assert.deepEqual(own.inputs.subjects, ["system:serviceaccount:partner:default-editor"]);
+            assert.deepEqual(own.inputs.anchors, [], "not a role this stack creates: no anchor");
+            assert.deepEqual(named(run, "trust-kf-user-us-west-2-kf-dev").inputs.subjects, ["system:serviceaccount:team-vision:default-editor"]);
+        });
+
+        it("WHEN the existing cluster's OIDC provider is in 999999999999 (so are the roles) THEN it is the managed kf-user: one TrustSubjects, the ARN as configured", async () => {
+            const issuer = "oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF";
+            const run = await runProgram(
+                config({
+                    "kubeflow-irsa:profiles": profiles,
+                    "kubeflow-irsa:existingCluster": { oidcIssuerUrl: `https://${issuer}`, oidcProviderArn: `arn:aws:iam::999999999999:oidc-provider/${issuer}` },
+                }),
+            );
+            assert.deepEqual(ofType(run, TRUST_SUBJECTS_TYPE).map((t) => t.name).sort(), ["trust-kf-admin-us-west-2-kf-dev", "trust-kf-user-us-west-2-kf-dev"]);
+            assert.deepEqual(named(run, "trust-kf-user-us-west-2-kf-dev").inputs.subjects, [
+                "system:serviceaccount:partner:default-editor",
+                "system:serviceaccount:team-vision:default-editor",
+            ]);
+            assert.equal((run.outputs.profileRoleArns as Record<string, string>).partner, OTHER_ACCOUNT_USER);
+        });
+    });
+});
