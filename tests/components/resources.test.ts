@@ -4,7 +4,6 @@
 import { strict as assert } from "assert";
 import { runProgram, ROLE_TYPE, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun, type RecordedResource } from "../../cli/evaluate";
 
-const PROFILE_TYPE = "kubernetes:kubeflow.org/v1:Profile";
 const ASSOCIATION_TYPE = "aws:eks/podIdentityAssociation:PodIdentityAssociation";
 const OTHER_ACCOUNT_USER = "arn:aws:iam::999999999999:role/kf-user-us-west-2-kf-dev";
 const DATA_ROLE = "arn:aws:iam::123456789012:role/data-eng-pipelines";

@@ -1,0 +1,187 @@
+// A platform engineer's bad day, against the local IAM endpoint through the provider as the host
+// loads it, with the engine's partial-state handling modelled (tests/support/host.ts): writes
+// that land and then fail, cluster moves under IAM's lagging and non-monotonic reads, repeated
+// cluster replacements, and a switch to Pod Identity.
+import { strict as assert } from "assert";
+import { FakeIam } from "../support/fakeIam";
+import { ACCOUNT, DEV, DEV_SUB, KF_USER, PROD, sa, sharedRolePolicy } from "../support/fixtures";
+import { Engine, loadAsHost, registeredTrustSubjects, useLocalIam } from "../support/host";
+import { applySubjectChange, buildTrustPolicy, policySize, presentSubjects, statementsOf, type PolicyDocument } from "../../providers/trustPolicy";
+
+const denied = { kind: "error" as const, code: "AccessDenied", status: 403, message: "User is not authorized to perform: iam:GetRole" };
+const throttled = { kind: "error" as const, code: "Throttling", status: 400, message: "Rate exceeded" };
+const KF_USER_ANCHOR = KF_USER;
+/** The foreign StringLike pattern of sharedRolePolicy's dev cluster. */
+const CI_RUNNERS = "system:serviceaccount:ci-*:runner";
+/** An EKS cluster's provider ARN by issuer id (32 hex characters, like EKS's). */
+const eksProvider = (n: number) => `arn:aws:iam::${ACCOUNT}:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/${n.toString(16).toUpperCase().padStart(32, "0")}`;
+const team = (i: number) => sa(`team-${String(i).padStart(3, "0")}`);
+
+describe("TrustSubjects failure paths (local IAM, host-loaded provider, engine partial state)", function () {
+    this.timeout(120_000);
+    let fake: FakeIam;
+    let engine: Engine;
+    let restoreEnv: () => void;
+    const trusts = (role: string, provider: string) => presentSubjects(fake.trustPolicy(role), provider);
+
+    before(async () => {
+        fake = await FakeIam.start({ accountId: ACCOUNT, quota: 4096 });
+        restoreEnv = useLocalIam(fake);
+        const text = (await registeredTrustSubjects()).__provider as string;
+        engine = new Engine(await loadAsHost(text), text, { maxPolicyChars: 4096 });
+    });
+    after(async () => {
+        restoreEnv();
+        await fake.close();
+    });
+    afterEach(() => fake.staleReads(undefined));
+
+    describe("1. a write that lands and then an error", () => {
+        it("GIVEN an update adding carol whose verifying read is denied WHEN the config is reverted THEN the next up removes carol; WHEN kept THEN it completes", async () => {
+            fake.putRole("kf-strand", sharedRolePolicy());
+            const args = { role: "kf-strand", providerArn: DEV };
+            const { state } = await engine.up(undefined, { ...args, subjects: [sa("alice")] });
+            fake.after("UpdateAssumeRolePolicy", () => fake.failNext("GetRole", denied));
+            const failed = await engine.failingUp(state, { ...args, subjects: [sa("alice"), sa("carol")] });
+            assert.match(failed.message, /iam:GetRole on kf-strand failed: AccessDenied.*a write was sent.*next `pulumi up` finishes the change/);
+            assert.ok(trusts("kf-strand", DEV).includes(sa("carol")), "the write landed");
+            const partial = failed.state!;
+            assert.equal(partial.initFailed, true);
+            assert.deepEqual(partial.outs.subjects, [sa("alice"), sa("carol")], "state owns what IAM may hold");
+
+            // the engine runs an update next time even with no config change; here carol is taken out again
+            const reverted = await engine.up(partial, { ...args, subjects: [sa("alice")] });
+            assert.equal(reverted.op, "update");
+            assert.ok(!trusts("kf-strand", DEV).includes(sa("carol")), "a reverted config removes what the failed write added");
+            assert.deepEqual(reverted.state.outs.subjects, [sa("alice")]);
+
+            // the same failure, then an unchanged config: the forced update completes with no write
+            fake.after("UpdateAssumeRolePolicy", () => fake.failNext("GetRole", denied));
+            const again = await engine.failingUp(reverted.state, { ...args, subjects: [sa("alice"), sa("carol")] });
+            fake.resetCalls();
+            const completed = await engine.up(again.state, { ...args, subjects: [sa("alice"), sa("carol")] });
+            assert.equal(completed.op, "update");
+            assert.equal(fake.count("UpdateAssumeRolePolicy"), 0, "IAM already holds it: the forced update only verifies");
+            assert.equal(completed.state.initFailed, undefined);
+        });
+
+        it("GIVEN a create whose verifying reads stay throttled past the SDK's retries WHEN the stack is destroyed THEN alice is no longer trusted", async () => {
+            fake.putRole("kf-create-throttled", sharedRolePolicy());
+            fake.after("UpdateAssumeRolePolicy", () => fake.failNext("GetRole", throttled, 5));
+            const failed = await engine.failingUp(undefined, { role: "kf-create-throttled", providerArn: DEV, subjects: [sa("alice")] });
+            assert.match(failed.message, /Throttling/);
+            assert.ok(failed.state, "a create that may have written leaves a resource in state");
+            assert.equal(failed.state!.id, `arn:aws:iam::${ACCOUNT}:role/kf-create-throttled`);
+            assert.ok(trusts("kf-create-throttled", DEV).includes(sa("alice")));
+            await engine.destroy(failed.state!);
+            assert.deepEqual(trusts("kf-create-throttled", DEV), [KF_USER, CI_RUNNERS], "only the foreign subjects are left");
+        });
+
+        it("GIVEN a writer that keeps replacing our write WHEN the lost-update rounds run out THEN the state still owns bob, and a destroy removes him without touching theirs", async () => {
+            const initial = sharedRolePolicy();
+            fake.putRole("kf-fight", initial);
+            // Each of their writes is new (a read identical to the one we replaced would look like
+            // IAM's lag and be waited out); the last one is the ml-pipeline subject.
+            const theirs = (round = 7): PolicyDocument => {
+                const doc = JSON.parse(JSON.stringify(initial));
+                doc.Statement[0].Condition.StringEquals[DEV_SUB] = [KF_USER, sa("kubeflow", round < 7 ? `ml-pipeline-${round}` : "ml-pipeline")];
+                return doc;
+            };
+            // after each of our writes, theirs (hooks fire once each: re-arm for the next write)
+            let rounds = 0;
+            const overwrite = () => {
+                fake.putRole("kf-fight", theirs(++rounds));
+                if (rounds < 7) fake.after("UpdateAssumeRolePolicy", overwrite);
+            };
+            fake.after("UpdateAssumeRolePolicy", overwrite);
+            const failed = await engine.failingUp(undefined, { role: "kf-fight", providerArn: DEV, subjects: [sa("bob")] });
+            assert.match(failed.message, /another writer kept replacing the trust policy \(7 rounds\)/);
+            assert.deepEqual(failed.state!.outs.subjects, [sa("bob")]);
+            // IAM may still apply one of our writes late, after theirs: the state covers it either way
+            fake.putRole("kf-fight", applySubjectChange(theirs(), { providerArn: DEV, add: [sa("bob")], remove: [] }).document);
+            await engine.destroy(failed.state!);
+            assert.deepEqual(trusts("kf-fight", DEV), [KF_USER, sa("kubeflow", "ml-pipeline"), CI_RUNNERS]);
+        });
+
+        it("GIVEN a write IAM refused (AccessDenied) WHEN the up fails THEN the old state is kept as it was: nothing may have landed", async () => {
+            fake.putRole("kf-refused", sharedRolePolicy());
+            const { state } = await engine.up(undefined, { role: "kf-refused", providerArn: DEV, subjects: [sa("alice")] });
+            fake.failNext("UpdateAssumeRolePolicy", { kind: "error", code: "AccessDenied", status: 403 });
+            const failed = await engine.failingUp(state, { role: "kf-refused", providerArn: DEV, subjects: [sa("alice"), sa("carol")] });
+            assert.deepEqual(failed.state, state);
+        });
+    });
+
+    describe("2. a cluster move under lagging, non-monotonic reads", () => {
+        it("GIVEN six seeded trials of stale reads WHEN a shared role moves from the dev to a new cluster THEN the new cluster is always trusted and the old never", async () => {
+            const initial = sharedRolePolicy();
+            const users = [sa("alice"), sa("bob"), sa("carol")];
+            const measured: { reads: number; writes: number; stale: number }[] = [];
+            for (let seed = 1; seed <= 6; seed++) {
+                const role = `kf-move-${seed}`;
+                fake.putRole(role, initial);
+                fake.staleReads({ windowMs: 1500, probability: 0.5, seed });
+                const created = await engine.up(undefined, { role, providerArn: DEV, subjects: users, anchors: [KF_USER_ANCHOR] });
+                fake.resetCalls();
+                const moved = await engine.up(created.state, { role, providerArn: PROD, subjects: users, anchors: [KF_USER_ANCHOR] });
+                measured.push({ reads: fake.count("GetRole"), writes: fake.count("UpdateAssumeRolePolicy"), stale: fake.staleAnswers });
+                assert.equal(moved.op, "update", "one resource, one read-modify-write: not a create plus a delete");
+                fake.staleReads(undefined);
+                const prodSubjects = presentSubjects(fake.trustPolicy(role), PROD);
+                for (const s of [...users, KF_USER_ANCHOR]) assert.ok(prodSubjects.includes(s), `trial ${seed}: the new cluster must trust ${s}`);
+                const devSubjects = presentSubjects(fake.trustPolicy(role), DEV);
+                for (const s of users) assert.ok(!devSubjects.includes(s), `trial ${seed}: the old cluster must not trust ${s}`);
+                assert.deepEqual(devSubjects, [CI_RUNNERS], `trial ${seed}: kfctl's kf-user was our anchor and moved too; the foreign pattern stays`);
+            }
+            assert.ok(measured.some((m) => m.stale > 0), "the trials did see stale reads");
+            assert.ok(measured.every((m) => m.writes === 1), `one write per move: ${JSON.stringify(measured)}`);
+            console.log(`      cluster move on a shared role (per trial): ${measured.map((m) => `${m.reads} reads/${m.writes} write (${m.stale} stale)`).join(", ")}`);
+        });
+    });
+
+    describe("3. anchors follow the cluster", () => {
+        it("GIVEN kf-user with its anchor and 8 profiles WHEN the cluster is replaced three times THEN the trust policy stays the size of one statement", async () => {
+            const subjects = Array.from({ length: 8 }, (_, i) => team(i));
+            const role = "kf-user-us-west-2-kf-bluegreen";
+            // as the Role resource creates it: the anchor under the first cluster's provider
+            fake.putRole(role, buildTrustPolicy(eksProvider(1), [KF_USER_ANCHOR]));
+            let { state } = await engine.up(undefined, { role, providerArn: eksProvider(1), subjects, anchors: [KF_USER_ANCHOR], maxPolicyChars: 2048 });
+            const sizes = [policySize(fake.trustPolicy(role))];
+            for (let cluster = 2; cluster <= 4; cluster++) {
+                ({ state } = await engine.up(state, { role, providerArn: eksProvider(cluster), subjects, anchors: [KF_USER_ANCHOR], maxPolicyChars: 2048 }));
+                sizes.push(policySize(fake.trustPolicy(role)));
+                assert.equal(statementsOf(fake.trustPolicy(role)).length, 1, `after replacement ${cluster - 1} only the current cluster's statement is left`);
+                for (let old = 1; old < cluster; old++) assert.deepEqual(trusts(role, eksProvider(old)), [], `cluster ${old} trusts nothing any more`);
+            }
+            assert.equal(new Set(sizes).size, 1, `sizes ${sizes.join(" → ")}`);
+            assert.ok(sizes[3] <= 2048);
+            console.log(`      kf-user with 8 profiles, trust-policy size over three cluster replacements: ${sizes.join(" → ")} characters`);
+        });
+
+        for (const ending of ["up", "destroy"] as const) {
+            it(`GIVEN a move interrupted after its write was sent WHEN the next ${ending} runs THEN nothing of the old cluster stays`, async () => {
+                const role = `kf-user-us-west-2-kf-interrupted-${ending}`;
+                fake.putRole(role, buildTrustPolicy(DEV, [KF_USER_ANCHOR]));
+                const args = { role, subjects: [sa("alice")], anchors: [KF_USER_ANCHOR] };
+                const { state } = await engine.up(undefined, { ...args, providerArn: DEV });
+                // the worst case of an interrupted move: IAM did not keep our write, and the reads fail
+                fake.after("UpdateAssumeRolePolicy", () => {
+                    fake.putRole(role, buildTrustPolicy(DEV, [KF_USER_ANCHOR, sa("alice")]));
+                    fake.failNext("GetRole", denied);
+                });
+                const failed = await engine.failingUp(state, { ...args, providerArn: PROD });
+                assert.equal(failed.state!.outs.providerArn, PROD);
+                assert.deepEqual(failed.state!.outs.leftovers, [{ providerArn: DEV, subjects: [sa("alice"), KF_USER_ANCHOR].sort() }]);
+                if (ending === "up") {
+                    const finished = await engine.up(failed.state, { ...args, providerArn: PROD });
+                    assert.deepEqual(trusts(role, PROD).sort(), [sa("alice"), KF_USER_ANCHOR].sort());
+                    assert.deepEqual(trusts(role, DEV), [], "the leftovers of the interrupted move are gone");
+                    assert.deepEqual(finished.state.outs.leftovers, []);
+                } else {
+                    await engine.destroy(failed.state!);
+                    assert.deepEqual(trusts(role, DEV), [KF_USER_ANCHOR], "alice is gone; the anchor keeps the role's only statement");
+                }
+            });
+        }
+    });
+});
