@@ -15,6 +15,8 @@ import {
     namespaceProblem,
     oidcProviderArnProblem,
     parseRoleRef,
+    roleKey,
+    sameRole,
     serviceAccountProblem,
     subjectOf,
     type RoleRef,
@@ -195,8 +197,8 @@ async function fetchRole(client: IAMClient, ref: RoleRef): Promise<LiveRole | un
  * the account the credentials reach is another role.
  */
 function wrongAccount(ref: RoleRef, role: LiveRole): string | undefined {
+    if (sameRole(ref.arn ?? ref.name, role.roleArn)) return undefined;
     const found = parseRoleRef(role.roleArn)?.accountId;
-    if (!ref.accountId || !found || found === ref.accountId) return undefined;
     return `${ref.arn} is in account ${ref.accountId}, but the AWS credentials reach account ${found} (where ${role.roleArn} is another role); use --profile or credentials for account ${ref.accountId}`;
 }
 
@@ -550,7 +552,7 @@ async function checkProfile(ctx: StackContext, flags: Flags, profile: ProfileMod
     // A role named by awsIamRole keeps its account, which the credentials must reach.
     const explicit = ctx.explicitRoles.has(profile.name);
     const lookup: RoleRef = explicit ? ref : { name: ref.name };
-    const key = `${lookup.accountId ?? ""}/${lookup.name.toLowerCase()}`;
+    const key = roleKey(lookup.arn ?? lookup.name);
     if (!ctx.roles.has(key)) ctx.roles.set(key, fetchRole(ctx.client, lookup));
     const role = await ctx.roles.get(key);
     if (!role) {

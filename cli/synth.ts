@@ -19,7 +19,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { stringify as toYaml } from "yaml";
 import type { ConfigValues, RecordedResource, StackModel } from "./evaluate";
-import { parseRoleRef, roleNameOf, subjectOf } from "../providers/subjects";
+import { parseRoleRef, roleKey, roleNameOf, subjectOf } from "../providers/subjects";
 import {
     applySubjectChange,
     buildTrustPolicy,
@@ -208,16 +208,13 @@ export function synthesize(model: StackModel): Synthesis {
     const problems = checkFailures(trusts, checkInputs);
     if (problems.length > 0) throw new SynthError(problems.join("\n"));
 
-    const roleResources = new Map(ofType(resources, ROLE_TYPE).map((r) => [str(r.inputs.name), r]));
-    // One entry per real role: a managed role by name; another by account and case-folded name,
-    // since IAM names ignore case and one name in two accounts is two roles.
-    const roleKey = (ref: string) => {
-        const name = roleNameOf(ref);
-        return roleResources.has(name) ? name : `${parseRoleRef(ref)?.accountId ?? ""}-${name.toLowerCase()}`;
-    };
+    // One entry per real role, by the project's one rule of role identity (account and
+    // case-folded name); the stack's own roles are in the placeholder account.
+    const keyOf = (ref: string) => roleKey(ref, MOCK_ACCOUNT);
+    const roleResources = new Map(ofType(resources, ROLE_TYPE).map((r) => [keyOf(str(r.inputs.name)), r]));
     const trustsByRole = new Map<string, RecordedResource[]>();
     for (const trust of trusts) {
-        const key = roleKey(str(trust.inputs.role));
+        const key = keyOf(str(trust.inputs.role));
         trustsByRole.set(key, [...(trustsByRole.get(key) ?? []), trust]);
     }
     const associations: PodIdentityBinding[] = ofType(resources, POD_IDENTITY_TYPE)
@@ -227,7 +224,7 @@ export function synthesize(model: StackModel): Synthesis {
             namespace: str(r.inputs.namespace),
             serviceAccount: str(r.inputs.serviceAccount),
             roleArn: str(r.inputs.roleArn),
-            roleManaged: roleResources.has(roleNameOf(str(r.inputs.roleArn))),
+            roleManaged: roleResources.has(keyOf(str(r.inputs.roleArn))),
         }))
         .sort((a, b) => byName(a.namespace, b.namespace) || byName(a.serviceAccount, b.serviceAccount));
     const policiesOf = (role: string) => ({
@@ -236,10 +233,11 @@ export function synthesize(model: StackModel): Synthesis {
     });
 
     const roles: RoleTrust[] = [];
-    for (const [role, resource] of roleResources) {
+    for (const [key, resource] of roleResources) {
+        const role = str(resource.inputs.name);
         // The role as created, then what each TrustSubjects resource does to the live document at `up`.
         let document = parsePolicyDocument(str(resource.inputs.assumeRolePolicy));
-        const edits = trustsByRole.get(role) ?? [];
+        const edits = trustsByRole.get(key) ?? [];
         let limit = model.config.trustPolicyMaxChars;
         const edited: { providerArn: string; subjects: string[] }[] = [];
         for (const trust of edits) {
@@ -254,7 +252,7 @@ export function synthesize(model: StackModel): Synthesis {
             const problem = quotaProblem(role, document, { maxPolicyChars: limit, subjects, providerArn });
             if (problem) problems.push(problem);
         }
-        const podIdentity = associations.filter((a) => roleNameOf(a.roleArn) === role);
+        const podIdentity = associations.filter((a) => keyOf(a.roleArn) === key);
         const providers = [...new Set([...edited.map((e) => e.providerArn), ...(stackProvider ? [stackProvider] : [])])];
         const subjects =
             identityMode === "podIdentity"
