@@ -98,7 +98,7 @@ export const DEFAULTS = {
 /** IAM's hard limit of managed policies per role (10 by default, adjustable to 20). */
 export const MAX_MANAGED_POLICIES_PER_ROLE = 20;
 
-/** Upper bound on kf-user shards: more would be a typo, not a plan (5,000 profiles need ~110 at a 4096 quota, ~300 at 2048). */
+/** Upper bound on kf-user shards: more would be a typo, not a plan (5,000 profiles need ~300 at a 2048 quota, ~110 at 4096). */
 export const MAX_USER_ROLE_SHARDS = 1000;
 
 /** Bad configuration: every problem found, one per line, each naming key, value and fix. */

@@ -255,7 +255,7 @@ export function capacityProblems(config: StackConfig, plan: TrustPlan, account?:
             const atMax = limit < MAX_POLICY_CHARS_LIMIT ? shardsNeeded(config, MAX_POLICY_CHARS_LIMIT, 1, account) : undefined;
             fix = atLimit
                 ? `set kubeflow-irsa:userRoleShards to ${atLimit}` +
-                  (atMax ? `, or raise the account's "Role trust policy length" quota to ${MAX_POLICY_CHARS_LIMIT} and set kubeflow-irsa:trustPolicyMaxChars: ${MAX_POLICY_CHARS_LIMIT} (then ${atMax} shard${atMax > 1 ? "s" : ""} fit)` : "")
+                  (atMax ? `, or raise the account's "Role trust policy length" quota (Service Quotas, IAM, code L-C07B4B0D) to ${MAX_POLICY_CHARS_LIMIT} and set kubeflow-irsa:trustPolicyMaxChars: ${MAX_POLICY_CHARS_LIMIT} (then ${atMax} shard${atMax > 1 ? "s" : ""} fit)` : "")
                 : "give some profiles an awsIamRole of their own";
         } else {
             fix = "move some of its profiles to kf-user (remove their awsIamRole) or trust fewer admin service accounts";

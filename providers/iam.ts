@@ -203,7 +203,7 @@ const ADVICE: Record<string, (operation: string) => string> = {
     AccessDenied: (operation) =>
         `the calling identity needs ${operation} on it; check aws:profile / aws:assumeRoles in the stack config, or AWS_PROFILE`,
     LimitExceeded: () =>
-        "the account's 'Role trust policy length' quota is lower than kubeflow-irsa:trustPolicyMaxChars; set it to the account's real quota, or raise the quota in Service Quotas (up to 4096)",
+        "the account's 'Role trust policy length' quota is lower than kubeflow-irsa:trustPolicyMaxChars; set it to the account's real quota, or raise the quota in Service Quotas (IAM, 'Role trust policy length', code L-C07B4B0D; up to 8192)",
     MalformedPolicyDocument: () =>
         "IAM rejected the document; if the role's existing statements are hand-written, check them with `aws iam get-role` and fix them, then run `pulumi up` again",
     NoSuchEntity: () => "it does not exist; check the name or ARN",

@@ -13,9 +13,13 @@ export const POLICY_VERSION = "2012-10-17";
 export const WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity";
 /** The audience EKS puts in projected service-account tokens meant for STS. */
 export const STS_AUDIENCE = "sts.amazonaws.com";
-/** IAM's default "Role trust policy length" quota (ACLSizePerRole); it can be raised to 4096. */
+/**
+ * IAM's "Role trust policy length" quota (ACLSizePerRole, Service Quotas code L-C07B4B0D): 2048
+ * characters by default, adjustable up to 8192 since 2026 (it was 4096 before).
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+ */
 export const DEFAULT_MAX_POLICY_CHARS = 2048;
-export const MAX_POLICY_CHARS_LIMIT = 4096;
+export const MAX_POLICY_CHARS_LIMIT = 8192;
 /** What one more value adds to a JSON list: its two quotes and a comma. */
 export const LIST_ITEM_OVERHEAD = 3;
 

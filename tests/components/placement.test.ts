@@ -71,7 +71,7 @@ describe("placement: which role each profile uses", () => {
             (err: Error) => {
                 assert.match(err.message, /role "kf-user-us-west-2-kf-prod": its trust policy would be \d{4} characters with 61 subjects, over kubeflow-irsa:trustPolicyMaxChars \(2048\)/);
                 assert.match(err.message, new RegExp(`set kubeflow-irsa:userRoleShards to ${needed}`));
-                assert.match(err.message, /raise the account's "Role trust policy length" quota to 4096 and set kubeflow-irsa:trustPolicyMaxChars: 4096 \(then 1 shard fit\)/);
+                assert.match(err.message, /raise the account's "Role trust policy length" quota \(Service Quotas, IAM, code L-C07B4B0D\) to 8192 and set kubeflow-irsa:trustPolicyMaxChars: 8192 \(then 1 shard fit\)/);
                 return true;
             },
         );
@@ -81,7 +81,7 @@ describe("placement: which role each profile uses", () => {
     });
 
     it("GIVEN 5,000 profiles THEN the shard counts that fit are what the benchmark reports, and every shard fits", () => {
-        for (const limit of [2048, 4096]) {
+        for (const limit of [2048, 4096, 8192]) {
             const c = config(names(5000), { "kubeflow-irsa:trustPolicyMaxChars": String(limit) });
             const shards = shardsNeeded(c, limit)!;
             const withShards = config(names(5000), { "kubeflow-irsa:trustPolicyMaxChars": String(limit), "kubeflow-irsa:userRoleShards": String(shards) });

@@ -326,8 +326,8 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
                 ["a subject that is not one", { subjects: ["alice:default-editor"] }, "subjects", /not a service-account subject/],
                 ["a wildcard without allowWildcards", { subjects: [sa("team-a", "runner-*")] }, "subjects", /wildcard.*allowWildcards/],
                 ["a number as subject", { subjects: [42] }, "subjects", /not a string/],
-                ["a quota under IAM's default", { maxPolicyChars: 1000 }, "maxPolicyChars", /2048 by default and at most 4096/],
-                ["a quota over IAM's maximum", { maxPolicyChars: 8192 }, "maxPolicyChars", /at most 4096/],
+                ["a quota under IAM's default", { maxPolicyChars: 1000 }, "maxPolicyChars", /2048 by default and at most 8192/],
+                ["a quota over IAM's maximum", { maxPolicyChars: 16384 }, "maxPolicyChars", /at most 8192/],
                 ["allowWildcards as text", { allowWildcards: "yes" }, "allowWildcards", /not a boolean/],
             ];
             for (const [what, patch, property, reason] of table) {
@@ -398,13 +398,14 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
 
     describe("size quota (rule 5)", () => {
 
-        it("GIVEN a fresh IRSA trust policy WHEN filled with system:serviceaccount:<8-char ns>:default-editor THEN 33 fit in 2048 and 76 in 4096", () => {
+        it("GIVEN a fresh IRSA trust policy WHEN filled with system:serviceaccount:<8-char ns>:default-editor THEN 33 fit in 2048, 76 in 4096 and 161 in 8192", () => {
             // Derivation: the minified document is 438 characters of skeleton (provider ARN 108,
             // issuer 68) plus 48 per subject (45 characters, two quotes, a comma) less one comma:
-            // 438 + 48·33 = 2022 ≤ 2048 < 2070 = 438 + 48·34, and 438 + 48·76 = 4086 ≤ 4096 < 4134.
+            // 438 + 48·33 = 2022 ≤ 2048 < 2070 = 438 + 48·34, 438 + 48·76 = 4086 ≤ 4096 < 4134, and
+            // 438 + 48·161 = 8166 ≤ 8192 < 8214 (the 2026 maximum quota).
             assert.equal(profiles(1)[0].length, 45);
             const measured: Record<number, number> = {};
-            for (const [limit, expected] of [[2048, 33], [4096, 76]] as const) {
+            for (const [limit, expected] of [[2048, 33], [4096, 76], [8192, 161]] as const) {
                 const n = subjectsThatFit(DEV, 45, limit);
                 measured[limit] = n;
                 assert.equal(n, expected);
@@ -412,7 +413,7 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
                 assert.ok(policySize(buildTrustPolicy(DEV, profiles(n))) <= limit);
                 assert.ok(policySize(buildTrustPolicy(DEV, profiles(n + 1))) > limit);
             }
-            console.log(`      subjects of 45 characters that fit: ${measured[2048]} in 2048, ${measured[4096]} in 4096`);
+            console.log(`      subjects of 45 characters that fit: ${measured[2048]} in 2048, ${measured[4096]} in 4096, ${measured[8192]} in 8192`);
         });
 
         it("GIVEN more subjects than fit WHEN checked THEN check fails naming role, size, limit, count and the fix", async () => {
@@ -422,7 +423,7 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             assert.equal(failures!.length, 1);
             assert.equal(failures![0].property, "subjects");
             const reason = failures![0].reason;
-            for (const part of ['role "kf-user"', "2070 characters", "34 subjects", "limit of 2048", "Service Quotas", "4096", "spread the profiles over more roles"]) {
+            for (const part of ['role "kf-user"', "2070 characters", "34 subjects", "limit of 2048", "Service Quotas", "L-C07B4B0D", "up to 8192", "spread the profiles over more roles"]) {
                 assert.ok(reason.includes(part), `missing ${part}: ${reason}`);
             }
             const raised = await provider.check!({}, { role: "kf-user", providerArn: DEV, subjects: profiles(34), maxPolicyChars: 4096 });
