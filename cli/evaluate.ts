@@ -108,13 +108,13 @@ export function readStackFiles(projectDir: string, stack: string): ConfigValues 
         const stacks = fs.readdirSync(projectDir).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).map((f) => f.slice(7, -5));
         throw new Error(`no stack "${stack}": ${stackFile} does not exist; stacks here: ${stacks.join(", ") || "none"}`);
     }
-    const project = parseYaml(fs.readFileSync(projectFile, "utf8")) as { config?: Record<string, { default?: unknown; value?: unknown }> };
+    const project = readYaml(projectFile) as { config?: Record<string, { default?: unknown; value?: unknown }> };
     const values: ConfigValues = {};
     for (const [key, declaration] of Object.entries(project.config ?? {})) {
         const value = declaration?.value ?? declaration?.default;
         if (value !== undefined) values[fullKey(key)] = cliDefault(value);
     }
-    const stackDoc = (parseYaml(fs.readFileSync(stackFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    const stackDoc = (readYaml(stackFile) ?? {}) as { config?: Record<string, unknown> };
     for (const [key, value] of Object.entries(stackDoc.config ?? {})) {
         if (typeof value === "object" && value !== null && "secure" in value) {
             throw new Error(`${stackFile}: ${key} is encrypted; offline evaluation cannot decrypt it — use a stack without secrets, or pass the value with --config`);
@@ -122,6 +122,15 @@ export function readStackFiles(projectDir: string, stack: string): ConfigValues 
         values[fullKey(key)] = stringify(value);
     }
     return values;
+}
+
+/** A YAML file's content; a syntax error names the file, the line and the column. */
+function readYaml(file: string): unknown {
+    try {
+        return parseYaml(fs.readFileSync(file, "utf8"));
+    } catch (err) {
+        throw new Error(`${file}: not valid YAML: ${(err as Error).message}`);
+    }
 }
 
 /** A stable fake issuer ID per cluster, shaped like EKS's (32 upper-case hex characters). */
