@@ -8,8 +8,9 @@ import { readStackFiles } from "../cli/evaluate";
 import { DEFAULTS, parseStackConfig, PROJECT } from "../components/config";
 
 const root = path.resolve(__dirname, "..");
-// The copy of Pulumi's project schema kept beside the project (pulumi/pulumi sdk/go/common/workspace/project.json).
-const schemaPath = path.resolve(root, "..", "shared", "reference", "pulumi-project.schema.json");
+// Pulumi's project schema (pulumi/pulumi sdk/go/common/workspace/project.json, Apache-2.0), vendored
+// in the repository so a fresh clone runs the test: see tests/support/pulumi-schema/README.md.
+const schemaPath = path.join(__dirname, "support", "pulumi-schema", "pulumi-project.schema.json");
 
 interface Declaration {
     type?: string;
@@ -21,6 +22,13 @@ interface Declaration {
 
 describe("Pulumi project files", () => {
     const project = parseYaml(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as { name: string; config: Record<string, Declaration> };
+
+    it("GIVEN the vendored schema THEN it lies inside the repository and is Pulumi's project schema", () => {
+        assert.ok(!path.relative(root, schemaPath).startsWith(".."), schemaPath);
+        const schema = JSON.parse(fs.readFileSync(schemaPath, "utf8")) as { $id?: string; title?: string };
+        assert.equal(schema.$id, "https://github.com/pulumi/pulumi/blob/master/sdk/go/common/workspace/project.json");
+        assert.equal(schema.title, "Pulumi Project");
+    });
 
     it("GIVEN Pulumi.yaml THEN it validates against Pulumi's project schema", () => {
         const ajv = new Ajv2020({ strict: false, allErrors: true });
