@@ -272,7 +272,7 @@ export interface EvaluateOptions {
 export async function evaluateStack(options: EvaluateOptions): Promise<StackModel> {
     const projectDir = options.projectDir ?? path.resolve(__dirname, "..");
     const values = { ...readStackFiles(projectDir, options.stack), ...options.overrides };
-    const config = parseStackConfig((key) => values[key]);
+    const config = parseStackConfig((key) => values[key], undefined, Object.keys(values));
     const run = await runProgram(values, options.stack);
     const roleArns = (run.outputs.profileRoleArns ?? {}) as Record<string, string>;
     return {

@@ -76,6 +76,10 @@ export interface StackConfig {
     userRoleShards: number;
     identityMode: IdentityMode;
     nodeGroup: NodeGroupConfig;
+    /** Kubeflow (and its Profile CRD) runs on the cluster: register the Profile objects. */
+    kubeflowInstalled: boolean;
+    /** Delete a Profile (and with it, Kubeflow's namespace) when it leaves the config; else keep it. */
+    deleteRemovedProfiles: boolean;
 }
 
 /** Defaults of every optional key; Pulumi.yaml declares the same (checked by a test). */
@@ -93,7 +97,73 @@ export const DEFAULTS = {
     desiredCapacity: 2,
     minSize: 1,
     maxSize: 4,
+    kubeflowInstalled: false,
+    deleteRemovedProfiles: false,
 };
+
+/** Every `kubeflow-irsa:*` key (Pulumi.yaml declares the same, checked by a test); any other is a typo. */
+export const CONFIG_KEYS = [
+    "clusterName",
+    "existingCluster",
+    "kubeconfig",
+    "enablePodIamPolicy",
+    "enableFsx",
+    "adminServiceAccounts",
+    "userPolicyArns",
+    "profiles",
+    "trustPolicyMaxChars",
+    "profileApiVersion",
+    "userRoleShards",
+    "identityMode",
+    "instanceType",
+    "desiredCapacity",
+    "minSize",
+    "maxSize",
+    "kubeflowInstalled",
+    "deleteRemovedProfiles",
+] as const;
+
+/** Namespaces this close to the project's (edits) are typos of it, not another package's. */
+const NAMESPACE_TYPO_EDITS = 2;
+
+/** Levenshtein distance, case-insensitive: how many single-character edits turn a into b. */
+function editDistance(a: string, b: string): number {
+    const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+    let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= x.length; i++) {
+        const current = [i];
+        for (let j = 1; j <= y.length; j++) {
+            current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+        }
+        previous = current;
+    }
+    return previous[y.length];
+}
+
+function closestKey(name: string): string {
+    return CONFIG_KEYS.reduce((best, k) => (editDistance(name, k) < editDistance(name, best) ? k : best));
+}
+
+/**
+ * Config keys that look meant for this project but are not its keys: a misspelt key of the
+ * `kubeflow-irsa` namespace, or any key of a namespace one or two edits away from it. Silently
+ * ignoring `kubeflow-irsa:profile` would mean zero profiles, and an `up` that removes them all.
+ * Keys of other namespaces (aws, kubernetes, pulumi, …) are never refused.
+ */
+export function unknownKeyProblems(keys: readonly string[]): string[] {
+    const problems: string[] = [];
+    for (const full of keys) {
+        const at = full.indexOf(":");
+        const [namespace, name] = at < 0 ? ["", full] : [full.slice(0, at), full.slice(at + 1)];
+        const known = (CONFIG_KEYS as readonly string[]).includes(name);
+        if (namespace === PROJECT && !known) {
+            problems.push(`${full}: is not a key of this project; did you mean \`${PROJECT}:${closestKey(name)}\`? (rename it in Pulumi.<stack>.yaml or with \`pulumi config rm\` / \`set\`)`);
+        } else if (namespace !== PROJECT && namespace !== "" && editDistance(namespace, PROJECT) <= NAMESPACE_TYPO_EDITS) {
+            problems.push(`${full}: "${namespace}" is not this project's namespace; did you mean \`${PROJECT}:${known ? name : closestKey(name)}\`?`);
+        }
+    }
+    return problems;
+}
 
 /** IAM's hard limit of managed policies per role (10 by default, adjustable to 20). */
 export const MAX_MANAGED_POLICIES_PER_ROLE = 20;
@@ -244,7 +314,9 @@ function readProfiles(reader: Reader): ProfileConfig[] {
                 seen.set(name, index);
             }
         }
-        if (typeof owner !== "string" || !EMAIL.test(owner)) {
+        if (owner === undefined || owner === null || owner === "") {
+            reader.problem(`${at}.owner`, `is required: set the owner's login e-mail, e.g. "alice@example.com" (Kubeflow makes that user the profile's owner)`);
+        } else if (typeof owner !== "string" || !EMAIL.test(owner)) {
             reader.problem(`${at}.owner`, `${show(owner)} is not an e-mail address; set the owner's login e-mail, e.g. "alice@example.com"`);
         }
         if (awsIamRole !== undefined) {
@@ -309,8 +381,9 @@ function readAdminServiceAccounts(reader: Reader): string[] {
  * Reads and validates the whole configuration from a key lookup. Pure: the program passes
  * Pulumi's config, tests and `npm run synth` pass plain maps. Throws ConfigError with every problem.
  */
-export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<string>): StackConfig {
+export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<string>, keys: readonly string[] = []): StackConfig {
     const reader = new Reader(raw);
+    reader.problems.push(...unknownKeyProblems(keys));
     const region = reader.required("aws:region", "set it with `pulumi config set aws:region us-west-2`");
     if (region && !/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/.test(region)) {
         reader.problem("aws:region", `${show(region)} is not an AWS region name such as "us-west-2"`);
@@ -345,6 +418,8 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
             minSize: reader.integer("minSize", DEFAULTS.minSize, 0, 1000, "the node group's minimum size"),
             maxSize: reader.integer("maxSize", DEFAULTS.maxSize, 1, 1000, "the node group's maximum size"),
         },
+        kubeflowInstalled: reader.boolean("kubeflowInstalled", DEFAULTS.kubeflowInstalled),
+        deleteRemovedProfiles: reader.boolean("deleteRemovedProfiles", DEFAULTS.deleteRemovedProfiles),
     };
     duplicates(reader, "userPolicyArns", config.userPolicyArns);
     if (config.userPolicyArns.length > MAX_MANAGED_POLICIES_PER_ROLE) {
@@ -385,5 +460,5 @@ export function readStackConfig(): StackConfig {
         return (namespace === "aws" ? aws : project).get(bare);
     };
     const kubeconfig = project.get("kubeconfig") ? project.requireSecret("kubeconfig") : undefined;
-    return parseStackConfig(raw, kubeconfig);
+    return parseStackConfig(raw, kubeconfig, Object.keys(pulumi.runtime.allConfig()));
 }

@@ -116,6 +116,8 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                 adminServiceAccounts: config.adminServiceAccounts,
                 k8sProvider: cluster.k8sProvider,
                 podIdentityAgent: cluster.podIdentityAgent,
+                kubeflowInstalled: config.kubeflowInstalled,
+                deleteRemovedProfiles: config.deleteRemovedProfiles,
             },
             { parent: this, dependsOn: roles ? [roles] : [] },
         );

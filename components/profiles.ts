@@ -27,6 +27,10 @@ export interface KubeflowProfilesArgs {
     /** `namespace:name` service accounts bound to kf-admin (podIdentity mode). */
     adminServiceAccounts: string[];
     k8sProvider?: k8s.Provider;
+    /** Register the Profile objects (Kubeflow and its Profile CRD are installed). @default false */
+    kubeflowInstalled: boolean;
+    /** Delete a Profile that leaves the config (Kubeflow then deletes its namespace). @default false: keep it */
+    deleteRemovedProfiles: boolean;
     /** The eks-pod-identity-agent add-on (podIdentity mode). */
     podIdentityAgent?: aws.eks.Addon;
 }
@@ -103,7 +107,9 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
             }
         }
 
-        for (const profile of args.profiles) {
+        // Before Kubeflow runs there is no Profile CRD: the IAM side is set up alone, so a
+        // profile's role already trusts its namespace when Kubeflow creates it.
+        for (const profile of args.kubeflowInstalled ? args.profiles : []) {
             const withIam = args.enablePodIamPolicy && args.identityMode === "irsa";
             const trust = trustByRole.get(plan.profileRoles.get(profile.name)?.key ?? "");
             new k8s.apiextensions.CustomResource(
@@ -114,8 +120,10 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
                     metadata: { name: profile.name },
                     spec: profileSpec(profile, withIam ? roleArnOf(profile.name) : undefined),
                 },
-                // The role must trust the namespace before the controller points pods at it.
-                { parent: this, provider: args.k8sProvider, dependsOn: trust ? [trust] : [] },
+                // The role must trust the namespace before the controller points pods at it. The
+                // Profile owns its namespace (Kubeflow garbage-collects it with notebooks, volumes
+                // and secrets), so by default a profile removed from config is left in the cluster.
+                { parent: this, provider: args.k8sProvider, dependsOn: trust ? [trust] : [], retainOnDelete: !args.deleteRemovedProfiles },
             );
         }
 

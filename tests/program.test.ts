@@ -1,6 +1,10 @@
 // The program (index.ts) under Pulumi mocks: what `pulumi up` would register for a stack's config.
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
+import { parse as parseYaml } from "yaml";
+import { CONFIG_KEYS } from "../components/config";
 import { runProgram, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun, type RecordedResource } from "../cli/evaluate";
 import { parsePolicyDocument, statementsOf } from "../providers/trustPolicy";
 
@@ -19,6 +23,7 @@ function devConfig(extra: Record<string, unknown> = {}): ConfigValues {
         "aws:region": "us-west-2",
         "kubeflow-irsa:clusterName": "kf-dev",
         "kubeflow-irsa:profiles": profiles,
+        "kubeflow-irsa:kubeflowInstalled": "true",
         ...extra,
     };
     return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
@@ -254,6 +259,16 @@ describe("program (index.ts under mocks)", function () {
         for (const cr of ofType(run, "kubernetes:kubeflow.org/v1:Profile")) assert.deepEqual((cr.inputs.spec as { plugins: unknown[] }).plugins, []);
     });
 
+    it("GIVEN Pulumi.yaml THEN the keys the program accepts are exactly the keys it declares", () => {
+        const declared = Object.keys((parseYaml(fs.readFileSync(path.join(__dirname, "..", "Pulumi.yaml"), "utf8")) as { config: object }).config);
+        assert.deepEqual([...CONFIG_KEYS].sort(), declared.sort());
+    });
+
+    it("GIVEN keys of other namespaces (aws, kubernetes, pulumi) THEN none is refused", async () => {
+        const run = await runProgram(devConfig({ "aws:profile": "platform", "aws:skipMetadataApiCheck": "true", "kubernetes:context": "kf-dev", "pulumi:disable-default-providers": '["kubernetes"]' }));
+        assert.ok(run.resources.length > 0);
+    });
+
     describe("GIVEN bad input THEN it fails before registering anything, naming key, value and fix", () => {
         const cases: [string, Record<string, unknown>, RegExp][] = [
             ["a namespace that is not an RFC 1123 label", { "kubeflow-irsa:profiles": [{ name: "Team_A", owner: "a@example.com" }] }, /kubeflow-irsa:profiles\[0\]\.name: "Team_A" is not a valid Kubernetes namespace/],
@@ -282,6 +297,14 @@ describe("program (index.ts under mocks)", function () {
                 { "kubeflow-irsa:identityMode": "podIdentity", "kubeflow-irsa:adminServiceAccounts": ["team-nlp:default-editor"] },
                 /adminServiceAccounts\[0\]: "team-nlp:default-editor" is also profile "team-nlp"'s default-editor, and a service account has one Pod Identity association/,
             ],
+            // a typo must never mean "no profiles" (and an up that deletes them all)
+            ["a misspelt key (profile)", { "kubeflow-irsa:profile": [{ name: "team-x", owner: "x@example.com" }] }, /^invalid stack configuration:\n {2}- kubeflow-irsa:profile: is not a key of this project; did you mean `kubeflow-irsa:profiles`\? \(rename it in Pulumi\.<stack>\.yaml or with `pulumi config rm` \/ `set`\)$/],
+            ["a misspelt key (userRoleShard)", { "kubeflow-irsa:userRoleShard": "3" }, /kubeflow-irsa:userRoleShard: is not a key of this project; did you mean `kubeflow-irsa:userRoleShards`\?/],
+            ["a key in the wrong case (identitymode)", { "kubeflow-irsa:identitymode": "podIdentity" }, /kubeflow-irsa:identitymode: is not a key of this project; did you mean `kubeflow-irsa:identityMode`\?/],
+            ["a misspelt namespace (kubeflow_irsa)", { "kubeflow_irsa:profiles": "[]" }, /^invalid stack configuration:\n {2}- kubeflow_irsa:profiles: "kubeflow_irsa" is not this project's namespace; did you mean `kubeflow-irsa:profiles`\?$/],
+            ["a misspelt namespace (kubeflowirsa)", { "kubeflowirsa:userRoleShards": "2" }, /kubeflowirsa:userRoleShards: "kubeflowirsa" is not this project's namespace; did you mean `kubeflow-irsa:userRoleShards`\?/],
+            ["a misspelt namespace and key (kubeflow-irs:profile)", { "kubeflow-irs:profile": "[]" }, /kubeflow-irs:profile: "kubeflow-irs" is not this project's namespace; did you mean `kubeflow-irsa:profiles`\?/],
+            ["a profile without owner", { "kubeflow-irsa:profiles": [{ name: "team-a" }] }, /kubeflow-irsa:profiles\[0\]\.owner: is required: set the owner's login e-mail, e.g. "alice@example.com"/],
         ];
         for (const [what, extra, message] of cases) {
             it(`WHEN ${what}`, async () => {

@@ -16,6 +16,7 @@ function config(extra: Record<string, unknown> = {}): ConfigValues {
             { name: "team-vision", owner: "alice@example.com" },
             { name: "data-eng", owner: "carol@example.com", awsIamRole: DATA_ROLE },
         ],
+        "kubeflow-irsa:kubeflowInstalled": true,
         ...extra,
     };
     return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
@@ -52,6 +53,23 @@ describe("program resources: options and role identity", function () {
             assert.equal(named(run, "trust-kf-user-us-west-2-kf-dev").options.retainOnDelete, true);
             assert.equal(named(run, "trust-kf-admin-us-west-2-kf-dev").options.retainOnDelete, true);
             assert.equal(named(run, "trust-123456789012-data-eng-pipelines").options.retainOnDelete, false, "a role this stack does not own must lose its subjects on delete");
+        });
+    });
+
+    describe("GIVEN the two-phase first up of a new cluster and profile removal", () => {
+        it("WHEN kubeflowInstalled is false (the default) THEN no Profile is registered, while roles, provider and trust subjects are", async () => {
+            const run = await runProgram(config({ "kubeflow-irsa:kubeflowInstalled": "" }));
+            assert.deepEqual(ofType(run, "kubernetes:kubeflow.org/v1:Profile"), []);
+            assert.deepEqual(ofType(run, TRUST_SUBJECTS_TYPE).map((t) => t.name).sort(), ["trust-123456789012-data-eng-pipelines", "trust-kf-admin-us-west-2-kf-dev", "trust-kf-user-us-west-2-kf-dev"]);
+            assert.deepEqual(named(run, "trust-kf-user-us-west-2-kf-dev").inputs.subjects, ["system:serviceaccount:team-vision:default-editor"], "the namespace is trusted before Kubeflow creates it");
+            assert.equal((run.outputs.profileRoleArns as Record<string, string>)["team-vision"], "arn:aws:iam::123456789012:role/kf-user-us-west-2-kf-dev");
+        });
+
+        it("WHEN a profile leaves the config THEN by default its Profile (owner of the namespace) is retained; with deleteRemovedProfiles it is deleted", async () => {
+            const kept = await runProgram(config());
+            for (const p of ofType(kept, "kubernetes:kubeflow.org/v1:Profile")) assert.equal(p.options.retainOnDelete, true, `${p.name}: removing a profile must not delete its namespace`);
+            const deleting = await runProgram(config({ "kubeflow-irsa:deleteRemovedProfiles": "true" }));
+            for (const p of ofType(deleting, "kubernetes:kubeflow.org/v1:Profile")) assert.equal(p.options.retainOnDelete, false, p.name);
         });
     });
 
