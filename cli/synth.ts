@@ -5,14 +5,19 @@
 // Nothing about placement, sharding or naming is re-implemented here.
 //
 // Writes, under --out (default synth.out/<stack>/):
-//   trust-policies/<role>.json      minified trust policy per role the stack manages or edits
+//   trust-policies/<role>.json      trust policy per role the stack manages or edits, pretty-printed
+//                                   for review and diff (its size is counted minified, as IAM does)
 //   kubernetes.yaml                 the Kubernetes objects (Profile CRs) as applied
+//   kubernetes-after-kubeflow.yaml  before Kubeflow (kubeflowInstalled false): the Profiles the
+//                                   second `up`, with kubeflowInstalled true, applies
 //   pod-identity-associations.yaml  the EKS Pod Identity associations (podIdentity mode)
-//   summary.json                    per role: subjects, characters used, quota, headroom
+//   summary.json                    per role: subjects, characters used, quota, headroom; the
+//                                   phase; profiles added and removed since the previous synth
 // and prints a summary table.
 //
 // Exit codes: 0 written; 1 unexpected failure (a bug: printed with its stack); 2 bad usage or a
-// stack that `pulumi preview` would reject (the program's own message, nothing written).
+// stack that `pulumi preview` would reject (the program's own message). A failed run removes
+// the files an earlier run wrote to the output directory, so they cannot pass for this one's.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -26,7 +31,6 @@ import {
     parsePolicyDocument,
     policySize,
     presentSubjects,
-    serializePolicy,
     type PolicyDocument,
 } from "../providers/trustPolicy";
 
@@ -40,8 +44,20 @@ const ROLE_POLICY_ATTACHMENT_TYPE = "aws:iam/rolePolicyAttachment:RolePolicyAtta
 
 export const TRUST_DIR = "trust-policies";
 export const KUBERNETES_FILE = "kubernetes.yaml";
+export const AFTER_KUBEFLOW_FILE = "kubernetes-after-kubeflow.yaml";
 export const POD_IDENTITY_FILE = "pod-identity-associations.yaml";
 export const SUMMARY_FILE = "summary.json";
+
+/** The two-phase first `up`: Profile CRs only once Kubeflow (and its Profile CRD) is installed. */
+export const KUBEFLOW_INSTALLED_KEY = "kubeflow-irsa:kubeflowInstalled";
+/** false (the default): a profile removed from config keeps its Profile and namespace (retainOnDelete). */
+export const DELETE_REMOVED_PROFILES_KEY = "kubeflow-irsa:deleteRemovedProfiles";
+export const BEFORE_KUBEFLOW = "before Kubeflow";
+export const AFTER_KUBEFLOW = "after Kubeflow";
+export type Phase = typeof BEFORE_KUBEFLOW | typeof AFTER_KUBEFLOW;
+
+export const RETAINED_NOTE = "retained in the cluster: Profile and namespace stay, IAM trust removed";
+export const DELETED_NOTE = "deleted: Kubeflow deletes the namespace and everything in it";
 
 export const OWNED_STATEMENT_NOTE = "statement owned by this stack (the role's other statements are kept as they are)";
 
@@ -75,12 +91,15 @@ const help = (project: string, account: string) => `Usage:
 
 Runs the program offline (Pulumi mock runtime; no AWS, no Pulumi CLI) with Pulumi.yaml and
 Pulumi.<stack>.yaml, and writes what \`pulumi up\` would apply:
-  ${TRUST_DIR}/<role>.json  the trust policy (minified) each role the stack creates has
-      after \`up\`; for a role it only edits (a profile's awsIamRole), just the statement
-      it owns (the role's other statements are kept as they are)
+  ${TRUST_DIR}/<role>.json  the trust policy each role the stack creates has after \`up\`
+      (pretty-printed; sizes count it minified, as IAM does); for a role it only edits (a
+      profile's awsIamRole), just the statement it owns (its other statements are kept)
   ${KUBERNETES_FILE}  the Profile objects as applied (multi-document YAML)
+  ${AFTER_KUBEFLOW_FILE}  while ${KUBEFLOW_INSTALLED_KEY} is false: the Profiles
+      the \`up\` after setting it to true applies (the program evaluated a second time)
   ${POD_IDENTITY_FILE}  the EKS Pod Identity associations (identityMode podIdentity)
-  ${SUMMARY_FILE}  per role: subjects, characters used, quota, headroom
+  ${SUMMARY_FILE}  per role: subjects, characters used, quota, headroom; the phase; the
+      namespaces added and removed since the previous synth in the same directory
 and prints the summary table.
 ${placeholderNote(account)}.
 
@@ -92,7 +111,8 @@ Options:
                         keys without a namespace are ${project}:<key>; lists and maps as JSON)
   -h, --help            this text
 
-Exit codes: 0 written; 1 unexpected failure; 2 bad usage or configuration (nothing written).
+Exit codes: 0 written; 1 unexpected failure; 2 bad usage or configuration. On failure the files
+an earlier run wrote to the output directory are removed (stderr says so).
 `;
 
 /** A failure `pulumi preview` would also report, or bad usage: message only, exit 2. */
@@ -139,6 +159,8 @@ export interface PodIdentityBinding {
 
 export interface Synthesis {
     project: string;
+    /** The configured profiles (name = namespace) and the role each one's default-editor gets. */
+    profiles: { name: string; roleArn: string }[];
     /** The account of the ARNs the mock runtime made up. */
     placeholderAccount: string;
     stack: string;
@@ -310,6 +332,7 @@ export function synthesize(model: StackModel): Synthesis {
 
     return {
         project: PROJECT,
+        profiles: model.profiles.map((p) => ({ name: p.name, roleArn: p.roleArn })),
         placeholderAccount: MOCK_ACCOUNT,
         stack: model.stack,
         region: model.region,
@@ -341,6 +364,31 @@ export interface SummaryRole {
     managedPolicyArns: string[];
 }
 
+export interface ObjectRef {
+    kind: string;
+    name: string;
+    namespace?: string;
+}
+
+/** Namespaces added to and removed from the config since the previous synth in the same directory. */
+export interface ProfileChanges {
+    /** The summary compared with (relative to the output directory). */
+    comparedWith: string;
+    newNamespaces: string[];
+    removedFromConfig: string[];
+    /** What `up` does with a removed profile's Profile and namespace (kubeflow-irsa:deleteRemovedProfiles). */
+    removedProfiles: "retained" | "deleted";
+    note: string;
+}
+
+/** What this synth knows beyond the one evaluation: the phase, and the previous run's profiles. */
+export interface SynthContext {
+    phase: Phase;
+    /** Before Kubeflow: the Profile objects of the program evaluated with kubeflowInstalled true. */
+    afterKubeflow?: Record<string, unknown>[];
+    changes?: ProfileChanges;
+}
+
 export interface Summary {
     project: string;
     stack: string;
@@ -350,15 +398,29 @@ export interface Summary {
     oidcProviderArn?: string;
     placeholderAccount: string;
     note: string;
+    /** before Kubeflow: kubeflow-irsa:kubeflowInstalled is false, so `up` registers no Profile CRs yet (see afterKubeflow). */
+    phase: Phase;
+    /** Configured profiles: a profile's name is its namespace. */
+    profiles: { name: string; namespace: string; roleArn: string }[];
     roles: SummaryRole[];
-    kubernetes: { file: string; objects: { kind: string; name: string; namespace?: string }[] };
+    kubernetes: { file: string; objects: ObjectRef[] };
+    afterKubeflow?: { configKey: string; file: string; note: string; objects: ObjectRef[] };
+    changes?: ProfileChanges;
     podIdentityAssociations?: { file: string; associations: PodIdentityBinding[] };
 }
 
 /** `<role>.json`; a role this stack does not create is `<account>-<role>.json` (a name may recur across accounts). */
 const trustFile = (r: RoleTrust) => `${TRUST_DIR}/${r.managed ? r.role : `${parseRoleRef(r.arn)?.accountId ?? "unknown"}-${r.role}`}.json`;
 
-export function summaryOf(synthesis: Synthesis): Summary {
+const refOf = (o: Record<string, unknown>): ObjectRef => {
+    const { namespace, name } = metadataOf(o);
+    return { kind: str(o.kind), name, ...(namespace ? { namespace } : {}) };
+};
+
+export const afterKubeflowNote = (n: number) =>
+    `${n} Profile object(s) \`up\` applies once ${KUBEFLOW_INSTALLED_KEY} is true (after Kubeflow and its Profile CRD are installed)`;
+
+export function summaryOf(synthesis: Synthesis, context: SynthContext = { phase: AFTER_KUBEFLOW }): Summary {
     return {
         project: synthesis.project,
         stack: synthesis.stack,
@@ -368,6 +430,8 @@ export function summaryOf(synthesis: Synthesis): Summary {
         ...(synthesis.oidcProviderArn ? { oidcProviderArn: synthesis.oidcProviderArn } : {}),
         placeholderAccount: synthesis.placeholderAccount,
         note: placeholderNote(synthesis.placeholderAccount),
+        phase: context.phase,
+        profiles: synthesis.profiles.map((p) => ({ name: p.name, namespace: p.name, roleArn: p.roleArn })),
         roles: synthesis.roles.map((r) => ({
             role: r.role,
             arn: r.arn,
@@ -383,13 +447,18 @@ export function summaryOf(synthesis: Synthesis): Summary {
             inlinePolicies: r.inlinePolicies,
             managedPolicyArns: r.managedPolicyArns,
         })),
-        kubernetes: {
-            file: KUBERNETES_FILE,
-            objects: synthesis.kubernetes.map((o) => {
-                const { namespace, name } = metadataOf(o);
-                return { kind: str(o.kind), name, ...(namespace ? { namespace } : {}) };
-            }),
-        },
+        kubernetes: { file: KUBERNETES_FILE, objects: synthesis.kubernetes.map(refOf) },
+        ...(context.afterKubeflow
+            ? {
+                  afterKubeflow: {
+                      configKey: KUBEFLOW_INSTALLED_KEY,
+                      file: AFTER_KUBEFLOW_FILE,
+                      note: afterKubeflowNote(context.afterKubeflow.length),
+                      objects: context.afterKubeflow.map(refOf),
+                  },
+              }
+            : {}),
+        ...(context.changes ? { changes: context.changes } : {}),
         ...(synthesis.podIdentityAssociations.length > 0
             ? { podIdentityAssociations: { file: POD_IDENTITY_FILE, associations: synthesis.podIdentityAssociations } }
             : {}),
@@ -402,16 +471,38 @@ function yamlDocuments(header: string[], documents: unknown[]): string {
     return comments + documents.map((d) => `---\n${toYaml(d, { lineWidth: 0 })}`).join("");
 }
 
+/**
+ * A trust policy as written for review: 2-space indented, one subject per line, so two synths
+ * diff line by line. IAM does not count white space; the quota figures are of the minified form.
+ */
+export function prettyPolicy(document: PolicyDocument): string {
+    return `${JSON.stringify(document, null, 2)}\n`;
+}
+
 /** The files of a synthesis, by path relative to the output directory. */
-export function renderFiles(synthesis: Synthesis): Map<string, string> {
+export function renderFiles(synthesis: Synthesis, context: SynthContext = { phase: AFTER_KUBEFLOW }): Map<string, string> {
     const files = new Map<string, string>();
-    for (const role of synthesis.roles) files.set(trustFile(role), serializePolicy(role.document));
+    for (const role of synthesis.roles) files.set(trustFile(role), prettyPolicy(role.document));
     const source = `Generated offline by \`npm run synth -- --stack ${synthesis.stack}\` (${synthesis.project}) from the program's registered resources.`;
     const placeholders = `${placeholderNote(synthesis.placeholderAccount)}.`;
     files.set(
         KUBERNETES_FILE,
         yamlDocuments([`Kubernetes objects stack "${synthesis.stack}" applies with \`pulumi up\`.`, source, placeholders], synthesis.kubernetes),
     );
+    if (context.afterKubeflow) {
+        files.set(
+            AFTER_KUBEFLOW_FILE,
+            yamlDocuments(
+                [
+                    `Profile objects stack "${synthesis.stack}" applies with the \`up\` after \`pulumi config set ${KUBEFLOW_INSTALLED_KEY} true\``,
+                    "(once Kubeflow and its Profile CRD are installed): the program evaluated a second time with that override.",
+                    source,
+                    placeholders,
+                ],
+                context.afterKubeflow,
+            ),
+        );
+    }
     if (synthesis.podIdentityAssociations.length > 0) {
         files.set(
             POD_IDENTITY_FILE,
@@ -426,20 +517,83 @@ export function renderFiles(synthesis: Synthesis): Map<string, string> {
             ),
         );
     }
-    files.set(SUMMARY_FILE, `${JSON.stringify(summaryOf(synthesis), null, 2)}\n`);
+    files.set(SUMMARY_FILE, `${JSON.stringify(summaryOf(synthesis, context), null, 2)}\n`);
     return files;
+}
+
+const TOP_LEVEL_FILES = [KUBERNETES_FILE, AFTER_KUBEFLOW_FILE, POD_IDENTITY_FILE, SUMMARY_FILE];
+
+/** The files an earlier synth wrote to `outDir` (relative paths): only ours, never anything else there. */
+function previousFiles(outDir: string): string[] {
+    const trustDir = path.join(outDir, TRUST_DIR);
+    const policies = fs.existsSync(trustDir) && fs.statSync(trustDir).isDirectory() ? fs.readdirSync(trustDir).filter((f) => f.endsWith(".json")).map((f) => `${TRUST_DIR}/${f}`) : [];
+    return [...policies, ...TOP_LEVEL_FILES.filter((f) => fs.existsSync(path.join(outDir, f)))];
 }
 
 /** Writes the files, replacing what an earlier synth of the stack wrote there (no stale roles). */
 export function writeFiles(outDir: string, files: Map<string, string>): void {
+    for (const file of previousFiles(outDir)) if (!files.has(file)) fs.rmSync(path.join(outDir, file), { force: true });
     fs.mkdirSync(path.join(outDir, TRUST_DIR), { recursive: true });
-    for (const file of fs.readdirSync(path.join(outDir, TRUST_DIR))) {
-        if (file.endsWith(".json") && !files.has(`${TRUST_DIR}/${file}`)) fs.rmSync(path.join(outDir, TRUST_DIR, file));
-    }
-    for (const file of [KUBERNETES_FILE, POD_IDENTITY_FILE, SUMMARY_FILE]) {
-        if (!files.has(file)) fs.rmSync(path.join(outDir, file), { force: true });
-    }
     for (const [file, text] of files) fs.writeFileSync(path.join(outDir, file), text);
+}
+
+/**
+ * After a failed run: removes what an earlier run wrote to `outDir`, then the directories if they
+ * are left empty. Files synth does not write stay (an --out of ".", say, loses nothing else).
+ * Returns the files removed.
+ */
+export function removePreviousOutput(outDir: string): string[] {
+    if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) return [];
+    const removed = previousFiles(outDir);
+    for (const file of removed) fs.rmSync(path.join(outDir, file), { force: true });
+    for (const dir of [path.join(outDir, TRUST_DIR), outDir]) {
+        if (fs.existsSync(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
+    }
+    return removed;
+}
+
+/** The previous run's summary in `outDir`, if it is one of this stack's (anything unreadable counts as none). */
+export function readPreviousSummary(outDir: string, project: string, stack: string): Summary | undefined {
+    try {
+        const summary = JSON.parse(fs.readFileSync(path.join(outDir, SUMMARY_FILE), "utf8")) as Summary;
+        return summary.project === project && summary.stack === stack ? summary : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+/** The namespaces (profile names) a summary lists; summaries before `profiles` existed list the Profile objects. */
+function namespacesOf(summary: Summary): string[] {
+    if (Array.isArray(summary.profiles)) return summary.profiles.map((p) => p.name);
+    const objects = [...(summary.kubernetes?.objects ?? []), ...(summary.afterKubeflow?.objects ?? [])];
+    return [...new Set(objects.filter((o) => o.kind === "Profile").map((o) => o.name))];
+}
+
+/** What changed in the profile list since `previous`, and what `up` does to the removed ones. */
+export function profileChanges(previous: Summary, synthesis: Synthesis, deleteRemovedProfiles: boolean): ProfileChanges {
+    const before = new Set(namespacesOf(previous));
+    const now = new Set(synthesis.profiles.map((p) => p.name));
+    const removedProfiles = deleteRemovedProfiles ? "deleted" : "retained";
+    return {
+        comparedWith: `the previous ${SUMMARY_FILE}`,
+        newNamespaces: [...now].filter((n) => !before.has(n)).sort(byName),
+        removedFromConfig: [...before].filter((n) => !now.has(n)).sort(byName),
+        removedProfiles,
+        note: `${DELETE_REMOVED_PROFILES_KEY} is ${deleteRemovedProfiles}: a profile removed from config is ${deleteRemovedProfiles ? DELETED_NOTE : RETAINED_NOTE}`,
+    };
+}
+
+/** The stdout lines of a comparison; a rename shows as one new namespace and one removed. */
+export function changeLines(changes: ProfileChanges): string[] {
+    if (changes.newNamespaces.length === 0 && changes.removedFromConfig.length === 0) {
+        return [`Profiles: unchanged since ${changes.comparedWith}.`];
+    }
+    const lines = [`Since ${changes.comparedWith}:`];
+    if (changes.newNamespaces.length > 0) lines.push(`  new namespaces: ${changes.newNamespaces.join(", ")}`);
+    if (changes.removedFromConfig.length > 0) {
+        lines.push(`  removed from config: ${changes.removedFromConfig.join(", ")} (${changes.removedProfiles === "deleted" ? DELETED_NOTE : RETAINED_NOTE})`);
+    }
+    return lines;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -532,9 +686,34 @@ const shown = (dir: string) => {
     return relative === "" ? "." : relative.startsWith("..") ? dir : relative;
 };
 
+const profilesOf = (synthesis: Synthesis) => synthesis.kubernetes.filter((o) => o.kind === "Profile");
+
+/** The phase lines of the stdout summary. */
+function phaseLines(context: SynthContext, objects: string): string[] {
+    if (!context.afterKubeflow) {
+        return [`Phase: ${AFTER_KUBEFLOW} (${KUBEFLOW_INSTALLED_KEY} is true): \`up\` applies the roles above and ${KUBERNETES_FILE} (${objects}).`];
+    }
+    const names = context.afterKubeflow.map((o) => metadataOf(o).name);
+    return [
+        `Phase: ${BEFORE_KUBEFLOW} (${KUBEFLOW_INSTALLED_KEY} is false): \`up\` applies the roles above and ${KUBERNETES_FILE} (${objects}).`,
+        `After Kubeflow is installed, \`pulumi config set ${KUBEFLOW_INSTALLED_KEY} true\` and \`up\` apply ${names.length} Profile(s)` +
+            (names.length > 0 ? `: ${names.join(", ")}` : "") +
+            ` (${AFTER_KUBEFLOW_FILE}).`,
+    ];
+}
+
 /** Runs the command; returns the exit code. Writes only through `io` and to the output directory. */
 export async function main(argv: string[], io: SynthIo): Promise<number> {
     const started = Date.now();
+    let outDir: string | undefined;
+    /** A failed run leaves no earlier output that could pass for this configuration's. */
+    const discardPrevious = () => {
+        if (outDir === undefined) return;
+        const removed = removePreviousOutput(outDir);
+        if (removed.length > 0) {
+            io.stderr.write(`synth: removed the ${removed.length} file(s) an earlier run wrote to ${shown(outDir)}/: they described another configuration, not this one\n`);
+        }
+    };
     try {
         const flags = parseFlags(argv);
         const { PROJECT, MOCK_ACCOUNT, evaluateStack, readStackFiles } = program();
@@ -544,6 +723,7 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
         }
         if (!flags.stack) throw new SynthError("--stack is required (e.g. --stack dev, for Pulumi.dev.yaml); run with --help for usage");
         const stack = flags.stack;
+        outDir = path.resolve(flags.out ?? path.join("synth.out", stack));
         const projectDir = path.resolve(flags.projectDir ?? path.join(__dirname, ".."));
         const overrides = overridesOf(flags.config, PROJECT);
         try {
@@ -551,19 +731,33 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
         } catch (err) {
             throw new SynthError((err as Error).message);
         }
-        let model: StackModel;
-        try {
-            model = await evaluateStack({ stack, projectDir, overrides });
-        } catch (err) {
-            // `pulumi preview` shows the program's ConfigError message; so does synth, without a stack trace.
-            if (isConfigError(err)) throw new SynthError(err.message);
-            throw err;
-        }
+        const evaluate = async (extra: ConfigValues, during = ""): Promise<StackModel> => {
+            try {
+                return await evaluateStack({ stack, projectDir, overrides: { ...overrides, ...extra } });
+            } catch (err) {
+                // `pulumi preview` shows the program's ConfigError message; so does synth, without a stack trace.
+                if (isConfigError(err)) throw new SynthError(`${during}${err.message}`);
+                throw err;
+            }
+        };
+        const model = await evaluate({});
         const evaluated = Date.now();
         const synthesis = synthesize(model);
-        const files = renderFiles(synthesis);
-        const outDir = path.resolve(flags.out ?? path.join("synth.out", stack));
-        writeFiles(outDir, files);
+
+        // The two-phase first `up`: before Kubeflow the program registers no Profile CRs; the
+        // second evaluation shows the ones the `up` with kubeflowInstalled true applies.
+        const context: SynthContext = { phase: model.config.kubeflowInstalled ? AFTER_KUBEFLOW : BEFORE_KUBEFLOW };
+        let secondMs: number | undefined;
+        if (context.phase === BEFORE_KUBEFLOW) {
+            const secondStarted = Date.now();
+            const second = await evaluate({ [KUBEFLOW_INSTALLED_KEY]: "true" }, `with ${KUBEFLOW_INSTALLED_KEY}=true (the \`up\` after Kubeflow is installed): `);
+            secondMs = Date.now() - secondStarted;
+            context.afterKubeflow = profilesOf(synthesize(second));
+        }
+        const previous = readPreviousSummary(outDir, synthesis.project, stack);
+        if (previous) context.changes = profileChanges(previous, synthesis, model.config.deleteRemovedProfiles);
+
+        writeFiles(outDir, renderFiles(synthesis, context));
 
         const out = io.stdout;
         out.write(`${synthesis.project} stack "${stack}": region ${synthesis.region}, cluster ${synthesis.clusterName}, identityMode ${synthesis.identityMode}\n`);
@@ -572,21 +766,28 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
         const kinds = new Map<string, number>();
         for (const o of synthesis.kubernetes) kinds.set(str(o.kind), (kinds.get(str(o.kind)) ?? 0) + 1);
         const objects = [...kinds].map(([kind, n]) => `${n} ${kind}`).join(", ") || "no objects";
+        out.write(`${phaseLines(context, objects).join("\n")}\n`);
+        if (context.changes) out.write(`${changeLines(context.changes).join("\n")}\n`);
+        out.write("\n");
         const written = [
             `${synthesis.roles.length} trust ${synthesis.roles.length === 1 ? "policy" : "policies"} in ${TRUST_DIR}/`,
             `${KUBERNETES_FILE} (${objects})`,
+            ...(context.afterKubeflow ? [`${AFTER_KUBEFLOW_FILE} (${context.afterKubeflow.length} Profile)`] : []),
             ...(synthesis.podIdentityAssociations.length > 0 ? [`${POD_IDENTITY_FILE} (${synthesis.podIdentityAssociations.length} associations)`] : []),
             SUMMARY_FILE,
         ];
         out.write(`Wrote ${shown(outDir)}: ${written.join(", ")}\n`);
-        out.write(`Evaluated the program in ${evaluated - started} ms; ${Date.now() - started} ms in all.\n`);
+        const second = secondMs !== undefined ? ` (and again in ${secondMs} ms with ${KUBEFLOW_INSTALLED_KEY}=true)` : "";
+        out.write(`Evaluated the program in ${evaluated - started} ms${second}; ${Date.now() - started} ms in all.\n`);
         return EXIT_OK;
     } catch (err) {
         if (err instanceof SynthError) {
             io.stderr.write(`error: ${err.message}\n`);
+            discardPrevious();
             return EXIT_INVALID;
         }
         io.stderr.write(`synth: unexpected error: ${err instanceof Error ? err.stack : String(err)}\n`);
+        discardPrevious();
         return EXIT_FAILED;
     }
 }

@@ -7,6 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { parseAllDocuments, stringify as toYaml } from "yaml";
 import { main, type Summary } from "../../cli/synth";
+import { readStackFiles } from "../../cli/evaluate";
 import { parseStackConfig } from "../../components/config";
 import { shardsNeeded } from "../../components/placement";
 
@@ -82,14 +83,17 @@ describe("npm run synth", function () {
             summary = readJson<Summary>(out, "summary.json");
         });
 
-        it("THEN it writes one minified trust policy per role, kubernetes.yaml and summary.json", () => {
-            assert.deepEqual(fs.readdirSync(out).sort(), ["kubernetes.yaml", "summary.json", "trust-policies"]);
+        it("THEN it writes one pretty-printed trust policy per role, the YAML of both phases and summary.json", () => {
+            assert.deepEqual(fs.readdirSync(out).sort(), ["kubernetes-after-kubeflow.yaml", "kubernetes.yaml", "summary.json", "trust-policies"]);
             // a role this stack does not create is filed under its account too: one name, two accounts, two roles
             const files = [`${ACCOUNT}-${DEV.external}.json`, `${DEV.admin}.json`, `${DEV.user}.json`];
             assert.deepEqual(fs.readdirSync(path.join(out, "trust-policies")).sort(), files);
             for (const file of files) {
                 const text = read(out, `trust-policies/${file}`);
-                assert.equal(text, JSON.stringify(JSON.parse(text)), `${file} is not minified`);
+                // readable and diffable: 2-space indent, one subject per line, a trailing newline
+                assert.equal(text, `${JSON.stringify(JSON.parse(text), null, 2)}\n`, `${file} is not pretty-printed`);
+                const lines = text.split("\n");
+                assert.ok(lines.some((l) => l.includes("system:serviceaccount:")) && lines.every((l) => l.split("system:serviceaccount:").length <= 2), `${file}: one subject per line`);
             }
         });
 
@@ -136,20 +140,35 @@ describe("npm run synth", function () {
             assert.match(result.stdout, /\* not managed by this stack: statement owned by this stack/);
         });
 
-        it("THEN summary.json gives each role's subjects, characters, quota and headroom, measured on the written file", () => {
+        it("THEN summary.json gives each role's subjects, characters, quota and headroom, measured on the written file minified (as IAM counts)", () => {
             assert.equal(summary.stack, "dev");
             assert.equal(summary.placeholderAccount, ACCOUNT);
             assert.deepEqual(summary.roles.map((r) => [r.role, r.managed]), [[DEV.admin, true], [DEV.user, true], [DEV.external, false]]);
             for (const role of summary.roles) {
-                assert.equal(role.chars, read(out, role.file).length, role.role);
+                const text = read(out, role.file);
+                assert.equal(role.chars, JSON.stringify(JSON.parse(text)).length, role.role);
+                assert.ok(text.length > role.chars, `${role.role}: the file is pretty-printed, the figure is the minified size`);
                 assert.equal(role.limit, 2048);
                 assert.equal(role.headroom, role.limit - role.chars);
             }
             assert.deepEqual(summary.roles.find((r) => r.role === DEV.user)!.subjects.length, 3);
         });
 
-        it("THEN kubernetes.yaml has one Profile per profile with an annotate-only AwsIamForServiceAccount plugin", () => {
-            const docs = yamlDocs(out, "kubernetes.yaml");
+        it("THEN it is the phase before Kubeflow: kubernetes.yaml has no Profile, and the Profiles of the `up` after Kubeflow name every configured profile", () => {
+            const configured = parseStackConfig((key) => readStackFiles(ROOT, "dev")[key]).profiles.map((p) => p.name).sort();
+            assert.equal(summary.phase, "before Kubeflow");
+            assert.deepEqual(yamlDocs(out, "kubernetes.yaml").filter((d) => d.kind === "Profile"), []);
+            assert.equal(summary.afterKubeflow!.configKey, "kubeflow-irsa:kubeflowInstalled");
+            assert.equal(summary.afterKubeflow!.file, "kubernetes-after-kubeflow.yaml");
+            assert.deepEqual(summary.afterKubeflow!.objects.map((o) => [o.kind, o.name]), configured.map((name) => ["Profile", name]));
+            assert.deepEqual(yamlDocs(out, "kubernetes-after-kubeflow.yaml").map((d) => d.metadata.name), configured);
+            assert.deepEqual(summary.profiles.map((p) => p.namespace).sort(), configured);
+            assert.match(result.stdout, /^Phase: before Kubeflow \(kubeflow-irsa:kubeflowInstalled is false\)/m);
+            assert.ok(result.stdout.includes(`apply 3 Profile(s): ${configured.join(", ")} (kubernetes-after-kubeflow.yaml)`), result.stdout);
+        });
+
+        it("THEN the Profiles after Kubeflow are one per profile with an annotate-only AwsIamForServiceAccount plugin", () => {
+            const docs = yamlDocs(out, "kubernetes-after-kubeflow.yaml");
             assert.deepEqual(docs.map((d) => d.metadata.name), ["data-eng", "team-nlp", "team-vision"]);
             const roleOf: Record<string, string> = {
                 "data-eng": EXTERNAL_ARN,
@@ -171,6 +190,7 @@ describe("npm run synth", function () {
             assert.match(result.stdout, new RegExp(`${DEV.user}\\s+3\\s+${user.chars} / 2048\\s+${user.headroom}\\n`));
             assert.match(result.stdout, /placeholder account 123456789012/);
             assert.match(read(out, "kubernetes.yaml"), /^# .*placeholder account 123456789012/m);
+            assert.match(read(out, "kubernetes-after-kubeflow.yaml"), /^# .*placeholder account 123456789012/m);
         });
 
         describe("WHEN the same output directory is synthesized in podIdentity mode", () => {
@@ -193,7 +213,9 @@ describe("npm run synth", function () {
             });
 
             it("THEN Profiles carry no IAM plugin and managed roles the fixed Pod Identity trust", () => {
-                for (const doc of yamlDocs(out, "kubernetes.yaml")) assert.deepEqual(doc.spec.plugins, []);
+                const profiles = yamlDocs(out, "kubernetes-after-kubeflow.yaml");
+                assert.equal(profiles.length, 3);
+                for (const doc of profiles) assert.deepEqual(doc.spec.plugins, []);
                 const trust = readJson<{ Statement: { Principal: unknown }[] }>(out, `trust-policies/${DEV.user}.json`);
                 assert.deepEqual(trust.Statement.map((s) => s.Principal), [{ Service: "pods.eks.amazonaws.com" }]);
             });
@@ -205,6 +227,64 @@ describe("npm run synth", function () {
                 assert.deepEqual(summary.roles.find((r) => r.role === DEV.user)!.subjects, [editor("team-nlp"), editor("team-vision")]);
                 assert.match(pod.stdout, /not managed by this stack.*: data-eng-pipelines/);
             });
+        });
+    });
+
+    describe("GIVEN kubeflow-irsa:kubeflowInstalled true (Kubeflow runs on the cluster)", () => {
+        let out: string;
+        let result: Result;
+        before(async () => {
+            out = tmpDir("installed");
+            assertOk(await synth("--stack", "dev", "--out", out)); // first before Kubeflow, into the same directory
+            result = await synth("--stack", "dev", "--out", out, "--config", "kubeflowInstalled=true");
+            assertOk(result);
+        });
+
+        it("THEN it is the phase after Kubeflow: kubernetes.yaml has every Profile, and the file of the earlier phase is gone", () => {
+            const summary = readJson<Summary>(out, "summary.json");
+            assert.equal(summary.phase, "after Kubeflow");
+            assert.equal(summary.afterKubeflow, undefined);
+            assert.deepEqual(yamlDocs(out, "kubernetes.yaml").map((d) => [d.kind, d.metadata.name]), [["Profile", "data-eng"], ["Profile", "team-nlp"], ["Profile", "team-vision"]]);
+            assert.equal(fs.existsSync(path.join(out, "kubernetes-after-kubeflow.yaml")), false);
+            assert.match(result.stdout, /^Phase: after Kubeflow \(kubeflow-irsa:kubeflowInstalled is true\): `up` applies the roles above and kubernetes\.yaml \(3 Profile\)\.$/m);
+            assert.match(result.stdout, /^Profiles: unchanged since the previous summary\.json\.$/m);
+        });
+    });
+
+    describe("GIVEN a previous synth in the output directory WHEN profiles are renamed or removed", () => {
+        const base = { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-ren" };
+        const profile = (name: string) => ({ name, owner: `${name}@example.com` });
+        let dir: string;
+        let out: string;
+        const stackFile = (config: Record<string, unknown>) => fs.writeFileSync(path.join(dir, "Pulumi.ren.yaml"), toYaml({ config: { ...base, ...config } }));
+        before(async () => {
+            dir = project("ren", { ...base, "kubeflow-irsa:profiles": [profile("team-a"), profile("team-nlp")] });
+            out = tmpDir("ren");
+            const first = await synth("--stack", "ren", "--project-dir", dir, "--out", out);
+            assertOk(first);
+            assert.equal(readJson<Summary>(out, "summary.json").changes, undefined, "nothing to compare with on the first run");
+            assert.doesNotMatch(first.stdout, /new namespaces|removed from config|unchanged since/);
+        });
+
+        it("THEN a rename shows the new namespace, and the old one as removed from config and retained in the cluster (the default)", async () => {
+            stackFile({ "kubeflow-irsa:profiles": [profile("team-a"), profile("team-language")] });
+            const result = await synth("--stack", "ren", "--project-dir", dir, "--out", out);
+            assertOk(result);
+            assert.match(result.stdout, /^ {2}new namespaces: team-language$/m);
+            assert.match(result.stdout, /^ {2}removed from config: team-nlp \(retained in the cluster: Profile and namespace stay, IAM trust removed\)$/m);
+            const { changes } = readJson<Summary>(out, "summary.json");
+            assert.deepEqual(changes && [changes.newNamespaces, changes.removedFromConfig, changes.removedProfiles], [["team-language"], ["team-nlp"], "retained"]);
+            assert.match(changes!.note, /kubeflow-irsa:deleteRemovedProfiles is false/);
+        });
+
+        it("THEN with deleteRemovedProfiles true a removed profile is reported as deleted with its namespace", async () => {
+            stackFile({ "kubeflow-irsa:profiles": [profile("team-language")], "kubeflow-irsa:deleteRemovedProfiles": true });
+            const result = await synth("--stack", "ren", "--project-dir", dir, "--out", out);
+            assertOk(result);
+            assert.doesNotMatch(result.stdout, /new namespaces/);
+            assert.match(result.stdout, /^ {2}removed from config: team-a \(deleted: Kubeflow deletes the namespace and everything in it\)$/m);
+            const { changes } = readJson<Summary>(out, "summary.json");
+            assert.deepEqual(changes && [changes.newNamespaces, changes.removedFromConfig, changes.removedProfiles], [[], ["team-a"], "deleted"]);
         });
     });
 
@@ -226,6 +306,26 @@ describe("npm run synth", function () {
     });
 
     describe("GIVEN bad configuration", () => {
+        it("WHEN a stack that synthesized before gets bad config THEN it exits 2, removes the earlier output and says so; other files stay", async () => {
+            const good = { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-gone", "kubeflow-irsa:profiles": [{ name: "team-a", owner: "alice@example.com" }] };
+            const dir = project("gone", good);
+            const out = path.join(tmpDir("gone"), "out");
+            assertOk(await synth("--stack", "gone", "--project-dir", dir, "--out", out));
+            assert.ok(fs.existsSync(path.join(out, "summary.json")));
+            fs.writeFileSync(path.join(dir, "Pulumi.gone.yaml"), toYaml({ config: { ...good, "kubeflow-irsa:profiles": [{ name: "Team_A", owner: "alice@example.com" }] } }));
+            const result = await synth("--stack", "gone", "--project-dir", dir, "--out", out);
+            assert.equal(result.code, 2);
+            assert.match(result.stderr, /^error: invalid stack configuration:\n/);
+            assert.match(result.stderr, /^synth: removed the 5 file\(s\) an earlier run wrote to .*out\/: they described another configuration, not this one$/m);
+            assert.equal(fs.existsSync(out), false, "the output directory is gone with the files");
+
+            // Only synth's own files go: a directory holding anything else stays, with that.
+            assertOk(await synth("--stack", "gone", "--project-dir", dir, "--out", out, "--config", `profiles=${JSON.stringify(good["kubeflow-irsa:profiles"])}`));
+            fs.writeFileSync(path.join(out, "NOTES.md"), "mine\n");
+            assert.equal((await synth("--stack", "gone", "--project-dir", dir, "--out", out)).code, 2);
+            assert.deepEqual(fs.readdirSync(out), ["NOTES.md"]);
+        });
+
         it("WHEN a profile is named Team_A THEN it exits 2 with the program's message naming the key, and writes nothing", async () => {
             const dir = project("bad", {
                 "aws:region": "us-west-2",
@@ -286,7 +386,8 @@ describe("npm run synth", function () {
             // The program's own sizing decides how many shards are enough.
             const shards = shardsNeeded(parseStackConfig((key) => (base as Record<string, unknown>)[key] as string | object | undefined), 2048);
             assert.ok(shards !== undefined);
-            const dir = project("big", { ...base, "kubeflow-irsa:userRoleShards": shards });
+            // kubeflowInstalled: the Profiles are in kubernetes.yaml, from the one evaluation.
+            const dir = project("big", { ...base, "kubeflow-irsa:userRoleShards": shards, "kubeflow-irsa:kubeflowInstalled": true });
             const out = tmpDir("big");
 
             const started = Date.now();
