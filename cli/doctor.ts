@@ -1,6 +1,8 @@
 // `npm run doctor -- …`: can this service account assume this role? Reads the live trust policy
 // (and the IAM OIDC provider) and explains IAM's verdict statement by statement, with the exact
 // change that would fix a denial. Read-only: it calls iam:GetRole and iam:GetOpenIDConnectProvider.
+// `--stack <name> --offline` judges, with the same evaluator and no AWS call, the trust policies
+// `up` would write (cli/synth.ts's synthesis of the stack).
 //
 // Exit codes: 0 allowed, 1 denied, 2 usage or AWS error.
 
@@ -24,6 +26,7 @@ import {
 import { audienceProblem, evaluateTrustPolicy, trustedOidcProviders, type StatementResult, type TrustEvaluation } from "../providers/trustEvaluation";
 import { STS_AUDIENCE, type PolicyDocument } from "../providers/trustPolicy";
 import type { ProfileModel, StackModel } from "./evaluate";
+import { placeholderNote, SynthError, synthesize, type RoleTrust, type Synthesis } from "./synth";
 
 export const EXIT_ALLOWED = 0;
 export const EXIT_DENIED = 1;
@@ -39,7 +42,7 @@ const HELP = `Usage:
   npm run doctor -- --role <arn|name> --namespace <ns> [--service-account ${DEFAULT_EDITOR}]
                     [--provider-arn <arn>] [--audience ${STS_AUDIENCE}]
   npm run doctor -- --role <arn|name> --token <file>
-  npm run doctor -- --stack <name>
+  npm run doctor -- --stack <name> [--offline]
 
 Explains whether a Kubernetes service account can assume an IAM role through IRSA
 (sts:AssumeRoleWithWebIdentity): the role's trust policy statement by statement, IAM's verdict
@@ -55,19 +58,26 @@ Modes:
   --stack <name>          check every profile of the stack (Pulumi.<name>.yaml, evaluated offline)
                           against its live role; with --provider-arn, against that provider, else
                           against every OIDC provider each role trusts.
+  --stack <name> --offline
+                          no AWS call: check every profile against the trust policy \`up\` would
+                          write (what \`npm run synth\` computes), with the same evaluator. For a role
+                          the stack does not create (awsIamRole), only the statement the stack owns
+                          is known offline, and that is what is judged.
 
 Options:
   --service-account <name>  service account in the namespace (default ${DEFAULT_EDITOR})
   --provider-arn <arn>      arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<ID>
   --audience <aud>          token audience (default ${STS_AUDIENCE})
   --project-dir <dir>       with --stack: where Pulumi.yaml is (default: this project)
+  --offline                 with --stack: judge the synthesized trust policies; reads no AWS
   --region <region>         AWS region (default: AWS_REGION, the profile's, or the stack's)
   --profile <name>          AWS shared-config profile (default: AWS_PROFILE / the standard chain)
-  --json                    print the result as JSON
+  --json                    print the result as JSON (run as \`npm run -s doctor -- …\`: without
+                            -s npm prints a banner to stdout)
   -h, --help                this text
 
 Exit codes: 0 allowed, 1 denied, 2 usage or AWS error.
-Needs iam:GetRole on the role and iam:GetOpenIDConnectProvider on the provider.
+Needs iam:GetRole on the role and iam:GetOpenIDConnectProvider on the provider (nothing with --offline).
 `;
 
 /** An expected failure: the message names the flag or value and the fix; exit code 2. */
@@ -92,6 +102,7 @@ interface Flags {
     projectDir?: string;
     region?: string;
     profile?: string;
+    offline?: true;
     json: boolean;
     help: boolean;
 }
@@ -107,6 +118,7 @@ const OPTIONS = {
     "project-dir": { type: "string" },
     region: { type: "string" },
     profile: { type: "string" },
+    offline: { type: "boolean" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
 } as const;
@@ -129,6 +141,7 @@ function parseFlags(argv: string[]): Flags {
         projectDir: values["project-dir"],
         region: values.region,
         profile: values.profile,
+        ...(values.offline ? { offline: true as const } : {}),
         json: values.json ?? false,
         help: values.help ?? false,
     };
@@ -483,14 +496,23 @@ export interface ProfileRow {
     reason: string;
     fix?: string;
     decidingStatement?: number;
+    /**
+     * --offline: what was judged — the role's whole trust policy after `up`, or, for a role the
+     * stack does not create, only the statement the stack owns (its other statements are unknown).
+     */
+    judged?: RoleTrust["scope"];
 }
 
 export interface StackReport {
     stack: string;
     region: string;
+    /** live: the roles' trust policies read from IAM; offline: the ones `up` would write (synth). */
+    mode: "live" | "offline";
     allowed: boolean;
     profiles: ProfileRow[];
     warnings: string[];
+    /** --offline: what the verdicts rest on. */
+    notes?: string[];
 }
 
 /**
@@ -573,23 +595,79 @@ async function checkProfile(ctx: StackContext, flags: Flags, profile: ProfileMod
     return rowOf(profile, report);
 }
 
-async function stackMode(flags: Flags, stack: string): Promise<StackReport> {
-    forbid(flags, ["role", "namespace", "serviceAccount", "token", "audience"], "with --stack: the stack names the profiles and their roles");
-    checkProviderArn(flags.providerArn);
-    const model = await loadStack(flags, stack);
+function requireIrsa(model: StackModel, stack: string): void {
     if (model.config.identityMode !== "irsa") {
         throw new DoctorError(
             `--stack ${stack}: the stack uses identityMode ${model.config.identityMode}: its roles trust pods.eks.amazonaws.com through Pod Identity associations, not OIDC tokens; the doctor checks IRSA trust policies only`,
         );
     }
+}
+
+async function stackMode(flags: Flags, stack: string): Promise<StackReport> {
+    forbid(flags, ["role", "namespace", "serviceAccount", "token", "audience"], "with --stack: the stack names the profiles and their roles");
+    checkProviderArn(flags.providerArn);
+    const model = await loadStack(flags, stack);
+    requireIrsa(model, stack);
     return withClient(iamSettings(flags, model.region), async (client) => {
         const provider = flags.providerArn !== undefined ? { clientIds: await fetchClientIds(client, flags.providerArn) } : undefined;
         const explicitRoles = new Set(model.config.profiles.filter((p) => p.awsIamRole).map((p) => p.name));
         const ctx: StackContext = { client, roles: new Map(), provider, explicitRoles, warnings: new Set() };
         const profiles: ProfileRow[] = [];
         for (const profile of model.profiles) profiles.push(await checkProfile(ctx, flags, profile));
-        return { stack, region: model.region, allowed: profiles.every((p) => p.status !== "denied"), profiles, warnings: [...ctx.warnings] };
+        return { stack, region: model.region, mode: "live", allowed: profiles.every((p) => p.status !== "denied"), profiles, warnings: [...ctx.warnings] };
     });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stacks, offline
+
+const OFFLINE_FLAGS: Array<keyof Flags> = ["role", "namespace", "serviceAccount", "token", "audience", "providerArn", "region", "profile"];
+const OFFLINE_ONLY = "--offline judges, with no AWS call, the trust policies `up` would write for each profile of a --stack";
+const OWNED_ONLY_NOTE =
+    "not created by this stack: only the statement the stack owns in it is known offline, and only that was judged; " +
+    "its other statements (an explicit Deny, say) are not. Run without --offline to check the live role";
+
+/** The profile against the synthesized trust policy of its role (no IAM: `synthesis` is all there is). */
+function offlineRow(synthesis: Synthesis, profile: ProfileModel, warnings: Set<string>): ProfileRow {
+    const subject = subjectOf(profile.name, profile.serviceAccount);
+    const base = { name: profile.name, namespace: profile.name, serviceAccount: profile.serviceAccount, subject };
+    if (profile.roleArn === "") {
+        return { ...base, role: "", roleArn: "", status: "skipped", reason: "the stack gives this profile no IAM role (enablePodIamPolicy is false)" };
+    }
+    const trust = synthesis.roles.find((r) => sameRole(r.arn, profile.roleArn));
+    if (!trust) {
+        const role = parseRoleRef(profile.roleArn)?.name ?? profile.roleArn;
+        return { ...base, role, roleArn: profile.roleArn, status: "denied", reason: "`up` would write no trust policy for the profile's role (the stack neither creates it nor edits it)" };
+    }
+    const caller = { subject, audience: [STS_AUDIENCE] };
+    const checks = trustedOidcProviders(trust.document).map((arn) => checkProvider(trust.document, caller, arn));
+    const report = roleReport({ name: trust.role, roleArn: trust.arn, document: trust.document }, caller, checks);
+    for (const w of report.warnings) warnings.add(`${trust.role}: ${w}`);
+    const row = rowOf(profile, report);
+    if (trust.scope === "owned-statement") row.reason += " (the statement this stack owns)";
+    return { ...row, judged: trust.scope };
+}
+
+async function offlineStackMode(flags: Flags, stack: string): Promise<StackReport> {
+    const model = await loadStack(flags, stack);
+    requireIrsa(model, stack);
+    let synthesis: Synthesis;
+    try {
+        synthesis = synthesize(model);
+    } catch (err) {
+        // What `pulumi preview` would refuse (a trust policy over quota, a bad subject): no policy to judge.
+        if (err instanceof SynthError) throw new DoctorError(`--stack ${stack}: ${err.message}`);
+        throw err;
+    }
+    const warnings = new Set<string>();
+    const profiles = model.profiles.map((p) => offlineRow(synthesis, p, warnings));
+    const ownedOnly = synthesis.roles.filter((r) => r.scope === "owned-statement" && profiles.some((p) => p.judged === "owned-statement" && p.roleArn === r.arn));
+    const notes = [
+        "offline: judged against the trust policies `pulumi up` would write, as `npm run synth` computes them; no AWS call was made",
+        ...ownedOnly.map((r) => `${r.role} * (${r.arn}) is ${OWNED_ONLY_NOTE}`),
+        placeholderNote(synthesis.placeholderAccount),
+    ];
+    return { stack, region: model.region, mode: "offline", allowed: profiles.every((p) => p.status !== "denied"), profiles, warnings: [...warnings], notes };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -631,16 +709,21 @@ function renderRoleReport(report: RoleReport): string {
 
 function renderStackReport(report: StackReport): string {
     const header = ["NAMESPACE", "SERVICE ACCOUNT", "ROLE", "RESULT"];
-    const rows = report.profiles.map((p) => [p.namespace, p.serviceAccount, p.role || "-", p.status === "allowed" ? `allowed: ${p.reason}` : `${p.status.toUpperCase()}: ${p.reason}`]);
+    const roleCell = (p: ProfileRow) => (p.role ? `${p.role}${p.judged === "owned-statement" ? " *" : ""}` : "-");
+    const rows = report.profiles.map((p) => [p.namespace, p.serviceAccount, roleCell(p), p.status === "allowed" ? `allowed: ${p.reason}` : `${p.status.toUpperCase()}: ${p.reason}`]);
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
-    const lines = [`Stack ${report.stack} (region ${report.region}): ${report.profiles.length} profile(s) against the live roles`, "", line(header)];
+    const against = report.mode === "offline" ? "against the trust policies `up` would write (offline, no AWS call)" : "against the live roles";
+    const lines = [`Stack ${report.stack} (region ${report.region}): ${report.profiles.length} profile(s) ${against}`, "", line(header)];
     report.profiles.forEach((p, i) => {
         lines.push(line(rows[i]));
         if (p.fix) lines.push(`    fix: ${p.fix}`);
     });
     const denied = report.profiles.filter((p) => p.status === "denied").length;
-    lines.push("", denied === 0 ? "Every profile can assume its role." : `${denied} of ${report.profiles.length} profile(s) DENIED.`);
+    const skipped = report.profiles.filter((p) => p.status === "skipped").length;
+    const verdict = denied > 0 ? `${denied} of ${report.profiles.length} profile(s) DENIED.` : skipped > 0 ? `No profile DENIED; ${skipped} skipped (no IAM role).` : "Every profile can assume its role.";
+    lines.push("", verdict);
+    for (const note of report.notes ?? []) lines.push(`Note: ${note}`);
     for (const warning of report.warnings) lines.push(`Warning: ${warning}`);
     return lines.join("\n") + "\n";
 }
@@ -649,6 +732,12 @@ function renderStackReport(report: StackReport): string {
 // Entry point
 
 async function run(flags: Flags): Promise<{ allowed: boolean; text: string; json: unknown }> {
+    if (flags.offline) {
+        forbid(flags, OFFLINE_FLAGS, `with --offline: ${OFFLINE_ONLY}; --role, --token and --provider-arn check live IAM, --region and --profile choose it (leave out --offline for those)`);
+        if (flags.stack === undefined) throw new DoctorError(`--offline needs --stack <name>: ${OFFLINE_ONLY}; run with --help for usage`);
+        const report = await offlineStackMode(flags, flags.stack);
+        return { allowed: report.allowed, text: renderStackReport(report), json: report };
+    }
     if (flags.stack !== undefined) {
         const report = await stackMode(flags, flags.stack);
         return { allowed: report.allowed, text: renderStackReport(report), json: report };

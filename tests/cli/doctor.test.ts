@@ -393,6 +393,73 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
         });
     });
 
+    describe("--stack --offline (the trust policies `up` would write, no AWS call)", () => {
+        let projectDir: string;
+        before(() => {
+            projectDir = mkdtempSync(join(tmpdir(), "doctor-offline-"));
+            copyFileSync(join(__dirname, "..", "..", "Pulumi.yaml"), join(projectDir, "Pulumi.yaml"));
+            const stack = (extra: string[]) =>
+                ["config:", "  aws:region: us-west-2", "  kubeflow-irsa:clusterName: kf-dev", ...extra, "  kubeflow-irsa:profiles:", "    - name: team-a", "      owner: alice@example.com", ""].join("\n");
+            writeFileSync(join(projectDir, "Pulumi.noiam.yaml"), stack(["  kubeflow-irsa:enablePodIamPolicy: false"]));
+            writeFileSync(join(projectDir, "Pulumi.pods.yaml"), stack(["  kubeflow-irsa:identityMode: podIdentity"]));
+        });
+        after(() => rmSync(projectDir, { recursive: true, force: true }));
+
+        it("GIVEN the shipped dev stack WHEN checked offline THEN every profile is allowed, the external role is judged on its owned statement only, and IAM is never called", async () => {
+            const { code, out, err } = await doctor("--stack", "dev", "--offline");
+            assert.equal(code, 0, err);
+            assert.match(out, /^Stack dev \(region us-west-2\): 3 profile\(s\) against the trust policies `up` would write \(offline, no AWS call\)$/m);
+            assert.match(out, /^team-vision\s+default-editor\s+kf-user-us-west-2-kf-dev\s+allowed: statement 0 allows it$/m);
+            assert.match(out, /^team-nlp\s+default-editor\s+kf-user-us-west-2-kf-dev\s+allowed: statement 0 allows it$/m);
+            assert.match(out, /^data-eng\s+default-editor\s+data-eng-pipelines \*\s+allowed: statement 0 allows it \(the statement this stack owns\)$/m);
+            assert.match(out, /^Note: data-eng-pipelines \* .* is not created by this stack: only the statement the stack owns in it is known offline/m);
+            assert.match(out, /^Every profile can assume its role\.$/m);
+            assert.equal(err, "");
+            assert.equal(fake.calls.length, 0, "no IAM call");
+        });
+
+        it("GIVEN --json THEN the rows are stackMode's, with mode offline and what was judged", async () => {
+            const { code, json } = await doctorJson("--stack", "dev", "--offline");
+            assert.equal(code, 0);
+            assert.equal(json.mode, "offline");
+            assert.equal(json.allowed, true);
+            const rows = json.profiles as Array<{ namespace: string; role: string; status: string; decidingStatement?: number; judged?: string; subject: string }>;
+            assert.deepEqual(rows.map((r) => [r.namespace, r.role, r.status, r.decidingStatement, r.judged]), [
+                ["team-vision", "kf-user-us-west-2-kf-dev", "allowed", 0, "policy"],
+                ["team-nlp", "kf-user-us-west-2-kf-dev", "allowed", 0, "policy"],
+                ["data-eng", "data-eng-pipelines", "allowed", 0, "owned-statement"],
+            ]);
+            assert.equal(rows[0].subject, "system:serviceaccount:team-vision:default-editor");
+            assert.ok((json.notes as string[]).some((n) => n.startsWith("offline: judged against the trust policies `pulumi up` would write")));
+            assert.equal(fake.calls.length, 0);
+        });
+
+        it("GIVEN a stack without IAM (enablePodIamPolicy false) THEN its profile is skipped and the exit code is 0", async () => {
+            const { code, out } = await doctor("--stack", "noiam", "--project-dir", projectDir, "--offline");
+            assert.equal(code, 0, out);
+            assert.match(out, /^team-a\s+default-editor\s+-\s+SKIPPED: the stack gives this profile no IAM role \(enablePodIamPolicy is false\)$/m);
+            assert.match(out, /No profile DENIED; 1 skipped \(no IAM role\)\./);
+            const { json } = await doctorJson("--stack", "noiam", "--project-dir", projectDir, "--offline");
+            assert.deepEqual((json.profiles as Array<{ status: string }>).map((p) => p.status), ["skipped"]);
+        });
+
+        it("GIVEN --offline with --role, without --stack, or on a podIdentity stack THEN it exits 2 with a clear message and no IAM call", async () => {
+            const withRole = await doctor("--stack", "dev", "--offline", "--role", ROLE);
+            assert.equal(withRole.code, 2);
+            assert.match(withRole.err, /^doctor: --role cannot be used with --offline: --offline judges, with no AWS call, the trust policies `up` would write for each profile of a --stack; --role, --token and --provider-arn check live IAM/);
+            const json = await doctorJson("--offline", "--role", ROLE, "--namespace", "team-a");
+            assert.equal(json.code, 2);
+            assert.match(String(json.json.error), /^--role, --namespace cannot be used with --offline/);
+            const alone = await doctor("--offline");
+            assert.equal(alone.code, 2);
+            assert.match(alone.err, /^doctor: --offline needs --stack <name>/);
+            const pods = await doctor("--stack", "pods", "--project-dir", projectDir, "--offline");
+            assert.equal(pods.code, 2);
+            assert.match(pods.err, /identityMode podIdentity: .* the doctor checks IRSA trust policies only/);
+            assert.equal(fake.calls.length, 0);
+        });
+    });
+
     describe("errors and usage", () => {
         it("GIVEN a role that does not exist WHEN checked THEN it exits 2 with a clear message", async () => {
             const { code, out, err } = await doctor("--role", "kf-user-us-west-2-typo", "--namespace", "team-a");
@@ -432,7 +499,7 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
         it("GIVEN --help WHEN run THEN it exits 0 and explains modes, exit codes and the unverified signature", async () => {
             const { code, out } = await doctor("--help");
             assert.equal(code, 0);
-            for (const phrase of ["--role", "--token", "--stack", "--json", "NOT verified", "0 allowed, 1 denied, 2 usage or AWS error"]) {
+            for (const phrase of ["--role", "--token", "--stack", "--offline", "--json", "npm run -s doctor", "NOT verified", "0 allowed, 1 denied, 2 usage or AWS error"]) {
                 assert.ok(out.includes(phrase), phrase);
             }
         });
