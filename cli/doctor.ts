@@ -1,3 +1,4 @@
+#!/usr/bin/env -S node --require ts-node/register/transpile-only
 // `npm run doctor -- …`: can this service account assume this role? Reads the live trust policy
 // (and the IAM OIDC provider) and explains IAM's verdict statement by statement, with the exact
 // change that would fix a denial. Read-only: it calls iam:GetRole and iam:GetOpenIDConnectProvider.
@@ -26,7 +27,7 @@ import {
 import { audienceProblem, evaluateTrustPolicy, trustedOidcProviders, type StatementResult, type TrustEvaluation } from "../providers/trustEvaluation";
 import { STS_AUDIENCE, type PolicyDocument } from "../providers/trustPolicy";
 import type { ProfileModel, StackModel } from "./evaluate";
-import { placeholderNote, SynthError, synthesize, type RoleTrust, type Synthesis } from "./synth";
+import { muteNodeVersionSupportWarning, placeholderNote, SynthError, synthesize, type RoleTrust, type Synthesis } from "./synth";
 
 export const EXIT_ALLOWED = 0;
 export const EXIT_DENIED = 1;
@@ -72,8 +73,8 @@ Options:
   --offline                 with --stack: judge the synthesized trust policies; reads no AWS
   --region <region>         AWS region (default: AWS_REGION, the profile's, or the stack's)
   --profile <name>          AWS shared-config profile (default: AWS_PROFILE / the standard chain)
-  --json                    print the result as JSON (run as \`npm run -s doctor -- …\`: without
-                            -s npm prints a banner to stdout)
+  --json                    print the result as JSON (run as \`npm run -s doctor -- …\` or
+                            \`npx kubeflow-irsa-doctor …\`: without -s npm prints a banner to stdout)
   -h, --help                this text
 
 Exit codes: 0 allowed, 1 denied, 2 usage or AWS error.
@@ -772,6 +773,7 @@ export async function main(argv: string[], io: DoctorIo): Promise<number> {
 }
 
 if (require.main === module) {
+    muteNodeVersionSupportWarning();
     main(process.argv.slice(2), process).then(
         (code) => {
             process.exitCode = code;

@@ -1,3 +1,4 @@
+#!/usr/bin/env -S node --require ts-node/register/transpile-only
 // `npm run synth -- --stack <name> [--out <dir>]`: what `pulumi up` of a stack would put in IAM and
 // Kubernetes, offline. The real program (index.ts) runs under Pulumi's mock runtime with the
 // stack's config (cli/evaluate.ts); everything written here is derived from the resources it
@@ -78,6 +79,40 @@ function program() {
         PROJECT: (require("../components/config") as typeof import("../components/config")).PROJECT,
     };
     /* eslint-enable @typescript-eslint/no-require-imports */
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output hygiene (shared with cli/doctor.ts)
+
+const NODE_VERSION_SUPPORT_WARNING = "NodeVersionSupportWarning";
+const MUTED = Symbol.for("kubeflow-irsa.muteNodeVersionSupportWarning");
+
+/**
+ * Whether a `process.emitWarning(warning, typeOrOptions)` call is the AWS SDK's Node-version
+ * notice: by its type or name, or — as @aws-sdk/core emits it, a plain string of type "Warning" —
+ * by the message's first word.
+ */
+export function isNodeVersionSupportWarning(warning: unknown, typeOrOptions?: unknown): boolean {
+    const type = typeof typeOrOptions === "string" ? typeOrOptions : (typeOrOptions as { type?: unknown } | undefined)?.type;
+    const name = warning instanceof Error ? warning.name : undefined;
+    const message = warning instanceof Error ? warning.message : String(warning);
+    return type === NODE_VERSION_SUPPORT_WARNING || name === NODE_VERSION_SUPPORT_WARNING || message.trimStart().startsWith(NODE_VERSION_SUPPORT_WARNING);
+}
+
+/**
+ * Drops the AWS SDK's NodeVersionSupportWarning (Node < 22: SDK releases from 2027 on need Node
+ * 22; see README, Prerequisites). It says nothing about the command's result, and written to
+ * stderr in the middle of a run it interleaves with the output a terminal or a pipe reads. Every
+ * other warning is emitted as before. For the command-line entry points only; idempotent.
+ */
+export function muteNodeVersionSupportWarning(): void {
+    const emit = process.emitWarning as ((...args: unknown[]) => void) & { [MUTED]?: true };
+    if (emit[MUTED]) return;
+    const filtered = function (this: unknown, warning: unknown, ...rest: unknown[]): void {
+        if (isNodeVersionSupportWarning(warning, rest[0])) return;
+        emit.call(process, warning, ...rest);
+    };
+    process.emitWarning = Object.assign(filtered, { [MUTED]: true as const }) as unknown as typeof process.emitWarning;
 }
 
 /** Where the CLI writes; `process` fits, and tests pass collectors. */
@@ -793,6 +828,7 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
 }
 
 if (require.main === module) {
+    muteNodeVersionSupportWarning();
     main(process.argv.slice(2), process).then(
         (code) => process.exit(code),
         (err) => {
