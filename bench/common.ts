@@ -127,6 +127,9 @@ export interface IamResult {
 
 export type Job = EvalJob | IamJob;
 
+/** What a worker sends: progress lines while it runs (the parent prints them on stderr), then its one result. */
+export type WorkerMessage<T> = { kind: "progress"; text: string } | { kind: "result"; result: T };
+
 export const mb = (bytes: number) => Math.round((bytes / (1024 * 1024)) * 10) / 10;
 /** process.resourceUsage().maxRSS is in kilobytes. */
 export const maxRssMB = () => Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;

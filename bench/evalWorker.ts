@@ -2,7 +2,7 @@
 // Forked by bench/run.ts: `node -r ts-node/register/transpile-only bench/evalWorker.ts '<EvalJob>'`.
 
 import * as os from "os";
-import { configValues, maxRssMB, mb, profiles, since, type EvalJob, type EvalResult } from "./common";
+import { configValues, maxRssMB, mb, profiles, since, type EvalJob, type EvalResult, type WorkerMessage } from "./common";
 
 async function main(): Promise<void> {
     const job = JSON.parse(process.argv[2]) as EvalJob;
@@ -39,7 +39,8 @@ async function main(): Promise<void> {
         maxRssMB: maxRssMB(),
         heapUsedMB: mb(process.memoryUsage().heapUsed),
     };
-    process.send!(result, () => process.exit(0));
+    const message: WorkerMessage<typeof result> = { kind: "result", result };
+    process.send!(message, () => process.exit(0));
 }
 
 main().catch((err) => {

@@ -15,7 +15,13 @@ import { planStack } from "../components/kubeflowIrsa";
 import { buildTrustPolicy } from "../providers/trustPolicy";
 import { roleNameOf } from "../providers/subjects";
 import { FakeIam } from "../tests/support/fakeIam";
-import { configValues, parseValues, profileAt, profiles, since, type IamJob, type IamResult, type PhaseResult } from "./common";
+import { configValues, parseValues, profileAt, profiles, since, type IamJob, type IamResult, type PhaseResult, type WorkerMessage } from "./common";
+
+/** A progress line for the parent to print (bench/run.ts, on stderr). */
+function progress(text: string): void {
+    const message: WorkerMessage<never> = { kind: "progress", text: `IAM: ${text}` };
+    process.send!(message);
+}
 
 type Provider = pulumi.dynamic.ResourceProvider;
 type Props = Record<string, unknown>;
@@ -153,6 +159,7 @@ async function main(): Promise<void> {
 
     // ---- first up: the roles exist (aws:iam/role:Role creates them with the anchor trust), then
     // every TrustSubjects resource is created ----
+    progress("phase first up (program, then create every TrustSubjects)…");
     const first = await timedRun();
     const roles = first.run.resources.filter((r) => r.type === ROLE_TYPE);
     const managed = new Set<string>();
@@ -172,6 +179,7 @@ async function main(): Promise<void> {
     const largestPolicyChars = Math.max(...roles.map((r) => fake.role(String(r.inputs.name))!.document.length));
 
     // ---- unchanged up: the same config again ----
+    progress("phase unchanged up…");
     const again = await timedRun();
     phases.push(await pass("unchanged up", again.run, again.ms));
 
@@ -189,12 +197,15 @@ async function main(): Promise<void> {
         }
     }
     const list = [...profiles(job.profiles), profileAt(extra)];
+    progress(`phase one-profile change: preview (added ${profileAt(extra).name})…`);
     const changed = await timedRun(list);
     const note = `added ${profileAt(extra).name}` + (skipped ? ` (${skipped} earlier candidate(s) skipped: their shard was full)` : "");
     phases.push(await pass("one-profile change: preview", changed.run, changed.ms, true, note));
+    progress("phase one-profile change: up…");
     phases.push(await pass("one-profile change: up", changed.run, 0, false, note));
 
     // ---- unchanged up after the change: nothing left to do ----
+    progress("phase unchanged up after change…");
     const settled = await timedRun(list);
     phases.push(await pass("unchanged up after change", settled.run, settled.ms));
 
@@ -212,7 +223,8 @@ async function main(): Promise<void> {
         phases,
         largestPolicyChars,
     };
-    process.send!(result, () => process.exit(0));
+    const message: WorkerMessage<typeof result> = { kind: "result", result };
+    process.send!(message, () => process.exit(0));
 }
 
 main().catch((err) => {

@@ -6,15 +6,19 @@
 //     and the child's peak RSS.
 //  2. IAM traffic of the real TrustSubjects dynamic provider against the local IAM endpoint for
 //     1,000 profiles at a 4,096-character quota: first up, unchanged up, one-profile change.
-//  3. Trust-policy capacity: subjects per role at 2,048 and 4,096 characters, checked against real
-//     documents, and the kf-user shards 5,000 profiles need.
+//  3. Trust-policy capacity: subjects per role at 2,048, 4,096 and 8,192 characters (IAM's
+//     default quota, the old and the 2026 maximum), checked against real documents, and the
+//     kf-user shards 5,000 profiles need.
+//
+// The report goes to stdout, every line within REPORT_COLUMNS (bench/report.ts); progress of the
+// long sections (each evaluation, each IAM phase, each quota) goes to stderr.
 
 import { fork } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ANCHOR_SUBJECTS, managedPolicySize, providerArnForSizing } from "../components/placement";
-import { applySubjectChange, buildTrustPolicy, LIST_ITEM_OVERHEAD, policySize, subjectsThatFit } from "../providers/trustPolicy";
+import { applySubjectChange, buildTrustPolicy, DEFAULT_MAX_POLICY_CHARS, LIST_ITEM_OVERHEAD, MAX_POLICY_CHARS_LIMIT, policySize, subjectsThatFit } from "../providers/trustPolicy";
 import { subjectOf } from "../providers/subjects";
 import {
     configValues,
@@ -26,12 +30,15 @@ import {
     type EvalResult,
     type IamResult,
     type Job,
+    type WorkerMessage,
 } from "./common";
+import { capacityTable, evaluationTable, fmt, iamTable, wrap, type CapacityRow } from "./report";
 
 const ROOT = path.resolve(__dirname, "..");
 const RESULTS = path.join(__dirname, "results.json");
 const PROVIDER_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
-const QUOTAS = [2048, 4096];
+/** IAM's default quota, the maximum before 2026, and the 2026 maximum (what trustPolicyMaxChars accepts). */
+const QUOTAS = [DEFAULT_MAX_POLICY_CHARS, 4096, MAX_POLICY_CHARS_LIMIT];
 const EVAL_MAX_CHARS = 2048;
 const IAM_PROFILES = 1000;
 const IAM_MAX_CHARS = 4096;
@@ -51,19 +58,13 @@ const SIZES = quick ? [100, 1000] : [100, 1000, 5000];
 
 // ---- helpers ----
 
-const round = (n: number, digits = 0) => Math.round(n * 10 ** digits) / 10 ** digits;
-const fmt = (n: number, digits = 0) => round(n, digits).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-
-/** An aligned text table: numbers (and cells starting with a digit) right-aligned. */
-function table(headers: string[], rows: (string | number)[][], rightAligned?: boolean[]): string {
-    const cells = [headers, ...rows.map((r) => r.map(String))];
-    const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
-    const right = rightAligned ?? headers.map((_, i) => rows.every((r) => typeof r[i] === "number" || /^[\d~≤≥<>=.,+-]/.test(String(r[i]))));
-    const line = (r: string[]) => "  " + r.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
-    return [line(cells[0]), "  " + widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(line)].join("\n");
+const benchStarted = process.hrtime.bigint();
+/** A progress line on stderr (the report on stdout stays clean), with the time since the start. */
+function progress(text: string): void {
+    process.stderr.write(`bench [${fmt(since(benchStarted) / 1000, 1)} s] ${text}\n`);
 }
 
-/** Runs a worker in a fresh Node process (ts-node, transpile-only) and returns its one message. */
+/** Runs a worker in a fresh Node process (ts-node, transpile-only) and returns its result; its progress goes to stderr. */
 function runWorker<T>(script: string, job: Job): Promise<T> {
     return new Promise((resolve, reject) => {
         const child = fork(path.join(__dirname, script), [JSON.stringify(job)], {
@@ -75,7 +76,11 @@ function runWorker<T>(script: string, job: Job): Promise<T> {
         child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
         child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
         let message: T | undefined;
-        child.on("message", (m) => (message = m as T));
+        child.on("message", (m) => {
+            const sent = m as WorkerMessage<T>;
+            if (sent.kind === "progress") progress(sent.text);
+            else message = sent.result;
+        });
         child.on("error", reject);
         child.on("exit", (code, signal) => {
             if (code === 0 && message !== undefined) resolve(message);
@@ -98,34 +103,14 @@ function shardsFor(count: number, maxChars: number): { shards: number; ms: numbe
     return hit;
 }
 
-// ---- 3. capacity (pure; computed first, its shard counts are reused) ----
-
-interface CapacityRow {
-    maxChars: number;
-    subjectLength: number;
-    /** subjectsThatFit(): the project's formula. */
-    formula: number;
-    /** Minified size of buildTrustPolicy() with N and N+1 subjects. */
-    builtN: number;
-    builtN1: number;
-    formulaExact: boolean;
-    /** Subjects (plus the kf-user anchor) in a managed role: managedPolicySize() and the real edited document. */
-    managedMax: number;
-    managedSizeAtMax: number;
-    managedBuiltAtMax: number;
-    managedBuiltAtMax1: number;
-    managedExact: boolean;
-    /** kf-user shards for 5,000 bench profiles: shardsNeeded(), and the bin-packing lower bound. */
-    shards5000: number;
-    shards5000LowerBound: number;
-    shards5000Ms: number;
-}
+// ---- 3. capacity (pure) ----
 
 function namespaceAt(i: number): string {
     return `ns${String(i).padStart(6, "0")}`; // 8 characters
 }
 
 function capacity(maxChars: number): CapacityRow {
+    progress(`capacity at quota ${maxChars}: subjects per policy, shardsNeeded() for ${fmt(CAPACITY_PROFILES)} profiles…`);
     const subjects = (n: number) => Array.from({ length: n }, (_, i) => subjectOf(namespaceAt(i)));
     const subjectLength = subjects(1)[0].length;
     const formula = subjectsThatFit(PROVIDER_ARN, subjectLength, maxChars);
@@ -168,9 +153,11 @@ function capacity(maxChars: number): CapacityRow {
 async function main(): Promise<void> {
     const started = process.hrtime.bigint();
     const lines: string[] = [];
+    /** A report line (or lines); prose longer than the report's width is folded at words. */
     const say = (text = "") => {
-        lines.push(text);
-        console.log(text);
+        const folded = wrap(text);
+        lines.push(folded);
+        console.log(folded);
     };
     const cpu = os.cpus()[0]?.model.trim() ?? "unknown CPU";
     say(`kubeflow-irsa bench${quick ? " (--quick)" : ""} — Node ${process.version}, ${os.cpus().length} × ${cpu}, ${os.platform()}/${os.arch()}, load average ${fmt(os.loadavg()[0], 1)}`);
@@ -180,8 +167,11 @@ async function main(): Promise<void> {
     const evaluations: (EvalResult & { shardsMs: number })[] = [];
     const evalJob = (n: number, sourceMappedStacks = false): EvalJob => ({ kind: "eval", profiles: n, shards: shardsFor(n, EVAL_MAX_CHARS).shards, maxChars: EVAL_MAX_CHARS, sourceMappedStacks });
     for (const n of SIZES) {
-        evaluations.push({ ...(await runWorker<EvalResult>("evalWorker.ts", evalJob(n))), shardsMs: shardsFor(n, EVAL_MAX_CHARS).ms });
+        const job = evalJob(n);
+        progress(`evaluation: ${fmt(n)} profiles, ${job.shards} shards, in a fresh process…`);
+        evaluations.push({ ...(await runWorker<EvalResult>("evalWorker.ts", job)), shardsMs: shardsFor(n, EVAL_MAX_CHARS).ms });
     }
+    progress("evaluation: 1,000 profiles with source-mapped stack traces (diagnostic)…");
     const diagnostic = await runWorker<EvalResult>("evalWorker.ts", evalJob(1000, true));
     const t = (n: number) => evaluations.find((e) => e.profiles === n)?.evalMs;
     const t100 = t(100)!;
@@ -190,23 +180,7 @@ async function main(): Promise<void> {
     const ratio = t5000 !== undefined ? t5000 / t1000 : undefined;
 
     say(`1. Program evaluation under mocks — runProgram(index.ts), one fresh process per size, trustPolicyMaxChars ${EVAL_MAX_CHARS}, userRoleShards = shardsNeeded()`);
-    say(
-        table(
-            ["profiles", "shards", "resources", "load ms", "eval ms", "ms/profile", "RSS after load MB", "peak RSS MB", "heap MB", "load avg"],
-            [...evaluations, diagnostic].map((e) => [
-                e.sourceMappedStacks ? `${e.profiles} (†)` : e.profiles,
-                e.shards,
-                e.resources,
-                fmt(e.loadMs),
-                fmt(e.evalMs),
-                fmt(e.evalMs / e.profiles, 2),
-                fmt(e.maxRssAfterLoadMB),
-                fmt(e.maxRssMB),
-                fmt(e.heapUsedMB),
-                fmt(e.loadAvg1, 1),
-            ]),
-        ),
-    );
+    say(evaluationTable([...evaluations, diagnostic]));
     say(`  t(1000) = ${fmt(t1000 / 1000, 2)} s — goal < 5 s: ${t1000 < 5000 ? "met" : "NOT met"}.`);
     if (ratio !== undefined && t5000 !== undefined) {
         say(
@@ -227,64 +201,36 @@ async function main(): Promise<void> {
 
     // ---- 2. IAM traffic ----
     const iamShards = shardsFor(IAM_PROFILES, IAM_MAX_CHARS).shards;
+    progress(`IAM: ${fmt(IAM_PROFILES)} profiles, ${iamShards} shards, quota ${IAM_MAX_CHARS}, in a fresh process against the local IAM endpoint…`);
     const iam = await runWorker<IamResult>("iamWorker.ts", { kind: "iam", profiles: IAM_PROFILES, shards: iamShards, maxChars: IAM_MAX_CHARS, parallel });
     say(
         `2. IAM calls — real TrustSubjects provider (from __provider, require-from-string + configure) → local IAM endpoint; ${iam.profiles} profiles, ` +
             `quota ${iam.maxChars}, ${iam.shards} kf-user shards, ${iam.managedRoles} managed roles (${iam.phases[0].trustSubjects} TrustSubjects), ${iam.externalRoles} external; operations in flight: ${iam.parallel || "unbounded"}`,
     );
-    say(
-        table(
-            ["phase", "program ms", "provider ms", "check/diff/changes", "create/update", "GetRole", "UpdateARP", "roles touched", "reads/role", "writes/role"],
-            iam.phases.map((p) => [
-                p.phase,
-                p.programMs ? fmt(p.programMs) : "(same run)",
-                fmt(p.wallMs, 1),
-                `${p.checks}/${p.diffs}/${p.diffsWithChanges}`,
-                `${p.creates}/${p.updates}`,
-                p.getRole,
-                p.updateAssumeRolePolicy,
-                p.rolesTouched,
-                p.rolesTouched ? fmt(p.readsPerTouchedRole, 1) : "-",
-                p.rolesTouched ? fmt(p.writesPerTouchedRole, 1) : "-",
-            ]),
-        ),
-    );
+    say(iamTable(iam));
     const notes = [...new Set(iam.phases.filter((p) => p.note).map((p) => p.note))];
     const other = iam.phases.flatMap((p) => Object.entries(p.otherCalls).map(([a, n]) => `${p.phase}: ${a} ×${n}`));
     say(`  UpdateARP = UpdateAssumeRolePolicy; reads/role, writes/role = calls per touched (written) role. Other IAM calls: ${other.length ? other.join(", ") : "none"}.`);
     say(`  One-profile change: ${notes.join("; ")}; preview = the check+diff pass \`pulumi up\` runs before updating (skipped with --skip-preview).`);
-    say(`  Goal: 0 writes unchanged, 1 read + 1 write per touched role. Measured: create = check's quota-check read + read + write + verifying read; update = diff's quota-check read`);
-    say(`  + read + write + verifying read (+1 read in the preview pass). Largest trust policy after first up: ${iam.largestPolicyChars} of ${iam.maxChars} chars.`);
+    say(
+        `  Goal: 0 writes unchanged, 1 read + 1 write per touched role. Measured: create = check's quota-check read + read + write + verifying read; ` +
+            `update = diff's quota-check read + read + write + verifying read (+1 read in the preview pass). Largest trust policy after first up: ${iam.largestPolicyChars} of ${iam.maxChars} chars.`,
+    );
     say(`  provider ms = the engine pass (check/diff/create/update with their IAM round trips), program ms = runProgram() for that phase's config.`);
     say();
 
     // ---- 3. capacity ----
     const rows = QUOTAS.map(capacity);
-    const col = (f: (r: CapacityRow) => string | number) => rows.map(f);
     say(`3. Trust-policy capacity (minified JSON) — subject system:serviceaccount:<8-char ns>:default-editor (${rows[0].subjectLength} chars), provider ARN ${PROVIDER_ARN.length} chars`);
-    say(
-        table(
-            ["", ...rows.map((r) => `quota ${r.maxChars}`)],
-            [
-                ["subjectsThatFit(arn, 45, quota) = N", ...col((r) => r.formula)],
-                ["buildTrustPolicy size, N / N+1 subjects", ...col((r) => `${r.builtN} / ${r.builtN1}`)],
-                ["N exact (N fits, N+1 does not)", ...col((r) => (r.formulaExact ? "yes" : "NO"))],
-                ["managed role: anchor + M subjects, M", ...col((r) => r.managedMax)],
-                ["managedPolicySize / real document at M", ...col((r) => `${r.managedSizeAtMax} / ${r.managedBuiltAtMax}`)],
-                ["real document at M+1", ...col((r) => r.managedBuiltAtMax1)],
-                ["M exact", ...col((r) => (r.managedExact ? "yes" : "NO"))],
-                [`kf-user shards for ${fmt(CAPACITY_PROFILES)} profiles (shardsNeeded)`, ...col((r) => r.shards5000)],
-                ["  perfect-packing lower bound", ...col((r) => r.shards5000LowerBound)],
-                ["  shardsNeeded() ms", ...col((r) => fmt(r.shards5000Ms))],
-            ],
-            [false, ...rows.map(() => true)],
-        ),
-    );
+    say(capacityTable(rows, CAPACITY_PROFILES));
     say(`  Real document at M = the anchor trust policy the program creates, then applySubjectChange adding M subjects (what TrustSubjects writes).`);
-    say(`  Shards use the bench's names (team-<word>-<n>, 10–18 chars); lower bound = ⌈Σ(subject + 3) / room per role⌉. Rendezvous hashing keeps`);
-    say(`  placement stable when profiles come and go, but balances only statistically: the fullest shard sets the count.`);
+    say(
+        `  Shards use the bench's names (team-<word>-<n>, 10–18 chars); lower bound = ⌈Σ(subject + 3) / room per role⌉. Rendezvous hashing keeps ` +
+            `placement stable when profiles come and go, but balances only statistically: the fullest shard sets the count.`,
+    );
     say();
     const totalMs = since(started);
+    progress("done");
     say(`Total bench time ${fmt(totalMs / 1000, 1)} s. JSON: ${RESULTS}`);
 
     const results = {
