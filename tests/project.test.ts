@@ -69,6 +69,8 @@ describe("Pulumi project files", () => {
             desiredCapacity: DEFAULTS.desiredCapacity,
             minSize: DEFAULTS.minSize,
             maxSize: DEFAULTS.maxSize,
+            kubeflowInstalled: DEFAULTS.kubeflowInstalled,
+            deleteRemovedProfiles: DEFAULTS.deleteRemovedProfiles,
         };
         for (const [key, value] of Object.entries(expected)) assert.deepEqual(declared(key), value, `default of ${key}`);
         // Required keys have no default, so the CLI refuses to run without them.
