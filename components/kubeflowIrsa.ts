@@ -38,10 +38,16 @@ function shardCount(config: StackConfig): number {
  */
 export async function deployerAccount(config: StackConfig): Promise<string | undefined> {
     if (!config.enablePodIamPolicy || !needsAccount(config, shardCount(config))) return undefined;
-    const known = accountFromConfig(config);
-    if (known) return known;
+    const fromConfig = accountFromConfig(config);
     const identity = await aws.getCallerIdentity({});
-    return typeof identity?.accountId === "string" && /^\d{12}$/.test(identity.accountId) ? identity.accountId : undefined;
+    const fromSts = typeof identity?.accountId === "string" && /^\d{12}$/.test(identity.accountId) ? identity.accountId : undefined;
+    if (fromConfig && fromSts && fromConfig !== fromSts) {
+        throw new ConfigError([
+            `kubeflow-irsa:existingCluster.oidcProviderArn: the provider is in account ${fromConfig}, but the stack's AWS credentials deploy to account ${fromSts}; ` +
+                "a role can only trust an OIDC provider of its own account: deploy with credentials for that account (aws:profile / aws:assumeRoles), or give the provider ARN of this one",
+        ]);
+    }
+    return fromSts ?? fromConfig;
 }
 
 export interface KubeflowIrsaArgs extends StackConfig {

@@ -72,7 +72,10 @@ export class KubeflowRoles extends pulumi.ComponentResource {
                 : serializePolicy(POD_IDENTITY_TRUST);
             return new aws.iam.Role(
                 roleName,
-                { name: roleName, description, assumeRolePolicy: trust, tags },
+                // forceDetachPolicies: a policy someone attached by hand must not make the role's
+                // deletion fail after its TrustSubjects was let go (retainOnDelete), which would
+                // leave a role trusting namespaces with nothing owning them.
+                { name: roleName, description, assumeRolePolicy: trust, tags, forceDetachPolicies: true },
                 // In IRSA mode the trust policy's subjects belong to TrustSubjects, which edits the
                 // live document; without ignoreChanges every `up` would revert its edits.
                 { parent: this, ignoreChanges: irsa ? ["assumeRolePolicy"] : [] },

@@ -33,9 +33,10 @@ export interface TrustSubjectsOutputs extends TrustSubjectsInputs {
     /** Characters of the role's trust policy as last written or read. */
     policyChars: number;
     /**
-     * Owned subjects (anchors included) under providers other than `providerArn` that an
-     * interrupted move to a new cluster may have left in the role: the next update or delete
-     * removes them. Empty after every operation that completed.
+     * Owned subjects the role may hold beyond `subjects`: under earlier providers, what an
+     * interrupted move to a new cluster may have left (anchors included); under the current one,
+     * what a refresh did not see (IAM's reads lag). The next update or delete removes those the
+     * inputs no longer name. Empty after every operation that completed.
      */
     leftovers: HeldSubjects[];
 }
@@ -73,11 +74,11 @@ export function trusted(inputs: TrustSubjectsInputs): string[] {
 
 /** What the state says the role may hold for this resource, per provider (current one first). */
 export function held(state: TrustSubjectsOutputs): HeldSubjects[] {
-    return merge([{ providerArn: state.providerArn, subjects: trusted(state) }, ...state.leftovers]);
+    return mergeHeld([{ providerArn: state.providerArn, subjects: trusted(state) }, ...state.leftovers]);
 }
 
 /** One entry per provider, subjects deduplicated and sorted, empty entries dropped. */
-function merge(entries: HeldSubjects[]): HeldSubjects[] {
+export function mergeHeld(entries: HeldSubjects[]): HeldSubjects[] {
     const byProvider = new Map<string, string[]>();
     for (const e of entries) byProvider.set(e.providerArn, [...(byProvider.get(e.providerArn) ?? []), ...e.subjects]);
     return [...byProvider].map(([providerArn, subjects]) => ({ providerArn, subjects: sortedSet(subjects) })).filter((e) => e.subjects.length > 0);
@@ -91,7 +92,7 @@ export function createChanges(inputs: TrustSubjectsInputs): SubjectChange[] {
 /**
  * An update, as one read-modify-write of the role: the (possibly new) provider's statement gains
  * every subject and anchor first, then owned subjects no longer wanted go — under the current
- * provider the dropped subjects (anchors are never removed there), under any other provider the
+ * provider the dropped subjects (and anchors the inputs no longer name), under any other provider the
  * state names (an earlier cluster, or what an interrupted move left) everything, anchors too:
  * they moved to the new provider, and nothing this resource wrote for an old provider stays.
  */
@@ -99,10 +100,8 @@ export function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInp
     const keep = new Set(trusted(news));
     const changes = createChanges(news);
     for (const entry of held(olds)) {
-        const remove =
-            entry.providerArn === news.providerArn
-                ? entry.subjects.filter((s) => !keep.has(s) && !olds.anchors.includes(s))
-                : entry.subjects;
+        // `keep` holds the new anchors: an anchor the inputs no longer name is an owned subject like any other.
+        const remove = entry.providerArn === news.providerArn ? entry.subjects.filter((s) => !keep.has(s)) : entry.subjects;
         if (remove.length > 0) changes.push({ providerArn: entry.providerArn, add: [], remove });
     }
     return changes;
@@ -129,12 +128,12 @@ export function hasLeftovers(state: TrustSubjectsOutputs): boolean {
  */
 export function partialState(olds: TrustSubjectsOutputs | undefined, news: TrustSubjectsInputs, role: Pick<TrustSubjectsOutputs, "roleName" | "roleArn" | "policyChars">): TrustSubjectsOutputs {
     const before = olds ? held(olds) : [];
-    const oldAnchors = olds?.anchors ?? [];
     const here = before.filter((e) => e.providerArn === news.providerArn).flatMap((e) => e.subjects);
     return {
         ...news,
         ...role,
-        subjects: sortedSet([...news.subjects, ...here.filter((s) => !news.anchors.includes(s) && !oldAnchors.includes(s))]),
-        leftovers: merge(before.filter((e) => e.providerArn !== news.providerArn)),
+        // Old anchors the inputs no longer name stay owned, as subjects.
+        subjects: sortedSet([...news.subjects, ...here.filter((s) => !news.anchors.includes(s))]),
+        leftovers: mergeHeld(before.filter((e) => e.providerArn !== news.providerArn)),
     };
 }

@@ -9,11 +9,19 @@ import { parseOidcProviderArn, parseRoleRef, roleNameOf, sameRole } from "./subj
 import { applySubjectChange, canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, TrustPolicyError, type PolicyDocument, type SubjectChange } from "./trustPolicy";
 
 /** Read-modify-write rounds before giving up on a role other writers keep changing. */
-const MAX_WRITE_ROUNDS = 6;
+const MAX_WRITE_ROUNDS = 4;
 /** How long a read may lag our own write before we stop taking it for IAM's eventual consistency. */
 const CONSISTENCY_WAIT_MS = 15_000;
 /** How long a create or update waits for a role IAM does not show yet (one just created may lag). */
 const ROLE_VISIBLE_WAIT_MS = 10_000;
+/**
+ * An unknown document without our change counts as another writer's (not a lagging read) once
+ * read SETTLED_READS times in a row and at least SETTLE_MS after our write: IAM's replicas
+ * converge within seconds.
+ */
+const SETTLED_READS = 3;
+const SETTLE_MS = 2000;
+const SETTLE_DELAY_MS = 400;
 const BACKOFF_BASE_MS = 200;
 const BACKOFF_CAP_MS = 5000;
 
@@ -140,16 +148,23 @@ export interface ReconcileOptions {
 
 /**
  * Read, apply the changes, write, and read again to verify. IAM has no conditional write, and its
- * reads are eventually consistent, so the verifying read can show three things:
- * - our change (or more): done;
- * - the very document our write replaced: the read lags the write; wait and read again, without
- *   writing (writing again would undo what others wrote meanwhile), for up to CONSISTENCY_WAIT_MS;
- * - another document without our change: another writer replaced ours (a lost update); after a
- *   jittered backoff, read afresh and re-apply our change on top of theirs.
+ * reads are eventually consistent and need not be monotonic: a read after our write may show our
+ * document, the one it replaced, or one older still, and the next read another again. So the loop
+ * keeps the document it takes for current (`latest`: the first read, then our write, then a
+ * settled other one) and every document it knows to be replaced, and writes only on `latest`:
+ * - a read of `latest` with our change (our write read back): done;
+ * - a read of a replaced document: the read lags; wait and read again (up to CONSISTENCY_WAIT_MS);
+ * - a read of another document: another writer's, or a lagging read of one we never saw. It is
+ *   waited out until one document is read SETTLED_READS times in a row and SETTLE_MS after
+ *   `latest` was set (IAM's replicas converge within seconds); while two documents answer,
+ *   not even our own write counts as verified. A settled other document becomes `latest`: if it
+ *   holds our change, done; if not, another writer replaced ours (a lost update), and after a
+ *   jittered backoff our change is applied on top of it, once a read shows it again.
  * `ConcurrentModification` is retried like a lost update; throttling, 5xx and dropped connections
- * inside the SDK. The backoff always comes before a fresh read, never between a read and the write
- * built on it. Returns undefined when the role does not exist. `progress` tells the caller, also
- * when this throws, whether a write may have landed.
+ * inside the SDK. Returns undefined when the role does not exist (a role seen or written here that
+ * then vanishes is an error). `progress` tells the caller, also when this throws, whether a write
+ * may have landed. A writer that changed the role just before our first read may still be
+ * overwritten when that read lagged: IAM offers nothing to tell.
  */
 export async function reconcile(
     settings: AwsSettings,
@@ -161,39 +176,70 @@ export async function reconcile(
 ): Promise<ReconcileResult | undefined> {
     const client = createIamClient(settings);
     const roleName = roleNameOf(inputs.role);
-    const started = Date.now();
+    const context = `${operation} of role "${roleName}"`;
     let writes = 0;
     let retries = 0;
     let waits = 0;
-    /** The document our last write replaced, and when we wrote, while it is unverified. */
-    let pending: { replaced: string; at: number } | undefined;
+    let lastSeen = Date.now();
+    /** The document taken for current (first read, our last write, or a settled other one), since when, and whether it is ours. */
+    let latest: { document: string; at: number; ours: boolean } | undefined;
+    /** Documents known to be replaced: a read that returns one lags. */
+    const replaced = new Set<string>();
+    /** Identical reads in a row, and whether a document other than `latest` (and not replaced) was read since `latest` was set. */
+    let run = { document: "", reads: 0 };
+    let contested = false;
+    const settled = (document: string) => run.document === document && run.reads >= SETTLED_READS && Date.now() - latest!.at >= SETTLE_MS;
     try {
         for (;;) {
             const current = await getTrustPolicy(client, roleName);
             if (!current) {
-                // A role created moments ago may not be visible yet; one we wrote to exists.
-                if ((options.awaitRole || progress.sent) && Date.now() - started < ROLE_VISIBLE_WAIT_MS) {
+                // A role created moments ago may not be visible yet. One seen or written here
+                // exists unless someone deleted it: wait either way, then say which.
+                const known = latest !== undefined || progress.sent;
+                if ((options.awaitRole || known) && Date.now() - lastSeen < ROLE_VISIBLE_WAIT_MS) {
                     await sleep(backoff(++waits));
                     continue;
                 }
-                return undefined;
+                if (!known) return undefined;
+                throw new Error(`${context}: the role disappeared (iam:GetRole answers NoSuchEntity) after it was read${progress.sent ? " and written" : ""}; find out who deleted it, then run \`pulumi up\` again`);
             }
+            lastSeen = Date.now();
             Object.assign(progress, { roleArn: current.roleArn, document: current.document });
             const wrongAccount = accountProblem(inputs.role, current.roleArn);
             if (wrongAccount) throw new Error(wrongAccount);
-            const edit = applyChanges(current.document, changes, `${operation} of role "${roleName}"`);
-            if (!edit.changed) return { roleArn: current.roleArn, document: current.document, writes };
-            if (pending) {
-                const stale = canonicalPolicy(current.document) === pending.replaced;
-                if (stale && Date.now() - pending.at < CONSISTENCY_WAIT_MS) {
-                    await sleep(backoff(++waits));
+            const seen = canonicalPolicy(current.document);
+            run = run.document === seen ? { document: seen, reads: run.reads + 1 } : { document: seen, reads: 1 };
+            latest ??= { document: seen, at: Date.now(), ours: false };
+            const edit = applyChanges(current.document, changes, context);
+
+            if (seen !== latest.document) {
+                if (replaced.has(seen) && Date.now() - latest.at < CONSISTENCY_WAIT_MS) {
+                    await sleep(backoff(++waits)); // an older document: the read lags
                     continue;
                 }
-                pending = undefined;
-                if (++retries > MAX_WRITE_ROUNDS) throw lostUpdates(operation, roleName, retries);
-                await sleep(backoff(retries));
-                continue; // re-read after the wait: never write on a document read before it
+                // Unknown: another writer's document, or one older than any we saw (IAM's reads
+                // need not be monotonic). Only one read the same for a while is taken for current.
+                contested = true;
+                if (!settled(seen)) {
+                    await sleep(SETTLE_DELAY_MS * (0.5 + Math.random()));
+                    continue;
+                }
+                const lost = latest.ours;
+                replaced.add(latest.document);
+                replaced.delete(seen);
+                latest = { document: seen, at: Date.now(), ours: false };
+                contested = false;
+                if (!edit.changed) return { roleArn: current.roleArn, document: current.document, writes }; // built on ours
+                if (lost) {
+                    if (++retries > MAX_WRITE_ROUNDS) throw lostUpdates(operation, roleName, retries);
+                    await sleep(backoff(retries));
+                    continue; // write on it once a read shows it again, never on a read from before the wait
+                }
+            } else if (contested && !settled(seen)) {
+                await sleep(SETTLE_DELAY_MS * (0.5 + Math.random())); // two documents answer: wait for one to settle
+                continue;
             }
+            if (!edit.changed) return { roleArn: current.roleArn, document: current.document, writes };
             const problem = editQuotaProblem(roleName, current.document, edit.document, inputs);
             if (problem) throw new Error(problem);
             const sentBefore = progress.sent;
@@ -201,11 +247,13 @@ export async function reconcile(
             try {
                 await putTrustPolicy(client, roleName, edit.document);
                 writes++;
-                pending = { replaced: canonicalPolicy(current.document), at: Date.now() };
+                replaced.add(seen);
+                latest = { document: canonicalPolicy(edit.document), at: Date.now(), ours: true };
+                contested = false;
             } catch (err) {
                 if (refused(err)) progress.sent = sentBefore;
-                if (isAwsError(err, "NoSuchEntity")) return undefined;
-                if (!isAwsError(err, "ConcurrentModification")) throw explainAwsError(err, "iam:UpdateAssumeRolePolicy", roleName);
+                if (isAwsError(err, "NoSuchEntity") && !progress.sent) return undefined;
+                if (!isAwsError(err, "ConcurrentModification") && !isAwsError(err, "NoSuchEntity")) throw explainAwsError(err, "iam:UpdateAssumeRolePolicy", roleName);
                 if (++retries > MAX_WRITE_ROUNDS) throw lostUpdates(operation, roleName, retries);
                 await sleep(backoff(retries));
             }

@@ -15,6 +15,7 @@ import {
     deleteChanges,
     hasLeftovers,
     isUnknown,
+    mergeHeld,
     normalized,
     normalizedState,
     partialState,
@@ -43,8 +44,9 @@ export interface TrustSubjectsArgs {
     /** Accept `*` and `?` in subjects (written under StringLike). @default false */
     allowWildcards?: pulumi.Input<boolean>;
     /**
-     * Subjects the role must always trust: added like `subjects`, never removed by this resource
-     * (not even on delete), so the role's trust policy never runs empty. @default []
+     * Subjects the role must always trust: added like `subjects` and never removed while they are
+     * anchors (not even on delete), so the role's trust policy never runs empty; on a change of
+     * provider they move with the subjects. @default []
      */
     anchors?: pulumi.Input<pulumi.Input<string>[]>;
 }
@@ -264,7 +266,11 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                     allowWildcards: state?.allowWildcards ?? false,
                     anchors: present(providerArn, state?.anchors ?? []),
                 };
-                const leftovers = (state?.leftovers ?? []).map((e) => ({ providerArn: e.providerArn, subjects: present(e.providerArn, e.subjects) })).filter((e) => e.subjects.length > 0);
+                // A subject the read does not show is reported as drift (not in `subjects`, so the
+                // next up puts back what the config names) but stays owned: one read may lag a
+                // write that landed, and dropping it would strand it if the config lets it go.
+                const unseen = (state?.subjects ?? []).filter((s) => !inputs.subjects.includes(s));
+                const leftovers = mergeHeld([...(state?.leftovers ?? []), { providerArn, subjects: unseen }]);
                 return { id, props: { ...outputsOf(inputs, current), leftovers } };
             } finally {
                 client.destroy();

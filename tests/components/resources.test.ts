@@ -101,20 +101,21 @@ describe("program resources: options and role identity", function () {
             assert.deepEqual(named(run, "trust-kf-user-us-west-2-kf-dev").inputs.subjects, ["system:serviceaccount:team-vision:default-editor"]);
         });
 
-        it("WHEN the existing cluster's OIDC provider is in 999999999999 (so are the roles) THEN it is the managed kf-user: one TrustSubjects, the ARN as configured", async () => {
+        it("WHEN the existing cluster's OIDC provider is in 999999999999 but the credentials deploy to 123456789012 THEN it fails before registering anything, naming both", async () => {
             const issuer = "oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF";
-            const run = await runProgram(
-                config({
-                    "kubeflow-irsa:profiles": profiles,
-                    "kubeflow-irsa:existingCluster": { oidcIssuerUrl: `https://${issuer}`, oidcProviderArn: `arn:aws:iam::999999999999:oidc-provider/${issuer}` },
-                }),
+            await assert.rejects(
+                runProgram(
+                    config({
+                        "kubeflow-irsa:profiles": profiles,
+                        "kubeflow-irsa:existingCluster": { oidcIssuerUrl: `https://${issuer}`, oidcProviderArn: `arn:aws:iam::999999999999:oidc-provider/${issuer}` },
+                    }),
+                ),
+                (err: Error & { registered?: string[] }) => {
+                    assert.match(err.message, /existingCluster\.oidcProviderArn: the provider is in account 999999999999, but the stack's AWS credentials deploy to account 123456789012; a role can only trust an OIDC provider of its own account/);
+                    assert.deepEqual(err.registered, []);
+                    return true;
+                },
             );
-            assert.deepEqual(ofType(run, TRUST_SUBJECTS_TYPE).map((t) => t.name).sort(), ["trust-kf-admin-us-west-2-kf-dev", "trust-kf-user-us-west-2-kf-dev"]);
-            assert.deepEqual(named(run, "trust-kf-user-us-west-2-kf-dev").inputs.subjects, [
-                "system:serviceaccount:partner:default-editor",
-                "system:serviceaccount:team-vision:default-editor",
-            ]);
-            assert.equal((run.outputs.profileRoleArns as Record<string, string>).partner, OTHER_ACCOUNT_USER);
         });
     });
 });

@@ -82,20 +82,20 @@ describe("TrustSubjects failure paths (local IAM, host-loaded provider, engine p
             fake.putRole("kf-fight", initial);
             // Each of their writes is new (a read identical to the one we replaced would look like
             // IAM's lag and be waited out); the last one is the ml-pipeline subject.
-            const theirs = (round = 7): PolicyDocument => {
+            const theirs = (round = 5): PolicyDocument => {
                 const doc = JSON.parse(JSON.stringify(initial));
-                doc.Statement[0].Condition.StringEquals[DEV_SUB] = [KF_USER, sa("kubeflow", round < 7 ? `ml-pipeline-${round}` : "ml-pipeline")];
+                doc.Statement[0].Condition.StringEquals[DEV_SUB] = [KF_USER, sa("kubeflow", round < 5 ? `ml-pipeline-${round}` : "ml-pipeline")];
                 return doc;
             };
             // after each of our writes, theirs (hooks fire once each: re-arm for the next write)
             let rounds = 0;
             const overwrite = () => {
                 fake.putRole("kf-fight", theirs(++rounds));
-                if (rounds < 7) fake.after("UpdateAssumeRolePolicy", overwrite);
+                if (rounds < 5) fake.after("UpdateAssumeRolePolicy", overwrite);
             };
             fake.after("UpdateAssumeRolePolicy", overwrite);
             const failed = await engine.failingUp(undefined, { role: "kf-fight", providerArn: DEV, subjects: [sa("bob")] });
-            assert.match(failed.message, /another writer kept replacing the trust policy \(7 rounds\)/);
+            assert.match(failed.message, /another writer kept replacing the trust policy \(5 rounds\)/);
             assert.deepEqual(failed.state!.outs.subjects, [sa("bob")]);
             // IAM may still apply one of our writes late, after theirs: the state covers it either way
             fake.putRole("kf-fight", applySubjectChange(theirs(), { providerArn: DEV, add: [sa("bob")], remove: [] }).document);
@@ -139,6 +139,55 @@ describe("TrustSubjects failure paths (local IAM, host-loaded provider, engine p
         });
     });
 
+    describe("2b. lagging reads around our own write", () => {
+        it("GIVEN another writer replaces our write and a lagging read then shows ours again WHEN created THEN that read is not taken for success: both changes end up in the role", async () => {
+            fake.putRole("kf-replica", buildTrustPolicy(DEV, [KF_USER, sa("team-b")]));
+            fake.after("UpdateAssumeRolePolicy", () => {
+                const ours = fake.role("kf-replica")!.document;
+                fake.putRole("kf-replica", buildTrustPolicy(DEV, [KF_USER, sa("team-b"), sa("team-c")])); // built on the document before ours
+                const theirs = fake.role("kf-replica")!.document;
+                fake.answerNextReads("kf-replica", [theirs, ours, theirs, ours]); // replicas disagree for a while
+            });
+            await engine.up(undefined, { role: "kf-replica", providerArn: DEV, subjects: [sa("team-a")] });
+            assert.deepEqual(trusts("kf-replica", DEV).sort(), [KF_USER, sa("team-a"), sa("team-b"), sa("team-c")].sort());
+        });
+
+        it("GIVEN a verifying read older than the document we replaced (another stack's change) WHEN created THEN it is waited out, not written over: one write, their subject stays", async () => {
+            const older = buildTrustPolicy(DEV, [KF_USER]);
+            fake.putRole("kf-older", older);
+            fake.putRole("kf-older", buildTrustPolicy(DEV, [KF_USER, sa("team-b")])); // the other stack, just before us
+            fake.after("UpdateAssumeRolePolicy", () => fake.answerNextReads("kf-older", [older, older, older]));
+            fake.resetCalls();
+            await engine.up(undefined, { role: "kf-older", providerArn: DEV, subjects: [sa("team-a")] });
+            assert.equal(fake.count("UpdateAssumeRolePolicy"), 1);
+            assert.deepEqual(trusts("kf-older", DEV).sort(), [KF_USER, sa("team-a"), sa("team-b")].sort());
+        });
+
+        it("GIVEN a role that vanishes from reads after our write WHEN created THEN the error carries the state: nothing is stranded", async function () {
+            this.timeout(60_000);
+            fake.putRole("kf-vanishing", buildTrustPolicy(DEV, [KF_USER]));
+            fake.after("UpdateAssumeRolePolicy", () => fake.failNext("GetRole", { kind: "error", code: "NoSuchEntity", status: 404, message: "The role with name kf-vanishing cannot be found." }, 1000, "kf-vanishing"));
+            const failed = await engine.failingUp(undefined, { role: "kf-vanishing", providerArn: DEV, subjects: [sa("team-a")] });
+            assert.match(failed.message, /the role disappeared .* after it was read and written/);
+            assert.deepEqual(failed.state!.outs.subjects, [sa("team-a")]);
+        });
+
+        it("GIVEN a refresh right after a failed write, whose read lags WHEN the config is then reverted THEN the subject the read did not show is still removed", async () => {
+            fake.putRole("kf-refresh-lag", buildTrustPolicy(DEV, [KF_USER]));
+            const args = { role: "kf-refresh-lag", providerArn: DEV };
+            const { state } = await engine.up(undefined, { ...args, subjects: [sa("alice")] });
+            const before = fake.role("kf-refresh-lag")!.document;
+            fake.after("UpdateAssumeRolePolicy", () => fake.failNext("GetRole", denied));
+            const failed = await engine.failingUp(state, { ...args, subjects: [sa("alice"), sa("carol")] });
+            fake.answerNextReads("kf-refresh-lag", [before]); // `pulumi refresh` seconds later
+            const refreshed = await engine.provider.read!(failed.state!.id, failed.state!.outs);
+            assert.deepEqual(refreshed.props!.subjects, [sa("alice")], "refresh reports what it read");
+            assert.deepEqual(refreshed.props!.leftovers, [{ providerArn: DEV, subjects: [sa("carol")] }], "… and keeps owning what it did not see");
+            await engine.up({ id: failed.state!.id, outs: { ...refreshed.props!, __provider: engine.providerText } }, { ...args, subjects: [sa("alice")] });
+            assert.deepEqual(trusts("kf-refresh-lag", DEV).sort(), [KF_USER, sa("alice")].sort(), "carol is gone");
+        });
+    });
+
     describe("3. anchors follow the cluster", () => {
         it("GIVEN kf-user with its anchor and 8 profiles WHEN the cluster is replaced three times THEN the trust policy stays the size of one statement", async () => {
             const subjects = Array.from({ length: 8 }, (_, i) => team(i));
@@ -156,6 +205,14 @@ describe("TrustSubjects failure paths (local IAM, host-loaded provider, engine p
             assert.equal(new Set(sizes).size, 1, `sizes ${sizes.join(" → ")}`);
             assert.ok(sizes[3] <= 2048);
             console.log(`      kf-user with 8 profiles, trust-policy size over three cluster replacements: ${sizes.join(" → ")} characters`);
+        });
+
+        it("GIVEN an anchor the inputs no longer name WHEN updated THEN it is removed like any owned subject, the new anchor stays", async () => {
+            const role = "kf-user-us-west-2-kf-reanchored";
+            fake.putRole(role, buildTrustPolicy(DEV, [KF_USER_ANCHOR]));
+            const { state } = await engine.up(undefined, { role, providerArn: DEV, subjects: [sa("alice")], anchors: [KF_USER_ANCHOR] });
+            await engine.up(state, { role, providerArn: DEV, subjects: [sa("alice")], anchors: [sa("kubeflow", "kf-user-v2")] });
+            assert.deepEqual(trusts(role, DEV).sort(), [sa("alice"), sa("kubeflow", "kf-user-v2")].sort());
         });
 
         for (const ending of ["up", "destroy"] as const) {

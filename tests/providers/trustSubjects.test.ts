@@ -531,7 +531,9 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             const { state } = await up(provider, undefined, { role: "kf-race", providerArn: DEV, subjects: [sa("alice")] });
             const final = fake.trustPolicy("kf-race");
             assert.deepEqual(final.Statement[0].Condition.StringEquals[DEV_SUB], [KF_USER, sa("kubeflow", "ml-pipeline"), sa("alice")]);
-            assert.deepEqual(calls(), { reads: 5, writes: 2 }, "check's read, then read, write (lost), verify, read, write, verify");
+            assert.equal(fake.count("UpdateAssumeRolePolicy"), 2, "one write lost, one on top of theirs");
+            // check's read, read, write (lost), verifying reads until theirs has settled (three in a row, 2 s: not a lagging read), read, write, verify
+            assert.ok(fake.count("GetRole") >= 7, `reads: ${fake.count("GetRole")}`);
             assert.equal(state.outs.policyChars, serializePolicy(final).length);
         });
 

@@ -179,6 +179,7 @@ export class FakeIam {
   private readonly beforeHooks: { action: string; hook: () => void }[] = [];
   private readonly afterHooks: { action: string; hook: () => void }[] = [];
   private stale: { options: StaleReadsOptions; random: () => number } | undefined;
+  private readonly scriptedReads = new Map<string, string[]>();
 
   private constructor(private readonly server: http.Server, options: FakeIamOptions) {
     const { port } = server.address() as AddressInfo;
@@ -225,6 +226,16 @@ export class FakeIam {
     }
     this.stale = options && { options: { ...options }, random: mulberry32(options.seed) };
     this.staleAnswers = 0;
+  }
+
+  /**
+   * The next GetRoles of the role answer with these documents, in order, whatever the role holds:
+   * a replica that lags, scripted (counted in staleAnswers). Then reads are as before.
+   */
+  answerNextReads(roleName: string, documents: (object | string)[]): void {
+    const queue = this.scriptedReads.get(roleKey(roleName)) ?? [];
+    queue.push(...documents.map((d) => (typeof d === "string" ? d : JSON.stringify(d))));
+    this.scriptedReads.set(roleKey(roleName), queue);
   }
 
   // ---- direct state access (bypasses faults, hooks, validation and the call log) ----
@@ -433,6 +444,11 @@ export class FakeIam {
 
   /** The document GetRole answers with, after readLagMs and the staleReads model. */
   private readDocument(role: StoredRole): string {
+    const scripted = this.scriptedReads.get(roleKey(role.name));
+    if (scripted && scripted.length > 0) {
+      this.staleAnswers++;
+      return scripted.shift() as string;
+    }
     const now = Date.now();
     const asOf = now - this.readLagMs;
     let current = role.history.length - 1;
