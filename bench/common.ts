@@ -30,6 +30,8 @@ export function configValues(list: ProfileConfig[], shards: number, maxChars: nu
         "kubeflow-irsa:profiles": JSON.stringify(list),
         "kubeflow-irsa:userRoleShards": String(shards),
         "kubeflow-irsa:trustPolicyMaxChars": String(maxChars),
+        // The whole program, Profiles included (the second phase of a new cluster's first up).
+        "kubeflow-irsa:kubeflowInstalled": "true",
     };
 }
 

@@ -9,6 +9,8 @@ import { TrustSubjects } from "../providers/trustSubjects";
 import { DEFAULT_EDITOR, parseServiceAccountRef } from "../providers/subjects";
 import type { IdentityMode, ProfileApiVersion, ProfileConfig } from "./config";
 import type { TrustPlan } from "./placement";
+import { POD_IDENTITY_TRUST } from "./roles";
+import { statementsOf } from "../providers/trustPolicy";
 
 export interface KubeflowProfilesArgs {
     profiles: ProfileConfig[];
@@ -74,6 +76,10 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
                         subjects: group.subjects,
                         anchors: group.anchor ? [group.anchor] : [],
                         maxPolicyChars: args.maxPolicyChars,
+                        // A role this stack created in podIdentity mode carries its Pod Identity
+                        // trust; back in IRSA mode that statement would still let any association
+                        // in the account use the role. It goes in the same write.
+                        retiredStatements: group.managed ? statementsOf(POD_IDENTITY_TRUST) : [],
                     },
                     // A role this stack creates is deleted with the stack, and leaves IRSA mode by
                     // its own Role resource rewriting the whole trust policy (Pod Identity): a

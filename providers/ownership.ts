@@ -5,7 +5,7 @@
 // a state that names every owned subject the role may now trust (the old ones and the attempted
 // ones, under every provider involved), so the next `up`, a config revert or a destroy converges.
 
-import { DEFAULT_MAX_POLICY_CHARS, type SubjectChange } from "./trustPolicy";
+import { DEFAULT_MAX_POLICY_CHARS, type PolicyStatement, type TrustChange } from "./trustPolicy";
 
 /** How the Pulumi engine spells an unknown value (a preview-time Output) to a dynamic provider. */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -18,6 +18,8 @@ export interface TrustSubjectsInputs {
     maxPolicyChars: number;
     allowWildcards: boolean;
     anchors: string[];
+    /** Statements this stack wrote to the role by other means and retires (see StatementRetirement). */
+    retiredStatements: PolicyStatement[];
 }
 
 /** Owned subjects that may be in the role under one OIDC provider. */
@@ -59,6 +61,7 @@ export function normalized<T extends TrustSubjectsInputs>(inputs: T): T {
         maxPolicyChars: inputs.maxPolicyChars ?? DEFAULT_MAX_POLICY_CHARS,
         allowWildcards: inputs.allowWildcards ?? false,
         anchors: Array.isArray(inputs.anchors) ? sortedSet(inputs.anchors) : (inputs.anchors ?? []),
+        retiredStatements: Array.isArray(inputs.retiredStatements) ? inputs.retiredStatements : [],
     };
 }
 
@@ -84,9 +87,13 @@ export function mergeHeld(entries: HeldSubjects[]): HeldSubjects[] {
     return [...byProvider].map(([providerArn, subjects]) => ({ providerArn, subjects: sortedSet(subjects) })).filter((e) => e.subjects.length > 0);
 }
 
-/** A create: the new provider's statement gains every subject and anchor. */
-export function createChanges(inputs: TrustSubjectsInputs): SubjectChange[] {
-    return [{ providerArn: inputs.providerArn, add: trusted(inputs), remove: [] }];
+/** A create: the new provider's statement gains every subject and anchor; retired statements go. */
+export function createChanges(inputs: TrustSubjectsInputs): TrustChange[] {
+    return [{ providerArn: inputs.providerArn, add: trusted(inputs), remove: [] }, ...retirements(inputs)];
+}
+
+function retirements(inputs: TrustSubjectsInputs): TrustChange[] {
+    return inputs.retiredStatements.length > 0 ? [{ retire: inputs.retiredStatements }] : [];
 }
 
 /**
@@ -96,19 +103,19 @@ export function createChanges(inputs: TrustSubjectsInputs): SubjectChange[] {
  * state names (an earlier cluster, or what an interrupted move left) everything, anchors too:
  * they moved to the new provider, and nothing this resource wrote for an old provider stays.
  */
-export function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInputs): SubjectChange[] {
+export function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInputs): TrustChange[] {
     const keep = new Set(trusted(news));
-    const changes = createChanges(news);
+    const changes: TrustChange[] = [{ providerArn: news.providerArn, add: [...keep], remove: [] }];
     for (const entry of held(olds)) {
         // `keep` holds the new anchors: an anchor the inputs no longer name is an owned subject like any other.
         const remove = entry.providerArn === news.providerArn ? entry.subjects.filter((s) => !keep.has(s)) : entry.subjects;
         if (remove.length > 0) changes.push({ providerArn: entry.providerArn, add: [], remove });
     }
-    return changes;
+    return [...changes, ...retirements(news)];
 }
 
 /** A delete: every owned subject goes, under every provider the state names; anchors stay. */
-export function deleteChanges(state: TrustSubjectsOutputs): SubjectChange[] {
+export function deleteChanges(state: TrustSubjectsOutputs): TrustChange[] {
     return held(state)
         .map((e) => ({ providerArn: e.providerArn, add: [], remove: e.subjects.filter((s) => !state.anchors.includes(s)) }))
         .filter((c) => c.remove.length > 0);

@@ -6,7 +6,7 @@ import { createIamClient, explainAwsError, getTrustPolicy, isAwsError, putTrustP
 import type { TrustSubjectsInputs } from "./ownership";
 import { isUnknown } from "./ownership";
 import { parseOidcProviderArn, parseRoleRef, roleNameOf, sameRole } from "./subjects";
-import { applySubjectChange, canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, TrustPolicyError, type PolicyDocument, type SubjectChange } from "./trustPolicy";
+import { applyTrustChange, canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, TrustPolicyError, type PolicyDocument, type TrustChange } from "./trustPolicy";
 
 /** Read-modify-write rounds before giving up on a role other writers keep changing. */
 const MAX_WRITE_ROUNDS = 4;
@@ -67,11 +67,11 @@ export function accountProblem(configured: string, actualArn: string): string | 
 }
 
 /** Applies changes in order (additions first keep the document non-empty). */
-function applyChanges(document: PolicyDocument, changes: SubjectChange[], context: string): { document: PolicyDocument; changed: boolean } {
+function applyChanges(document: PolicyDocument, changes: TrustChange[], context: string): { document: PolicyDocument; changed: boolean } {
     let result = { document, changed: false };
     for (const change of changes) {
         try {
-            const edit = applySubjectChange(result.document, change);
+            const edit = applyTrustChange(result.document, change);
             result = { document: edit.document, changed: result.changed || edit.changed };
         } catch (err) {
             if (err instanceof TrustPolicyError) throw new TrustPolicyError(`${context}: ${err.message}`);
@@ -86,7 +86,7 @@ function applyChanges(document: PolicyDocument, changes: SubjectChange[], contex
  * document left without statements — or undefined (also when the role does not exist yet). IAM
  * errors and programming errors throw.
  */
-export async function liveProblem(settings: AwsSettings, inputs: TrustSubjectsInputs, changes: SubjectChange[], operation: string): Promise<string | undefined> {
+export async function liveProblem(settings: AwsSettings, inputs: TrustSubjectsInputs, changes: TrustChange[], operation: string): Promise<string | undefined> {
     const client = createIamClient(settings);
     let current;
     try {
@@ -169,7 +169,7 @@ export interface ReconcileOptions {
 export async function reconcile(
     settings: AwsSettings,
     inputs: TrustSubjectsInputs,
-    changes: SubjectChange[],
+    changes: TrustChange[],
     operation: string,
     progress: WriteProgress = { sent: false },
     options: ReconcileOptions = {},

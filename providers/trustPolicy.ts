@@ -64,6 +64,17 @@ export interface SubjectChange {
     remove: readonly string[];
 }
 
+/**
+ * Statements to take out of a document where they appear exactly (key order aside): a statement
+ * this stack wrote through another resource and no longer wants, such as a managed role's Pod
+ * Identity trust after a switch back to IRSA. A statement that differs in anything stays.
+ */
+export interface StatementRetirement {
+    retire: readonly PolicyStatement[];
+}
+
+export type TrustChange = SubjectChange | StatementRetirement;
+
 export interface EditResult {
     document: PolicyDocument;
     changed: boolean;
@@ -140,6 +151,22 @@ export function canonicalPolicy(document: PolicyDocument): string {
         return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
     };
     return JSON.stringify(sortKeys(document));
+}
+
+/** Removes the statements equal to one of `statements`; throws when nothing would be left. */
+export function retireStatements(document: PolicyDocument, statements: readonly PolicyStatement[]): EditResult {
+    const retired = new Set(statements.map((s) => canonicalPolicy(s as unknown as PolicyDocument)));
+    const all = statementsOf(document);
+    const kept = all.filter((s) => !retired.has(canonicalPolicy(s as unknown as PolicyDocument)));
+    if (kept.length === all.length) return { document, changed: false };
+    if (kept.length === 0) throw new TrustPolicyError("retiring these statements would leave the trust policy with no statement, and IAM has no empty trust policy");
+    const single = !Array.isArray(document.Statement) && kept.length === 1;
+    return { document: { ...document, Statement: single ? kept[0] : kept }, changed: true };
+}
+
+/** One change of either kind. */
+export function applyTrustChange(document: PolicyDocument, change: TrustChange): EditResult {
+    return "retire" in change ? retireStatements(document, change.retire) : applySubjectChange(document, change);
 }
 
 /** Characters the document counts against the ACLSizePerRole quota (white space is not counted). */

@@ -27,7 +27,7 @@ import {
 } from "./ownership";
 import { accountProblem, liveProblem, quotaProblem, reconcile, type ReconcileResult, type WriteProgress } from "./reconcile";
 import { oidcProviderArnProblem, parseRoleRef, roleNameOf, sameRole, subjectProblem } from "./subjects";
-import { buildTrustPolicy, DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, policySize, presentSubjects } from "./trustPolicy";
+import { buildTrustPolicy, canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, policySize, presentSubjects, type PolicyStatement } from "./trustPolicy";
 
 export { quotaProblem } from "./reconcile";
 export { UNKNOWN, type TrustSubjectsInputs, type TrustSubjectsOutputs } from "./ownership";
@@ -49,6 +49,12 @@ export interface TrustSubjectsArgs {
      * provider they move with the subjects. @default []
      */
     anchors?: pulumi.Input<pulumi.Input<string>[]>;
+    /**
+     * Statements this stack wrote to the role by other means and no longer wants (a managed
+     * role's Pod Identity trust after a switch back to IRSA): removed in the same write wherever
+     * they appear exactly; a statement that differs in anything is left alone. @default []
+     */
+    retiredStatements?: pulumi.Input<PolicyStatement[]>;
 }
 
 function sameSubjects(a: readonly string[], b: readonly string[]): boolean {
@@ -89,6 +95,11 @@ export function checkInputs(news: Record<string, unknown>): { inputs: TrustSubje
     const wildcardsOk = allowWildcards === true || allowWildcards === UNKNOWN;
     const subjects = checkSubjectList("subjects", news.subjects, wildcardsOk, failures);
     const anchors = news.anchors === undefined ? [] : checkSubjectList("anchors", news.anchors, wildcardsOk, failures);
+    const retiredStatements = news.retiredStatements === undefined ? [] : news.retiredStatements;
+    const statementLike = (s: unknown) => typeof s === "object" && s !== null && !Array.isArray(s) && typeof (s as { Effect?: unknown }).Effect === "string";
+    if (retiredStatements !== UNKNOWN && (!Array.isArray(retiredStatements) || !retiredStatements.every(statementLike))) {
+        failures.push({ property: "retiredStatements", reason: `${JSON.stringify(retiredStatements)} is not a list of policy statements (objects with an Effect)` });
+    }
 
     const inputs: TrustSubjectsInputs = {
         role: role as string,
@@ -97,6 +108,7 @@ export function checkInputs(news: Record<string, unknown>): { inputs: TrustSubje
         maxPolicyChars: maxPolicyChars as number,
         allowWildcards: allowWildcards as boolean,
         anchors,
+        retiredStatements: (Array.isArray(retiredStatements) ? retiredStatements : []) as TrustSubjectsInputs["retiredStatements"],
     };
     // The project's statement alone must fit: known before any IAM call.
     const all = trusted(inputs);
@@ -218,7 +230,8 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
             const moving = isUnknown(news.providerArn) || olds.providerArn !== news.providerArn;
             if (!moving) {
                 if (isUnknown(news.subjects) || isUnknown(news.anchors)) return { changes: true };
-                if (sameSubjects(olds.subjects, news.subjects) && sameSubjects(olds.anchors, news.anchors) && !hasLeftovers(olds)) return { changes: false };
+                const sameRetired = canonicalPolicy({ Statement: olds.retiredStatements }) === canonicalPolicy({ Statement: news.retiredStatements });
+                if (sameSubjects(olds.subjects, news.subjects) && sameSubjects(olds.anchors, news.anchors) && sameRetired && !hasLeftovers(olds)) return { changes: false };
             }
             // Preview-time quota check against the live document: fail now, not half-way through `up`.
             if (known(news)) {
@@ -265,6 +278,7 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                     maxPolicyChars: state?.maxPolicyChars ?? DEFAULT_MAX_POLICY_CHARS,
                     allowWildcards: state?.allowWildcards ?? false,
                     anchors: present(providerArn, state?.anchors ?? []),
+                    retiredStatements: state?.retiredStatements ?? [],
                 };
                 // A subject the read does not show is reported as drift (not in `subjects`, so the
                 // next up puts back what the config names) but stays owned: one read may lag a
@@ -325,6 +339,7 @@ export class TrustSubjects extends pulumi.dynamic.Resource {
                 maxPolicyChars: DEFAULT_MAX_POLICY_CHARS,
                 allowWildcards: false,
                 anchors: [],
+                retiredStatements: [],
                 ...args,
             },
             opts,

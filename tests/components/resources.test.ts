@@ -53,6 +53,9 @@ describe("program resources: options and role identity", function () {
             assert.equal(named(run, "trust-kf-user-us-west-2-kf-dev").options.retainOnDelete, true);
             assert.equal(named(run, "trust-kf-admin-us-west-2-kf-dev").options.retainOnDelete, true);
             assert.equal(named(run, "trust-123456789012-data-eng-pipelines").options.retainOnDelete, false, "a role this stack does not own must lose its subjects on delete");
+            // back from podIdentity, a managed role's Pod Identity trust is retired; other roles' statements are not ours
+            assert.deepEqual(named(run, "trust-kf-user-us-west-2-kf-dev").inputs.retiredStatements, [{ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }]);
+            assert.deepEqual(named(run, "trust-123456789012-data-eng-pipelines").inputs.retiredStatements, []);
         });
     });
 

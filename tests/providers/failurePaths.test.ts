@@ -215,6 +215,24 @@ describe("TrustSubjects failure paths (local IAM, host-loaded provider, engine p
             assert.deepEqual(trusts(role, DEV).sort(), [sa("alice"), sa("kubeflow", "kf-user-v2")].sort());
         });
 
+        it("GIVEN a managed role back from podIdentity (its Pod Identity trust still there) WHEN its TrustSubjects is created THEN one write adds the cluster's statement and retires exactly that statement", async () => {
+            const podIdentity = { Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] };
+            const handWritten = { Sid: "Ec2", Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" };
+            const role = "kf-user-us-west-2-kf-back-to-irsa";
+            fake.putRole(role, { Version: "2012-10-17", Statement: [podIdentity, handWritten] });
+            fake.resetCalls();
+            const { state } = await engine.up(undefined, { role, providerArn: DEV, subjects: [sa("alice")], anchors: [KF_USER_ANCHOR], retiredStatements: [podIdentity] });
+            assert.equal(fake.count("UpdateAssumeRolePolicy"), 1);
+            const doc = fake.trustPolicy(role);
+            assert.deepEqual(statementsOf(doc).map((s: any) => s.Principal.Service ?? "federated"), ["ec2.amazonaws.com", "federated"], "the Pod Identity statement is gone; the hand-written one stays");
+            assert.deepEqual(trusts(role, DEV).sort(), [sa("alice"), KF_USER_ANCHOR].sort());
+            // a variant of the statement (another action set) is not ours to remove
+            const variant = { ...podIdentity, Action: "sts:AssumeRole" };
+            fake.putRole(role, { ...doc, Statement: [...statementsOf(doc), variant] });
+            await engine.up(state, { role, providerArn: DEV, subjects: [sa("alice"), sa("bob")], anchors: [KF_USER_ANCHOR], retiredStatements: [podIdentity] });
+            assert.ok(statementsOf(fake.trustPolicy(role)).some((s: any) => s.Action === "sts:AssumeRole" && s.Principal.Service === "pods.eks.amazonaws.com"));
+        });
+
         for (const ending of ["up", "destroy"] as const) {
             it(`GIVEN a move interrupted after its write was sent WHEN the next ${ending} runs THEN nothing of the old cluster stays`, async () => {
                 const role = `kf-user-us-west-2-kf-interrupted-${ending}`;
