@@ -187,9 +187,11 @@ function typeChain(parent: string, type: string): string {
     return parent ? `${parent.split("::")[2].split("$").pop()}$${type}` : type;
 }
 
+/** An exported value, resolved; an Output the program failed to build rejects with its error. */
 async function unwrap(value: unknown): Promise<unknown> {
     if (pulumi.Output.isInstance(value)) {
-        return new Promise((resolve) => (value as pulumi.Output<unknown>).apply((v) => resolve(v)));
+        // Output#promise is the SDK's own (internal) way to await an Output, errors included.
+        return (value as unknown as { promise(): Promise<unknown> }).promise();
     }
     return value;
 }
@@ -227,19 +229,18 @@ async function evaluate(config: ConfigValues, stack: string): Promise<ProgramRun
     await pulumi.runtime.setMocks(mocks(config, stack, (r) => resources.push(r)), PROJECT, stack, false);
     pulumi.runtime.setAllConfig(config);
     delete require.cache[PROGRAM];
-    let program: Record<string, unknown>;
+    const outputs: Record<string, unknown> = {};
     try {
         // As Pulumi's Node.js runtime does: an exported function is called, its result awaited.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const exported = require(PROGRAM) as Record<string, unknown> | (() => Promise<Record<string, unknown>>);
-        program = typeof exported === "function" ? await exported() : exported;
+        const program = typeof exported === "function" ? await exported() : exported;
+        for (const [name, value] of Object.entries(program)) outputs[name] = await unwrap(value);
     } catch (err) {
         // Let registrations already sent land, so callers can tell what a failed run registered.
         await pulumi.runtime.disconnect();
         throw Object.assign(err as Error, { registered: resources.map((r) => r.name) });
     }
-    const outputs: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(program)) outputs[name] = await unwrap(value);
     await pulumi.runtime.disconnect();
     return { resources, outputs };
 }

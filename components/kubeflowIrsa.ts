@@ -36,8 +36,12 @@ function shardCount(config: StackConfig): number {
  * default aws provider, so the same identity that creates the roles). An invoke, not a resource:
  * nothing is registered before config and placement are validated.
  */
+export function needsDeployerAccount(config: StackConfig): boolean {
+    return config.enablePodIamPolicy && needsAccount(config, shardCount(config));
+}
+
 export async function deployerAccount(config: StackConfig): Promise<string | undefined> {
-    if (!config.enablePodIamPolicy || !needsAccount(config, shardCount(config))) return undefined;
+    if (!needsDeployerAccount(config)) return undefined;
     const fromConfig = accountFromConfig(config);
     const identity = await aws.getCallerIdentity({});
     const fromSts = typeof identity?.accountId === "string" && /^\d{12}$/.test(identity.accountId) ? identity.accountId : undefined;
