@@ -443,6 +443,14 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
             reader.problem(`userPolicyArns[${index}]`, `${show(arn)} is not a managed policy ARN ("arn:aws:iam::<account|aws>:policy/<name>")`);
         }
     });
+    if (config.deleteRemovedProfiles && !config.kubeflowInstalled && config.profiles.length > 0) {
+        // Without kubeflowInstalled no Profile is registered: with deletion on, an `up` would
+        // delete every Profile already in the cluster, and Kubeflow every team's namespace.
+        reader.problem(
+            "deleteRemovedProfiles",
+            "true while kubeflow-irsa:kubeflowInstalled is false: the Profiles are then not part of the stack, so an `up` would delete every Profile (and Kubeflow every namespace) already in the cluster; set kubeflow-irsa:kubeflowInstalled to true once Kubeflow runs, or deleteRemovedProfiles to false",
+        );
+    }
     const { minSize, maxSize, desiredCapacity } = config.nodeGroup;
     if (minSize > desiredCapacity || desiredCapacity > maxSize) {
         reader.problem("desiredCapacity", `minSize ${minSize} ≤ desiredCapacity ${desiredCapacity} ≤ maxSize ${maxSize} does not hold; adjust the three node-group sizes`);

@@ -304,6 +304,7 @@ describe("program (index.ts under mocks)", function () {
             ["a misspelt namespace (kubeflow_irsa)", { "kubeflow_irsa:profiles": "[]" }, /^invalid stack configuration:\n {2}- kubeflow_irsa:profiles: "kubeflow_irsa" is not this project's namespace; did you mean `kubeflow-irsa:profiles`\?$/],
             ["a misspelt namespace (kubeflowirsa)", { "kubeflowirsa:userRoleShards": "2" }, /kubeflowirsa:userRoleShards: "kubeflowirsa" is not this project's namespace; did you mean `kubeflow-irsa:userRoleShards`\?/],
             ["a misspelt namespace and key (kubeflow-irs:profile)", { "kubeflow-irs:profile": "[]" }, /kubeflow-irs:profile: "kubeflow-irs" is not this project's namespace; did you mean `kubeflow-irsa:profiles`\?/],
+            ["deleteRemovedProfiles without kubeflowInstalled", { "kubeflow-irsa:kubeflowInstalled": "false", "kubeflow-irsa:deleteRemovedProfiles": "true" }, /kubeflow-irsa:deleteRemovedProfiles: true while kubeflow-irsa:kubeflowInstalled is false: .* an `up` would delete every Profile \(and Kubeflow every namespace\)/],
             ["a profile without owner", { "kubeflow-irsa:profiles": [{ name: "team-a" }] }, /kubeflow-irsa:profiles\[0\]\.owner: is required: set the owner's login e-mail, e.g. "alice@example.com"/],
         ];
         for (const [what, extra, message] of cases) {

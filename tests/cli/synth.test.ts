@@ -278,7 +278,7 @@ describe("npm run synth", function () {
         });
 
         it("THEN with deleteRemovedProfiles true a removed profile is reported as deleted with its namespace", async () => {
-            stackFile({ "kubeflow-irsa:profiles": [profile("team-language")], "kubeflow-irsa:deleteRemovedProfiles": true });
+            stackFile({ "kubeflow-irsa:profiles": [profile("team-language")], "kubeflow-irsa:deleteRemovedProfiles": true, "kubeflow-irsa:kubeflowInstalled": true });
             const result = await synth("--stack", "ren", "--project-dir", dir, "--out", out);
             assertOk(result);
             assert.doesNotMatch(result.stdout, /new namespaces/);
