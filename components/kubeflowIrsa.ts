@@ -29,17 +29,19 @@ function shardCount(config: StackConfig): number {
     return config.identityMode === "podIdentity" ? 1 : config.userRoleShards;
 }
 
-/**
- * The account the stack deploys its roles to, when placement needs it (an awsIamRole ARN that
- * names a role this stack creates: it is that role only in this account). From the config when an
- * existing cluster's OIDC provider ARN tells it, else from STS (`aws.getCallerIdentity`, the stack's
- * default aws provider, so the same identity that creates the roles). An invoke, not a resource:
- * nothing is registered before config and placement are validated.
- */
+/** Whether placement needs the deployer's account (see deployerAccount). */
 export function needsDeployerAccount(config: StackConfig): boolean {
     return config.enablePodIamPolicy && needsAccount(config, shardCount(config));
 }
 
+/**
+ * The account the stack deploys its roles to, when placement needs it (an awsIamRole ARN that
+ * names a role this stack creates: it is that role only in this account): STS's answer
+ * (`aws.getCallerIdentity` through the stack's default aws provider, the identity that creates the
+ * roles), checked against an existing cluster's OIDC provider ARN, which must be in the same
+ * account; the provider ARN's account when STS gives none. An invoke, not a resource: nothing is
+ * registered before config and placement are validated.
+ */
 export async function deployerAccount(config: StackConfig): Promise<string | undefined> {
     if (!needsDeployerAccount(config)) return undefined;
     const fromConfig = accountFromConfig(config);

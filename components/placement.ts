@@ -4,7 +4,7 @@
 
 import { createHash } from "crypto";
 import { buildTrustPolicy, policySize, LIST_ITEM_OVERHEAD, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
-import { issuerHostPath, parseOidcProviderArn, parseRoleRef, parseServiceAccountRef, ROLE_NAME_MAX, roleKey, subjectOf } from "../providers/subjects";
+import { issuerHostPath, parseOidcProviderArn, parseRoleRef, parseServiceAccountRef, ROLE_NAME_MAX, roleIdentity, roleKey, subjectOf } from "../providers/subjects";
 import { MAX_USER_ROLE_SHARDS, type StackConfig } from "./config";
 
 /** Service accounts every project-created role trusts, as kfctl's roles did: they keep each trust
@@ -120,8 +120,10 @@ export function accountFromConfig(config: Pick<StackConfig, "existingCluster">):
 /** Whether placement needs the deployer's account: some awsIamRole ARN names a role this stack creates. */
 export function needsAccount(config: StackConfig, shards = config.userRoleShards): boolean {
     const names = roleNames(config.region, config.clusterName, shards);
-    const managed = new Set([names.admin, ...names.users].map((n) => n.toLowerCase()));
-    return config.profiles.some((p) => p.awsIamRole !== undefined && managed.has(parseRoleRef(p.awsIamRole)?.name.toLowerCase() ?? ""));
+    // Names only (whether the account matches is what the caller asks STS). A managed name may be
+    // over IAM's 64 characters here, which roleNameProblems reports: fold its case by hand.
+    const managed = new Set([names.admin, ...names.users].map((n) => roleIdentity(n)?.name ?? n.toLowerCase()));
+    return config.profiles.some((p) => p.awsIamRole !== undefined && managed.has(roleIdentity(p.awsIamRole)?.name ?? ""));
 }
 
 /**
