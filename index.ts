@@ -10,7 +10,16 @@ const stack = needsDeployerAccount(config)
     ? deployerAccount(config).then((accountId) => new KubeflowIrsa("kubeflow-irsa", { ...config, accountId }))
     : new KubeflowIrsa("kubeflow-irsa", config);
 
-type Exported = "clusterName" | "oidcProviderArn" | "oidcIssuer" | "kfAdminRoleArn" | "kfUserRoleArn" | "kfUserRoleArns" | "profileRoleArns" | "kubeconfig";
+type Exported =
+    | "clusterName"
+    | "oidcProviderArn"
+    | "oidcIssuer"
+    | "kfAdminRoleArn"
+    | "kfUserRoleArn"
+    | "kfUserRoleArns"
+    | "profileRoleArns"
+    | "controllerRoleArns"
+    | "kubeconfig";
 function output<K extends Exported>(key: K): KubeflowIrsa[K] {
     return (stack instanceof Promise ? pulumi.output(stack.then((s) => s[key])) : stack[key]) as KubeflowIrsa[K];
 }
@@ -22,4 +31,5 @@ export const kfAdminRoleArn = output("kfAdminRoleArn");
 export const kfUserRoleArn = output("kfUserRoleArn");
 export const kfUserRoleArns = output("kfUserRoleArns");
 export const profileRoleArns = output("profileRoleArns");
+export const controllerRoleArns = output("controllerRoleArns");
 export const kubeconfig = output("kubeconfig");

@@ -4,6 +4,7 @@
 import type { ConfigValues } from "../cli/evaluate";
 import { parseStackConfig, type ProfileConfig, type StackConfig } from "../components/config";
 import { shardsNeeded } from "../components/placement";
+import { DEFAULT_EDITOR } from "../providers/subjects";
 
 export const REGION = "us-west-2";
 export const CLUSTER = "kf-bench";
@@ -15,7 +16,7 @@ const WORDS = [
 
 /** Profile i: `team-<word>-<i>` (10–18 characters for i < 100,000), owner `user<i>@example.com`. */
 export function profileAt(i: number): ProfileConfig {
-    return { name: `team-${WORDS[i % WORDS.length]}-${i}`, owner: `user${i}@example.com` };
+    return { name: `team-${WORDS[i % WORDS.length]}-${i}`, owner: `user${i}@example.com`, serviceAccounts: [DEFAULT_EDITOR] };
 }
 
 export function profiles(count: number, start = 0): ProfileConfig[] {

@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
 import {
+    DEFAULT_EDITOR,
     issuerHostPath,
     namespaceProblem,
     oidcProviderArnProblem,
@@ -14,6 +15,14 @@ import {
     roleArnProblem,
     serviceAccountProblem,
 } from "../providers/subjects";
+import {
+    ADMIN_ROLE_MODES,
+    ALB_CONTROLLERS,
+    controlPlaneComponents,
+    defaultAdminServiceAccounts,
+    type AdminRoleMode,
+    type AlbController,
+} from "./controllers";
 
 export const PROJECT = "kubeflow-irsa";
 
@@ -22,22 +31,16 @@ export type ProfileApiVersion = (typeof PROFILE_API_VERSIONS)[number];
 export const IDENTITY_MODES = ["irsa", "podIdentity"] as const;
 export type IdentityMode = (typeof IDENTITY_MODES)[number];
 
-/** kfctl's kf-admin service accounts (kubeflow/kfctl pkg/kfapp/aws/identity.go). */
-export const KFCTL_ADMIN_SERVICE_ACCOUNTS = [
-    "kubeflow:kf-admin",
-    "kubeflow:alb-ingress-controller",
-    "kubeflow:profiles-controller-service-account",
-    "kubeflow:fluentd",
-];
-
 /** One Kubeflow profile: a namespace, its owner, and optionally the role its pods get. */
 export interface ProfileConfig {
     /** The profile's name, which is also its namespace (RFC 1123 label). */
     name: string;
     /** The owner's e-mail, as the Kubeflow dashboard knows the user. */
     owner: string;
-    /** A role ARN for this profile's `default-editor`. @default the stack's kf-user role (or its shard) */
+    /** A role ARN for this profile's service accounts. @default the stack's kf-user role (or its shard) */
     awsIamRole?: string;
+    /** Service accounts of the namespace that get the role, each trusted (IRSA) or associated (podIdentity). @default ["default-editor"] */
+    serviceAccounts: string[];
 }
 
 /** Adopt a cluster this stack does not create. */
@@ -67,7 +70,11 @@ export interface StackConfig {
     kubeconfig?: pulumi.Output<string>;
     enablePodIamPolicy: boolean;
     enableFsx: boolean;
-    /** `namespace:name` references. */
+    /** Which load balancer controller runs (its policy and service account). @default "v2" */
+    albController: AlbController;
+    /** One kf-admin for the whole control plane, or one role per component. @default "shared" */
+    adminRoleMode: AdminRoleMode;
+    /** `namespace:name` references trusted by kf-admin. @default see defaultAdminServiceAccounts */
     adminServiceAccounts: string[];
     userPolicyArns: string[];
     profiles: ProfileConfig[];
@@ -82,11 +89,16 @@ export interface StackConfig {
     deleteRemovedProfiles: boolean;
 }
 
-/** Defaults of every optional key; Pulumi.yaml declares the same (checked by a test). */
+/**
+ * Defaults of every optional key; Pulumi.yaml declares the same (checked by a test).
+ * adminServiceAccounts has none here: it depends on albController, enableFsx and adminRoleMode
+ * (defaultAdminServiceAccounts), so Pulumi.yaml declares it "" ("not set").
+ */
 export const DEFAULTS = {
     enablePodIamPolicy: true,
     enableFsx: false,
-    adminServiceAccounts: KFCTL_ADMIN_SERVICE_ACCOUNTS,
+    albController: "v2" as AlbController,
+    adminRoleMode: "shared" as AdminRoleMode,
     userPolicyArns: [] as string[],
     profiles: [] as ProfileConfig[],
     trustPolicyMaxChars: DEFAULT_MAX_POLICY_CHARS,
@@ -108,6 +120,8 @@ export const CONFIG_KEYS = [
     "kubeconfig",
     "enablePodIamPolicy",
     "enableFsx",
+    "albController",
+    "adminRoleMode",
     "adminServiceAccounts",
     "userPolicyArns",
     "profiles",
@@ -299,8 +313,8 @@ function readProfiles(reader: Reader): ProfileConfig[] {
     const profiles: ProfileConfig[] = [];
     entries.forEach((entry, index) => {
         const at = `profiles[${index}]`;
-        const unknown = Object.keys(entry).filter((k) => !["name", "owner", "awsIamRole"].includes(k));
-        if (unknown.length > 0) reader.problem(at, `unknown field ${unknown.map(show).join(", ")}; a profile has name, owner and optionally awsIamRole`);
+        const unknown = Object.keys(entry).filter((k) => !PROFILE_FIELDS.includes(k));
+        if (unknown.length > 0) reader.problem(at, `unknown field ${unknown.map(show).join(", ")}; a profile has name, owner and optionally awsIamRole and serviceAccounts (spelled so)`);
         const { name, owner, awsIamRole } = entry;
         if (typeof name !== "string" || name === "") {
             reader.problem(`${at}.name`, `${show(name)} is missing or not a string; set the profile's namespace name`);
@@ -323,9 +337,33 @@ function readProfiles(reader: Reader): ProfileConfig[] {
             const problem = typeof awsIamRole === "string" ? roleArnProblem(awsIamRole) : `${show(awsIamRole)} is not a string`;
             if (problem) reader.problem(`${at}.awsIamRole`, `${problem}; or leave awsIamRole out to use the stack's kf-user role`);
         }
-        profiles.push({ name: String(name), owner: String(owner), ...(typeof awsIamRole === "string" ? { awsIamRole } : {}) });
+        const serviceAccounts = readProfileServiceAccounts(reader, at, entry.serviceAccounts);
+        profiles.push({ name: String(name), owner: String(owner), ...(typeof awsIamRole === "string" ? { awsIamRole } : {}), serviceAccounts });
     });
     return profiles;
+}
+
+const PROFILE_FIELDS = ["name", "owner", "awsIamRole", "serviceAccounts"];
+
+/** A profile's `serviceAccounts`: names (RFC 1123) of its namespace's service accounts, no repeats. */
+function readProfileServiceAccounts(reader: Reader, at: string, value: unknown): string[] {
+    if (value === undefined) return [DEFAULT_EDITOR];
+    const fix = `list service-account names of the profile's namespace, e.g. ["${DEFAULT_EDITOR}", "default"]`;
+    if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
+        reader.problem(`${at}.serviceAccounts`, `${show(value)} is not a list of service-account names; ${fix}`);
+        return [DEFAULT_EDITOR];
+    }
+    if (value.length === 0) {
+        reader.problem(`${at}.serviceAccounts`, `is empty, so no pod of the profile would get its role; ${fix}, or leave the field out for ["${DEFAULT_EDITOR}"]`);
+        return [DEFAULT_EDITOR];
+    }
+    const names = value as string[];
+    names.forEach((sa, index) => {
+        const problem = serviceAccountProblem(sa);
+        if (problem) reader.problem(`${at}.serviceAccounts[${index}]`, `${problem}; give the name only, without the namespace (the profile's name is the namespace)`);
+    });
+    duplicates(reader, `${at}.serviceAccounts`, names);
+    return names;
 }
 
 function readExistingCluster(reader: Reader): ExistingClusterConfig | undefined {
@@ -364,8 +402,8 @@ function duplicates(reader: Reader, name: string, values: string[], normalize: (
     });
 }
 
-function readAdminServiceAccounts(reader: Reader): string[] {
-    const refs = reader.list("adminServiceAccounts", DEFAULTS.adminServiceAccounts);
+function readAdminServiceAccounts(reader: Reader, fallback: string[]): string[] {
+    const refs = reader.list("adminServiceAccounts", fallback);
     duplicates(reader, "adminServiceAccounts", refs);
     refs.forEach((ref, index) => {
         const parsed = parseServiceAccountRef(ref);
@@ -392,14 +430,19 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
     if (clusterName && !/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/.test(clusterName)) {
         reader.problem("clusterName", `${show(clusterName)} is not an EKS cluster name: use letters, digits, '-' and '_', starting with a letter or digit`);
     }
+    const enableFsx = reader.boolean("enableFsx", DEFAULTS.enableFsx);
+    const albController = reader.oneOf("albController", ALB_CONTROLLERS, DEFAULTS.albController);
+    const adminRoleMode = reader.oneOf("adminRoleMode", ADMIN_ROLE_MODES, DEFAULTS.adminRoleMode);
     const config: StackConfig = {
         region,
         clusterName,
         existingCluster: readExistingCluster(reader),
         kubeconfig,
         enablePodIamPolicy: reader.boolean("enablePodIamPolicy", DEFAULTS.enablePodIamPolicy),
-        enableFsx: reader.boolean("enableFsx", DEFAULTS.enableFsx),
-        adminServiceAccounts: readAdminServiceAccounts(reader),
+        enableFsx,
+        albController,
+        adminRoleMode,
+        adminServiceAccounts: readAdminServiceAccounts(reader, defaultAdminServiceAccounts({ albController, enableFsx, adminRoleMode })),
         userPolicyArns: reader.list("userPolicyArns", DEFAULTS.userPolicyArns),
         profiles: readProfiles(reader),
         trustPolicyMaxChars: reader.integer(
@@ -428,13 +471,27 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
             `${config.userPolicyArns.length} policies, but IAM attaches at most ${MAX_MANAGED_POLICIES_PER_ROLE} managed policies to a role (10 by default); combine some into one policy`,
         );
     }
-    if (config.identityMode === "podIdentity") {
-        // One Pod Identity association per service account: a profile's default-editor cannot
-        // also be bound to kf-admin.
-        const profileAccounts = new Set(config.profiles.map((p) => `${p.name}:default-editor`));
+    if (config.adminRoleMode === "perController") {
+        // Each component's accounts are trusted by its own role; kf-admin holds no policy then.
+        const owners = new Map(controlPlaneComponents(config).flatMap((c) => c.serviceAccounts.map((sa) => [sa, c] as const)));
         config.adminServiceAccounts.forEach((ref, index) => {
-            if (profileAccounts.has(ref)) {
-                reader.problem(`adminServiceAccounts[${index}]`, `${show(ref)} is also profile ${show(ref.split(":")[0])}'s default-editor, and a service account has one Pod Identity association; remove one`);
+            const owner = owners.get(ref);
+            if (owner) {
+                reader.problem(
+                    `adminServiceAccounts[${index}]`,
+                    `${show(ref)} is the ${owner.title}'s service account, which kubeflow-irsa:adminRoleMode perController trusts on its own role; remove it from adminServiceAccounts (kf-admin holds no policy in that mode)`,
+                );
+            }
+        });
+    }
+    if (config.identityMode === "podIdentity") {
+        // One Pod Identity association per service account: a profile's service account cannot
+        // also be bound to kf-admin.
+        const profileAccounts = new Map<string, string>(config.profiles.flatMap((p) => p.serviceAccounts.map((sa) => [`${p.name}:${sa}`, p.name] as const)));
+        config.adminServiceAccounts.forEach((ref, index) => {
+            const profile = profileAccounts.get(ref);
+            if (profile !== undefined) {
+                reader.problem(`adminServiceAccounts[${index}]`, `${show(ref)} is also a service account of profile ${show(profile)}, and a service account has one Pod Identity association; remove one`);
             }
         });
     }

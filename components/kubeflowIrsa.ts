@@ -70,6 +70,8 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
     /** kf-user and its shards. */
     public readonly kfUserRoleArns: pulumi.Output<string[]>;
     public readonly profileRoleArns: pulumi.Output<Record<string, string>>;
+    /** Control-plane component → the role ARN its service accounts use (kf-admin in shared mode). */
+    public readonly controllerRoleArns: pulumi.Output<Record<string, string>>;
     public readonly kubeconfig: pulumi.Output<string | undefined>;
 
     constructor(name: string, config: KubeflowIrsaArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -105,12 +107,13 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                     region: config.region,
                     clusterName: config.clusterName,
                     enableFsx: config.enableFsx,
+                    albController: config.albController,
+                    adminRoleMode: config.adminRoleMode,
                     userPolicyArns: config.userPolicyArns,
                 },
                 { parent: this },
             );
-            managedRoleArns.set(plan.names.admin, roles.adminRole.arn);
-            roles.userRoles.forEach((role, shard) => managedRoleArns.set(plan.names.users[shard], role.arn));
+            for (const [roleName, role] of roles.rolesByName) managedRoleArns.set(roleName, role.arn);
         }
 
         const profiles = new KubeflowProfiles(
@@ -141,6 +144,9 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
         this.kfUserRoleArn = roles ? roles.userRoles[0].arn : pulumi.output(undefined);
         this.kfUserRoleArns = roles ? pulumi.all(roles.userRoles.map((r) => r.arn)) : pulumi.output([]);
         this.profileRoleArns = profiles.profileRoleArns;
+        this.controllerRoleArns = roles
+            ? pulumi.all(Object.fromEntries([...roles.controllerRoles].map(([id, role]) => [id, role.arn])))
+            : pulumi.output<Record<string, string>>({});
         this.kubeconfig = cluster.kubeconfig;
         this.registerOutputs({
             clusterName: this.clusterName,
@@ -148,6 +154,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
             kfAdminRoleArn: this.kfAdminRoleArn,
             kfUserRoleArns: this.kfUserRoleArns,
             profileRoleArns: this.profileRoleArns,
+            controllerRoleArns: this.controllerRoleArns,
         });
     }
 }

@@ -4,8 +4,9 @@
 
 import { createHash } from "crypto";
 import { buildTrustPolicy, policySize, LIST_ITEM_OVERHEAD, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
-import { issuerHostPath, parseOidcProviderArn, parseRoleRef, parseServiceAccountRef, ROLE_NAME_MAX, roleIdentity, roleKey, subjectOf } from "../providers/subjects";
+import { issuerHostPath, parseOidcProviderArn, parseRoleRef, ROLE_NAME_MAX, roleIdentity, roleKey, subjectOf, subjectOfRef } from "../providers/subjects";
 import { MAX_USER_ROLE_SHARDS, type StackConfig } from "./config";
+import { componentRoleName, controlPlaneComponents, type ControlPlaneComponent } from "./controllers";
 
 /** Service accounts every project-created role trusts, as kfctl's roles did: they keep each trust
  * policy non-empty when no profile uses the role, so removing the last profile never fails. */
@@ -18,21 +19,37 @@ export interface RoleNames {
     admin: string;
     /** kf-user and its shards: index 0 is `kf-user-<region>-<cluster>`, index n its `-n` replica. */
     users: string[];
+    /** The components' own roles (adminRoleMode perController), `kf-<short>-<region>-<cluster>`; none in shared mode. */
+    controllers: { component: ControlPlaneComponent; name: string }[];
 }
 
-/** `kf-admin-<region>-<cluster>`, `kf-user-<region>-<cluster>` and `kf-user-<region>-<cluster>-<n>`. */
-export function roleNames(region: string, clusterName: string, shards: number): RoleNames {
+type RoleConfig = Pick<StackConfig, "region" | "clusterName" | "adminRoleMode" | "albController" | "enableFsx">;
+
+/** The components with a role of their own: every one in perController mode, none in shared mode. */
+export function ownRoleComponents(config: Pick<StackConfig, "adminRoleMode" | "albController" | "enableFsx">): ControlPlaneComponent[] {
+    return config.adminRoleMode === "perController" ? controlPlaneComponents(config) : [];
+}
+
+/** `kf-admin-<region>-<cluster>`, `kf-user-<region>-<cluster>`, `kf-user-<region>-<cluster>-<n>` and the components' roles. */
+export function roleNames(config: RoleConfig, shards: number): RoleNames {
+    const { region, clusterName } = config;
     const user = `kf-user-${region}-${clusterName}`;
     return {
         admin: `kf-admin-${region}-${clusterName}`,
         users: Array.from({ length: shards }, (_, i) => (i === 0 ? user : `${user}-${i}`)),
+        controllers: ownRoleComponents(config).map((component) => ({ component, name: componentRoleName(component, region, clusterName) })),
     };
 }
 
+/** Every role name of the plan: kf-admin, the components' roles, kf-user and its shards. */
+export function allRoleNames(names: RoleNames): string[] {
+    return [names.admin, ...names.controllers.map((c) => c.name), ...names.users];
+}
+
 /** Role names over IAM's 64-character limit, as config problems. */
-export function roleNameProblems(config: Pick<StackConfig, "region" | "clusterName" | "userRoleShards">): string[] {
-    const names = roleNames(config.region, config.clusterName, config.userRoleShards);
-    const longest = [names.admin, ...names.users].reduce((a, b) => (b.length > a.length ? b : a));
+export function roleNameProblems(config: RoleConfig & Pick<StackConfig, "userRoleShards">): string[] {
+    const names = roleNames(config, config.userRoleShards);
+    const longest = allRoleNames(names).reduce((a, b) => (b.length > a.length ? b : a));
     if (longest.length <= ROLE_NAME_MAX) return [];
     const room = config.clusterName.length - (longest.length - ROLE_NAME_MAX);
     return [
@@ -119,10 +136,10 @@ export function accountFromConfig(config: Pick<StackConfig, "existingCluster">):
 
 /** Whether placement needs the deployer's account: some awsIamRole ARN names a role this stack creates. */
 export function needsAccount(config: StackConfig, shards = config.userRoleShards): boolean {
-    const names = roleNames(config.region, config.clusterName, shards);
+    const names = roleNames(config, shards);
     // Names only (whether the account matches is what the caller asks STS). A managed name may be
     // over IAM's 64 characters here, which roleNameProblems reports: fold its case by hand.
-    const managed = new Set([names.admin, ...names.users].map((n) => roleIdentity(n)?.name ?? n.toLowerCase()));
+    const managed = new Set(allRoleNames(names).map((n) => roleIdentity(n)?.name ?? n.toLowerCase()));
     return config.profiles.some((p) => p.awsIamRole !== undefined && managed.has(roleIdentity(p.awsIamRole)?.name ?? ""));
 }
 
@@ -133,7 +150,7 @@ export function needsAccount(config: StackConfig, shards = config.userRoleShards
  * used as configured.
  */
 export function planTrust(config: StackConfig, shards = config.userRoleShards, account?: string): TrustPlan {
-    const names = roleNames(config.region, config.clusterName, shards);
+    const names = roleNames(config, shards);
     const groups = new Map<string, TrustGroup>();
     const group = (key: string, roleName: string, managed: boolean, anchor?: string, roleArn?: string): TrustGroup => {
         let g = groups.get(key);
@@ -144,11 +161,14 @@ export function planTrust(config: StackConfig, shards = config.userRoleShards, a
         return g;
     };
     const admin = group(names.admin, names.admin, true, ANCHOR_SUBJECTS.admin);
-    names.users.forEach((name) => group(name, name, true, ANCHOR_SUBJECTS.user));
-    for (const ref of config.adminServiceAccounts) {
-        const sa = parseServiceAccountRef(ref)!;
-        admin.subjects.push(subjectOf(sa.namespace, sa.serviceAccount));
+    for (const { component, name } of names.controllers) {
+        // A component's role is its accounts' alone: the first is its anchor (it keeps the trust
+        // policy non-empty), the others are owned subjects.
+        const [anchor, ...rest] = component.serviceAccounts.map((ref) => subjectOfRef(ref));
+        group(name, name, true, anchor).subjects.push(...rest);
     }
+    names.users.forEach((name) => group(name, name, true, ANCHOR_SUBJECTS.user));
+    admin.subjects.push(...config.adminServiceAccounts.map(subjectOfRef));
     // One rule for role identity (roleKey): case-insensitive names, accounts kept apart. Without a
     // known account no ARN is taken for a managed role.
     const managedNames = new Map(account ? [...groups.keys()].map((n) => [roleKey(n, account), n]) : []);
@@ -165,7 +185,7 @@ export function planTrust(config: StackConfig, shards = config.userRoleShards, a
             // name in two accounts is two roles.
             g = group(`${explicit.accountId}-${explicit.name.toLowerCase()}`, explicit.name, false, undefined, profile.awsIamRole);
         }
-        g.subjects.push(subjectOf(profile.name));
+        g.subjects.push(...profileSubjects(profile));
         g.profiles.push(profile.name);
         // The role ARN as configured, whichever group its subject joins.
         const roleArn = profile.awsIamRole ?? g.roleArn;
@@ -176,6 +196,11 @@ export function planTrust(config: StackConfig, shards = config.userRoleShards, a
     }
     const ordered = [...groups.values()].sort((a, b) => Number(b.managed) - Number(a.managed) || (a.managed ? 0 : a.roleName.localeCompare(b.roleName)));
     return { names, groups: ordered, profileRoles };
+}
+
+/** The subjects of a profile: each of its service accounts in its namespace. */
+export function profileSubjects(profile: Pick<StackConfig["profiles"][number], "name" | "serviceAccounts">): string[] {
+    return profile.serviceAccounts.map((sa) => subjectOf(profile.name, sa));
 }
 
 /** The ARN partition of a region. */
@@ -211,18 +236,18 @@ export function managedPolicySize(providerArn: string, group: Pick<TrustGroup, "
 export function shardsNeeded(config: StackConfig, maxChars: number, from = 1, account?: string): number | undefined {
     const providerArn = providerArnForSizing(config);
     const base = managedPolicySize(providerArn, { anchor: ANCHOR_SUBJECTS.user, subjects: [] });
-    const cost = (profile: string) => subjectOf(profile).length + LIST_ITEM_OVERHEAD;
-    const names = account ? roleNames(config.region, config.clusterName, MAX_USER_ROLE_SHARDS).users.map((n) => roleKey(n, account)) : [];
+    const cost = (profile: StackConfig["profiles"][number]) => profileSubjects(profile).reduce((sum, s) => sum + s.length + LIST_ITEM_OVERHEAD, 0);
+    const names = account ? roleNames(config, MAX_USER_ROLE_SHARDS).users.map((n) => roleKey(n, account)) : [];
     const pinned = new Map<number, number>();
     const free: { cost: number; seed: [number, number]; shard: number; weight: number }[] = [];
     for (const profile of config.profiles) {
         if (!profile.awsIamRole) {
             const seed = seedOf(profile.name);
-            free.push({ cost: cost(profile.name), seed, shard: 0, weight: weight(seed, 0) });
+            free.push({ cost: cost(profile), seed, shard: 0, weight: weight(seed, 0) });
             continue;
         }
         const index = names.indexOf(roleKey(profile.awsIamRole));
-        if (index >= 0) pinned.set(index, (pinned.get(index) ?? 0) + cost(profile.name));
+        if (index >= 0) pinned.set(index, (pinned.get(index) ?? 0) + cost(profile));
     }
     for (let shards = 1; shards <= MAX_USER_ROLE_SHARDS; shards++) {
         if (shards > 1) {
@@ -260,7 +285,7 @@ export function capacityProblems(config: StackConfig, plan: TrustPlan, account?:
                   (atMax ? `, or raise the account's "Role trust policy length" quota (Service Quotas, IAM, code L-C07B4B0D) to ${MAX_POLICY_CHARS_LIMIT} and set kubeflow-irsa:trustPolicyMaxChars: ${MAX_POLICY_CHARS_LIMIT} (then ${atMax} shard${atMax > 1 ? "s" : ""} fit)` : "")
                 : "give some profiles an awsIamRole of their own";
         } else {
-            fix = "move some of its profiles to kf-user (remove their awsIamRole) or trust fewer admin service accounts";
+            fix = "move some of its profiles to kf-user (remove their awsIamRole) or trust fewer service accounts";
         }
         problems.push(
             `role "${g.roleName}": its trust policy would be ${size} characters with ${g.subjects.length + (g.anchor ? 1 : 0)} subjects, ` +

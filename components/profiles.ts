@@ -1,6 +1,8 @@
 // Kubeflow profiles: one Profile custom resource per configured profile, and the IAM side that lets
-// its `default-editor` service account assume its role — trust subjects grouped per role (IRSA) or
-// one Pod Identity association per service account (podIdentity).
+// its service accounts (`default-editor` unless the profile lists others) assume its role — trust
+// subjects grouped per role (IRSA) or one Pod Identity association per service account
+// (podIdentity). Kubeflow's controller annotates only `default-editor`; the stack annotates the
+// others (IRSA mode, once Kubeflow runs).
 
 import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
@@ -26,7 +28,7 @@ export interface KubeflowProfilesArgs {
     clusterName: pulumi.Input<string>;
     /** The account's ACLSizePerRole quota. */
     maxPolicyChars: number;
-    /** `namespace:name` service accounts bound to kf-admin (podIdentity mode). */
+    /** `namespace:name` service accounts bound to kf-admin (podIdentity mode); the components' own roles are in plan.names.controllers. */
     adminServiceAccounts: string[];
     k8sProvider?: k8s.Provider;
     /** Register the Profile objects (Kubeflow and its Profile CRD are installed). @default false */
@@ -45,6 +47,33 @@ export function profileSpec(profile: ProfileConfig, roleArn: pulumi.Input<string
         // policy is this stack's (Kubeflow >= 1.7; older controllers ignore the field).
         plugins: roleArn === undefined ? [] : [{ kind: "AwsIamForServiceAccount", spec: { awsIamRole: roleArn, annotateOnly: true } }],
     };
+}
+
+/** The IRSA annotation EKS's pod identity webhook reads. */
+export const ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn";
+
+/**
+ * Sets the role-arn annotation of a service account with a server-side-apply patch: the stack
+ * owns that one field and nothing else of the object (labels, secrets, other annotations stay as
+ * Kubeflow or the team left them). The patch creates the account when it does not exist yet (a
+ * pod needs it anyway), and waits, as the provider does, for Kubeflow to create the namespace.
+ * `pulumi.com/patchForce`: the stack's value wins over a hand-set one. Deleting the patch (account
+ * or profile removed from config, or a switch to podIdentity) removes the annotation again.
+ */
+function annotateServiceAccount(
+    parent: pulumi.Resource,
+    name: string,
+    namespace: string,
+    serviceAccount: string,
+    roleArn: pulumi.Input<string>,
+    opts: { provider?: k8s.Provider; dependsOn: pulumi.Resource[] },
+): k8s.core.v1.ServiceAccountPatch {
+    return new k8s.core.v1.ServiceAccountPatch(
+        name,
+        { metadata: { name: serviceAccount, namespace, annotations: { [ROLE_ARN_ANNOTATION]: roleArn, "pulumi.com/patchForce": "true" } } },
+        // The role must trust the account before pods are pointed at it.
+        { parent, provider: opts.provider, dependsOn: opts.dependsOn },
+    );
 }
 
 export class KubeflowProfiles extends pulumi.ComponentResource {
@@ -104,33 +133,47 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
                     { parent: this, dependsOn: args.podIdentityAgent ? [args.podIdentityAgent] : [] },
                 );
             for (const profile of args.profiles) {
-                bind(`pod-identity-${profile.name}/${DEFAULT_EDITOR}`, profile.name, DEFAULT_EDITOR, roleArnOf(profile.name));
+                for (const sa of profile.serviceAccounts) bind(`pod-identity-${profile.name}/${sa}`, profile.name, sa, roleArnOf(profile.name));
             }
-            const adminArn = args.managedRoleArns.get(plan.names.admin)!;
-            for (const ref of args.adminServiceAccounts) {
-                const sa = parseServiceAccountRef(ref)!;
-                bind(`pod-identity-${sa.namespace}/${sa.serviceAccount}`, sa.namespace, sa.serviceAccount, adminArn);
+            const controlPlane = [
+                { refs: args.adminServiceAccounts, roleArn: args.managedRoleArns.get(plan.names.admin)! },
+                ...plan.names.controllers.map(({ component, name }) => ({ refs: component.serviceAccounts, roleArn: args.managedRoleArns.get(name)! })),
+            ];
+            for (const { refs, roleArn } of controlPlane) {
+                for (const ref of refs) {
+                    const sa = parseServiceAccountRef(ref)!;
+                    bind(`pod-identity-${sa.namespace}/${sa.serviceAccount}`, sa.namespace, sa.serviceAccount, roleArn);
+                }
             }
         }
 
         // Before Kubeflow runs there is no Profile CRD: the IAM side is set up alone, so a
         // profile's role already trusts its namespace when Kubeflow creates it.
+        const withIam = args.enablePodIamPolicy && args.identityMode === "irsa";
         for (const profile of args.kubeflowInstalled ? args.profiles : []) {
-            const withIam = args.enablePodIamPolicy && args.identityMode === "irsa";
             const trust = trustByRole.get(plan.profileRoles.get(profile.name)?.key ?? "");
-            new k8s.apiextensions.CustomResource(
+            const crd = new k8s.apiextensions.CustomResource(
                 `profile-${profile.name}`,
                 {
                     apiVersion: args.apiVersion,
                     kind: "Profile",
                     metadata: { name: profile.name },
-                    spec: profileSpec(profile, withIam ? roleArnOf(profile.name) : undefined),
+                    // The plugin annotates default-editor: only when that account is one the role trusts.
+                    spec: profileSpec(profile, withIam && profile.serviceAccounts.includes(DEFAULT_EDITOR) ? roleArnOf(profile.name) : undefined),
                 },
                 // The role must trust the namespace before the controller points pods at it. The
                 // Profile owns its namespace (Kubeflow garbage-collects it with notebooks, volumes
                 // and secrets), so by default a profile removed from config is left in the cluster.
                 { parent: this, provider: args.k8sProvider, dependsOn: trust ? [trust] : [], retainOnDelete: !args.deleteRemovedProfiles },
             );
+            // Kubeflow annotates default-editor only; every other listed account gets the same
+            // annotation from the stack (IRSA mode; Pod Identity needs none).
+            for (const sa of withIam ? profile.serviceAccounts.filter((n) => n !== DEFAULT_EDITOR) : []) {
+                annotateServiceAccount(this, `service-account-${profile.name}/${sa}`, profile.name, sa, roleArnOf(profile.name), {
+                    provider: args.k8sProvider,
+                    dependsOn: [crd, ...(trust ? [trust] : [])],
+                });
+            }
         }
 
         this.profileRoleArns = args.enablePodIamPolicy

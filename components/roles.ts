@@ -7,8 +7,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { subjectOfRef } from "../providers/subjects";
 import { buildTrustPolicy, POLICY_VERSION, serializePolicy, type PolicyDocument } from "../providers/trustPolicy";
 import type { IdentityMode } from "./config";
+import { controlPlaneComponents, type AdminRoleMode, type AlbController, type ComponentId } from "./controllers";
 import { partitionOf, type RoleNames } from "./placement";
 
 /** The Pod Identity trust (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html). */
@@ -44,12 +46,16 @@ export interface KubeflowRolesArgs {
     identityMode: IdentityMode;
     /** The cluster's IAM OIDC provider (IRSA mode). */
     oidcProviderArn: pulumi.Input<string | undefined>;
-    /** The subject each role's initial trust statement names (IRSA mode). */
+    /** The subject each role's initial trust statement names (IRSA mode); a component's role names its first service account. */
     anchors: { admin: string; user: string };
     region: string;
     clusterName: string;
-    /** Attach the FSx for Lustre CSI driver policy to kf-admin. @default false */
+    /** The FSx for Lustre CSI driver's policy too. @default false */
     enableFsx: boolean;
+    /** Which load balancer controller's policy. @default "v2" */
+    albController: AlbController;
+    /** shared: kf-admin holds every component's policy; perController: each component's own role does (names.controllers). */
+    adminRoleMode: AdminRoleMode;
     /** Managed policies for kf-user and its shards. @default [] */
     userPolicyArns: string[];
 }
@@ -60,6 +66,10 @@ export class KubeflowRoles extends pulumi.ComponentResource {
     public readonly adminRole: aws.iam.Role;
     /** kf-user first, then its shards in order. */
     public readonly userRoles: aws.iam.Role[];
+    /** The role each control-plane component uses: its own (perController) or kf-admin (shared). */
+    public readonly controllerRoles = new Map<ComponentId, aws.iam.Role>();
+    /** Every role this component creates, by name. */
+    public readonly rolesByName = new Map<string, aws.iam.Role>();
 
     constructor(name: string, args: KubeflowRolesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeflow-irsa:roles:KubeflowRoles", name, {}, opts);
@@ -70,7 +80,7 @@ export class KubeflowRoles extends pulumi.ComponentResource {
             const trust = irsa
                 ? pulumi.output(args.oidcProviderArn).apply((arn) => serializePolicy(buildTrustPolicy(arn!, [anchor])))
                 : serializePolicy(POD_IDENTITY_TRUST);
-            return new aws.iam.Role(
+            const created = new aws.iam.Role(
                 roleName,
                 // forceDetachPolicies: a policy someone attached by hand must not make the role's
                 // deletion fail after its TrustSubjects was let go (retainOnDelete), which would
@@ -80,17 +90,24 @@ export class KubeflowRoles extends pulumi.ComponentResource {
                 // live document; without ignoreChanges every `up` would revert its edits.
                 { parent: this, ignoreChanges: irsa ? ["assumeRolePolicy"] : [] },
             );
+            this.rolesByName.set(roleName, created);
+            return created;
         };
+        const vars: PolicyVariables = { partition: partitionOf(args.region), region: args.region, cluster: args.clusterName };
+        const attach = (target: aws.iam.Role, roleName: string, policy: string) =>
+            new aws.iam.RolePolicy(`${roleName}-${policy}`, { role: target.name, name: policy, policy: loadPolicy(policy, vars) }, { parent: target });
 
         this.adminRole = role(args.names.admin, args.anchors.admin, `Kubeflow control plane on ${args.clusterName} (kubeflow-irsa)`);
-        const vars: PolicyVariables = { partition: partitionOf(args.region), region: args.region, cluster: args.clusterName };
-        const adminPolicies = ["alb-ingress", "cloudwatch-logs", ...(args.enableFsx ? ["fsx-lustre-csi"] : [])];
-        for (const policy of adminPolicies) {
-            new aws.iam.RolePolicy(
-                `${args.names.admin}-${policy}`,
-                { role: this.adminRole.name, name: policy, policy: loadPolicy(policy, vars) },
-                { parent: this.adminRole },
-            );
+        if (args.adminRoleMode === "shared") {
+            for (const component of controlPlaneComponents(args)) {
+                attach(this.adminRole, args.names.admin, component.policy);
+                this.controllerRoles.set(component.id, this.adminRole);
+            }
+        }
+        for (const { component, name: roleName } of args.names.controllers) {
+            const own = role(roleName, subjectOfRef(component.serviceAccounts[0]), `${component.title} on ${args.clusterName} (kubeflow-irsa)`);
+            attach(own, roleName, component.policy);
+            this.controllerRoles.set(component.id, own);
         }
 
         this.userRoles = args.names.users.map((roleName, shard) => {
@@ -102,6 +119,10 @@ export class KubeflowRoles extends pulumi.ComponentResource {
             return userRole;
         });
 
-        this.registerOutputs({ adminRoleArn: this.adminRole.arn, userRoleArns: this.userRoles.map((r) => r.arn) });
+        this.registerOutputs({
+            adminRoleArn: this.adminRole.arn,
+            userRoleArns: this.userRoles.map((r) => r.arn),
+            controllerRoleArns: Object.fromEntries([...this.controllerRoles].map(([id, r]) => [id, r.arn])),
+        });
     }
 }

@@ -57,6 +57,13 @@ export function parseServiceAccountRef(ref: string): { namespace: string; servic
     return { namespace: parts[0], serviceAccount: parts[1] };
 }
 
+/** A well-formed `namespace:name` reference as its `sub` subject. */
+export function subjectOfRef(ref: string): string {
+    const sa = parseServiceAccountRef(ref);
+    if (!sa) throw new Error(`not a "namespace:name" service account: ${JSON.stringify(ref)}`);
+    return subjectOf(sa.namespace, sa.serviceAccount);
+}
+
 /** True when the text holds an IAM string-condition wildcard. */
 export function hasWildcard(text: string): boolean {
     return /[*?]/.test(text);

@@ -67,9 +67,9 @@ describe("program (index.ts under mocks)", function () {
             });
         });
 
-        it("THEN kf-admin carries the ALB ingress and CloudWatch policies, scoped to the cluster, and no IAM write", () => {
+        it("THEN kf-admin carries the AWS Load Balancer Controller and CloudWatch policies, scoped to the cluster, and no IAM write", () => {
             const policies = ofType(run, "aws:iam/rolePolicy:RolePolicy");
-            assert.deepEqual(policies.map((p) => p.inputs.name).sort(), ["alb-ingress", "cloudwatch-logs"]);
+            assert.deepEqual(policies.map((p) => p.inputs.name).sort(), ["aws-load-balancer-controller", "cloudwatch-logs"]);
             const all = policies.map((p) => String(p.inputs.policy)).join("");
             assert.ok(!all.includes("iam:UpdateAssumeRolePolicy"), "kf-admin must not be able to rewrite trust policies");
             assert.ok(all.includes("log-group:/aws/eks/kf-dev/*"));
@@ -88,11 +88,11 @@ describe("program (index.ts under mocks)", function () {
                 "system:serviceaccount:data-eng:default-editor",
                 "system:serviceaccount:data-science:default-editor",
             ]);
-            // kfctl's admin service accounts, less the anchor the role itself keeps.
+            // The control plane's AWS callers (v2 load balancer controller, log shipper), less the
+            // anchor the role itself keeps; not the profile controller, which makes no AWS call.
             assert.deepEqual(trustFor(run, "kf-admin-us-west-2-kf-dev")!.inputs.subjects, [
-                "system:serviceaccount:kubeflow:alb-ingress-controller",
+                "system:serviceaccount:kube-system:aws-load-balancer-controller",
                 "system:serviceaccount:kubeflow:fluentd",
-                "system:serviceaccount:kubeflow:profiles-controller-service-account",
             ]);
             for (const t of trusts) {
                 assert.equal(t.inputs.providerArn, run.outputs.oidcProviderArn);
@@ -295,7 +295,7 @@ describe("program (index.ts under mocks)", function () {
             [
                 "a profile's default-editor bound to kf-admin too (podIdentity)",
                 { "kubeflow-irsa:identityMode": "podIdentity", "kubeflow-irsa:adminServiceAccounts": ["team-nlp:default-editor"] },
-                /adminServiceAccounts\[0\]: "team-nlp:default-editor" is also profile "team-nlp"'s default-editor, and a service account has one Pod Identity association/,
+                /adminServiceAccounts\[0\]: "team-nlp:default-editor" is also a service account of profile "team-nlp", and a service account has one Pod Identity association/,
             ],
             // a typo must never mean "no profiles" (and an up that deletes them all)
             ["a misspelt key (profile)", { "kubeflow-irsa:profile": [{ name: "team-x", owner: "x@example.com" }] }, /^invalid stack configuration:\n {2}- kubeflow-irsa:profile: is not a key of this project; did you mean `kubeflow-irsa:profiles`\? \(rename it in Pulumi\.<stack>\.yaml or with `pulumi config rm` \/ `set`\)$/],

@@ -58,7 +58,10 @@ describe("Pulumi project files", () => {
         const expected: Record<string, unknown> = {
             enablePodIamPolicy: DEFAULTS.enablePodIamPolicy,
             enableFsx: DEFAULTS.enableFsx,
-            adminServiceAccounts: DEFAULTS.adminServiceAccounts,
+            albController: DEFAULTS.albController,
+            adminRoleMode: DEFAULTS.adminRoleMode,
+            // Computed from albController, enableFsx and adminRoleMode: "" is "not set".
+            adminServiceAccounts: "",
             userPolicyArns: DEFAULTS.userPolicyArns,
             profiles: DEFAULTS.profiles,
             trustPolicyMaxChars: DEFAULTS.trustPolicyMaxChars,

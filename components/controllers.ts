@@ -1,0 +1,71 @@
+// The control plane's AWS callers: which Kubeflow-on-AWS controllers need AWS, the reviewed policy
+// each one needs, and the service accounts each one runs as. One table, used by config defaults,
+// placement (role names, trust), roles (policies) and Pod Identity bindings.
+//
+// `adminRoleMode: shared` (kfctl's design): kf-admin holds every component's policy and trusts
+// every admin service account. `perController`: each component gets its own role, with only its
+// own policy, trusted only by its own service accounts; kf-admin keeps the rest (by default just
+// its anchor `kubeflow:kf-admin`) and no policy.
+
+export const ALB_CONTROLLERS = ["v2", "v1"] as const;
+/** v2: the AWS Load Balancer Controller (Kubeflow on AWS since 1.4); v1: the alb-ingress-controller of Kubeflow 1.1. */
+export type AlbController = (typeof ALB_CONTROLLERS)[number];
+export const ADMIN_ROLE_MODES = ["shared", "perController"] as const;
+export type AdminRoleMode = (typeof ADMIN_ROLE_MODES)[number];
+
+/** The subject kf-admin always keeps (its anchor); kfctl trusted it too. */
+export const KF_ADMIN_SERVICE_ACCOUNT = "kubeflow:kf-admin";
+
+export type ComponentId = "loadBalancerController" | "logShipper" | "fsxCsiDriver";
+
+export interface ControlPlaneComponent {
+    /** The key of the `controllerRoleArns` output. */
+    id: ComponentId;
+    /** The role-name part: `kf-<short>-<region>-<cluster>` (shorter than `kf-admin`, so it fits whenever kf-admin does). */
+    short: string;
+    /** What it is, for role descriptions and messages. */
+    title: string;
+    /** The reviewed policy in components/policies/<policy>.json. */
+    policy: string;
+    /** `namespace:name` service accounts it runs as. */
+    serviceAccounts: string[];
+}
+
+export interface ComponentSelection {
+    albController: AlbController;
+    enableFsx: boolean;
+}
+
+/** The load balancer controller of each generation: its policy and service account. */
+const LOAD_BALANCER_CONTROLLERS: Record<AlbController, Pick<ControlPlaneComponent, "title" | "policy" | "serviceAccounts">> = {
+    // kubernetes-sigs/aws-load-balancer-controller, Helm chart's default service account.
+    v2: { title: "AWS Load Balancer Controller", policy: "aws-load-balancer-controller", serviceAccounts: ["kube-system:aws-load-balancer-controller"] },
+    // Kubeflow 1.1's manifests (kfctl pkg/kfapp/aws/identity.go).
+    v1: { title: "alb-ingress-controller", policy: "alb-ingress", serviceAccounts: ["kubeflow:alb-ingress-controller"] },
+};
+
+/** The components that call AWS, in a fixed order (the order of kf-admin's policies). */
+export function controlPlaneComponents(selection: ComponentSelection): ControlPlaneComponent[] {
+    return [
+        { id: "loadBalancerController", short: "lbc", ...LOAD_BALANCER_CONTROLLERS[selection.albController] },
+        { id: "logShipper", short: "logs", title: "fluentd log shipper", policy: "cloudwatch-logs", serviceAccounts: ["kubeflow:fluentd"] },
+        ...(selection.enableFsx
+            ? [{ id: "fsxCsiDriver" as const, short: "fsx", title: "FSx for Lustre CSI driver", policy: "fsx-lustre-csi", serviceAccounts: ["kube-system:fsx-csi-controller-sa"] }]
+            : []),
+    ];
+}
+
+/**
+ * kf-admin's service accounts when `adminServiceAccounts` is not set: only accounts that call AWS
+ * (Kubeflow's profile controller with `annotateOnly` makes no AWS call). In perController mode the
+ * components' accounts are trusted by their own roles, so kf-admin keeps only its anchor.
+ */
+export function defaultAdminServiceAccounts(selection: ComponentSelection & { adminRoleMode: AdminRoleMode }): string[] {
+    if (selection.adminRoleMode === "perController") return [KF_ADMIN_SERVICE_ACCOUNT];
+    return [KF_ADMIN_SERVICE_ACCOUNT, ...controlPlaneComponents(selection).flatMap((c) => c.serviceAccounts)];
+}
+
+/** The name of a component's own role (perController mode). */
+export function componentRoleName(component: Pick<ControlPlaneComponent, "short">, region: string, clusterName: string): string {
+    return `kf-${component.short}-${region}-${clusterName}`;
+}

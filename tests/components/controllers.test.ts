@@ -1,0 +1,156 @@
+// The control plane under mocks: which service accounts kf-admin (or each component's own role)
+// trusts, which policy each role carries, and the controllerRoleArns output, per albController,
+// enableFsx, adminRoleMode and identityMode.
+import { strict as assert } from "assert";
+import { runProgram, ROLE_TYPE, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun, type RecordedResource } from "../../cli/evaluate";
+
+const ACCOUNT = "123456789012";
+const ROLE_POLICY_TYPE = "aws:iam/rolePolicy:RolePolicy";
+const ASSOCIATION_TYPE = "aws:eks/podIdentityAssociation:PodIdentityAssociation";
+const arn = (name: string) => `arn:aws:iam::${ACCOUNT}:role/${name}`;
+const sub = (ref: string) => `system:serviceaccount:${ref}`;
+
+const ADMIN = "kf-admin-us-west-2-kf-prod";
+const LBC = "kf-lbc-us-west-2-kf-prod";
+const LOGS = "kf-logs-us-west-2-kf-prod";
+const FSX = "kf-fsx-us-west-2-kf-prod";
+const LBC_SA = "kube-system:aws-load-balancer-controller";
+const FSX_SA = "kube-system:fsx-csi-controller-sa";
+
+function config(extra: Record<string, unknown> = {}): ConfigValues {
+    const values: Record<string, unknown> = {
+        "aws:region": "us-west-2",
+        "kubeflow-irsa:clusterName": "kf-prod",
+        "kubeflow-irsa:profiles": [{ name: "team-vision", owner: "alice@example.com" }],
+        ...extra,
+    };
+    return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+const ofType = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);
+function named(run: ProgramRun, name: string): RecordedResource {
+    const found = run.resources.find((r) => r.name === name);
+    assert.ok(found, `no resource ${name}`);
+    return found;
+}
+/** Role name → the names of its inline policies, read off each RolePolicy's role input. */
+function policiesByRole(run: ProgramRun): Record<string, string[]> {
+    const byRole: Record<string, string[]> = {};
+    for (const p of ofType(run, ROLE_POLICY_TYPE)) (byRole[String(p.inputs.role)] ??= []).push(String(p.inputs.name));
+    for (const names of Object.values(byRole)) names.sort();
+    return byRole;
+}
+/** Everything a role's trust will hold: its anchors and owned subjects. */
+const trusted = (run: ProgramRun, role: string) => {
+    const t = named(run, `trust-${role}`).inputs as { anchors: string[]; subjects: string[] };
+    return [...t.anchors, ...t.subjects].sort();
+};
+
+describe("control plane: load balancer controller, components and their roles", function () {
+    this.timeout(60_000);
+
+    it("GIVEN the defaults (albController v2, shared) THEN kf-admin trusts only AWS callers and carries the v2 and CloudWatch policies", async () => {
+        const run = await runProgram(config());
+        assert.deepEqual(trusted(run, ADMIN), [sub(LBC_SA), sub("kubeflow:fluentd"), sub("kubeflow:kf-admin")]);
+        assert.deepEqual(policiesByRole(run), { [ADMIN]: ["aws-load-balancer-controller", "cloudwatch-logs"] });
+        assert.deepEqual(run.outputs.controllerRoleArns, { loadBalancerController: arn(ADMIN), logShipper: arn(ADMIN) });
+        assert.ok(!trusted(run, ADMIN).includes(sub("kubeflow:profiles-controller-service-account")), "annotateOnly: the profile controller makes no AWS call");
+    });
+
+    it("GIVEN albController v1 THEN kf-admin trusts Kubeflow 1.1's alb-ingress-controller and carries its policy instead", async () => {
+        const run = await runProgram(config({ "kubeflow-irsa:albController": "v1" }));
+        assert.deepEqual(trusted(run, ADMIN), [sub("kubeflow:alb-ingress-controller"), sub("kubeflow:fluentd"), sub("kubeflow:kf-admin")]);
+        assert.deepEqual(policiesByRole(run), { [ADMIN]: ["alb-ingress", "cloudwatch-logs"] });
+    });
+
+    it("GIVEN enableFsx THEN the FSx CSI controller is trusted and kf-admin gets its policy; without it, neither", async () => {
+        const on = await runProgram(config({ "kubeflow-irsa:enableFsx": "true" }));
+        assert.ok(trusted(on, ADMIN).includes(sub(FSX_SA)));
+        assert.deepEqual(policiesByRole(on)[ADMIN], ["aws-load-balancer-controller", "cloudwatch-logs", "fsx-lustre-csi"]);
+        assert.equal((on.outputs.controllerRoleArns as Record<string, string>).fsxCsiDriver, arn(ADMIN));
+        const off = await runProgram(config());
+        assert.ok(!trusted(off, ADMIN).includes(sub(FSX_SA)));
+    });
+
+    it("GIVEN adminServiceAccounts set explicitly THEN exactly those are trusted, whatever the defaults would be", async () => {
+        const run = await runProgram(config({ "kubeflow-irsa:enableFsx": "true", "kubeflow-irsa:adminServiceAccounts": ["kubeflow:kf-admin", LBC_SA, "kubeflow:profiles-controller-service-account"] }));
+        assert.deepEqual(trusted(run, ADMIN), [sub(LBC_SA), sub("kubeflow:kf-admin"), sub("kubeflow:profiles-controller-service-account")]);
+    });
+
+    describe("GIVEN adminRoleMode perController with FSx", () => {
+        let run: ProgramRun;
+        before(async () => {
+            run = await runProgram(config({ "kubeflow-irsa:adminRoleMode": "perController", "kubeflow-irsa:enableFsx": "true", "kubeflow-irsa:kubeflowInstalled": "true" }));
+        });
+
+        it("THEN each component has its own role with only its own policy, and kf-admin has none", () => {
+            assert.deepEqual(ofType(run, ROLE_TYPE).map((r) => r.inputs.name).sort(), [ADMIN, FSX, LBC, LOGS, "kf-user-us-west-2-kf-prod"].sort());
+            assert.deepEqual(policiesByRole(run), { [LBC]: ["aws-load-balancer-controller"], [LOGS]: ["cloudwatch-logs"], [FSX]: ["fsx-lustre-csi"] });
+            for (const p of ofType(run, ROLE_POLICY_TYPE)) {
+                assert.equal(p.options.parent, named(run, String(p.inputs.role)).urn, `${p.name} is a child of its own role`);
+            }
+        });
+
+        it("THEN each role is trusted only by its own service accounts, kept by a TrustSubjects of its own", () => {
+            assert.deepEqual(trusted(run, LBC), [sub(LBC_SA)]);
+            assert.deepEqual(trusted(run, LOGS), [sub("kubeflow:fluentd")]);
+            assert.deepEqual(trusted(run, FSX), [sub(FSX_SA)]);
+            assert.deepEqual(trusted(run, ADMIN), [sub("kubeflow:kf-admin")]);
+            // The initial trust names the anchor the TrustSubjects keeps; the subjects are its own.
+            const initial = String(named(run, LBC).inputs.assumeRolePolicy);
+            assert.ok(initial.includes(sub(LBC_SA)) && !initial.includes("fluentd"), initial);
+            assert.equal(named(run, `trust-${LBC}`).options.retainOnDelete, true, "a managed role's subjects go with the role");
+            assert.deepEqual(named(run, LBC).options.ignoreChanges, ["assumeRolePolicy"]);
+            assert.equal(ofType(run, TRUST_SUBJECTS_TYPE).length, 5);
+        });
+
+        it("THEN controllerRoleArns names each component's own role", () => {
+            assert.deepEqual(run.outputs.controllerRoleArns, { loadBalancerController: arn(LBC), logShipper: arn(LOGS), fsxCsiDriver: arn(FSX) });
+            assert.equal(run.outputs.kfAdminRoleArn, arn(ADMIN));
+        });
+    });
+
+    it("GIVEN perController with the longest cluster name kf-admin allows THEN every component's name fits IAM's 64 characters", async () => {
+        const cluster = "c".repeat(64 - "kf-admin-us-west-2-".length);
+        const run = await runProgram(config({ "kubeflow-irsa:clusterName": cluster, "kubeflow-irsa:adminRoleMode": "perController", "kubeflow-irsa:enableFsx": "true" }));
+        const names = ofType(run, ROLE_TYPE).map((r) => String(r.inputs.name));
+        assert.equal(names.length, 5);
+        assert.ok(names.every((n) => n.length <= 64), names.join(", "));
+        await assert.rejects(runProgram(config({ "kubeflow-irsa:clusterName": `${cluster}c`, "kubeflow-irsa:adminRoleMode": "perController" })), /clusterName: .* over IAM's limit of 64/);
+    });
+
+    it("GIVEN perController in podIdentity mode THEN each component's account is associated with its own role", async () => {
+        const run = await runProgram(config({ "kubeflow-irsa:adminRoleMode": "perController", "kubeflow-irsa:identityMode": "podIdentity" }));
+        const bound = Object.fromEntries(ofType(run, ASSOCIATION_TYPE).map((a) => [`${a.inputs.namespace}:${a.inputs.serviceAccount}`, a.inputs.roleArn]));
+        assert.deepEqual(bound, {
+            [LBC_SA]: arn(LBC),
+            "kubeflow:fluentd": arn(LOGS),
+            "kubeflow:kf-admin": arn(ADMIN),
+            "team-vision:default-editor": arn("kf-user-us-west-2-kf-prod"),
+        });
+        const podTrust = String(named(run, LBC).inputs.assumeRolePolicy);
+        assert.ok(podTrust.includes("pods.eks.amazonaws.com"), podTrust);
+    });
+
+    describe("GIVEN bad control-plane config THEN it fails before registering anything, naming key, value and fix", () => {
+        const cases: [string, Record<string, unknown>, RegExp][] = [
+            ["an unknown albController", { "kubeflow-irsa:albController": "v3" }, /kubeflow-irsa:albController: "v3" is not supported; use one of "v2", "v1"/],
+            ["an unknown adminRoleMode", { "kubeflow-irsa:adminRoleMode": "per-controller" }, /kubeflow-irsa:adminRoleMode: "per-controller" is not supported; use one of "shared", "perController"/],
+            [
+                "a component's account on kf-admin in perController mode",
+                { "kubeflow-irsa:adminRoleMode": "perController", "kubeflow-irsa:adminServiceAccounts": ["kubeflow:kf-admin", "kubeflow:fluentd"] },
+                /adminServiceAccounts\[1\]: "kubeflow:fluentd" is the fluentd log shipper's service account, which kubeflow-irsa:adminRoleMode perController trusts on its own role; remove it from adminServiceAccounts/,
+            ],
+            ["a misspelt key", { "kubeflow-irsa:albControler": "v2" }, /kubeflow-irsa:albControler: is not a key of this project; did you mean `kubeflow-irsa:albController`\?/],
+        ];
+        for (const [what, extra, message] of cases) {
+            it(`WHEN ${what}`, async () => {
+                await assert.rejects(runProgram(config(extra)), (err: Error & { registered?: string[] }) => {
+                    assert.match(err.message, message);
+                    assert.deepEqual(err.registered, []);
+                    return true;
+                });
+            });
+        }
+    });
+});
