@@ -537,7 +537,12 @@ function deniedReason(report: RoleReport): string {
     return "no statement allows it (implicit deny)";
 }
 
-function rowOf(profile: ProfileModel, report: RoleReport): ProfileRow {
+/** One service account of a profile: what a row of the stack report judges. */
+type ProfileAccount = Omit<ProfileModel, "serviceAccounts"> & { serviceAccount: string };
+const accountsOf = (profiles: ProfileModel[]): ProfileAccount[] =>
+    profiles.flatMap(({ serviceAccounts, ...profile }) => serviceAccounts.map((serviceAccount) => ({ ...profile, serviceAccount })));
+
+function rowOf(profile: ProfileAccount, report: RoleReport): ProfileRow {
     return {
         name: profile.name,
         namespace: profile.name,
@@ -562,7 +567,7 @@ interface StackContext {
     warnings: Set<string>;
 }
 
-async function checkProfile(ctx: StackContext, flags: Flags, profile: ProfileModel): Promise<ProfileRow> {
+async function checkProfile(ctx: StackContext, flags: Flags, profile: ProfileAccount): Promise<ProfileRow> {
     // The program profile's name is its namespace (Kubeflow: one profile, one namespace).
     const subject = subjectOf(profile.name, profile.serviceAccount);
     const base = { name: profile.name, namespace: profile.name, serviceAccount: profile.serviceAccount, subject };
@@ -614,7 +619,7 @@ async function stackMode(flags: Flags, stack: string): Promise<StackReport> {
         const explicitRoles = new Set(model.config.profiles.filter((p) => p.awsIamRole).map((p) => p.name));
         const ctx: StackContext = { client, roles: new Map(), provider, explicitRoles, warnings: new Set() };
         const profiles: ProfileRow[] = [];
-        for (const profile of model.profiles) profiles.push(await checkProfile(ctx, flags, profile));
+        for (const profile of accountsOf(model.profiles)) profiles.push(await checkProfile(ctx, flags, profile));
         return { stack, region: model.region, mode: "live", allowed: profiles.every((p) => p.status !== "denied"), profiles, warnings: [...ctx.warnings] };
     });
 }
@@ -629,7 +634,7 @@ const OWNED_ONLY_NOTE =
     "its other statements (an explicit Deny, say) are not. Run without --offline to check the live role";
 
 /** The profile against the synthesized trust policy of its role (no IAM: `synthesis` is all there is). */
-function offlineRow(synthesis: Synthesis, profile: ProfileModel, warnings: Set<string>): ProfileRow {
+function offlineRow(synthesis: Synthesis, profile: ProfileAccount, warnings: Set<string>): ProfileRow {
     const subject = subjectOf(profile.name, profile.serviceAccount);
     const base = { name: profile.name, namespace: profile.name, serviceAccount: profile.serviceAccount, subject };
     if (profile.roleArn === "") {
@@ -661,7 +666,7 @@ async function offlineStackMode(flags: Flags, stack: string): Promise<StackRepor
         throw err;
     }
     const warnings = new Set<string>();
-    const profiles = model.profiles.map((p) => offlineRow(synthesis, p, warnings));
+    const profiles = accountsOf(model.profiles).map((p) => offlineRow(synthesis, p, warnings));
     const ownedOnly = synthesis.roles.filter((r) => r.scope === "owned-statement" && profiles.some((p) => p.judged === "owned-statement" && p.roleArn === r.arn));
     const notes = [
         "offline: judged against the trust policies `pulumi up` would write, as `npm run synth` computes them; no AWS call was made",
@@ -715,14 +720,18 @@ function renderStackReport(report: StackReport): string {
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
     const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
     const against = report.mode === "offline" ? "against the trust policies `up` would write (offline, no AWS call)" : "against the live roles";
-    const lines = [`Stack ${report.stack} (region ${report.region}): ${report.profiles.length} profile(s) ${against}`, "", line(header)];
+    // One row per service account of a profile: say so when a profile lists more than default-editor.
+    const profileCount = new Set(report.profiles.map((p) => p.name)).size;
+    const counted = profileCount === report.profiles.length ? `${profileCount} profile(s)` : `${profileCount} profile(s), ${report.profiles.length} service accounts,`;
+    const lines = [`Stack ${report.stack} (region ${report.region}): ${counted} ${against}`, "", line(header)];
     report.profiles.forEach((p, i) => {
         lines.push(line(rows[i]));
         if (p.fix) lines.push(`    fix: ${p.fix}`);
     });
     const denied = report.profiles.filter((p) => p.status === "denied").length;
     const skipped = report.profiles.filter((p) => p.status === "skipped").length;
-    const verdict = denied > 0 ? `${denied} of ${report.profiles.length} profile(s) DENIED.` : skipped > 0 ? `No profile DENIED; ${skipped} skipped (no IAM role).` : "Every profile can assume its role.";
+    const unit = profileCount === report.profiles.length ? "profile(s)" : "service accounts";
+    const verdict = denied > 0 ? `${denied} of ${report.profiles.length} ${unit} DENIED.` : skipped > 0 ? `No profile DENIED; ${skipped} skipped (no IAM role).` : "Every profile can assume its role.";
     lines.push("", verdict);
     for (const note of report.notes ?? []) lines.push(`Note: ${note}`);
     for (const warning of report.warnings) lines.push(`Warning: ${warning}`);

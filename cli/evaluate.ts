@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { PROJECT, parseStackConfig, type StackConfig } from "../components/config";
-import { DEFAULT_EDITOR, issuerHostPath } from "../providers/subjects";
+import { issuerHostPath } from "../providers/subjects";
 
 /** The account mock ARNs are made in; a placeholder, like every ARN synth prints. */
 export const MOCK_ACCOUNT = "123456789012";
@@ -248,9 +248,10 @@ async function evaluate(config: ConfigValues, stack: string): Promise<ProgramRun
 export interface ProfileModel {
     name: string;
     owner: string;
-    /** The role the profile's default-editor gets (empty when the stack manages no IAM). */
+    /** The role the profile's service accounts get (empty when the stack manages no IAM). */
     roleArn: string;
-    serviceAccount: string;
+    /** The accounts of its namespace that get the role (`default-editor` unless configured). */
+    serviceAccounts: string[];
 }
 
 export interface StackModel {
@@ -280,7 +281,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackMode
         stack: options.stack,
         region: config.region,
         config,
-        profiles: config.profiles.map((p) => ({ name: p.name, owner: p.owner, roleArn: roleArns[p.name] ?? "", serviceAccount: DEFAULT_EDITOR })),
+        profiles: config.profiles.map((p) => ({ name: p.name, owner: p.owner, roleArn: roleArns[p.name] ?? "", serviceAccounts: p.serviceAccounts })),
         run,
     };
 }

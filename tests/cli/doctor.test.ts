@@ -402,6 +402,7 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
                 ["config:", "  aws:region: us-west-2", "  kubeflow-irsa:clusterName: kf-dev", ...extra, "  kubeflow-irsa:profiles:", "    - name: team-a", "      owner: alice@example.com", ""].join("\n");
             writeFileSync(join(projectDir, "Pulumi.noiam.yaml"), stack(["  kubeflow-irsa:enablePodIamPolicy: false"]));
             writeFileSync(join(projectDir, "Pulumi.pods.yaml"), stack(["  kubeflow-irsa:identityMode: podIdentity"]));
+            writeFileSync(join(projectDir, "Pulumi.accounts.yaml"), `${stack([])}      serviceAccounts: [default-editor, default]\n`);
         });
         after(() => rmSync(projectDir, { recursive: true, force: true }));
 
@@ -431,6 +432,17 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
             ]);
             assert.equal(rows[0].subject, "system:serviceaccount:team-vision:default-editor");
             assert.ok((json.notes as string[]).some((n) => n.startsWith("offline: judged against the trust policies `pulumi up` would write")));
+            assert.equal(fake.calls.length, 0);
+        });
+
+        it("GIVEN a profile with serviceAccounts THEN each account is a row of its own, judged against the same role", async () => {
+            const { code, out, err } = await doctor("--stack", "accounts", "--project-dir", projectDir, "--offline");
+            assert.equal(code, 0, err);
+            assert.match(out, /^Stack accounts \(region us-west-2\): 1 profile\(s\), 2 service accounts, against the trust policies/m);
+            assert.match(out, /^team-a\s+default-editor\s+kf-user-us-west-2-kf-dev\s+allowed: statement 0 allows it$/m);
+            assert.match(out, /^team-a\s+default\s+kf-user-us-west-2-kf-dev\s+allowed: statement 0 allows it$/m);
+            const { json } = await doctorJson("--stack", "accounts", "--project-dir", projectDir, "--offline");
+            assert.deepEqual((json.profiles as Array<{ subject: string }>).map((p) => p.subject), ["system:serviceaccount:team-a:default-editor", "system:serviceaccount:team-a:default"]);
             assert.equal(fake.calls.length, 0);
         });
 
