@@ -486,7 +486,7 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
     }
     if (config.identityMode === "podIdentity") {
         // One Pod Identity association per service account: a profile's service account cannot
-        // also be bound to kf-admin.
+        // also be bound to kf-admin or, in perController mode, to a component's own role.
         const profileAccounts = new Map<string, string>(config.profiles.flatMap((p) => p.serviceAccounts.map((sa) => [`${p.name}:${sa}`, p.name] as const)));
         config.adminServiceAccounts.forEach((ref, index) => {
             const profile = profileAccounts.get(ref);
@@ -494,6 +494,16 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
                 reader.problem(`adminServiceAccounts[${index}]`, `${show(ref)} is also a service account of profile ${show(profile)}, and a service account has one Pod Identity association; remove one`);
             }
         });
+        if (config.adminRoleMode === "perController") {
+            for (const component of controlPlaneComponents(config)) {
+                for (const ref of component.serviceAccounts.filter((r) => profileAccounts.has(r))) {
+                    reader.problem(
+                        "profiles",
+                        `profile ${show(profileAccounts.get(ref))} lists ${show(ref.split(":")[1])}, which is the ${component.title}'s service account, bound to its own role in perController mode, and a service account has one Pod Identity association; remove it from the profile`,
+                    );
+                }
+            }
+        }
     }
     config.userPolicyArns.forEach((arn, index) => {
         if (!/^arn:aws(-cn|-us-gov)?:iam::(\d{12}|aws):policy\/[\w+=,.@\/-]+$/.test(arn)) {

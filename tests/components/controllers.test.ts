@@ -141,6 +141,15 @@ describe("control plane: load balancer controller, components and their roles", 
                 { "kubeflow-irsa:adminRoleMode": "perController", "kubeflow-irsa:adminServiceAccounts": ["kubeflow:kf-admin", "kubeflow:fluentd"] },
                 /adminServiceAccounts\[1\]: "kubeflow:fluentd" is the fluentd log shipper's service account, which kubeflow-irsa:adminRoleMode perController trusts on its own role; remove it from adminServiceAccounts/,
             ],
+            [
+                "a profile listing a component's account in perController podIdentity mode",
+                {
+                    "kubeflow-irsa:adminRoleMode": "perController",
+                    "kubeflow-irsa:identityMode": "podIdentity",
+                    "kubeflow-irsa:profiles": [{ name: "kubeflow", owner: "ops@example.com", serviceAccounts: ["default-editor", "fluentd"] }],
+                },
+                /kubeflow-irsa:profiles: profile "kubeflow" lists "fluentd", which is the fluentd log shipper's service account, bound to its own role in perController mode, and a service account has one Pod Identity association/,
+            ],
             ["a misspelt key", { "kubeflow-irsa:albControler": "v2" }, /kubeflow-irsa:albControler: is not a key of this project; did you mean `kubeflow-irsa:albController`\?/],
         ];
         for (const [what, extra, message] of cases) {
