@@ -8,9 +8,14 @@
 // Writes, under --out (default synth.out/<stack>/):
 //   trust-policies/<role>.json      trust policy per role the stack manages or edits, pretty-printed
 //                                   for review and diff (its size is counted minified, as IAM does)
-//   kubernetes.yaml                 the Kubernetes objects (Profile CRs) as applied
-//   kubernetes-after-kubeflow.yaml  before Kubeflow (kubeflowInstalled false): the Profiles the
-//                                   second `up`, with kubeflowInstalled true, applies
+//   permission-policies/<role>/<policy>.json
+//                                   each inline permission policy (aws.iam.RolePolicy) the stack
+//                                   puts on a role, as sent to IAM, pretty-printed
+//   kubernetes.yaml                 the Kubernetes objects (Profile CRs, ServiceAccount patches) as
+//                                   applied; a patch is headed by a `# Patch` comment
+//   kubernetes-after-kubeflow.yaml  before Kubeflow (kubeflowInstalled false): the objects the
+//                                   second `up`, with kubeflowInstalled true, adds (Profiles, and
+//                                   patches annotating a profile's other service accounts)
 //   pod-identity-associations.yaml  the EKS Pod Identity associations (podIdentity mode)
 //   summary.json                    per role: subjects, characters used, quota, headroom; the
 //                                   phase; profiles added and removed since the previous synth
@@ -23,8 +28,18 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { stringify as toYaml } from "yaml";
 import type { ConfigValues, RecordedResource, StackModel } from "./evaluate";
+import {
+    AFTER_KUBEFLOW_FILE,
+    KUBERNETES_FILE,
+    PERMISSION_DIR,
+    POD_IDENTITY_FILE,
+    removePreviousOutput,
+    SUMMARY_FILE,
+    TRUST_DIR,
+    writeFiles,
+} from "./synthFiles";
+import { addedObjects, kubernetesObjects, kubernetesYaml, metadataOf, objectCounts, qualifiedName, yamlDocuments, type KubernetesObject } from "./synthKubernetes";
 import { parseRoleRef, roleKey, roleNameOf, subjectOf } from "../providers/subjects";
 import {
     applySubjectChange,
@@ -43,11 +58,8 @@ export const POD_IDENTITY_TYPE = "aws:eks/podIdentityAssociation:PodIdentityAsso
 const ROLE_POLICY_TYPE = "aws:iam/rolePolicy:RolePolicy";
 const ROLE_POLICY_ATTACHMENT_TYPE = "aws:iam/rolePolicyAttachment:RolePolicyAttachment";
 
-export const TRUST_DIR = "trust-policies";
-export const KUBERNETES_FILE = "kubernetes.yaml";
-export const AFTER_KUBEFLOW_FILE = "kubernetes-after-kubeflow.yaml";
-export const POD_IDENTITY_FILE = "pod-identity-associations.yaml";
-export const SUMMARY_FILE = "summary.json";
+export { TRUST_DIR, PERMISSION_DIR, KUBERNETES_FILE, AFTER_KUBEFLOW_FILE, POD_IDENTITY_FILE, SUMMARY_FILE, writeFiles, removePreviousOutput };
+export type { KubernetesObject };
 
 /** The two-phase first `up`: Profile CRs only once Kubeflow (and its Profile CRD) is installed. */
 export const KUBEFLOW_INSTALLED_KEY = "kubeflow-irsa:kubeflowInstalled";
@@ -129,9 +141,12 @@ Pulumi.<stack>.yaml, and writes what \`pulumi up\` would apply:
   ${TRUST_DIR}/<role>.json  the trust policy each role the stack creates has after \`up\`
       (pretty-printed; sizes count it minified, as IAM does); for a role it only edits (a
       profile's awsIamRole), just the statement it owns (its other statements are kept)
-  ${KUBERNETES_FILE}  the Profile objects as applied (multi-document YAML)
-  ${AFTER_KUBEFLOW_FILE}  while ${KUBEFLOW_INSTALLED_KEY} is false: the Profiles
-      the \`up\` after setting it to true applies (the program evaluated a second time)
+  ${PERMISSION_DIR}/<role>/<policy>.json  each inline permission policy the stack puts on
+      a role it creates, as sent to IAM (pretty-printed)
+  ${KUBERNETES_FILE}  the Kubernetes objects as applied (multi-document YAML): Profiles, and
+      the ServiceAccount patches that annotate a profile's other service accounts (IRSA)
+  ${AFTER_KUBEFLOW_FILE}  while ${KUBEFLOW_INSTALLED_KEY} is false: the objects
+      the \`up\` after setting it to true adds (the program evaluated a second time)
   ${POD_IDENTITY_FILE}  the EKS Pod Identity associations (identityMode podIdentity)
   ${SUMMARY_FILE}  per role: subjects, characters used, quota, headroom; the phase; the
       namespaces added and removed since the previous synth in the same directory
@@ -180,6 +195,13 @@ export interface RoleTrust {
     /** Inline policy names and managed policy ARNs this stack puts on the role. */
     inlinePolicies: string[];
     managedPolicyArns: string[];
+    /** The inline policies (aws.iam.RolePolicy) as sent to IAM, by name. */
+    permissionPolicies: PermissionPolicy[];
+}
+
+export interface PermissionPolicy {
+    name: string;
+    document: PolicyDocument;
 }
 
 export interface PodIdentityBinding {
@@ -204,27 +226,13 @@ export interface Synthesis {
     identityMode: string;
     oidcProviderArn?: string;
     roles: RoleTrust[];
-    kubernetes: Record<string, unknown>[];
+    kubernetes: KubernetesObject[];
     podIdentityAssociations: PodIdentityBinding[];
 }
 
 const ofType = (resources: RecordedResource[], type: string) => resources.filter((r) => r.type === type);
 const str = (value: unknown): string => (typeof value === "string" ? value : "");
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-/** Inputs as the object applied: the SDK's internal keys (`__provider`, …) dropped. */
-function applied(inputs: Record<string, unknown>): Record<string, unknown> {
-    const { apiVersion, kind, metadata, spec, ...rest } = inputs;
-    const object: Record<string, unknown> = { apiVersion, kind, metadata };
-    if (spec !== undefined) object.spec = spec;
-    for (const [key, value] of Object.entries(rest)) if (!key.startsWith("__")) object[key] = value;
-    return object;
-}
-
-function metadataOf(object: Record<string, unknown>): { namespace: string; name: string } {
-    const metadata = (object.metadata ?? {}) as Record<string, unknown>;
-    return { namespace: str(metadata.namespace), name: str(metadata.name) };
-}
 
 /**
  * The provider's own `check` on each TrustSubjects resource, as `pulumi preview` runs it: a
@@ -240,15 +248,32 @@ function checkFailures(trusts: RecordedResource[], checkInputs: ReturnType<typeo
     return problems;
 }
 
-/** Roles in the program's own order: kf-admin, the kf-user shards, then other roles by name. */
+/**
+ * Roles in the program's own order: kf-admin, the components' own roles (adminRoleMode
+ * perController), the kf-user shards, then other roles by name.
+ */
 function roleOrder(model: StackModel): (a: RoleTrust, b: RoleTrust) => number {
     const outputs = model.run.outputs;
-    const exported = [outputs.kfAdminRoleArn, ...(Array.isArray(outputs.kfUserRoleArns) ? outputs.kfUserRoleArns : [])].map((arn) => roleNameOf(str(arn)));
+    const controllers = typeof outputs.controllerRoleArns === "object" && outputs.controllerRoleArns !== null ? Object.values(outputs.controllerRoleArns) : [];
+    const users = Array.isArray(outputs.kfUserRoleArns) ? outputs.kfUserRoleArns : [];
+    const exported = [...new Set([outputs.kfAdminRoleArn, ...controllers, ...users].map((arn) => roleNameOf(str(arn))))];
     const rank = (r: RoleTrust) => {
         const i = exported.indexOf(r.role);
         return i >= 0 ? i : exported.length + (r.managed ? 0 : 1);
     };
     return (a, b) => rank(a) - rank(b) || byName(a.role, b.role);
+}
+
+/** A RolePolicy's `policy`: the JSON text IAM receives. */
+function permissionDocument(policy: RecordedResource): PolicyDocument {
+    const text = policy.inputs.policy;
+    try {
+        const document = (typeof text === "string" ? JSON.parse(text) : text) as unknown;
+        if (typeof document === "object" && document !== null && !Array.isArray(document)) return document as PolicyDocument;
+    } catch {
+        // reported below
+    }
+    throw new Error(`RolePolicy '${policy.name}': its policy is not a JSON policy document: ${String(text).slice(0, 80)}`);
 }
 
 /**
@@ -284,10 +309,18 @@ export function synthesize(model: StackModel): Synthesis {
             roleManaged: roleResources.has(keyOf(str(r.inputs.roleArn))),
         }))
         .sort((a, b) => byName(a.namespace, b.namespace) || byName(a.serviceAccount, b.serviceAccount));
-    const policiesOf = (role: string) => ({
-        inlinePolicies: ofType(resources, ROLE_POLICY_TYPE).filter((p) => roleNameOf(str(p.inputs.role)) === role).map((p) => str(p.inputs.name)).sort(),
-        managedPolicyArns: ofType(resources, ROLE_POLICY_ATTACHMENT_TYPE).filter((p) => roleNameOf(str(p.inputs.role)) === role).map((p) => str(p.inputs.policyArn)).sort(),
-    });
+    // A policy's `role` is the role's name (or ARN), resolved: the same key as the role's.
+    const policiesOf = (key: string) => {
+        const inline = ofType(resources, ROLE_POLICY_TYPE)
+            .filter((p) => keyOf(str(p.inputs.role)) === key)
+            .map((p) => ({ name: str(p.inputs.name), document: permissionDocument(p) }))
+            .sort((a, b) => byName(a.name, b.name));
+        return {
+            inlinePolicies: inline.map((p) => p.name),
+            managedPolicyArns: ofType(resources, ROLE_POLICY_ATTACHMENT_TYPE).filter((p) => keyOf(str(p.inputs.role)) === key).map((p) => str(p.inputs.policyArn)).sort(),
+            permissionPolicies: inline,
+        };
+    };
 
     const roles: RoleTrust[] = [];
     for (const [key, resource] of roleResources) {
@@ -327,7 +360,7 @@ export function synthesize(model: StackModel): Synthesis {
             chars,
             limit,
             headroom: limit - chars,
-            ...policiesOf(role),
+            ...policiesOf(key),
         });
     }
     for (const [key, edits] of trustsByRole) {
@@ -350,20 +383,11 @@ export function synthesize(model: StackModel): Synthesis {
             chars,
             limit,
             headroom: limit - chars,
-            ...policiesOf(role),
+            ...policiesOf(key),
         });
     }
     if (problems.length > 0) throw new SynthError(problems.join("\n"));
     roles.sort(roleOrder(model));
-
-    const kubernetes = resources
-        .filter((r) => r.type.startsWith("kubernetes:") && r.inputs.kind !== undefined)
-        .map((r) => applied(r.inputs))
-        .sort((a, b) => {
-            const ma = metadataOf(a);
-            const mb = metadataOf(b);
-            return byName(str(a.kind), str(b.kind)) || byName(ma.namespace, mb.namespace) || byName(ma.name, mb.name);
-        });
 
     return {
         project: PROJECT,
@@ -375,7 +399,7 @@ export function synthesize(model: StackModel): Synthesis {
         identityMode,
         ...(stackProvider ? { oidcProviderArn: stackProvider } : {}),
         roles,
-        kubernetes,
+        kubernetes: kubernetesObjects(resources),
         podIdentityAssociations: associations,
     };
 }
@@ -397,12 +421,16 @@ export interface SummaryRole {
     headroom: number;
     inlinePolicies: string[];
     managedPolicyArns: string[];
+    /** Each inline policy's file (in inlinePolicies' order). */
+    permissionPolicies: { name: string; file: string }[];
 }
 
 export interface ObjectRef {
     kind: string;
     name: string;
     namespace?: string;
+    /** A server-side-apply patch: `up` sets only the fields the YAML lists, on an object it does not own. */
+    patch?: true;
 }
 
 /** Namespaces added to and removed from the config since the previous synth in the same directory. */
@@ -419,8 +447,11 @@ export interface ProfileChanges {
 /** What this synth knows beyond the one evaluation: the phase, and the previous run's profiles. */
 export interface SynthContext {
     phase: Phase;
-    /** Before Kubeflow: the Profile objects of the program evaluated with kubeflowInstalled true. */
-    afterKubeflow?: Record<string, unknown>[];
+    /**
+     * Before Kubeflow: the objects the program evaluated with kubeflowInstalled true registers
+     * beyond this evaluation's (the Profiles and the ServiceAccount patches).
+     */
+    afterKubeflow?: KubernetesObject[];
     changes?: ProfileChanges;
 }
 
@@ -444,16 +475,19 @@ export interface Summary {
     podIdentityAssociations?: { file: string; associations: PodIdentityBinding[] };
 }
 
-/** `<role>.json`; a role this stack does not create is `<account>-<role>.json` (a name may recur across accounts). */
-const trustFile = (r: RoleTrust) => `${TRUST_DIR}/${r.managed ? r.role : `${parseRoleRef(r.arn)?.accountId ?? "unknown"}-${r.role}`}.json`;
+/** `<role>`; a role this stack does not create is `<account>-<role>` (a name may recur across accounts). */
+const roleStem = (r: RoleTrust) => (r.managed ? r.role : `${parseRoleRef(r.arn)?.accountId ?? "unknown"}-${r.role}`);
+const trustFile = (r: RoleTrust) => `${TRUST_DIR}/${roleStem(r)}.json`;
+/** `permission-policies/<role>/<policy>.json`: the role's directory is named as its trust policy's file. */
+const permissionFile = (r: RoleTrust, policy: string) => `${PERMISSION_DIR}/${roleStem(r)}/${policy}.json`;
 
-const refOf = (o: Record<string, unknown>): ObjectRef => {
+const refOf = (o: KubernetesObject): ObjectRef => {
     const { namespace, name } = metadataOf(o);
-    return { kind: str(o.kind), name, ...(namespace ? { namespace } : {}) };
+    return { kind: str(o.object.kind), name, ...(namespace ? { namespace } : {}), ...(o.patch ? { patch: true as const } : {}) };
 };
 
-export const afterKubeflowNote = (n: number) =>
-    `${n} Profile object(s) \`up\` applies once ${KUBEFLOW_INSTALLED_KEY} is true (after Kubeflow and its Profile CRD are installed)`;
+export const afterKubeflowNote = (objects: KubernetesObject[]) =>
+    `${objectCounts(objects)}: what \`up\` adds once ${KUBEFLOW_INSTALLED_KEY} is true (after Kubeflow and its Profile CRD are installed)`;
 
 export function summaryOf(synthesis: Synthesis, context: SynthContext = { phase: AFTER_KUBEFLOW }): Summary {
     return {
@@ -481,6 +515,7 @@ export function summaryOf(synthesis: Synthesis, context: SynthContext = { phase:
             headroom: r.headroom,
             inlinePolicies: r.inlinePolicies,
             managedPolicyArns: r.managedPolicyArns,
+            permissionPolicies: r.permissionPolicies.map((p) => ({ name: p.name, file: permissionFile(r, p.name) })),
         })),
         kubernetes: { file: KUBERNETES_FILE, objects: synthesis.kubernetes.map(refOf) },
         ...(context.afterKubeflow
@@ -488,7 +523,7 @@ export function summaryOf(synthesis: Synthesis, context: SynthContext = { phase:
                   afterKubeflow: {
                       configKey: KUBEFLOW_INSTALLED_KEY,
                       file: AFTER_KUBEFLOW_FILE,
-                      note: afterKubeflowNote(context.afterKubeflow.length),
+                      note: afterKubeflowNote(context.afterKubeflow),
                       objects: context.afterKubeflow.map(refOf),
                   },
               }
@@ -500,15 +535,10 @@ export function summaryOf(synthesis: Synthesis, context: SynthContext = { phase:
     };
 }
 
-function yamlDocuments(header: string[], documents: unknown[]): string {
-    const comments = header.map((line) => `# ${line}\n`).join("");
-    // lineWidth 0: never fold long values (ARNs, e-mails) across lines.
-    return comments + documents.map((d) => `---\n${toYaml(d, { lineWidth: 0 })}`).join("");
-}
-
 /**
- * A trust policy as written for review: 2-space indented, one subject per line, so two synths
- * diff line by line. IAM does not count white space; the quota figures are of the minified form.
+ * A policy as written for review: 2-space indented, one subject (or action) per line, so two
+ * synths diff line by line. IAM does not count white space; the quota figures are of the
+ * minified form.
  */
 export function prettyPolicy(document: PolicyDocument): string {
     return `${JSON.stringify(document, null, 2)}\n`;
@@ -517,19 +547,22 @@ export function prettyPolicy(document: PolicyDocument): string {
 /** The files of a synthesis, by path relative to the output directory. */
 export function renderFiles(synthesis: Synthesis, context: SynthContext = { phase: AFTER_KUBEFLOW }): Map<string, string> {
     const files = new Map<string, string>();
-    for (const role of synthesis.roles) files.set(trustFile(role), prettyPolicy(role.document));
+    for (const role of synthesis.roles) {
+        files.set(trustFile(role), prettyPolicy(role.document));
+        for (const policy of role.permissionPolicies) files.set(permissionFile(role, policy.name), prettyPolicy(policy.document));
+    }
     const source = `Generated offline by \`npm run synth -- --stack ${synthesis.stack}\` (${synthesis.project}) from the program's registered resources.`;
     const placeholders = `${placeholderNote(synthesis.placeholderAccount)}.`;
     files.set(
         KUBERNETES_FILE,
-        yamlDocuments([`Kubernetes objects stack "${synthesis.stack}" applies with \`pulumi up\`.`, source, placeholders], synthesis.kubernetes),
+        kubernetesYaml([`Kubernetes objects stack "${synthesis.stack}" applies with \`pulumi up\`.`, source, placeholders], synthesis.kubernetes),
     );
     if (context.afterKubeflow) {
         files.set(
             AFTER_KUBEFLOW_FILE,
-            yamlDocuments(
+            kubernetesYaml(
                 [
-                    `Profile objects stack "${synthesis.stack}" applies with the \`up\` after \`pulumi config set ${KUBEFLOW_INSTALLED_KEY} true\``,
+                    `Kubernetes objects stack "${synthesis.stack}" adds with the \`up\` after \`pulumi config set ${KUBEFLOW_INSTALLED_KEY} true\``,
                     "(once Kubeflow and its Profile CRD are installed): the program evaluated a second time with that override.",
                     source,
                     placeholders,
@@ -548,43 +581,12 @@ export function renderFiles(synthesis: Synthesis, context: SynthContext = { phas
                     source,
                     placeholders,
                 ],
-                synthesis.podIdentityAssociations.map(({ name, clusterName, namespace, serviceAccount, roleArn }) => ({ name, clusterName, namespace, serviceAccount, roleArn })),
+                synthesis.podIdentityAssociations.map(({ name, clusterName, namespace, serviceAccount, roleArn }) => ({ body: { name, clusterName, namespace, serviceAccount, roleArn } })),
             ),
         );
     }
     files.set(SUMMARY_FILE, `${JSON.stringify(summaryOf(synthesis, context), null, 2)}\n`);
     return files;
-}
-
-const TOP_LEVEL_FILES = [KUBERNETES_FILE, AFTER_KUBEFLOW_FILE, POD_IDENTITY_FILE, SUMMARY_FILE];
-
-/** The files an earlier synth wrote to `outDir` (relative paths): only ours, never anything else there. */
-function previousFiles(outDir: string): string[] {
-    const trustDir = path.join(outDir, TRUST_DIR);
-    const policies = fs.existsSync(trustDir) && fs.statSync(trustDir).isDirectory() ? fs.readdirSync(trustDir).filter((f) => f.endsWith(".json")).map((f) => `${TRUST_DIR}/${f}`) : [];
-    return [...policies, ...TOP_LEVEL_FILES.filter((f) => fs.existsSync(path.join(outDir, f)))];
-}
-
-/** Writes the files, replacing what an earlier synth of the stack wrote there (no stale roles). */
-export function writeFiles(outDir: string, files: Map<string, string>): void {
-    for (const file of previousFiles(outDir)) if (!files.has(file)) fs.rmSync(path.join(outDir, file), { force: true });
-    fs.mkdirSync(path.join(outDir, TRUST_DIR), { recursive: true });
-    for (const [file, text] of files) fs.writeFileSync(path.join(outDir, file), text);
-}
-
-/**
- * After a failed run: removes what an earlier run wrote to `outDir`, then the directories if they
- * are left empty. Files synth does not write stay (an --out of ".", say, loses nothing else).
- * Returns the files removed.
- */
-export function removePreviousOutput(outDir: string): string[] {
-    if (!fs.existsSync(outDir) || !fs.statSync(outDir).isDirectory()) return [];
-    const removed = previousFiles(outDir);
-    for (const file of removed) fs.rmSync(path.join(outDir, file), { force: true });
-    for (const dir of [path.join(outDir, TRUST_DIR), outDir]) {
-        if (fs.existsSync(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
-    }
-    return removed;
 }
 
 /** The previous run's summary in `outDir`, if it is one of this stack's (anything unreadable counts as none). */
@@ -721,18 +723,18 @@ const shown = (dir: string) => {
     return relative === "" ? "." : relative.startsWith("..") ? dir : relative;
 };
 
-const profilesOf = (synthesis: Synthesis) => synthesis.kubernetes.filter((o) => o.kind === "Profile");
-
 /** The phase lines of the stdout summary. */
 function phaseLines(context: SynthContext, objects: string): string[] {
     if (!context.afterKubeflow) {
         return [`Phase: ${AFTER_KUBEFLOW} (${KUBEFLOW_INSTALLED_KEY} is true): \`up\` applies the roles above and ${KUBERNETES_FILE} (${objects}).`];
     }
-    const names = context.afterKubeflow.map((o) => metadataOf(o).name);
+    const profiles = context.afterKubeflow.filter((o) => !o.patch && o.object.kind === "Profile").map(qualifiedName);
+    const patches = context.afterKubeflow.filter((o) => o.patch);
     return [
         `Phase: ${BEFORE_KUBEFLOW} (${KUBEFLOW_INSTALLED_KEY} is false): \`up\` applies the roles above and ${KUBERNETES_FILE} (${objects}).`,
-        `After Kubeflow is installed, \`pulumi config set ${KUBEFLOW_INSTALLED_KEY} true\` and \`up\` apply ${names.length} Profile(s)` +
-            (names.length > 0 ? `: ${names.join(", ")}` : "") +
+        `After Kubeflow is installed, \`pulumi config set ${KUBEFLOW_INSTALLED_KEY} true\` and \`up\` apply ${profiles.length} Profile(s)` +
+            (profiles.length > 0 ? `: ${profiles.join(", ")}` : "") +
+            (patches.length > 0 ? `, and ${objectCounts(patches)}: ${patches.map(qualifiedName).join(", ")}` : "") +
             ` (${AFTER_KUBEFLOW_FILE}).`,
     ];
 }
@@ -779,15 +781,16 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
         const evaluated = Date.now();
         const synthesis = synthesize(model);
 
-        // The two-phase first `up`: before Kubeflow the program registers no Profile CRs; the
-        // second evaluation shows the ones the `up` with kubeflowInstalled true applies.
+        // The two-phase first `up`: before Kubeflow the program registers no Profile CRs (nor the
+        // ServiceAccount patches of their namespaces); the second evaluation shows what the `up`
+        // with kubeflowInstalled true adds.
         const context: SynthContext = { phase: model.config.kubeflowInstalled ? AFTER_KUBEFLOW : BEFORE_KUBEFLOW };
         let secondMs: number | undefined;
         if (context.phase === BEFORE_KUBEFLOW) {
             const secondStarted = Date.now();
             const second = await evaluate({ [KUBEFLOW_INSTALLED_KEY]: "true" }, `with ${KUBEFLOW_INSTALLED_KEY}=true (the \`up\` after Kubeflow is installed): `);
             secondMs = Date.now() - secondStarted;
-            context.afterKubeflow = profilesOf(synthesize(second));
+            context.afterKubeflow = addedObjects(synthesis.kubernetes, synthesize(second).kubernetes);
         }
         const previous = readPreviousSummary(outDir, synthesis.project, stack);
         if (previous) context.changes = profileChanges(previous, synthesis, model.config.deleteRemovedProfiles);
@@ -798,16 +801,16 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
         out.write(`${synthesis.project} stack "${stack}": region ${synthesis.region}, cluster ${synthesis.clusterName}, identityMode ${synthesis.identityMode}\n`);
         out.write(`${placeholderNote(synthesis.placeholderAccount)}.\n\n`);
         out.write(`${summaryTable(synthesis)}\n\n`);
-        const kinds = new Map<string, number>();
-        for (const o of synthesis.kubernetes) kinds.set(str(o.kind), (kinds.get(str(o.kind)) ?? 0) + 1);
-        const objects = [...kinds].map(([kind, n]) => `${n} ${kind}`).join(", ") || "no objects";
+        const objects = objectCounts(synthesis.kubernetes);
         out.write(`${phaseLines(context, objects).join("\n")}\n`);
         if (context.changes) out.write(`${changeLines(context.changes).join("\n")}\n`);
         out.write("\n");
+        const permissions = synthesis.roles.reduce((n, r) => n + r.permissionPolicies.length, 0);
         const written = [
             `${synthesis.roles.length} trust ${synthesis.roles.length === 1 ? "policy" : "policies"} in ${TRUST_DIR}/`,
+            `${permissions} permission ${permissions === 1 ? "policy" : "policies"} in ${PERMISSION_DIR}/`,
             `${KUBERNETES_FILE} (${objects})`,
-            ...(context.afterKubeflow ? [`${AFTER_KUBEFLOW_FILE} (${context.afterKubeflow.length} Profile)`] : []),
+            ...(context.afterKubeflow ? [`${AFTER_KUBEFLOW_FILE} (${objectCounts(context.afterKubeflow)})`] : []),
             ...(synthesis.podIdentityAssociations.length > 0 ? [`${POD_IDENTITY_FILE} (${synthesis.podIdentityAssociations.length} associations)`] : []),
             SUMMARY_FILE,
         ];

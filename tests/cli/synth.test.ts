@@ -10,10 +10,20 @@ import { main, type Summary } from "../../cli/synth";
 import { readStackFiles } from "../../cli/evaluate";
 import { parseStackConfig } from "../../components/config";
 import { shardsNeeded } from "../../components/placement";
+import { loadPolicy } from "../../components/roles";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const ACCOUNT = "123456789012";
-const DEV = { admin: "kf-admin-us-west-2-kf-dev", user: "kf-user-us-west-2-kf-dev", external: "data-eng-pipelines" };
+const DEV = {
+    admin: "kf-admin-us-west-2-kf-dev",
+    user: "kf-user-us-west-2-kf-dev",
+    external: "data-eng-pipelines",
+    lbc: "kf-lbc-us-west-2-kf-dev",
+    logs: "kf-logs-us-west-2-kf-dev",
+    fsx: "kf-fsx-us-west-2-kf-dev",
+};
+/** The values the program fills into components/policies/*.json for the dev stack. */
+const DEV_POLICY_VARS = { partition: "aws", region: "us-west-2", cluster: "kf-dev" };
 const EXTERNAL_ARN = `arn:aws:iam::${ACCOUNT}:role/${DEV.external}`;
 const editor = (namespace: string) => `system:serviceaccount:${namespace}:default-editor`;
 
@@ -48,6 +58,14 @@ function project(stack: string, config: Record<string, unknown>): string {
 const read = (dir: string, file: string) => fs.readFileSync(path.join(dir, file), "utf8");
 const readJson = <T>(dir: string, file: string): T => JSON.parse(read(dir, file)) as T;
 const yamlDocs = (dir: string, file: string) => parseAllDocuments(read(dir, file)).map((d) => d.toJS() as Record<string, any>);
+const PERMISSIONS = "permission-policies";
+/** The role directories under permission-policies/, and each one's policy files. */
+const permissionTree = (out: string): Record<string, string[]> =>
+    Object.fromEntries(fs.readdirSync(path.join(out, PERMISSIONS)).sort().map((role) => [role, fs.readdirSync(path.join(out, PERMISSIONS, role)).sort()]));
+const assertPretty = (text: string, file: string) => assert.equal(text, `${JSON.stringify(JSON.parse(text), null, 2)}\n`, `${file} is not pretty-printed`);
+/** Every condition key of a policy document's statements. */
+const conditionKeys = (policy: { Statement: { Condition?: Record<string, Record<string, unknown>> }[] }) =>
+    policy.Statement.flatMap((s) => Object.values(s.Condition ?? {}).flatMap((block) => Object.keys(block)));
 
 interface WebIdentityStatement {
     Effect: string;
@@ -84,7 +102,7 @@ describe("npm run synth", function () {
         });
 
         it("THEN it writes one pretty-printed trust policy per role, the YAML of both phases and summary.json", () => {
-            assert.deepEqual(fs.readdirSync(out).sort(), ["kubernetes-after-kubeflow.yaml", "kubernetes.yaml", "summary.json", "trust-policies"]);
+            assert.deepEqual(fs.readdirSync(out).sort(), ["kubernetes-after-kubeflow.yaml", "kubernetes.yaml", "permission-policies", "summary.json", "trust-policies"]);
             // a role this stack does not create is filed under its account too: one name, two accounts, two roles
             const files = [`${ACCOUNT}-${DEV.external}.json`, `${DEV.admin}.json`, `${DEV.user}.json`];
             assert.deepEqual(fs.readdirSync(path.join(out, "trust-policies")).sort(), files);
@@ -115,15 +133,44 @@ describe("npm run synth", function () {
             );
         });
 
-        it("THEN kf-admin trusts the four kfctl control-plane service accounts and no profile", () => {
+        it("THEN kf-admin trusts the control plane's AWS callers and no profile", () => {
             const admin = summary.roles.find((r) => r.role === DEV.admin)!;
             assert.deepEqual(admin.subjects, [
-                "system:serviceaccount:kubeflow:alb-ingress-controller",
+                "system:serviceaccount:kube-system:aws-load-balancer-controller",
                 "system:serviceaccount:kubeflow:fluentd",
                 "system:serviceaccount:kubeflow:kf-admin",
-                "system:serviceaccount:kubeflow:profiles-controller-service-account",
             ]);
-            assert.deepEqual(admin.inlinePolicies, ["alb-ingress", "cloudwatch-logs"]);
+            assert.deepEqual(admin.inlinePolicies, ["aws-load-balancer-controller", "cloudwatch-logs"]);
+        });
+
+        it("THEN each inline policy of each role it creates is in permission-policies/<role>/<policy>.json, pretty-printed, as the program sends it to IAM", () => {
+            // kf-user has managed policies only (none configured here); the external role gets none from this stack
+            assert.deepEqual(permissionTree(out), { [DEV.admin]: ["aws-load-balancer-controller.json", "cloudwatch-logs.json"] });
+            for (const policy of ["aws-load-balancer-controller", "cloudwatch-logs"]) {
+                const file = `${PERMISSIONS}/${DEV.admin}/${policy}.json`;
+                const text = read(out, file);
+                assertPretty(text, file);
+                assert.deepEqual(JSON.parse(text), JSON.parse(loadPolicy(policy, DEV_POLICY_VARS)), `${file} is not the policy the RolePolicy sends`);
+            }
+            const admin = summary.roles.find((r) => r.role === DEV.admin)!;
+            assert.deepEqual(admin.permissionPolicies, [
+                { name: "aws-load-balancer-controller", file: `${PERMISSIONS}/${DEV.admin}/aws-load-balancer-controller.json` },
+                { name: "cloudwatch-logs", file: `${PERMISSIONS}/${DEV.admin}/cloudwatch-logs.json` },
+            ]);
+            for (const role of summary.roles.filter((r) => r.role !== DEV.admin)) assert.deepEqual(role.permissionPolicies, [], role.role);
+            assert.match(result.stdout, /, 2 permission policies in permission-policies\/, /);
+        });
+
+        it("THEN the AWS Load Balancer Controller's policy (albController v2, the default) is scoped by the elbv2.k8s.aws/cluster tag, every ${…} filled in for the cluster", () => {
+            const text = read(out, `${PERMISSIONS}/${DEV.admin}/aws-load-balancer-controller.json`);
+            assert.doesNotMatch(text, /\$\{/);
+            const policy = JSON.parse(text) as { Statement: { Resource?: string | string[]; Condition?: Record<string, Record<string, unknown>> }[] };
+            const keys = conditionKeys(policy);
+            assert.ok(keys.includes("aws:RequestTag/elbv2.k8s.aws/cluster"), keys.join(", "));
+            assert.ok(keys.includes("aws:ResourceTag/elbv2.k8s.aws/cluster"), keys.join(", "));
+            assert.ok(keys.includes("aws:ResourceTag/kubernetes.io/cluster/kf-dev"), keys.join(", "));
+            const resources = policy.Statement.flatMap((s) => (s.Resource === undefined ? [] : [s.Resource].flat()));
+            assert.ok(resources.includes("arn:aws:ec2:us-west-2:*:security-group/*"), resources.join(", "));
         });
 
         it("THEN the external role shows only the statement this stack owns, labelled as such", () => {
@@ -204,12 +251,12 @@ describe("npm run synth", function () {
                 const associations = yamlDocs(out, "pod-identity-associations.yaml");
                 assert.deepEqual(
                     associations.map((a) => `${a.namespace}:${a.serviceAccount}`),
-                    ["data-eng:default-editor", "kubeflow:alb-ingress-controller", "kubeflow:fluentd", "kubeflow:kf-admin", "kubeflow:profiles-controller-service-account", "team-nlp:default-editor", "team-vision:default-editor"],
+                    ["data-eng:default-editor", "kube-system:aws-load-balancer-controller", "kubeflow:fluentd", "kubeflow:kf-admin", "team-nlp:default-editor", "team-vision:default-editor"],
                 );
                 assert.ok(associations.every((a) => a.clusterName === "kf-dev"));
                 assert.equal(associations.find((a) => a.namespace === "data-eng")!.roleArn, EXTERNAL_ARN);
                 assert.equal(associations.find((a) => a.namespace === "team-nlp")!.roleArn, `arn:aws:iam::${ACCOUNT}:role/${DEV.user}`);
-                assert.match(pod.stdout, /pod-identity-associations\.yaml \(7 associations\)/);
+                assert.match(pod.stdout, /pod-identity-associations\.yaml \(6 associations\)/);
             });
 
             it("THEN Profiles carry no IAM plugin and managed roles the fixed Pod Identity trust", () => {
@@ -248,6 +295,159 @@ describe("npm run synth", function () {
             assert.equal(fs.existsSync(path.join(out, "kubernetes-after-kubeflow.yaml")), false);
             assert.match(result.stdout, /^Phase: after Kubeflow \(kubeflow-irsa:kubeflowInstalled is true\): `up` applies the roles above and kubernetes\.yaml \(3 Profile\)\.$/m);
             assert.match(result.stdout, /^Profiles: unchanged since the previous summary\.json\.$/m);
+        });
+    });
+
+    describe("GIVEN --config albController=v1 (Kubeflow 1.1's alb-ingress-controller)", () => {
+        let out: string;
+        let summary: Summary;
+        before(async () => {
+            out = tmpDir("albv1");
+            assertOk(await synth("--stack", "dev", "--out", out, "--config", "albController=v1"));
+            summary = readJson<Summary>(out, "summary.json");
+        });
+
+        it("THEN kf-admin's policy files are alb-ingress.json and cloudwatch-logs.json, filled in for the cluster, with no v2 policy", () => {
+            assert.deepEqual(permissionTree(out), { [DEV.admin]: ["alb-ingress.json", "cloudwatch-logs.json"] });
+            const file = `${PERMISSIONS}/${DEV.admin}/alb-ingress.json`;
+            const text = read(out, file);
+            assertPretty(text, file);
+            assert.doesNotMatch(text, /\$\{/);
+            assert.deepEqual(JSON.parse(text), JSON.parse(loadPolicy("alb-ingress", DEV_POLICY_VARS)));
+            const admin = summary.roles.find((r) => r.role === DEV.admin)!;
+            assert.deepEqual(admin.inlinePolicies, ["alb-ingress", "cloudwatch-logs"]);
+            assert.ok(admin.subjects.includes("system:serviceaccount:kubeflow:alb-ingress-controller"), admin.subjects.join(", "));
+        });
+    });
+
+    describe("GIVEN --config adminRoleMode=perController with enableFsx (one role per control-plane component)", () => {
+        let out: string;
+        let result: Result;
+        before(async () => {
+            out = tmpDir("per-controller");
+            result = await synth("--stack", "dev", "--out", out, "--config", "adminRoleMode=perController", "--config", "enableFsx=true");
+            assertOk(result);
+        });
+
+        it("THEN each component's role has its own policy file, and kf-admin none", () => {
+            assert.deepEqual(permissionTree(out), {
+                [DEV.fsx]: ["fsx-lustre-csi.json"],
+                [DEV.lbc]: ["aws-load-balancer-controller.json"],
+                [DEV.logs]: ["cloudwatch-logs.json"],
+            });
+            for (const [role, policy] of [[DEV.lbc, "aws-load-balancer-controller"], [DEV.logs, "cloudwatch-logs"], [DEV.fsx, "fsx-lustre-csi"]]) {
+                const file = `${PERMISSIONS}/${role}/${policy}.json`;
+                const text = read(out, file);
+                assertPretty(text, file);
+                assert.deepEqual(JSON.parse(text), JSON.parse(loadPolicy(policy, DEV_POLICY_VARS)), file);
+            }
+            const summary = readJson<Summary>(out, "summary.json");
+            // the program's order: kf-admin, the components' roles, kf-user, then the role it only edits
+            assert.deepEqual(summary.roles.map((r) => r.role), [DEV.admin, DEV.lbc, DEV.logs, DEV.fsx, DEV.user, DEV.external]);
+            const admin = summary.roles.find((r) => r.role === DEV.admin)!;
+            assert.deepEqual([admin.inlinePolicies, admin.permissionPolicies, admin.subjects], [[], [], ["system:serviceaccount:kubeflow:kf-admin"]]);
+            assert.deepEqual(summary.roles.find((r) => r.role === DEV.lbc)!.subjects, ["system:serviceaccount:kube-system:aws-load-balancer-controller"]);
+            assert.match(result.stdout, /, 3 permission policies in permission-policies\//);
+        });
+
+        describe("WHEN the same output directory is synthesized again with fewer roles and policies", () => {
+            it("THEN without enableFsx the FSx driver's role loses its policy file and directory, and its trust policy", async () => {
+                assertOk(await synth("--stack", "dev", "--out", out, "--config", "adminRoleMode=perController"));
+                assert.deepEqual(permissionTree(out), { [DEV.lbc]: ["aws-load-balancer-controller.json"], [DEV.logs]: ["cloudwatch-logs.json"] });
+                assert.equal(fs.existsSync(path.join(out, "trust-policies", `${DEV.fsx}.json`)), false);
+            });
+
+            it("THEN back in shared mode only kf-admin's policies are left", async () => {
+                assertOk(await synth("--stack", "dev", "--out", out));
+                assert.deepEqual(permissionTree(out), { [DEV.admin]: ["aws-load-balancer-controller.json", "cloudwatch-logs.json"] });
+                assert.deepEqual(readJson<Summary>(out, "summary.json").roles.map((r) => r.role), [DEV.admin, DEV.user, DEV.external]);
+            });
+        });
+    });
+
+    describe("GIVEN profiles listing service accounts besides default-editor (IRSA)", () => {
+        // team-vision's notebooks run as default-editor, its jobs as default; data-eng's pipelines
+        // run as pipeline-runner, on the external role.
+        const profiles = [
+            { name: "team-vision", owner: "alice@example.com", serviceAccounts: ["default-editor", "default"] },
+            { name: "team-nlp", owner: "bob@example.com" },
+            { name: "data-eng", owner: "carol@example.com", awsIamRole: EXTERNAL_ARN, serviceAccounts: ["default-editor", "pipeline-runner"] },
+        ];
+        const profilesFlag = `profiles=${JSON.stringify(profiles)}`;
+        const ROLE_ARN = "eks.amazonaws.com/role-arn";
+        const serviceAccounts = (docs: Record<string, any>[]) => docs.filter((d) => d.kind === "ServiceAccount");
+        let beforeKubeflow: { out: string; result: Result; summary: Summary };
+        let installed: { out: string; result: Result; summary: Summary };
+        const run = async (name: string, ...config: string[]) => {
+            const out = tmpDir(name);
+            const result = await synth("--stack", "dev", "--out", out, "--config", profilesFlag, ...config.flatMap((c) => ["--config", c]));
+            assertOk(result);
+            return { out, result, summary: readJson<Summary>(out, "summary.json") };
+        };
+        before(async () => {
+            beforeKubeflow = await run("sa-before");
+            installed = await run("sa-installed", "kubeflowInstalled=true");
+        });
+
+        /** The patches of a YAML file, checked against the profiles' role ARNs in summary.json. */
+        function assertPatches(out: string, file: string, summary: Summary): void {
+            const roleOf = new Map(summary.profiles.map((p) => [p.name, p.roleArn]));
+            assert.equal(roleOf.get("team-vision"), `arn:aws:iam::${ACCOUNT}:role/${DEV.user}`);
+            assert.equal(roleOf.get("data-eng"), EXTERNAL_ARN);
+            const patches = serviceAccounts(yamlDocs(out, file));
+            // default-editor is Kubeflow's to annotate (the Profile's plugin): no patch for it
+            assert.deepEqual(patches.map((d) => `${d.metadata.namespace}/${d.metadata.name}`), ["data-eng/pipeline-runner", "team-vision/default"]);
+            for (const doc of patches) {
+                // only what the stack sets: no spec, secrets or labels of an object it does not own
+                assert.deepEqual(Object.keys(doc), ["apiVersion", "kind", "metadata"]);
+                assert.deepEqual([doc.apiVersion, doc.kind], ["v1", "ServiceAccount"]);
+                assert.deepEqual(Object.keys(doc.metadata).sort(), ["annotations", "name", "namespace"]);
+                assert.equal(doc.metadata.annotations[ROLE_ARN], roleOf.get(doc.metadata.namespace), `${doc.metadata.namespace}/${doc.metadata.name}`);
+            }
+            const text = read(out, file);
+            assert.match(text, /^# Documents headed `# Patch` are server-side-apply patches/m);
+            assert.match(text, /^---\n# Patch \(kubernetes:core\/v1:ServiceAccountPatch, server-side apply\): `up` sets only the fields below on ServiceAccount team-vision\/default;\n/m);
+        }
+
+        it("THEN before Kubeflow, kubernetes-after-kubeflow.yaml patches each listed account but default-editor with its profile's role ARN", () => {
+            assert.equal(beforeKubeflow.summary.phase, "before Kubeflow");
+            assert.deepEqual(yamlDocs(beforeKubeflow.out, "kubernetes.yaml"), []);
+            assertPatches(beforeKubeflow.out, "kubernetes-after-kubeflow.yaml", beforeKubeflow.summary);
+            assert.deepEqual(
+                beforeKubeflow.summary.afterKubeflow!.objects.filter((o) => o.patch),
+                [
+                    { kind: "ServiceAccount", name: "pipeline-runner", namespace: "data-eng", patch: true },
+                    { kind: "ServiceAccount", name: "default", namespace: "team-vision", patch: true },
+                ],
+            );
+            assert.match(beforeKubeflow.summary.afterKubeflow!.note, /^3 Profile, 2 ServiceAccount patches: /);
+            assert.ok(
+                beforeKubeflow.result.stdout.includes("apply 3 Profile(s): data-eng, team-nlp, team-vision, and 2 ServiceAccount patches: data-eng/pipeline-runner, team-vision/default (kubernetes-after-kubeflow.yaml)."),
+                beforeKubeflow.result.stdout,
+            );
+            assert.match(beforeKubeflow.result.stdout, /kubernetes-after-kubeflow\.yaml \(3 Profile, 2 ServiceAccount patches\)/);
+        });
+
+        it("THEN the roles trust the patched accounts already before Kubeflow (the annotation never points at a role that refuses it)", () => {
+            const user = beforeKubeflow.summary.roles.find((r) => r.role === DEV.user)!;
+            assert.ok(user.subjects.includes("system:serviceaccount:team-vision:default"), user.subjects.join(", "));
+            const external = beforeKubeflow.summary.roles.find((r) => r.role === DEV.external)!;
+            assert.deepEqual(external.subjects, [editor("data-eng"), "system:serviceaccount:data-eng:pipeline-runner"]);
+        });
+
+        it("THEN with kubeflowInstalled true, kubernetes.yaml has the same patches next to the Profiles", () => {
+            assert.equal(installed.summary.phase, "after Kubeflow");
+            assertPatches(installed.out, "kubernetes.yaml", installed.summary);
+            assert.deepEqual(serviceAccounts(yamlDocs(installed.out, "kubernetes.yaml")), serviceAccounts(yamlDocs(beforeKubeflow.out, "kubernetes-after-kubeflow.yaml")));
+            assert.deepEqual(yamlDocs(installed.out, "kubernetes.yaml").filter((d) => d.kind === "Profile").map((d) => d.metadata.name), ["data-eng", "team-nlp", "team-vision"]);
+            assert.match(installed.result.stdout, /`up` applies the roles above and kubernetes\.yaml \(3 Profile, 2 ServiceAccount patches\)\.$/m);
+        });
+
+        it("THEN in podIdentity mode no account is patched (the associations bind each one)", async () => {
+            const pod = await run("sa-pod", "kubeflowInstalled=true", "identityMode=podIdentity");
+            assert.deepEqual(serviceAccounts(yamlDocs(pod.out, "kubernetes.yaml")), []);
+            const bound = yamlDocs(pod.out, "pod-identity-associations.yaml").map((a) => `${a.namespace}:${a.serviceAccount}`);
+            assert.ok(bound.includes("team-vision:default") && bound.includes("data-eng:pipeline-runner"), bound.join(", "));
         });
     });
 
@@ -316,8 +516,9 @@ describe("npm run synth", function () {
             const result = await synth("--stack", "gone", "--project-dir", dir, "--out", out);
             assert.equal(result.code, 2);
             assert.match(result.stderr, /^error: invalid stack configuration:\n/);
-            assert.match(result.stderr, /^synth: removed the 5 file\(s\) an earlier run wrote to .*out\/: they described another configuration, not this one$/m);
-            assert.equal(fs.existsSync(out), false, "the output directory is gone with the files");
+            // 2 trust policies, kf-admin's 2 permission policies, the two YAML files and summary.json
+            assert.match(result.stderr, /^synth: removed the 7 file\(s\) an earlier run wrote to .*out\/: they described another configuration, not this one$/m);
+            assert.equal(fs.existsSync(out), false, "the output directory is gone with the files and their directories");
 
             // Only synth's own files go: a directory holding anything else stays, with that.
             assertOk(await synth("--stack", "gone", "--project-dir", dir, "--out", out, "--config", `profiles=${JSON.stringify(good["kubeflow-irsa:profiles"])}`));
