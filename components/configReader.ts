@@ -1,0 +1,238 @@
+// Reading raw config values: a Reader that collects every problem (naming key, value and fix) so
+// one run reports them all, and the readers of the structured keys (profiles, existingCluster,
+// adminServiceAccounts). components/config.ts puts them together into the stack's contract.
+
+import {
+    DEFAULT_EDITOR,
+    issuerHostPath,
+    namespaceProblem,
+    oidcProviderArnProblem,
+    parseServiceAccountRef,
+    roleArnProblem,
+    serviceAccountProblem,
+} from "../providers/subjects";
+import type { ExistingClusterConfig, ProfileConfig } from "./config";
+
+export const PROJECT = "kubeflow-irsa";
+
+/** A raw config value: what the CLI hands over (strings) or a structured value (tests, YAML). */
+export type RawValue = string | number | boolean | object | undefined;
+export type RawConfig = (key: string) => RawValue;
+
+const EMAIL = /^[^@\s"'*?]+@[^@\s"'*?]+\.[^@\s"'*?]+$/;
+
+export const key = (name: string) => (name.includes(":") ? name : `${PROJECT}:${name}`);
+export const show = (value: unknown) => JSON.stringify(value);
+
+/** Collects problems while reading keys, so one run reports them all. */
+export class Reader {
+    readonly problems: string[] = [];
+    constructor(private readonly raw: RawConfig) {}
+
+    private structured(name: string): unknown {
+        const value = this.raw(key(name));
+        if (typeof value !== "string") return value;
+        const text = value.trim();
+        if (text.startsWith("{") || text.startsWith("[")) {
+            try {
+                return JSON.parse(text);
+            } catch {
+                this.problems.push(`${key(name)}: ${show(value)} is not valid JSON; write it as a YAML list or map in Pulumi.<stack>.yaml`);
+                return undefined;
+            }
+        }
+        return value;
+    }
+
+    problem(name: string, text: string): void {
+        this.problems.push(`${key(name)}: ${text}`);
+    }
+
+    string(name: string, fallback?: string): string | undefined {
+        const value = this.raw(key(name));
+        if (value === undefined || value === "") return fallback;
+        if (typeof value !== "string") {
+            this.problem(name, `${show(value)} is not a string`);
+            return fallback;
+        }
+        return value;
+    }
+
+    required(name: string, fix: string): string {
+        const value = this.string(name);
+        if (value === undefined) {
+            this.problem(name, `is required; ${fix}`);
+            return "";
+        }
+        return value;
+    }
+
+    boolean(name: string, fallback: boolean): boolean {
+        const value = this.raw(key(name));
+        if (value === undefined || value === "") return fallback;
+        if (value === true || value === "true") return true;
+        if (value === false || value === "false") return false;
+        this.problem(name, `${show(value)} is not a boolean; use true or false`);
+        return fallback;
+    }
+
+    integer(name: string, fallback: number, min: number, max: number, fix: string): number {
+        const value = this.raw(key(name));
+        if (value === undefined || value === "") return fallback;
+        const n = typeof value === "number" ? value : typeof value === "string" && /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
+        if (!Number.isInteger(n) || n < min || n > max) {
+            this.problem(name, `${show(value)} is out of range: use a whole number from ${min} to ${max}; ${fix}`);
+            return fallback;
+        }
+        return n;
+    }
+
+    oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+        const value = this.string(name, fallback) as T;
+        if (!allowed.includes(value)) {
+            this.problem(name, `${show(value)} is not supported; use one of ${allowed.map(show).join(", ")}`);
+            return fallback;
+        }
+        return value;
+    }
+
+    list(name: string, fallback: string[]): string[] {
+        const value = this.structured(name);
+        if (value === undefined || value === "") return fallback;
+        if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
+            this.problem(name, `${show(value)} is not a list of strings`);
+            return fallback;
+        }
+        return value as string[];
+    }
+
+    objects(name: string): Record<string, unknown>[] | undefined {
+        const value = this.structured(name);
+        if (value === undefined || value === "") return undefined;
+        if (!Array.isArray(value) || value.some((v) => typeof v !== "object" || v === null || Array.isArray(v))) {
+            this.problem(name, `${show(value)} is not a list of maps`);
+            return undefined;
+        }
+        return value as Record<string, unknown>[];
+    }
+
+    object(name: string): Record<string, unknown> | undefined {
+        const value = this.structured(name);
+        // Pulumi.yaml's default is "" ("not set"); an empty map means the same, in JSON or as older
+        // CLIs rendered it (Go's "map[]").
+        if (value === undefined || value === "" || value === "map[]") return undefined;
+        if (typeof value !== "object" || value === null || Array.isArray(value)) {
+            this.problem(name, `${show(value)} is not a map`);
+            return undefined;
+        }
+        return Object.keys(value).length > 0 ? (value as Record<string, unknown>) : undefined;
+    }
+}
+
+export function readProfiles(reader: Reader): ProfileConfig[] {
+    const entries = reader.objects("profiles") ?? [];
+    const seen = new Map<string, number>();
+    const profiles: ProfileConfig[] = [];
+    entries.forEach((entry, index) => {
+        const at = `profiles[${index}]`;
+        const unknown = Object.keys(entry).filter((k) => !PROFILE_FIELDS.includes(k));
+        if (unknown.length > 0) reader.problem(at, `unknown field ${unknown.map(show).join(", ")}; a profile has name, owner and optionally awsIamRole and serviceAccounts (spelled so)`);
+        const { name, owner, awsIamRole } = entry;
+        if (typeof name !== "string" || name === "") {
+            reader.problem(`${at}.name`, `${show(name)} is missing or not a string; set the profile's namespace name`);
+        } else {
+            const problem = namespaceProblem(name);
+            if (problem) reader.problem(`${at}.name`, problem);
+            const first = seen.get(name);
+            if (first !== undefined) {
+                reader.problem(`${at}.name`, `${show(name)} is already the name of profiles[${first}]; each profile owns its own namespace, so remove or rename one`);
+            } else {
+                seen.set(name, index);
+            }
+        }
+        if (owner === undefined || owner === null || owner === "") {
+            reader.problem(`${at}.owner`, `is required: set the owner's login e-mail, e.g. "alice@example.com" (Kubeflow makes that user the profile's owner)`);
+        } else if (typeof owner !== "string" || !EMAIL.test(owner)) {
+            reader.problem(`${at}.owner`, `${show(owner)} is not an e-mail address; set the owner's login e-mail, e.g. "alice@example.com"`);
+        }
+        if (awsIamRole !== undefined) {
+            const problem = typeof awsIamRole === "string" ? roleArnProblem(awsIamRole) : `${show(awsIamRole)} is not a string`;
+            if (problem) reader.problem(`${at}.awsIamRole`, `${problem}; or leave awsIamRole out to use the stack's kf-user role`);
+        }
+        const serviceAccounts = readProfileServiceAccounts(reader, at, entry.serviceAccounts);
+        profiles.push({ name: String(name), owner: String(owner), ...(typeof awsIamRole === "string" ? { awsIamRole } : {}), serviceAccounts });
+    });
+    return profiles;
+}
+
+const PROFILE_FIELDS = ["name", "owner", "awsIamRole", "serviceAccounts"];
+
+/** A profile's `serviceAccounts`: names (RFC 1123) of its namespace's service accounts, no repeats. */
+function readProfileServiceAccounts(reader: Reader, at: string, value: unknown): string[] {
+    if (value === undefined) return [DEFAULT_EDITOR];
+    const fix = `list service-account names of the profile's namespace, e.g. ["${DEFAULT_EDITOR}", "default"]`;
+    if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
+        reader.problem(`${at}.serviceAccounts`, `${show(value)} is not a list of service-account names; ${fix}`);
+        return [DEFAULT_EDITOR];
+    }
+    if (value.length === 0) {
+        reader.problem(`${at}.serviceAccounts`, `is empty, so no pod of the profile would get its role; ${fix}, or leave the field out for ["${DEFAULT_EDITOR}"]`);
+        return [DEFAULT_EDITOR];
+    }
+    const names = value as string[];
+    names.forEach((sa, index) => {
+        const problem = serviceAccountProblem(sa);
+        if (problem) reader.problem(`${at}.serviceAccounts[${index}]`, `${problem}; give the name only, without the namespace (the profile's name is the namespace)`);
+    });
+    duplicates(reader, `${at}.serviceAccounts`, names);
+    return names;
+}
+
+export function readExistingCluster(reader: Reader): ExistingClusterConfig | undefined {
+    const value = reader.object("existingCluster");
+    if (!value) return undefined;
+    const unknown = Object.keys(value).filter((k) => !["oidcIssuerUrl", "oidcProviderArn"].includes(k));
+    if (unknown.length > 0) {
+        reader.problem("existingCluster", `unknown field ${unknown.map(show).join(", ")}; the map has oidcIssuerUrl and optionally oidcProviderArn (spelled so)`);
+        return undefined;
+    }
+    const { oidcIssuerUrl, oidcProviderArn } = value;
+    if (typeof oidcIssuerUrl !== "string" || !/^https:\/\/[a-z0-9.-]+(:\d+)?(\/[\w.~-]+)*\/?$/.test(oidcIssuerUrl)) {
+        reader.problem("existingCluster.oidcIssuerUrl", `${show(oidcIssuerUrl)} is not an https issuer URL; copy it from \`aws eks describe-cluster --query cluster.identity.oidc.issuer\``);
+        return undefined;
+    }
+    if (oidcProviderArn !== undefined) {
+        const problem = typeof oidcProviderArn === "string" ? oidcProviderArnProblem(oidcProviderArn) : `${show(oidcProviderArn)} is not a string`;
+        if (problem) {
+            reader.problem("existingCluster.oidcProviderArn", `${problem}; or leave it out and this stack creates the provider`);
+            return undefined;
+        }
+        if (!(oidcProviderArn as string).endsWith(`:oidc-provider/${issuerHostPath(oidcIssuerUrl)}`)) {
+            reader.problem("existingCluster.oidcProviderArn", `${show(oidcProviderArn)} is not the provider of issuer ${show(oidcIssuerUrl)}; the ARN must end with "oidc-provider/${issuerHostPath(oidcIssuerUrl)}"`);
+        }
+    }
+    return { oidcIssuerUrl, ...(typeof oidcProviderArn === "string" ? { oidcProviderArn } : {}) };
+}
+
+/** Reports every entry of a list that repeats an earlier one. */
+export function duplicates(reader: Reader, name: string, values: string[], normalize: (v: string) => string = (v) => v): void {
+    const first = new Map<string, number>();
+    values.forEach((value, index) => {
+        const seen = first.get(normalize(value));
+        if (seen === undefined) first.set(normalize(value), index);
+        else reader.problem(`${name}[${index}]`, `${show(value)} repeats ${name}[${seen}]; remove one`);
+    });
+}
+
+export function readAdminServiceAccounts(reader: Reader, fallback: string[]): string[] {
+    const refs = reader.list("adminServiceAccounts", fallback);
+    duplicates(reader, "adminServiceAccounts", refs);
+    refs.forEach((ref, index) => {
+        const parsed = parseServiceAccountRef(ref);
+        const problem = !parsed
+            ? `${show(ref)} is not "namespace:name"`
+            : namespaceProblem(parsed.namespace) ?? serviceAccountProblem(parsed.serviceAccount);
+        if (problem) reader.problem(`adminServiceAccounts[${index}]`, `${problem}; write each as "namespace:service-account", e.g. "kubeflow:kf-admin"`);
+    });
+    return refs;
+}
