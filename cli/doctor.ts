@@ -25,7 +25,8 @@ import {
     type RoleRef,
 } from "../providers/subjects";
 import { audienceProblem, evaluateTrustPolicy, trustedOidcProviders, type StatementResult, type TrustEvaluation } from "../providers/trustEvaluation";
-import { STS_AUDIENCE, type PolicyDocument } from "../providers/trustPolicy";
+import { DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, STS_AUDIENCE, type PolicyDocument } from "../providers/trustPolicy";
+import { findingLines, roleFindings, type RoleFinding } from "./findings";
 import type { ProfileModel, StackModel } from "./evaluate";
 import { muteNodeVersionSupportWarning, placeholderNote, SynthError, synthesize, type RoleTrust, type Synthesis } from "./synth";
 
@@ -47,7 +48,10 @@ const HELP = `Usage:
 
 Explains whether a Kubernetes service account can assume an IAM role through IRSA
 (sts:AssumeRoleWithWebIdentity): the role's trust policy statement by statement, IAM's verdict
-(an explicit Deny wins, else any matching Allow, else implicit deny) and the exact fix.
+(an explicit Deny wins, else any matching Allow, else implicit deny) and the exact fix. Beside
+the verdict it lists what the trust-policy rules find in each document it reads (irsa-aud-only,
+irsa-sub-matches-every-namespace, trust-open-principal: mandatory; irsa-wildcard-under-string-equals,
+irsa-audience, trust-policy-headroom: advisory), each naming the statement and the fix.
 
 Modes:
   --role, --namespace     check system:serviceaccount:<ns>:<service account> against the role.
@@ -71,13 +75,17 @@ Options:
   --audience <aud>          token audience (default ${STS_AUDIENCE})
   --project-dir <dir>       with --stack: where Pulumi.yaml is (default: this project)
   --offline                 with --stack: judge the synthesized trust policies; reads no AWS
+  --trust-policy-max-chars <n>
+                            the account's trust-policy quota, 2048–8192, for trust-policy-headroom
+                            (default 2048; with --stack, the stack's kubeflow-irsa:trustPolicyMaxChars)
   --region <region>         AWS region (default: AWS_REGION, the profile's, or the stack's)
   --profile <name>          AWS shared-config profile (default: AWS_PROFILE / the standard chain)
   --json                    print the result as JSON (run as \`npm run -s doctor -- …\` or
                             \`npx kubeflow-irsa-doctor …\`: without -s npm prints a banner to stdout)
   -h, --help                this text
 
-Exit codes: 0 allowed, 1 denied, 2 usage or AWS error.
+Exit codes: 0 allowed, 1 denied, 2 usage or AWS error. Findings do not change the exit code:
+the verdict is IAM's; a mandatory finding means the role lets in more than it should.
 Needs iam:GetRole on the role and iam:GetOpenIDConnectProvider on the provider (nothing with --offline).
 `;
 
@@ -104,6 +112,8 @@ interface Flags {
     region?: string;
     profile?: string;
     offline?: true;
+    /** The account's trust-policy quota, for trust-policy-headroom (role and token modes). */
+    maxPolicyChars?: string;
     json: boolean;
     help: boolean;
 }
@@ -120,6 +130,7 @@ const OPTIONS = {
     region: { type: "string" },
     profile: { type: "string" },
     offline: { type: "boolean" },
+    "trust-policy-max-chars": { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
 } as const;
@@ -143,6 +154,7 @@ function parseFlags(argv: string[]): Flags {
         region: values.region,
         profile: values.profile,
         ...(values.offline ? { offline: true as const } : {}),
+        maxPolicyChars: values["trust-policy-max-chars"],
         json: values.json ?? false,
         help: values.help ?? false,
     };
@@ -276,6 +288,8 @@ export interface RoleReport extends TrustEvaluation {
     token?: TokenSummary;
     /** Every provider checked (one with --provider-arn or --token). */
     providers: Array<{ providerArn: string; allowed: boolean; decidingStatement?: number; fix?: string }>;
+    /** What the trust-policy rules find in the role's document, whoever asks (providers/trustRules.ts). */
+    findings: RoleFinding[];
 }
 
 interface Caller {
@@ -307,8 +321,9 @@ function checkProvider(document: PolicyDocument, caller: Caller, providerArn: st
     return { providerArn, ...evaluation, allowed, problems, ...(fix ? { fix } : {}) };
 }
 
-function noProviderReport(role: LiveRole, caller: Caller): RoleReport {
+function noProviderReport(role: LiveRole, caller: Caller, findings: RoleFinding[]): RoleReport {
     return {
+        findings,
         role: role.name,
         roleArn: role.roleArn,
         subject: caller.subject,
@@ -322,8 +337,9 @@ function noProviderReport(role: LiveRole, caller: Caller): RoleReport {
     };
 }
 
-function roleReport(role: LiveRole, caller: Caller, checks: ProviderCheck[], extraProblems: string[] = []): RoleReport {
-    if (checks.length === 0) return noProviderReport(role, caller);
+function roleReport(role: LiveRole, caller: Caller, checks: ProviderCheck[], maxPolicyChars: number, extraProblems: string[] = []): RoleReport {
+    const findings = roleFindings(role.name, role.document, { maxPolicyChars });
+    if (checks.length === 0) return noProviderReport(role, caller, findings);
     // Without --provider-arn every cluster the role trusts is checked, and the verdict must hold
     // for each: "allowed" for a namespace only one cluster's statement trusts would mislead.
     const denied = checks.filter((c) => !c.allowed);
@@ -357,7 +373,18 @@ function roleReport(role: LiveRole, caller: Caller, checks: ProviderCheck[], ext
             ...(c.decidingStatement !== undefined ? { decidingStatement: c.decidingStatement } : {}),
             ...(c.fix ? { fix: c.fix } : {}),
         })),
+        findings,
     };
+}
+
+/** --trust-policy-max-chars, checked like the stack key it mirrors. */
+function maxPolicyCharsOf(flags: Flags): number {
+    if (flags.maxPolicyChars === undefined) return DEFAULT_MAX_POLICY_CHARS;
+    const n = /^\d+$/.test(flags.maxPolicyChars) ? Number(flags.maxPolicyChars) : NaN;
+    if (!(n >= DEFAULT_MAX_POLICY_CHARS && n <= MAX_POLICY_CHARS_LIMIT)) {
+        throw new DoctorError(`--trust-policy-max-chars: "${flags.maxPolicyChars}" is not a whole number from ${DEFAULT_MAX_POLICY_CHARS} to ${MAX_POLICY_CHARS_LIMIT}; give the account's "Role trust policy length" quota`);
+    }
+    return n;
 }
 
 /** With a provider: that one, and its client ids; without: every provider the policy trusts. */
@@ -379,10 +406,11 @@ async function roleMode(flags: Flags): Promise<RoleReport> {
     if (flags.audience === "") throw new DoctorError(`--audience is empty: give the token's audience (normally ${STS_AUDIENCE})`);
     checkProviderArn(flags.providerArn);
     const caller = { subject: subjectOf(flags.namespace, serviceAccount), audience: [flags.audience ?? STS_AUDIENCE] };
+    const maxPolicyChars = maxPolicyCharsOf(flags);
 
     return withClient(iamSettings(flags), async (client) => {
         const role = await fetchRoleOrFail(client, ref);
-        return roleReport(role, caller, await checkCaller(client, role, caller, flags.providerArn));
+        return roleReport(role, caller, await checkCaller(client, role, caller, flags.providerArn), maxPolicyChars);
     });
 }
 
@@ -466,6 +494,7 @@ async function tokenMode(flags: Flags, tokenPath: string): Promise<RoleReport> {
     const ref = requireRole(flags);
     checkProviderArn(flags.providerArn);
     const claims = readToken(tokenPath);
+    const maxPolicyChars = maxPolicyCharsOf(flags);
     const now = Date.now();
     const caller = { subject: claims.subject, audience: claims.audience };
 
@@ -477,7 +506,7 @@ async function tokenMode(flags: Flags, tokenPath: string): Promise<RoleReport> {
         }
         const check = checkProvider(role.document, caller, providerArn, { clientIds: await fetchClientIds(client, providerArn) });
         const expired = expiryProblem(claims, now);
-        const report = roleReport(role, caller, [check], expired ? [expired] : []);
+        const report = roleReport(role, caller, [check], maxPolicyChars, expired ? [expired] : []);
         return { ...report, token: tokenSummary(claims, now) };
     });
 }
@@ -512,6 +541,8 @@ export interface StackReport {
     allowed: boolean;
     profiles: ProfileRow[];
     warnings: string[];
+    /** What the trust-policy rules find in the roles' documents (providers/trustRules.ts). */
+    findings: RoleFinding[];
     /** --offline: what the verdicts rest on. */
     notes?: string[];
 }
@@ -565,6 +596,10 @@ interface StackContext {
     /** Profiles whose role the stack config names (awsIamRole) rather than creates. */
     explicitRoles: Set<string>;
     warnings: Set<string>;
+    /** The stack's trust-policy quota (kubeflow-irsa:trustPolicyMaxChars). */
+    maxPolicyChars: number;
+    /** Rule findings by role, each role once. */
+    findings: Map<string, RoleFinding[]>;
 }
 
 async function checkProfile(ctx: StackContext, flags: Flags, profile: ProfileAccount): Promise<ProfileRow> {
@@ -596,8 +631,9 @@ async function checkProfile(ctx: StackContext, flags: Flags, profile: ProfileAcc
         flags.providerArn !== undefined
             ? [checkProvider(role.document, caller, flags.providerArn, ctx.provider)]
             : trustedOidcProviders(role.document).map((arn) => checkProvider(role.document, caller, arn));
-    const report = roleReport(role, caller, checks);
+    const report = roleReport(role, caller, checks, ctx.maxPolicyChars);
     for (const w of report.warnings) ctx.warnings.add(`${role.name}: ${w}`);
+    ctx.findings.set(role.name, report.findings);
     return rowOf(profile, report);
 }
 
@@ -610,24 +646,25 @@ function requireIrsa(model: StackModel, stack: string): void {
 }
 
 async function stackMode(flags: Flags, stack: string): Promise<StackReport> {
-    forbid(flags, ["role", "namespace", "serviceAccount", "token", "audience"], "with --stack: the stack names the profiles and their roles");
+    forbid(flags, ["role", "namespace", "serviceAccount", "token", "audience", "maxPolicyChars"], "with --stack: the stack names the profiles, their roles and its quota (kubeflow-irsa:trustPolicyMaxChars)");
     checkProviderArn(flags.providerArn);
     const model = await loadStack(flags, stack);
     requireIrsa(model, stack);
     return withClient(iamSettings(flags, model.region), async (client) => {
         const provider = flags.providerArn !== undefined ? { clientIds: await fetchClientIds(client, flags.providerArn) } : undefined;
         const explicitRoles = new Set(model.config.profiles.filter((p) => p.awsIamRole).map((p) => p.name));
-        const ctx: StackContext = { client, roles: new Map(), provider, explicitRoles, warnings: new Set() };
+        const ctx: StackContext = { client, roles: new Map(), provider, explicitRoles, warnings: new Set(), maxPolicyChars: model.config.trustPolicyMaxChars, findings: new Map() };
         const profiles: ProfileRow[] = [];
         for (const profile of accountsOf(model.profiles)) profiles.push(await checkProfile(ctx, flags, profile));
-        return { stack, region: model.region, mode: "live", allowed: profiles.every((p) => p.status !== "denied"), profiles, warnings: [...ctx.warnings] };
+        const findings = [...ctx.findings.values()].flat();
+        return { stack, region: model.region, mode: "live", allowed: profiles.every((p) => p.status !== "denied"), profiles, warnings: [...ctx.warnings], findings };
     });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Stacks, offline
 
-const OFFLINE_FLAGS: Array<keyof Flags> = ["role", "namespace", "serviceAccount", "token", "audience", "providerArn", "region", "profile"];
+const OFFLINE_FLAGS: Array<keyof Flags> = ["role", "namespace", "serviceAccount", "token", "audience", "providerArn", "region", "profile", "maxPolicyChars"];
 const OFFLINE_ONLY = "--offline judges, with no AWS call, the trust policies `up` would write for each profile of a --stack";
 const OWNED_ONLY_NOTE =
     "not created by this stack: only the statement the stack owns in it is known offline, and only that was judged; " +
@@ -647,7 +684,7 @@ function offlineRow(synthesis: Synthesis, profile: ProfileAccount, warnings: Set
     }
     const caller = { subject, audience: [STS_AUDIENCE] };
     const checks = trustedOidcProviders(trust.document).map((arn) => checkProvider(trust.document, caller, arn));
-    const report = roleReport({ name: trust.role, roleArn: trust.arn, document: trust.document }, caller, checks);
+    const report = roleReport({ name: trust.role, roleArn: trust.arn, document: trust.document }, caller, checks, trust.limit);
     for (const w of report.warnings) warnings.add(`${trust.role}: ${w}`);
     const row = rowOf(profile, report);
     if (trust.scope === "owned-statement") row.reason += " (the statement this stack owns)";
@@ -667,13 +704,16 @@ async function offlineStackMode(flags: Flags, stack: string): Promise<StackRepor
     }
     const warnings = new Set<string>();
     const profiles = accountsOf(model.profiles).map((p) => offlineRow(synthesis, p, warnings));
+    // Every trust policy `up` would write, kf-admin's and the components' too (for a role the
+    // stack does not create, the statement it owns).
+    const findings = synthesis.roles.flatMap((r) => roleFindings(r.role, r.document, { maxPolicyChars: r.limit }));
     const ownedOnly = synthesis.roles.filter((r) => r.scope === "owned-statement" && profiles.some((p) => p.judged === "owned-statement" && p.roleArn === r.arn));
     const notes = [
         "offline: judged against the trust policies `pulumi up` would write, as `npm run synth` computes them; no AWS call was made",
         ...ownedOnly.map((r) => `${r.role} * (${r.arn}) is ${OWNED_ONLY_NOTE}`),
         placeholderNote(synthesis.placeholderAccount),
     ];
-    return { stack, region: model.region, mode: "offline", allowed: profiles.every((p) => p.status !== "denied"), profiles, warnings: [...warnings], notes };
+    return { stack, region: model.region, mode: "offline", allowed: profiles.every((p) => p.status !== "denied"), profiles, warnings: [...warnings], findings, notes };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -709,6 +749,7 @@ function renderRoleReport(report: RoleReport): string {
     lines.push("", verdictLine(report));
     // The fix starts with the STS problems (expired token, unknown provider, audience), if any.
     if (report.fix) lines.push(`Fix: ${report.fix}`);
+    lines.push(...findingLines(report.findings));
     for (const warning of report.warnings) lines.push(`Warning: ${warning}`);
     return lines.join("\n") + "\n";
 }
@@ -732,7 +773,7 @@ function renderStackReport(report: StackReport): string {
     const skipped = report.profiles.filter((p) => p.status === "skipped").length;
     const unit = profileCount === report.profiles.length ? "profile(s)" : "service accounts";
     const verdict = denied > 0 ? `${denied} of ${report.profiles.length} ${unit} DENIED.` : skipped > 0 ? `No profile DENIED; ${skipped} skipped (no IAM role).` : "Every profile can assume its role.";
-    lines.push("", verdict);
+    lines.push("", verdict, ...findingLines(report.findings));
     for (const note of report.notes ?? []) lines.push(`Note: ${note}`);
     for (const warning of report.warnings) lines.push(`Warning: ${warning}`);
     return lines.join("\n") + "\n";

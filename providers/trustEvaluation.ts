@@ -12,7 +12,24 @@
 // - several keys / operators are ANDed, several values of one key are ORed —
 //   https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-logic-multiple-context-keys-or-values.html
 
-import { parseOidcProviderArn, SUBJECT_PREFIX } from "./subjects";
+import {
+    asStrings,
+    checkAction,
+    federatedOf,
+    label,
+    parseOperator,
+    quote,
+    quoteAll,
+    type ElementCheck,
+    type ParsedOperator,
+    type StringOperator,
+} from "./policyReading";
+import { parseOidcProviderArn } from "./subjects";
+import { oidcProvidersOf } from "./trustRules";
+
+export { trustedOidcProviders } from "./trustRules";
+
+export { globMatch, globToRegExp } from "./policyReading";
 import {
     statementsOf,
     STS_AUDIENCE,
@@ -56,71 +73,7 @@ export interface TrustEvaluation {
 /** `system:serviceaccount:` (subjects.ts keeps the constant private; this derives it from there). */
 
 // ---------------------------------------------------------------------------------------------
-// Small helpers
-
-function asList(value: unknown): unknown[] {
-    if (value === undefined) return [];
-    return Array.isArray(value) ? value : [value];
-}
-
-/** Condition values may be JSON strings, numbers or booleans; IAM compares their text. */
-function asStrings(value: unknown): string[] {
-    return asList(value)
-        .filter((v) => typeof v === "string" || typeof v === "number" || typeof v === "boolean")
-        .map((v) => String(v));
-}
-
-const quote = (s: string): string => JSON.stringify(s);
-const quoteAll = (values: readonly string[]): string => (values.length === 1 ? quote(values[0]) : `[${values.map(quote).join(", ")}]`);
-
-function label(index: number, sid: string | undefined): string {
-    return sid ? `statement ${index} (Sid ${quote(sid)})` : `statement ${index}`;
-}
-
-function regexEscape(text: string): string {
-    return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/**
- * IAM's string wildcards: `*` is any run of characters (also none), `?` exactly one. `${*}`,
- * `${?}` and `${$}` stand for the literal characters (policy-variable escapes).
- */
-export function globToRegExp(pattern: string, ignoreCase = false): RegExp {
-    let source = "";
-    for (let i = 0; i < pattern.length; i++) {
-        const escape = /^\$\{([*?$])\}/.exec(pattern.slice(i));
-        if (escape) {
-            source += regexEscape(escape[1]);
-            i += escape[0].length - 1;
-        } else if (pattern[i] === "*") {
-            source += ".*";
-        } else if (pattern[i] === "?") {
-            source += ".";
-        } else {
-            source += regexEscape(pattern[i]);
-        }
-    }
-    return new RegExp(`^${source}$`, ignoreCase ? "is" : "s");
-}
-
-export function globMatch(pattern: string, value: string, ignoreCase = false): boolean {
-    return globToRegExp(pattern, ignoreCase).test(value);
-}
-
-// ---------------------------------------------------------------------------------------------
 // Principal and action
-
-interface ElementCheck {
-    matches: boolean;
-    reason: string;
-}
-
-/** The federated principals a Principal (not NotPrincipal) element names. */
-function federatedOf(statement: PolicyStatement): string[] {
-    const principal = statement.Principal;
-    if (typeof principal !== "object" || principal === null) return [];
-    return asStrings(principal.Federated);
-}
 
 /** Whether a Principal/NotPrincipal value names the web-identity caller of `providerArn`. */
 function namesCaller(value: unknown, providerArn: string): { named: boolean; listed: string[] } {
@@ -154,69 +107,8 @@ function checkPrincipal(statement: PolicyStatement, providerArn: string): Elemen
     return { matches: false, reason: "no Principal or NotPrincipal: a trust-policy statement applies to nobody without one" };
 }
 
-/** Action names are case-insensitive and may hold `*` and `?`. */
-function checkAction(statement: PolicyStatement): ElementCheck {
-    const covers = (patterns: string[]) => patterns.find((p) => globMatch(p, WEB_IDENTITY_ACTION, true));
-    if ("Action" in statement) {
-        const actions = asStrings(statement.Action);
-        const hit = covers(actions);
-        return hit
-            ? { matches: true, reason: `Action ${quote(hit)} covers ${WEB_IDENTITY_ACTION}` }
-            : { matches: false, reason: `Action ${quoteAll(actions)} does not include ${WEB_IDENTITY_ACTION}` };
-    }
-    if ("NotAction" in statement) {
-        const actions = asStrings(statement.NotAction);
-        const hit = covers(actions);
-        return hit
-            ? { matches: false, reason: `NotAction ${quote(hit)} excludes ${WEB_IDENTITY_ACTION}` }
-            : { matches: true, reason: `NotAction ${quoteAll(actions)} does not exclude ${WEB_IDENTITY_ACTION}` };
-    }
-    return { matches: false, reason: "no Action or NotAction: the statement allows or denies nothing" };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Conditions
-
-type SetQualifier = "ForAnyValue" | "ForAllValues";
-
-interface StringOperator {
-    negated: boolean;
-    /** StringLike/StringNotLike: policy values are patterns. */
-    like?: boolean;
-    compare: (policyValue: string, requestValue: string) => boolean;
-}
-
-const STRING_OPERATORS: Record<string, StringOperator> = {
-    StringEquals: { negated: false, compare: (p, v) => p === v },
-    StringNotEquals: { negated: true, compare: (p, v) => p === v },
-    StringEqualsIgnoreCase: { negated: false, compare: (p, v) => p.toLowerCase() === v.toLowerCase() },
-    StringNotEqualsIgnoreCase: { negated: true, compare: (p, v) => p.toLowerCase() === v.toLowerCase() },
-    StringLike: { negated: false, like: true, compare: (p, v) => globMatch(p, v) },
-    StringNotLike: { negated: true, like: true, compare: (p, v) => globMatch(p, v) },
-};
-
-interface ParsedOperator {
-    name: string;
-    set?: SetQualifier;
-    base: string;
-    ifExists: boolean;
-    /** Undefined for `Null` and for operators this evaluator does not know. */
-    string?: StringOperator;
-}
-
-function parseOperator(name: string): ParsedOperator {
-    let rest = name;
-    let set: SetQualifier | undefined;
-    for (const qualifier of ["ForAnyValue", "ForAllValues"] as const) {
-        if (rest.startsWith(`${qualifier}:`)) {
-            set = qualifier;
-            rest = rest.slice(qualifier.length + 1);
-        }
-    }
-    const ifExists = rest.endsWith("IfExists") && rest !== "IfExists";
-    const base = ifExists ? rest.slice(0, -"IfExists".length) : rest;
-    return { name, set, base, ifExists, string: STRING_OPERATORS[base] };
-}
 
 export type KeyKind = "sub" | "aud" | "other";
 
@@ -379,74 +271,6 @@ function analyseStatement(statement: PolicyStatement, index: number, request: We
     };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Dangerous statements (independent of the request)
-
-/**
- * True when a `sub` pattern's namespace part (between `system:serviceaccount:` and the next ':')
- * holds `*` or `?`, or when a wildcard comes before that prefix is even spelled out.
- */
-function namespaceHasWildcard(pattern: string): boolean {
-    if (!pattern.startsWith(SUBJECT_PREFIX)) return /[*?]/.test(pattern);
-    const namespace = pattern.slice(SUBJECT_PREFIX.length).split(":")[0];
-    return /[*?]/.test(namespace);
-}
-
-/** The OIDC providers a statement trusts by name (Federated principals that are IAM OIDC provider ARNs). */
-function oidcProvidersOf(statement: PolicyStatement): string[] {
-    return federatedOf(statement).filter((arn) => parseOidcProviderArn(arn) !== undefined);
-}
-
-function conditionEntries(statement: PolicyStatement): Array<{ op: ParsedOperator; key: string; values: string[] }> {
-    const block: unknown = statement.Condition;
-    if (typeof block !== "object" || block === null) return [];
-    return Object.entries(block as Record<string, unknown>).flatMap(([opName, entries]) =>
-        typeof entries === "object" && entries !== null
-            ? Object.entries(entries as Record<string, unknown>).map(([key, values]) => ({ op: parseOperator(opName), key, values: asStrings(values) }))
-            : [],
-    );
-}
-
-function statementWarnings(statement: PolicyStatement, index: number): string[] {
-    if (statement.Effect !== "Allow" || !checkAction(statement).matches) return [];
-    const sid = typeof statement.Sid === "string" && statement.Sid !== "" ? statement.Sid : undefined;
-    const name = label(index, sid);
-    const warnings: string[] = [];
-    const entries = conditionEntries(statement);
-    for (const providerArn of oidcProvidersOf(statement)) {
-        const issuer = parseOidcProviderArn(providerArn)?.issuer ?? "";
-        const subKey = `${issuer}:sub`.toLowerCase();
-        const subEntries = entries.filter((e) => e.key.toLowerCase() === subKey);
-        const restricting = subEntries.filter((e) => e.op.string !== undefined && !e.op.string.negated);
-        if (restricting.length === 0) {
-            const excludes = subEntries.length > 0;
-            const what = entries.length === 0 ? "has no condition" : excludes ? "only excludes some subjects" : "checks only " + [...new Set(entries.map((e) => e.key))].join(", ");
-            warnings.push(
-                `DANGEROUS: ${name} allows ${WEB_IDENTITY_ACTION} from ${providerArn} and ${what}, without restricting ${issuer}:sub: ` +
-                    `every ${excludes ? "other " : ""}service account in that cluster can assume this role; add StringEquals ${issuer}:sub with the service accounts that need it`,
-            );
-        }
-        for (const entry of restricting.filter((e) => e.op.base === "StringLike")) {
-            for (const pattern of entry.values.filter(namespaceHasWildcard)) {
-                warnings.push(
-                    `DANGEROUS: ${name} trusts ${entry.op.name} ${issuer}:sub ${quote(pattern)}, a wildcard in the namespace part: ` +
-                        `service accounts of any matching namespace, including ones created later, can assume this role; name each namespace instead`,
-                );
-            }
-        }
-    }
-    return warnings;
-}
-
-/** Warnings about statements that trust more service accounts than anyone likely meant. */
-export function dangerousStatements(document: PolicyDocument): string[] {
-    return statementsOf(document).flatMap((statement, index) => statementWarnings(statement, index));
-}
-
-/** Every IAM OIDC provider the policy names as a Federated principal, in order of appearance. */
-export function trustedOidcProviders(document: PolicyDocument): string[] {
-    return [...new Set(statementsOf(document).flatMap(oidcProvidersOf))];
-}
 
 // ---------------------------------------------------------------------------------------------
 // Fix
@@ -526,7 +350,8 @@ export function evaluateTrustPolicy(document: PolicyDocument, request: WebIdenti
     const context = contextOf(request, issuer);
     const statements = statementsOf(document);
     const analyses = statements.map((s, i) => analyseStatement(s, i, request, context));
-    const warnings = [...dangerousStatements(document), ...requestWarnings(analyses, request)];
+    // What is wrong with the document itself, whoever asks, is for the rules (trustRules.ts).
+    const warnings = requestWarnings(analyses, request);
     const results = analyses.map((a) => a.result);
 
     const deny = analyses.find((a) => a.effect === "Deny" && a.result.matched);

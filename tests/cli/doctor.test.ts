@@ -191,11 +191,36 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
             assert.match(out, /Fix: statement 1 \(Sid "QuarantineTeamA"\) explicitly denies/);
         });
 
-        it("GIVEN an aud-only statement WHEN any namespace is checked THEN it is allowed but flagged DANGEROUS", async () => {
+        it("GIVEN an aud-only statement WHEN any namespace is checked THEN it is allowed, and the irsa-aud-only finding is listed beside the verdict", async () => {
             fake.putRole(ROLE, { Version: "2012-10-17", Statement: [webIdentity({ StringEquals: { [`${ISSUER}:aud`]: "sts.amazonaws.com" } })] });
             const { code, out } = await doctor("--role", ROLE, "--namespace", "some-random-ns");
-            assert.equal(code, 0);
-            assert.match(out, /Warning: DANGEROUS: statement 0 .*every service account in that cluster can assume this role/);
+            assert.equal(code, 0, "the verdict is IAM's: the namespace does get in");
+            assert.match(out, /^ALLOWED: .*\nFindings: 1 \(1 mandatory, 0 advisory\)\n  \[mandatory\] irsa-aud-only \(kf-user-us-west-2-kf-dev\): statement 0 .*every service account in that cluster can assume this role\n      fix: add StringEquals/m);
+        });
+
+        it("GIVEN a live document breaking several rules (wildcard under StringEquals, StringLike over every namespace, near the quota) THEN each finding names its statement; --trust-policy-max-chars sets the quota", async () => {
+            // 62 subjects: about 3,900 of 4,096 characters, above 90% and still under the quota.
+            const subjects = Array.from({ length: 62 }, (_, i) => `system:serviceaccount:team-${String(i).padStart(3, "0")}:default-editor`);
+            fake.putRole(ROLE, {
+                Version: "2012-10-17",
+                Statement: [
+                    webIdentity({ StringEquals: { [`${ISSUER}:aud`]: "sts.amazonaws.com", [`${ISSUER}:sub`]: [...subjects, "system:serviceaccount:ml-*:runner"] } }, { Sid: "Profiles" }),
+                    webIdentity({ StringEquals: { [`${ISSUER}:aud`]: "sts.amazonaws.com" }, StringLike: { [`${ISSUER}:sub`]: "system:serviceaccount:*:default" } }, { Sid: "Everyone" }),
+                ],
+            });
+            const { json } = await doctorJson("--role", ROLE, "--namespace", "team-000", "--trust-policy-max-chars", "4096");
+            const findings = json.findings as Array<{ rule: string; level: string; statement: number; sid?: string; role: string; fix: string }>;
+            assert.deepEqual(findings.map((f) => [f.rule, f.level, f.statement, f.sid]), [
+                ["irsa-wildcard-under-string-equals", "advisory", 0, "Profiles"],
+                ["irsa-sub-matches-every-namespace", "mandatory", 1, "Everyone"],
+                ["trust-policy-headroom", "advisory", 0, "Profiles"],
+            ]);
+            assert.ok(findings.every((f) => f.role === ROLE && f.fix.length > 0));
+            const roomy = await doctorJson("--role", ROLE, "--namespace", "team-000", "--trust-policy-max-chars", "8192");
+            assert.ok(!(roomy.json.findings as Array<{ rule: string }>).some((f) => f.rule === "trust-policy-headroom"), "at 8192 the document has room");
+            const bad = await doctor("--role", ROLE, "--namespace", "team-000", "--trust-policy-max-chars", "100");
+            assert.equal(bad.code, 2);
+            assert.match(bad.err, /--trust-policy-max-chars: "100" is not a whole number from 2048 to 8192/);
         });
 
         it("GIVEN a role trusting two clusters WHEN no --provider-arn is given THEN every trusted provider is checked and each must allow", async () => {
@@ -237,14 +262,14 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
             assert.equal(statements[0].matched, false);
         });
 
-        it("GIVEN an allowed aud-only statement WHEN --json THEN allowed, decidingStatement 0 and the DANGEROUS warning are there", async () => {
+        it("GIVEN an allowed aud-only statement WHEN --json THEN allowed, decidingStatement 0 and the irsa-aud-only finding are there", async () => {
             fake.putRole(ROLE, { Version: "2012-10-17", Statement: [webIdentity({ StringEquals: { [`${ISSUER}:aud`]: "sts.amazonaws.com" } })] });
             const { code, json } = await doctorJson("--role", ROLE, "--namespace", "team-a");
             assert.equal(code, 0);
             assert.equal(json.allowed, true);
             assert.equal(json.decidingStatement, 0);
             assert.equal(json.fix, undefined);
-            assert.match((json.warnings as string[])[0], /^DANGEROUS: /);
+            assert.deepEqual((json.findings as Array<{ rule: string; level: string; statement: number }>).map((f) => [f.rule, f.level, f.statement]), [["irsa-aud-only", "mandatory", 0]]);
         });
 
         it("GIVEN a usage error WHEN --json THEN stdout carries {error} and the exit code is 2", async () => {

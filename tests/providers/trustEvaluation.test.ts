@@ -1,5 +1,6 @@
 import { strict as assert } from "assert";
-import { audienceProblem, dangerousStatements, evaluateTrustPolicy, globMatch, trustedOidcProviders, type WebIdentityRequest } from "../../providers/trustEvaluation";
+import { checkTrustPolicy } from "../../providers/trustRules";
+import { audienceProblem, evaluateTrustPolicy, globMatch, trustedOidcProviders, type WebIdentityRequest } from "../../providers/trustEvaluation";
 import type { PolicyDocument, PolicyStatement } from "../../providers/trustPolicy";
 
 const ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
@@ -218,32 +219,12 @@ describe("evaluateTrustPolicy (IAM evaluation of sts:AssumeRoleWithWebIdentity)"
         });
     });
 
-    describe("dangerous statements", () => {
-        it("GIVEN an aud-only statement (what the Kubeflow controller leaves behind) WHEN evaluated THEN any service account is allowed and it is flagged", () => {
-            const doc = policy(statement({ StringEquals: { [AUD]: "sts.amazonaws.com" } }));
-            const result = evaluateTrustPolicy(doc, request({ sub: "system:serviceaccount:anything:anyone" }));
-            assert.equal(result.allowed, true);
-            assert.equal(result.warnings.length, 1);
-            assert.match(result.warnings[0], /^DANGEROUS: statement 0 .* checks only .*:aud, without restricting .*:sub: every service account in that cluster can assume this role/);
-        });
-
-        it("GIVEN a statement without any condition WHEN checked THEN it is flagged", () => {
-            assert.match(dangerousStatements(policy(statement(undefined)))[0], /has no condition/);
-        });
-
-        it("GIVEN a StringLike sub with a wildcard in the namespace WHEN checked THEN it is flagged; one in the service-account part is not", () => {
-            const warnings = dangerousStatements(
-                policy(statement({ StringLike: { [SUB]: ["system:serviceaccount:team-*:default-editor", "system:serviceaccount:team-a:*", "*:default-editor"] } })),
-            );
-            assert.equal(warnings.length, 2);
-            assert.ok(warnings[0].includes('"system:serviceaccount:team-*:default-editor", a wildcard in the namespace part'));
-            assert.ok(warnings[1].includes('"*:default-editor"'));
-        });
-
-        it("GIVEN a Deny or a subject-restricted Allow WHEN checked THEN nothing is flagged", () => {
-            assert.deepEqual(dangerousStatements(kubeflowPolicy()), []);
-            assert.deepEqual(dangerousStatements(policy(statement({ StringEquals: { [AUD]: "sts.amazonaws.com" } }, { Effect: "Deny" }))), []);
-        });
+    it("GIVEN an aud-only statement (what the Kubeflow controller leaves behind) WHEN evaluated THEN any service account is allowed, and the rules (not the evaluator) flag it", () => {
+        const doc = policy(statement({ StringEquals: { [AUD]: "sts.amazonaws.com" } }));
+        const result = evaluateTrustPolicy(doc, request({ sub: "system:serviceaccount:anything:anyone" }));
+        assert.equal(result.allowed, true);
+        assert.deepEqual(result.warnings, []);
+        assert.deepEqual(checkTrustPolicy(doc).map((f) => f.rule), ["irsa-aud-only"]);
     });
 
     describe("helpers", () => {

@@ -1,0 +1,254 @@
+// Guardrails for role trust policies: the well-known IRSA mistakes as pure rules over a policy
+// document. One implementation, enforced by the Pulumi policy pack (policy/), by `npm run synth`
+// over every trust policy it synthesizes, and by `npm run doctor` over the live documents it reads.
+// The TrustSubjects provider never writes a document that breaks a mandatory rule (a property
+// test over generated edits keeps it so).
+
+import {
+    asStrings,
+    checkAction,
+    conditionEntries,
+    federatedOf,
+    label,
+    quote,
+    type ParsedOperator,
+} from "./policyReading";
+import { parseOidcProviderArn, SUBJECT_PREFIX } from "./subjects";
+import { DEFAULT_MAX_POLICY_CHARS, policySize, statementsOf, STS_AUDIENCE, WEB_IDENTITY_ACTION, type PolicyDocument, type PolicyStatement } from "./trustPolicy";
+
+/** As Pulumi's policy packs name them: mandatory blocks a deployment, advisory warns. */
+export type RuleLevel = "mandatory" | "advisory";
+
+export type RuleId =
+    | "irsa-aud-only"
+    | "irsa-sub-matches-every-namespace"
+    | "irsa-wildcard-under-string-equals"
+    | "irsa-audience"
+    | "trust-policy-headroom"
+    | "trust-open-principal";
+
+export interface TrustRule {
+    id: RuleId;
+    level: RuleLevel;
+    description: string;
+}
+
+/** The rules, in the order findings are reported. */
+export const TRUST_RULES: readonly TrustRule[] = [
+    {
+        id: "irsa-aud-only",
+        level: "mandatory",
+        description: "An Allow of sts:AssumeRoleWithWebIdentity for an OIDC provider must restrict <issuer>:sub; with only an aud condition every service account of the cluster can assume the role.",
+    },
+    {
+        id: "irsa-sub-matches-every-namespace",
+        level: "mandatory",
+        description: "A StringLike <issuer>:sub pattern must not match every namespace (system:serviceaccount:*:…); a namespace created later would get the role.",
+    },
+    {
+        id: "irsa-wildcard-under-string-equals",
+        level: "advisory",
+        description: "* and ? are literal characters under StringEquals: a sub value holding them never matches a real service account.",
+    },
+    {
+        id: "irsa-audience",
+        level: "advisory",
+        description: "An IRSA statement should require <issuer>:aud, and for an EKS issuer exactly sts.amazonaws.com.",
+    },
+    {
+        id: "trust-policy-headroom",
+        level: "advisory",
+        description: "A trust policy close to the account's ACLSizePerRole quota (default: above 90% of it) cannot take many more subjects.",
+    },
+    {
+        id: "trust-open-principal",
+        level: "mandatory",
+        description: 'An Allow for Principal "*" or {"AWS": "*"} with no condition lets every AWS principal assume the role.',
+    },
+];
+
+export const DEFAULT_HEADROOM_THRESHOLD = 0.9;
+
+export interface RuleOptions {
+    /** The account's trust-policy quota. @default 2048 */
+    maxPolicyChars?: number;
+    /** The share of the quota above which trust-policy-headroom reports. @default 0.9 */
+    headroomThreshold?: number;
+}
+
+export interface Finding {
+    rule: RuleId;
+    level: RuleLevel;
+    /** The statement's index in the document (the largest statement, for trust-policy-headroom). */
+    statement: number;
+    sid?: string;
+    /** What is wrong, naming the statement. */
+    message: string;
+    /** What to change. */
+    fix: string;
+}
+
+const levelOf = (id: RuleId): RuleLevel => TRUST_RULES.find((r) => r.id === id)!.level;
+
+interface Located {
+    statement: PolicyStatement;
+    index: number;
+    sid?: string;
+    name: string;
+}
+
+type Report = (rule: RuleId, at: Located, message: string, fix: string) => void;
+
+/** An Allow that grants sts:AssumeRoleWithWebIdentity (also through `sts:*`, `*`, or NotAction). */
+function allowsWebIdentity(statement: PolicyStatement): boolean {
+    return statement.Effect === "Allow" && "Principal" in statement && checkAction(statement).matches;
+}
+
+/** The IAM OIDC providers a statement trusts by name. */
+export function oidcProvidersOf(statement: PolicyStatement): string[] {
+    return federatedOf(statement).filter((arn) => parseOidcProviderArn(arn) !== undefined);
+}
+
+/** Every IAM OIDC provider the policy names as a Federated principal, in order of appearance. */
+export function trustedOidcProviders(document: PolicyDocument): string[] {
+    return [...new Set(statementsOf(document).flatMap(oidcProvidersOf))];
+}
+
+/** A condition operator that lets only listed values in (not negated, not Null, not unknown). */
+const restricts = (op: ParsedOperator) => op.string !== undefined && !op.string.negated;
+
+/**
+ * Whether a StringLike `sub` pattern matches service accounts of every namespace: a `*` before
+ * `system:serviceaccount:` is spelled out, or a namespace part of wildcards only (`*`, `?*`, `*?`;
+ * a namespace has at least one character, so one `?` with a `*` still matches them all).
+ */
+export function matchesEveryNamespace(pattern: string): boolean {
+    for (let i = 0; i < SUBJECT_PREFIX.length; i++) {
+        if (i >= pattern.length) return false;
+        if (pattern[i] === "*") return true;
+        if (pattern[i] !== "?" && pattern[i] !== SUBJECT_PREFIX[i]) return false;
+    }
+    const namespace = pattern.slice(SUBJECT_PREFIX.length).split(":")[0];
+    return /^[*?]+$/.test(namespace) && namespace.includes("*") && (namespace.match(/\?/g) ?? []).length <= 1;
+}
+
+const EKS_ISSUER = /^oidc\.eks\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/id\/[0-9A-Za-z]+$/;
+
+function checkWebIdentity(at: Located, report: Report): void {
+    const entries = conditionEntries(at.statement);
+    for (const providerArn of oidcProvidersOf(at.statement)) {
+        const issuer = parseOidcProviderArn(providerArn)!.issuer;
+        const subKey = `${issuer}:sub`;
+        const audKey = `${issuer}:aud`;
+        const of = (key: string) => entries.filter((e) => e.key.toLowerCase() === key.toLowerCase());
+        const sub = of(subKey);
+        const restricting = sub.filter((e) => restricts(e.op));
+        if (restricting.length === 0) {
+            const what =
+                entries.length === 0 ? "has no condition" : sub.length > 0 ? "only excludes some subjects" : `checks only ${[...new Set(entries.map((e) => e.key))].join(", ")}`;
+            report(
+                "irsa-aud-only",
+                at,
+                `${at.name} allows ${WEB_IDENTITY_ACTION} from ${providerArn} and ${what}, without restricting ${subKey}: every service account in that cluster can assume this role`,
+                `add StringEquals ${subKey} with the service accounts that need the role ("${SUBJECT_PREFIX}<namespace>:<name>")`,
+            );
+        }
+        for (const entry of restricting) {
+            const like = entry.op.string!.like === true;
+            for (const value of entry.values) {
+                if (like && matchesEveryNamespace(value)) {
+                    report(
+                        "irsa-sub-matches-every-namespace",
+                        at,
+                        `${at.name} trusts ${entry.op.name} ${subKey} ${quote(value)}, which matches service accounts of every namespace, including ones created later`,
+                        `name each namespace (StringEquals ${subKey} "${SUBJECT_PREFIX}<namespace>:<name>"), or at least a fixed namespace prefix`,
+                    );
+                }
+                if (!like && /[*?]/.test(value)) {
+                    report(
+                        "irsa-wildcard-under-string-equals",
+                        at,
+                        `${at.name} lists ${quote(value)} under ${entry.op.name} ${subKey}: there * and ? are literal characters, so it never matches a service account`,
+                        `move the pattern under StringLike ${subKey}, or list each service account exactly`,
+                    );
+                }
+            }
+        }
+        const aud = of(audKey).filter((e) => restricts(e.op));
+        if (aud.length === 0) {
+            report(
+                "irsa-audience",
+                at,
+                `${at.name} trusts ${providerArn} without a ${audKey} condition: a token of that issuer for any audience is accepted`,
+                `add StringEquals ${audKey} "${STS_AUDIENCE}"`,
+            );
+        } else if (EKS_ISSUER.test(issuer)) {
+            const others = [...new Set(aud.flatMap((e) => e.values))].filter((v) => v !== STS_AUDIENCE);
+            if (others.length > 0) {
+                report(
+                    "irsa-audience",
+                    at,
+                    `${at.name} accepts ${audKey} ${others.map(quote).join(", ")}; EKS's projected tokens for IRSA carry the audience "${STS_AUDIENCE}"`,
+                    `require StringEquals ${audKey} "${STS_AUDIENCE}" only`,
+                );
+            }
+        }
+    }
+}
+
+function checkOpenPrincipal(at: Located, report: Report): void {
+    if (at.statement.Effect !== "Allow" || !("Principal" in at.statement)) return;
+    const principal = at.statement.Principal;
+    const open = principal === "*" || (typeof principal === "object" && principal !== null && !Array.isArray(principal) && asStrings((principal as Record<string, unknown>).AWS).includes("*"));
+    const condition = at.statement.Condition;
+    const unconditioned = condition === undefined || condition === null || (typeof condition === "object" && Object.keys(condition).length === 0);
+    if (open && unconditioned) {
+        report(
+            "trust-open-principal",
+            at,
+            `${at.name} allows Principal ${JSON.stringify(principal)} with no condition: every AWS principal, in any account, can assume this role`,
+            "name the principals (an account, role or OIDC provider ARN), or add a condition such as aws:PrincipalOrgID",
+        );
+    }
+}
+
+function checkHeadroom(document: PolicyDocument, located: Located[], options: RuleOptions, report: Report): void {
+    const maxChars = options.maxPolicyChars ?? DEFAULT_MAX_POLICY_CHARS;
+    const threshold = options.headroomThreshold ?? DEFAULT_HEADROOM_THRESHOLD;
+    const size = policySize(document);
+    if (located.length === 0 || size <= threshold * maxChars) return;
+    const sizes = located.map((at) => policySize({ Version: document.Version, Statement: [at.statement] }));
+    const largest = located[sizes.indexOf(Math.max(...sizes))];
+    report(
+        "trust-policy-headroom",
+        largest,
+        `the trust policy is ${size} of ${maxChars} characters (${Math.round((100 * size) / maxChars)}%, above ${Math.round(threshold * 100)}%); ${largest.name} is the largest`,
+        size > maxChars
+            ? `it is over the quota: IAM refuses it; move subjects to another role or raise the "Role trust policy length" quota (Service Quotas, IAM, L-C07B4B0D)`
+            : `plan for more roles (kubeflow-irsa:userRoleShards) or raise the "Role trust policy length" quota (Service Quotas, IAM, L-C07B4B0D) before it fills up`,
+    );
+}
+
+/** Every finding of every rule in a trust policy, in statement order (the headroom finding last). */
+export function checkTrustPolicy(document: PolicyDocument, options: RuleOptions = {}): Finding[] {
+    const findings: Finding[] = [];
+    const report: Report = (rule, at, message, fix) =>
+        findings.push({ rule, level: levelOf(rule), statement: at.index, ...(at.sid ? { sid: at.sid } : {}), message, fix });
+    const located = statementsOf(document).map((statement, index) => {
+        const sid = typeof statement.Sid === "string" && statement.Sid !== "" ? statement.Sid : undefined;
+        return { statement, index, ...(sid ? { sid } : {}), name: label(index, sid) };
+    });
+    for (const at of located) {
+        checkOpenPrincipal(at, report);
+        if (allowsWebIdentity(at.statement)) checkWebIdentity(at, report);
+    }
+    checkHeadroom(document, located, options, report);
+    return findings;
+}
+
+export const isMandatory = (f: Finding) => f.level === "mandatory";
+
+/** One line per finding: `[mandatory] irsa-aud-only: <message>; fix: <fix>`. */
+export function formatFinding(f: Finding): string {
+    return `[${f.level}] ${f.rule}: ${f.message}; fix: ${f.fix}`;
+}
