@@ -21,14 +21,20 @@
 //                                   phase; profiles added and removed since the previous synth
 // and prints a summary table.
 //
+// The trust-policy rules (providers/trustRules.ts) run over every synthesized trust policy; their
+// findings are printed and in summary.json.
+//
 // Exit codes: 0 written; 1 unexpected failure (a bug: printed with its stack); 2 bad usage or a
-// stack that `pulumi preview` would reject (the program's own message). A failed run removes
-// the files an earlier run wrote to the output directory, so they cannot pass for this one's.
+// stack that `pulumi preview` would reject (the program's own message, or a mandatory rule
+// finding, as with the policy pack: the files are then still written). A failed run removes the
+// files an earlier run wrote to the output directory, so they cannot pass for this one's.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import type { ConfigValues, RecordedResource, StackModel } from "./evaluate";
+import { findingLines, hasMandatory, roleFindings, type RoleFinding } from "./findings";
+import { isMandatory } from "../providers/trustRules";
 import {
     AFTER_KUBEFLOW_FILE,
     KUBERNETES_FILE,
@@ -161,8 +167,12 @@ Options:
                         keys without a namespace are ${project}:<key>; lists and maps as JSON)
   -h, --help            this text
 
-Exit codes: 0 written; 1 unexpected failure; 2 bad usage or configuration. On failure the files
-an earlier run wrote to the output directory are removed (stderr says so).
+Every trust policy is checked with the trust-policy rules (the policy pack's, see policy/);
+findings are printed and in ${SUMMARY_FILE}.
+
+Exit codes: 0 written; 1 unexpected failure; 2 bad usage or configuration, or a mandatory rule
+finding (the files are written). On failure the files an earlier run wrote to the output
+directory are removed (stderr says so).
 `;
 
 /** A failure `pulumi preview` would also report, or bad usage: message only, exit 2. */
@@ -473,6 +483,16 @@ export interface Summary {
     afterKubeflow?: { configKey: string; file: string; note: string; objects: ObjectRef[] };
     changes?: ProfileChanges;
     podIdentityAssociations?: { file: string; associations: PodIdentityBinding[] };
+    /** What the trust-policy rules find in the synthesized trust policies (a mandatory one fails synth). */
+    findings: RoleFinding[];
+}
+
+/**
+ * The trust-policy rules over every trust policy the stack would write, each against its role's
+ * quota. For a role the stack does not create, that is the statement it owns.
+ */
+export function synthesisFindings(synthesis: Synthesis): RoleFinding[] {
+    return synthesis.roles.filter((r) => r.binding === "irsa").flatMap((r) => roleFindings(r.role, r.document, { maxPolicyChars: r.limit }));
 }
 
 /** `<role>`; a role this stack does not create is `<account>-<role>` (a name may recur across accounts). */
@@ -529,6 +549,7 @@ export function summaryOf(synthesis: Synthesis, context: SynthContext = { phase:
               }
             : {}),
         ...(context.changes ? { changes: context.changes } : {}),
+        findings: synthesisFindings(synthesis),
         ...(synthesis.podIdentityAssociations.length > 0
             ? { podIdentityAssociations: { file: POD_IDENTITY_FILE, associations: synthesis.podIdentityAssociations } }
             : {}),
@@ -796,6 +817,7 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
         if (previous) context.changes = profileChanges(previous, synthesis, model.config.deleteRemovedProfiles);
 
         writeFiles(outDir, renderFiles(synthesis, context));
+        const findings = synthesisFindings(synthesis);
 
         const out = io.stdout;
         out.write(`${synthesis.project} stack "${stack}": region ${synthesis.region}, cluster ${synthesis.clusterName}, identityMode ${synthesis.identityMode}\n`);
@@ -817,6 +839,12 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
         out.write(`Wrote ${shown(outDir)}: ${written.join(", ")}\n`);
         const second = secondMs !== undefined ? ` (and again in ${secondMs} ms with ${KUBEFLOW_INSTALLED_KEY}=true)` : "";
         out.write(`Evaluated the program in ${evaluated - started} ms${second}; ${Date.now() - started} ms in all.\n`);
+        if (findings.length > 0) out.write(`\n${findingLines(findings).join("\n")}\n`);
+        if (hasMandatory(findings)) {
+            // As `pulumi preview --policy-pack policy` would: the files stay, for the review.
+            io.stderr.write(`error: ${findings.filter(isMandatory).length} mandatory trust-policy finding(s); the files are written for review, but \`pulumi preview --policy-pack policy\` would refuse this stack\n`);
+            return EXIT_INVALID;
+        }
         return EXIT_OK;
     } catch (err) {
         if (err instanceof SynthError) {

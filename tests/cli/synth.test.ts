@@ -298,6 +298,33 @@ describe("npm run synth", function () {
         });
     });
 
+    describe("GIVEN the trust-policy rules", () => {
+        it("WHEN the dev stack is synthesized THEN no trust policy it would write has a finding", async () => {
+            const out = tmpDir("rules-dev");
+            const result = await synth("--stack", "dev", "--out", out);
+            assertOk(result);
+            assert.deepEqual(readJson<{ findings: unknown[] }>(out, "summary.json").findings, []);
+            assert.ok(!result.stdout.includes("Findings:"));
+        });
+
+        it("WHEN kf-user would be above 90% of its quota THEN the advisory trust-policy-headroom finding is printed and in summary.json, and synth still succeeds", async () => {
+            const profiles = Array.from({ length: 31 }, (_, i) => ({ name: `team-${String(i).padStart(3, "0")}`, owner: `u${i}@example.com` }));
+            const dir = project("busy", { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-dev", "kubeflow-irsa:profiles": profiles });
+            const out = tmpDir("rules-busy");
+            const result = await synth("--stack", "busy", "--project-dir", dir, "--out", out);
+            assertOk(result);
+            const summary = readJson<{ findings: Array<{ rule: string; level: string; role: string; statement: number }>; roles: Array<{ role: string; chars: number; limit: number }> }>(out, "summary.json");
+            const user = summary.roles.find((r) => r.role === "kf-user-us-west-2-kf-dev")!;
+            assert.ok(user.chars > 0.9 * user.limit && user.chars <= user.limit, `${user.chars} of ${user.limit}`);
+            assert.deepEqual(summary.findings.map((f) => [f.rule, f.level, f.role, f.statement]), [["trust-policy-headroom", "advisory", "kf-user-us-west-2-kf-dev", 0]]);
+            assert.match(result.stdout, /^Findings: 1 \(0 mandatory, 1 advisory\)\n  \[advisory\] trust-policy-headroom \(kf-user-us-west-2-kf-dev\): the trust policy is \d+ of 2048 characters/m);
+            // At the 8192 quota the same profiles leave room.
+            const roomy = await synth("--stack", "busy", "--project-dir", dir, "--out", out, "--config", "trustPolicyMaxChars=8192");
+            assertOk(roomy);
+            assert.deepEqual(readJson<{ findings: unknown[] }>(out, "summary.json").findings, []);
+        });
+    });
+
     describe("GIVEN --config albController=v1 (Kubeflow 1.1's alb-ingress-controller)", () => {
         let out: string;
         let summary: Summary;
