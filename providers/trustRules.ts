@@ -212,21 +212,29 @@ function checkOpenPrincipal(at: Located, report: Report): void {
     }
 }
 
-function checkHeadroom(document: PolicyDocument, located: Located[], options: RuleOptions, report: Report): void {
+/**
+ * trust-policy-headroom's test and words for a policy of `size` characters (as IAM counts them),
+ * or undefined when it has room. `largest` names the statement to look at, if known.
+ */
+export function headroomProblem(size: number, options: RuleOptions, largest?: string): { message: string; fix: string } | undefined {
     const maxChars = options.maxPolicyChars ?? DEFAULT_MAX_POLICY_CHARS;
     const threshold = options.headroomThreshold ?? DEFAULT_HEADROOM_THRESHOLD;
-    const size = policySize(document);
-    if (located.length === 0 || size <= threshold * maxChars) return;
+    if (size <= threshold * maxChars) return undefined;
+    return {
+        message: `the trust policy is ${size} of ${maxChars} characters (${Math.round((100 * size) / maxChars)}%, above ${Math.round(threshold * 100)}%)${largest ? `; ${largest} is the largest` : ""}`,
+        fix:
+            size > maxChars
+                ? `it is over the quota: IAM refuses it; move subjects to another role or raise the "Role trust policy length" quota (Service Quotas, IAM, L-C07B4B0D)`
+                : `plan for more roles (kubeflow-irsa:userRoleShards) or raise the "Role trust policy length" quota (Service Quotas, IAM, L-C07B4B0D) before it fills up`,
+    };
+}
+
+function checkHeadroom(document: PolicyDocument, located: Located[], options: RuleOptions, report: Report): void {
+    if (located.length === 0) return;
     const sizes = located.map((at) => policySize({ Version: document.Version, Statement: [at.statement] }));
     const largest = located[sizes.indexOf(Math.max(...sizes))];
-    report(
-        "trust-policy-headroom",
-        largest,
-        `the trust policy is ${size} of ${maxChars} characters (${Math.round((100 * size) / maxChars)}%, above ${Math.round(threshold * 100)}%); ${largest.name} is the largest`,
-        size > maxChars
-            ? `it is over the quota: IAM refuses it; move subjects to another role or raise the "Role trust policy length" quota (Service Quotas, IAM, L-C07B4B0D)`
-            : `plan for more roles (kubeflow-irsa:userRoleShards) or raise the "Role trust policy length" quota (Service Quotas, IAM, L-C07B4B0D) before it fills up`,
-    );
+    const problem = headroomProblem(policySize(document), options, largest.name);
+    if (problem) report("trust-policy-headroom", largest, problem.message, problem.fix);
 }
 
 /** Every finding of every rule in a trust policy, in statement order (the headroom finding last). */
