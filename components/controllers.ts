@@ -69,3 +69,29 @@ export function defaultAdminServiceAccounts(selection: ComponentSelection & { ad
 export function componentRoleName(component: Pick<ControlPlaneComponent, "short">, region: string, clusterName: string): string {
     return `kf-${component.short}-${region}-${clusterName}`;
 }
+
+/**
+ * What a hand-written adminServiceAccounts list (shared mode) may have left behind: kf-admin carries
+ * a component's policy but trusts none of its accounts (a list written for the other albController,
+ * say), or trusts the other load balancer controller's account. Warnings, not errors: a component
+ * may run elsewhere, and trusting both controllers is how a v1 → v2 migration goes.
+ */
+export function controlPlaneWarnings(config: ComponentSelection & { adminRoleMode: AdminRoleMode; adminServiceAccounts: string[] }): string[] {
+    if (config.adminRoleMode !== "shared") return [];
+    const trusted = new Set(config.adminServiceAccounts);
+    const warnings: string[] = [];
+    for (const component of controlPlaneComponents(config)) {
+        if (!component.serviceAccounts.some((sa) => trusted.has(sa))) {
+            warnings.push(
+                `kf-admin carries the ${component.title}'s policy (${component.policy}) but kubeflow-irsa:adminServiceAccounts trusts none of its service accounts (${component.serviceAccounts.join(", ")}); add it, or leave adminServiceAccounts unset for the defaults`,
+            );
+        }
+    }
+    const other: AlbController = config.albController === "v2" ? "v1" : "v2";
+    for (const sa of LOAD_BALANCER_CONTROLLERS[other].serviceAccounts.filter((s) => trusted.has(s))) {
+        warnings.push(
+            `kubeflow-irsa:adminServiceAccounts trusts ${sa}, the ${LOAD_BALANCER_CONTROLLERS[other].title}'s account, while albController is ${config.albController}: kf-admin holds the ${LOAD_BALANCER_CONTROLLERS[config.albController].title}'s policy; remove it once the migration is done`,
+        );
+    }
+    return warnings;
+}

@@ -4,7 +4,9 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterOidc } from "./cluster";
 import { ConfigError, type StackConfig } from "./config";
-import { accountFromConfig, ANCHOR_SUBJECTS, capacityProblems, needsAccount, planTrust, roleNameProblems, type TrustPlan } from "./placement";
+import { controlPlaneWarnings } from "./controllers";
+import { accountFromConfig, ANCHOR_SUBJECTS, capacityProblems, needsAccount, planTrust, roleNameProblems, roleNames, type TrustPlan } from "./placement";
+import { roleIdentity } from "../providers/subjects";
 import { KubeflowProfiles } from "./profiles";
 import { KubeflowRoles } from "./roles";
 
@@ -14,7 +16,7 @@ import { KubeflowRoles } from "./roles";
  */
 export function planStack(config: StackConfig, account?: string): TrustPlan {
     const shards = shardCount(config);
-    const problems = roleNameProblems({ ...config, userRoleShards: shards });
+    const problems = [...roleNameProblems({ ...config, userRoleShards: shards }), ...componentRoleProblems(config)];
     if (problems.length > 0) throw new ConfigError(problems);
     const plan = planTrust(config, shards, account);
     if (config.enablePodIamPolicy && config.identityMode === "irsa") {
@@ -22,6 +24,22 @@ export function planStack(config: StackConfig, account?: string): TrustPlan {
         if (capacity.length > 0) throw new ConfigError(capacity);
     }
     return plan;
+}
+
+/**
+ * A profile may not use a component's own role (perController): that role is trusted only by its
+ * component's service accounts, and a team's pods would get load-balancer or logging rights.
+ */
+function componentRoleProblems(config: StackConfig): string[] {
+    const own = new Map(roleNames(config, 1).controllers.map((c) => [c.name.toLowerCase(), c]));
+    return config.profiles.flatMap((p, index) => {
+        const component = p.awsIamRole ? own.get(roleIdentity(p.awsIamRole)?.name ?? "") : undefined;
+        return component
+            ? [
+                  `kubeflow-irsa:profiles[${index}].awsIamRole: ${JSON.stringify(p.awsIamRole)} is the ${component.component.title}'s own role (adminRoleMode perController), which only its service accounts may assume; give the profile a role of its own, or leave awsIamRole out for kf-user`,
+              ]
+            : [];
+    });
 }
 
 /** Pod Identity bindings do not grow any trust policy: one kf-user role serves every profile. */
@@ -77,6 +95,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
     constructor(name: string, config: KubeflowIrsaArgs, opts?: pulumi.ComponentResourceOptions) {
         const plan = planStack(config, config.accountId);
         super("kubeflow-irsa:index:KubeflowIrsa", name, {}, opts);
+        if (config.enablePodIamPolicy) for (const warning of controlPlaneWarnings(config)) pulumi.log.warn(warning, this);
         if (config.identityMode === "podIdentity" && config.userRoleShards > 1) {
             pulumi.log.warn(`kubeflow-irsa:userRoleShards (${config.userRoleShards}) is ignored in podIdentity mode: Pod Identity does not grow trust policies`, this);
         }

@@ -54,11 +54,14 @@ export const ROLE_ARN_ANNOTATION = "eks.amazonaws.com/role-arn";
 
 /**
  * Sets the role-arn annotation of a service account with a server-side-apply patch: the stack
- * owns that one field and nothing else of the object (labels, secrets, other annotations stay as
- * Kubeflow or the team left them). The patch creates the account when it does not exist yet (a
- * pod needs it anyway), and waits, as the provider does, for Kubeflow to create the namespace.
+ * owns that annotation (and the provider's own `pulumi.com/patchForce` marker) and nothing else of
+ * the object (labels, secrets, other annotations stay as Kubeflow or the team left them). The
+ * patch creates the account when it does not exist yet (a pod needs it anyway); the Kubernetes
+ * provider retries a missing namespace for about half a minute while Kubeflow creates it.
  * `pulumi.com/patchForce`: the stack's value wins over a hand-set one. Deleting the patch (account
- * or profile removed from config, or a switch to podIdentity) removes the annotation again.
+ * or profile removed from config, or a switch to podIdentity) gives the fields up, which removes
+ * the annotation; if the namespace was deleted by hand first, that delete fails until the patch
+ * leaves the state (`pulumi state delete <urn>`, see README).
  */
 function annotateServiceAccount(
     parent: pulumi.Resource,

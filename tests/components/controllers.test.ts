@@ -2,6 +2,7 @@
 // trusts, which policy each role carries, and the controllerRoleArns output, per albController,
 // enableFsx, adminRoleMode and identityMode.
 import { strict as assert } from "assert";
+import { controlPlaneWarnings, defaultAdminServiceAccounts } from "../../components/controllers";
 import { runProgram, ROLE_TYPE, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun, type RecordedResource } from "../../cli/evaluate";
 
 const ACCOUNT = "123456789012";
@@ -132,6 +133,21 @@ describe("control plane: load balancer controller, components and their roles", 
         assert.ok(podTrust.includes("pods.eks.amazonaws.com"), podTrust);
     });
 
+    it("GIVEN a hand-written adminServiceAccounts list THEN a component left untrusted, or the other controller's account, is warned about; the defaults never are", () => {
+        const base = { albController: "v2" as const, enableFsx: true, adminRoleMode: "shared" as const };
+        for (const albController of ["v2", "v1"] as const) {
+            for (const adminRoleMode of ["shared", "perController"] as const) {
+                const selection = { ...base, albController, adminRoleMode };
+                assert.deepEqual(controlPlaneWarnings({ ...selection, adminServiceAccounts: defaultAdminServiceAccounts(selection) }), [], `${albController} ${adminRoleMode}`);
+            }
+        }
+        // A list written for v1, kept after the switch to v2.
+        const stale = controlPlaneWarnings({ ...base, enableFsx: false, adminServiceAccounts: ["kubeflow:kf-admin", "kubeflow:alb-ingress-controller", "kubeflow:fluentd"] });
+        assert.equal(stale.length, 2);
+        assert.match(stale[0], /kf-admin carries the AWS Load Balancer Controller's policy \(aws-load-balancer-controller\) but kubeflow-irsa:adminServiceAccounts trusts none of its service accounts \(kube-system:aws-load-balancer-controller\)/);
+        assert.match(stale[1], /trusts kubeflow:alb-ingress-controller, the alb-ingress-controller's account, while albController is v2/);
+    });
+
     describe("GIVEN bad control-plane config THEN it fails before registering anything, naming key, value and fix", () => {
         const cases: [string, Record<string, unknown>, RegExp][] = [
             ["an unknown albController", { "kubeflow-irsa:albController": "v3" }, /kubeflow-irsa:albController: "v3" is not supported; use one of "v2", "v1"/],
@@ -149,6 +165,11 @@ describe("control plane: load balancer controller, components and their roles", 
                     "kubeflow-irsa:profiles": [{ name: "kubeflow", owner: "ops@example.com", serviceAccounts: ["default-editor", "fluentd"] }],
                 },
                 /kubeflow-irsa:profiles: profile "kubeflow" lists "fluentd", which is the fluentd log shipper's service account, bound to its own role in perController mode, and a service account has one Pod Identity association/,
+            ],
+            [
+                "a profile whose awsIamRole is a component's own role",
+                { "kubeflow-irsa:adminRoleMode": "perController", "kubeflow-irsa:profiles": [{ name: "team-vision", owner: "alice@example.com", awsIamRole: `arn:aws:iam::${ACCOUNT}:role/KF-LBC-us-west-2-kf-prod` }] },
+                /kubeflow-irsa:profiles\[0\]\.awsIamRole: ".*KF-LBC-us-west-2-kf-prod" is the AWS Load Balancer Controller's own role \(adminRoleMode perController\), which only its service accounts may assume/,
             ],
             ["a misspelt key", { "kubeflow-irsa:albControler": "v2" }, /kubeflow-irsa:albControler: is not a key of this project; did you mean `kubeflow-irsa:albController`\?/],
         ];

@@ -19,17 +19,30 @@ const readOnly = (action: string) => /^[\w-]+:(Describe|Get|List)/.test(action);
 const conditionKeys = (s: Statement) => Object.values(s.Condition ?? {}).flatMap((block) => Object.keys(block));
 
 /** Condition keys that say nothing about which resource is touched (a region is not a resource). */
-const UNSCOPING_KEYS = new Set(["aws:RequestedRegion"]);
+const UNSCOPING_KEYS = new Set(["aws:RequestedRegion", "aws:TagKeys"]);
 
 /**
  * Mutating actions a statement grants on every resource (`*`) with no condition that picks the
- * resource: none at all, or only a region.
+ * resource: none at all, or only a region or a tag-key restriction of the request.
  */
-function unconditionedOnStar(statements: Statement[]): string[] {
+function unscopedOnStar(statements: Statement[]): string[] {
     return statements
         .filter((s) => s.Effect === "Allow" && list(s.Resource).includes("*") && conditionKeys(s).every((k) => UNSCOPING_KEYS.has(k)))
         .flatMap((s) => list(s.Action).filter((a) => !readOnly(a)));
 }
+
+/** Mutating actions a statement grants on every resource (`*`) with no condition at all. */
+function unconditionedOnStar(statements: Statement[]): string[] {
+    return statements.filter((s) => s.Effect === "Allow" && list(s.Resource).includes("*") && !s.Condition).flatMap((s) => list(s.Action).filter((a) => !readOnly(a)));
+}
+
+/**
+ * Mutating actions the controller calls that IAM authorizes only on `*`: the Service Authorization
+ * Reference lists no resource type for them, so a statement scoped to an ARN never matches and the
+ * call is denied. What narrows them is a request condition: the region for SetWebAcl, no tags for
+ * CreateProtection (the controller sends none).
+ */
+const ONLY_ON_STAR = ["elasticloadbalancing:SetWebAcl", "shield:CreateProtection"];
 
 /**
  * The actions of kubernetes-sigs/aws-load-balancer-controller docs/install/iam_policy.json
@@ -62,12 +75,22 @@ describe("control-plane permission policies", () => {
             assert.ok(v2.every((s) => s.Effect === "Allow"));
         });
 
-        it("THEN no mutating action is granted on * without a condition that picks the resource", () => {
+        it("THEN no mutating action is granted on * without a condition", () => {
             assert.deepEqual(unconditionedOnStar(v2), []);
         });
 
+        it("THEN on * only the actions IAM cannot scope to a resource go without a resource condition, each held by a request condition", () => {
+            assert.deepEqual(unscopedOnStar(v2).sort(), [...ONLY_ON_STAR].sort());
+            for (const action of ONLY_ON_STAR) {
+                const grants = v2.filter((s) => list(s.Action).includes(action));
+                assert.ok(grants.length === 1 && list(grants[0].Resource).join() === "*", `${action} must be granted on *: IAM never matches it against an ARN`);
+            }
+            assert.deepEqual(v2.find((s) => list(s.Action).includes("elasticloadbalancing:SetWebAcl"))!.Condition, { StringEquals: { "aws:RequestedRegion": "us-west-2" } });
+            assert.deepEqual(v2.find((s) => list(s.Action).includes("shield:CreateProtection"))!.Condition, { Null: { "aws:TagKeys": "true" } });
+        });
+
         it("THEN what deletes or rewrites load balancers, target groups and security groups needs the cluster's own tag", () => {
-            const destructive = /:(Delete(LoadBalancer|TargetGroup|SecurityGroup)|Modify(LoadBalancer|TargetGroup)\w*|Set(IpAddressType|SecurityGroups|Subnets|WebAcl)|(Authorize|Revoke)SecurityGroupIngress)$/;
+            const destructive = /:(Delete(LoadBalancer|TargetGroup|SecurityGroup)|Modify(LoadBalancer|TargetGroup)\w*|Set(IpAddressType|SecurityGroups|Subnets)|(Authorize|Revoke)SecurityGroupIngress)$/;
             for (const s of v2) {
                 for (const action of list(s.Action).filter((a) => destructive.test(a))) {
                     const keys = conditionKeys(s);
@@ -114,7 +137,7 @@ describe("control-plane permission policies", () => {
 
     describe("GIVEN the legacy alb-ingress-controller policy (albController v1)", () => {
         it("THEN the check above flags it: every mutation on *, limited by region alone (why v2 is the default)", () => {
-            const flagged = unconditionedOnStar(statementsOf(loadPolicy("alb-ingress", vars)));
+            const flagged = unscopedOnStar(statementsOf(loadPolicy("alb-ingress", vars)));
             assert.ok(flagged.includes("elasticloadbalancing:DeleteLoadBalancer") && flagged.includes("ec2:ModifyInstanceAttribute"), flagged.join(", "));
         });
     });
