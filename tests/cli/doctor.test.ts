@@ -380,6 +380,16 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
         });
         after(() => rmSync(projectDir, { recursive: true, force: true }));
 
+        it("GIVEN kf-user with a leftover aud-only statement WHEN the stack is checked live THEN the finding is listed once for the role, in text and --json", async () => {
+            const policy = profilesPolicy();
+            policy.Statement.push(webIdentity({ StringEquals: { [`${ISSUER}:aud`]: "sts.amazonaws.com" } }, { Sid: "KubeflowLeftover" }));
+            fake.putRole(ROLE, policy);
+            const { out } = await doctor("--stack", "team", "--project-dir", projectDir);
+            assert.match(out, /^Findings: 1 \(1 mandatory, 0 advisory\)\n  \[mandatory\] irsa-aud-only \(kf-user-us-west-2-kf-dev\): statement 1 \(Sid "KubeflowLeftover"\)/m);
+            const { json } = await doctorJson("--stack", "team", "--project-dir", projectDir);
+            assert.deepEqual((json.findings as Array<{ rule: string; role: string; sid?: string }>).map((f) => [f.rule, f.role, f.sid]), [["irsa-aud-only", ROLE, "KubeflowLeftover"]]);
+        });
+
         it("GIVEN kf-user trusting only team-a and a missing awsIamRole WHEN the stack is checked THEN it exits 1 with one row per profile", async () => {
             fake.putRole(ROLE, profilesPolicy());
             const { code, out } = await doctor("--stack", "team", "--project-dir", projectDir);
@@ -440,6 +450,7 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
             assert.match(out, /^data-eng\s+default-editor\s+data-eng-pipelines \*\s+allowed: statement 0 allows it \(the statement this stack owns\)$/m);
             assert.match(out, /^Note: data-eng-pipelines \* .* is not created by this stack: only the statement the stack owns in it is known offline/m);
             assert.match(out, /^Every profile can assume its role\.$/m);
+            assert.ok(!out.includes("Findings:"), "nothing `up` writes breaks a rule");
             assert.equal(err, "");
             assert.equal(fake.calls.length, 0, "no IAM call");
         });
