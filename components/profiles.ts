@@ -8,6 +8,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { TrustSubjects } from "../providers/trustSubjects";
+import { PodIdentityAssociation } from "./podIdentityAssociation";
 import { DEFAULT_EDITOR, parseServiceAccountRef } from "../providers/subjects";
 import type { IdentityMode, ProfileApiVersion, ProfileConfig } from "./config";
 import type { TrustPlan } from "./placement";
@@ -130,7 +131,7 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
             // it cannot fetch. (With an association, EKS's webhook injects Pod Identity and no
             // longer IRSA for new pods, even while default-editor keeps its role-arn annotation.)
             const bind = (resourceName: string, namespace: string, serviceAccount: string, roleArn: pulumi.Input<string>) =>
-                new aws.eks.PodIdentityAssociation(
+                new PodIdentityAssociation(
                     resourceName,
                     { clusterName: args.clusterName, namespace, serviceAccount, roleArn },
                     { parent: this, dependsOn: args.podIdentityAgent ? [args.podIdentityAgent] : [] },
