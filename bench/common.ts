@@ -2,7 +2,7 @@
 // config values the CLI would pass, shard selection, and the worker protocol.
 
 import type { ConfigValues } from "../cli/evaluate";
-import { parseStackConfig, type ProfileConfig, type StackConfig } from "../components/config";
+import { parseStackConfig, type IdentityMode, type ProfileConfig, type StackConfig } from "../components/config";
 import { shardsNeeded } from "../components/placement";
 import { DEFAULT_EDITOR } from "../providers/subjects";
 
@@ -24,7 +24,7 @@ export function profiles(count: number, start = 0): ProfileConfig[] {
 }
 
 /** Stack config as the CLI hands it to the program: strings, structured values as JSON. */
-export function configValues(list: ProfileConfig[], shards: number, maxChars: number): ConfigValues {
+export function configValues(list: ProfileConfig[], shards: number, maxChars: number, identityMode: IdentityMode = "irsa"): ConfigValues {
     return {
         "aws:region": REGION,
         "kubeflow-irsa:clusterName": CLUSTER,
@@ -33,6 +33,7 @@ export function configValues(list: ProfileConfig[], shards: number, maxChars: nu
         "kubeflow-irsa:trustPolicyMaxChars": String(maxChars),
         // The whole program, Profiles included (the second phase of a new cluster's first up).
         "kubeflow-irsa:kubeflowInstalled": "true",
+        "kubeflow-irsa:identityMode": identityMode,
     };
 }
 
@@ -62,10 +63,13 @@ export interface EvalJob {
      * with source maps for a real `pulumi preview`/`up`.
      */
     sourceMappedStacks?: boolean;
+    /** @default "irsa" */
+    identityMode?: IdentityMode;
 }
 
 export interface EvalResult {
     profiles: number;
+    identityMode: IdentityMode;
     shards: number;
     sourceMappedStacks: boolean;
     /** 1-minute load average of the machine when the run started (other work on the host). */

@@ -6,7 +6,8 @@ import { configValues, maxRssMB, mb, profiles, since, type EvalJob, type EvalRes
 
 async function main(): Promise<void> {
     const job = JSON.parse(process.argv[2]) as EvalJob;
-    const values = configValues(profiles(job.profiles), job.shards, job.maxChars);
+    const identityMode = job.identityMode ?? "irsa";
+    const values = configValues(profiles(job.profiles), job.shards, job.maxChars, identityMode);
 
     // Load the program's modules first (what index.ts imports), so evalMs is the evaluation alone.
     const loadStart = process.hrtime.bigint();
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
 
     const result: EvalResult = {
         profiles: job.profiles,
+        identityMode,
         shards: job.shards,
         sourceMappedStacks: job.sourceMappedStacks === true,
         loadAvg1,

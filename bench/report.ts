@@ -108,9 +108,10 @@ export function wrap(text: string, maxColumns = REPORT_COLUMNS, hang = "  "): st
 
 export function evaluationTable(runs: EvalResult[]): string {
     return table(
-        ["profiles", "shards", "resources", "load ms", "eval ms", "ms/profile", "RSS after load MB", "peak RSS MB", "heap MB", "load avg"],
+        ["profiles", "mode", "shards", "resources", "load ms", "eval ms", "ms/profile", "RSS after load MB", "peak RSS MB", "heap MB", "load avg"],
         runs.map((e) => [
             e.sourceMappedStacks ? `${e.profiles} (†)` : e.profiles,
+            e.identityMode === "podIdentity" ? "pod" : "irsa",
             e.shards,
             e.resources,
             fmt(e.loadMs),

@@ -10,6 +10,7 @@ const widest = (text: string) => Math.max(...lines(text).map(columns));
 function evalRun(profiles: number, extra: Partial<EvalResult> = {}): EvalResult {
     return {
         profiles,
+        identityMode: "podIdentity",
         shards: Math.ceil(profiles / 17),
         sourceMappedStacks: false,
         loadAvg1: 12.3,
@@ -69,7 +70,7 @@ describe("npm run bench: report formatting", () => {
     it("GIVEN the evaluation table with 5,000-profile figures THEN every line fits 120 columns", () => {
         const text = evaluationTable([evalRun(100), evalRun(1000), evalRun(5000), evalRun(1000, { sourceMappedStacks: true })]);
         assert.ok(widest(text) <= REPORT_COLUMNS, text);
-        assert.match(text, /^ +5000 +295 +5608 /m);
+        assert.match(text, /^ +5000 +pod +295 +5608 /m);
     });
 
     it("GIVEN the IAM table (149 columns unfolded) THEN its headers fold onto more lines and every line fits 120 columns", () => {
