@@ -19,6 +19,7 @@ type Exported =
     | "kfUserRoleArns"
     | "profileRoleArns"
     | "controllerRoleArns"
+    | "podIdentityExternalIds"
     | "kubeconfig";
 function output<K extends Exported>(key: K): KubeflowIrsa[K] {
     return (stack instanceof Promise ? pulumi.output(stack.then((s) => s[key])) : stack[key]) as KubeflowIrsa[K];
@@ -32,4 +33,5 @@ export const kfUserRoleArn = output("kfUserRoleArn");
 export const kfUserRoleArns = output("kfUserRoleArns");
 export const profileRoleArns = output("profileRoleArns");
 export const controllerRoleArns = output("controllerRoleArns");
+export const podIdentityExternalIds = output("podIdentityExternalIds");
 export const kubeconfig = output("kubeconfig");

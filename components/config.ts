@@ -89,6 +89,8 @@ export interface StackConfig {
     kubeflowInstalled: boolean;
     /** Delete a Profile (and with it, Kubeflow's namespace) when it leaves the config; else keep it. */
     deleteRemovedProfiles: boolean;
+    /** podIdentity: an existing S3 bucket; each namespace's sessions get `<namespace>/` in it, and nothing else. */
+    profileBucket?: string;
 }
 
 /**
@@ -137,6 +139,7 @@ export const CONFIG_KEYS = [
     "maxSize",
     "kubeflowInstalled",
     "deleteRemovedProfiles",
+    "profileBucket",
 ] as const;
 
 /** Namespaces this close to the project's (edits) are typos of it, not another package's. */
@@ -243,6 +246,7 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
         },
         kubeflowInstalled: reader.boolean("kubeflowInstalled", DEFAULTS.kubeflowInstalled),
         deleteRemovedProfiles: reader.boolean("deleteRemovedProfiles", DEFAULTS.deleteRemovedProfiles),
+        ...optional("profileBucket", reader.string("profileBucket")),
     };
     duplicates(reader, "userPolicyArns", config.userPolicyArns);
     if (config.userPolicyArns.length > MAX_MANAGED_POLICIES_PER_ROLE) {
@@ -298,12 +302,34 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
             "true while kubeflow-irsa:kubeflowInstalled is false: the Profiles are then not part of the stack, so an `up` would delete every Profile (and Kubeflow every namespace) already in the cluster; set kubeflow-irsa:kubeflowInstalled to true once Kubeflow runs, or deleteRemovedProfiles to false",
         );
     }
+    if (config.profileBucket !== undefined) profileBucketProblems(reader, config);
     const { minSize, maxSize, desiredCapacity } = config.nodeGroup;
     if (minSize > desiredCapacity || desiredCapacity > maxSize) {
         reader.problem("desiredCapacity", `minSize ${minSize} ≤ desiredCapacity ${desiredCapacity} ≤ maxSize ${maxSize} does not hold; adjust the three node-group sizes`);
     }
     if (reader.problems.length > 0) throw new ConfigError(reader.problems);
     return config;
+}
+
+const optional = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, V>));
+
+/** S3's bucket naming rules (general purpose buckets). */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+function profileBucketProblems(reader: Reader, config: StackConfig): void {
+    const bucket = config.profileBucket!;
+    if (!BUCKET_NAME.test(bucket) || bucket.includes("..") || /^\d+\.\d+\.\d+\.\d+$/.test(bucket) || bucket.startsWith("xn--") || bucket.endsWith("-s3alias")) {
+        reader.problem("profileBucket", `${show(bucket)} is not an S3 bucket name (3–63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit); give the name, not an ARN or s3:// URL`);
+    }
+    if (!config.enablePodIamPolicy) {
+        reader.problem("profileBucket", "is set while kubeflow-irsa:enablePodIamPolicy is false: there is no role to grant the bucket to; remove profileBucket or enable the IAM side");
+    } else if (config.identityMode !== "podIdentity") {
+        // IRSA sessions carry no namespace: one shared kf-user role could not keep teams apart.
+        reader.problem(
+            "profileBucket",
+            "needs kubeflow-irsa:identityMode podIdentity: only EKS Pod Identity sessions carry the namespace (the kubernetes-namespace session tag) that keeps each team to its own prefix; IRSA sessions of the shared kf-user role carry none, so every team could read every other's data. Set identityMode to podIdentity, or give teams roles of their own (awsIamRole) with their own bucket policies",
+        );
+    }
 }
 
 /** The stack's configuration as `pulumi up` sees it. */

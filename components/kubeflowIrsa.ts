@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ClusterOidc } from "./cluster";
 import { ConfigError, type StackConfig } from "./config";
 import { controlPlaneWarnings } from "./controllers";
-import { accountFromConfig, ANCHOR_SUBJECTS, capacityProblems, needsAccount, planTrust, roleNameProblems, roleNames, type TrustPlan } from "./placement";
+import { accountFromConfig, ANCHOR_SUBJECTS, capacityProblems, needsAccount, planTrust, podIdentityTargets, roleNameProblems, roleNames, type TrustPlan } from "./placement";
 import { roleIdentity } from "../providers/subjects";
 import { KubeflowProfiles } from "./profiles";
 import { KubeflowRoles } from "./roles";
@@ -49,7 +49,10 @@ function shardCount(config: StackConfig): number {
 
 /** Whether placement needs the deployer's account (see deployerAccount). */
 export function needsDeployerAccount(config: StackConfig): boolean {
-    return config.enablePodIamPolicy && needsAccount(config, shardCount(config));
+    if (!config.enablePodIamPolicy) return false;
+    // podIdentity: a role of another account is reached by chaining from kf-user (podIdentityTargets).
+    const chaining = config.identityMode === "podIdentity" && config.profiles.some((p) => p.awsIamRole !== undefined);
+    return chaining || needsAccount(config, shardCount(config));
 }
 
 /**
@@ -88,6 +91,8 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
     /** kf-user and its shards. */
     public readonly kfUserRoleArns: pulumi.Output<string[]>;
     public readonly profileRoleArns: pulumi.Output<Record<string, string>>;
+    /** `<namespace>/<service account>` → the external id EKS passes to its target role (cross-account podIdentity only). */
+    public readonly podIdentityExternalIds: pulumi.Output<Record<string, string>>;
     /** Control-plane component → the role ARN its service accounts use (kf-admin in shared mode). */
     public readonly controllerRoleArns: pulumi.Output<Record<string, string>>;
     public readonly kubeconfig: pulumi.Output<string | undefined>;
@@ -113,6 +118,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
             { parent: this },
         );
 
+        const targets = podIdentityTargets(config, config.accountId);
         const managedRoleArns = new Map<string, pulumi.Output<string>>();
         let roles: KubeflowRoles | undefined;
         if (config.enablePodIamPolicy) {
@@ -129,6 +135,8 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                     albController: config.albController,
                     adminRoleMode: config.adminRoleMode,
                     userPolicyArns: config.userPolicyArns,
+                    ...(config.profileBucket ? { profileBucket: config.profileBucket } : {}),
+                    targetRoleArns: [...targets.values()],
                 },
                 { parent: this },
             );
@@ -152,6 +160,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                 podIdentityAgent: cluster.podIdentityAgent,
                 kubeflowInstalled: config.kubeflowInstalled,
                 deleteRemovedProfiles: config.deleteRemovedProfiles,
+                targetRoles: targets,
             },
             { parent: this, dependsOn: roles ? [roles] : [] },
         );
@@ -163,6 +172,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
         this.kfUserRoleArn = roles ? roles.userRoles[0].arn : pulumi.output(undefined);
         this.kfUserRoleArns = roles ? pulumi.all(roles.userRoles.map((r) => r.arn)) : pulumi.output([]);
         this.profileRoleArns = profiles.profileRoleArns;
+        this.podIdentityExternalIds = profiles.externalIds;
         this.controllerRoleArns = roles
             ? pulumi.all(Object.fromEntries([...roles.controllerRoles].map(([id, role]) => [id, role.arn])))
             : pulumi.output<Record<string, string>>({});

@@ -203,6 +203,19 @@ export function profileSubjects(profile: Pick<StackConfig["profiles"][number], "
     return profile.serviceAccounts.map((sa) => subjectOf(profile.name, sa));
 }
 
+/**
+ * podIdentity: profiles whose awsIamRole is in another account than the stack's roles (an
+ * association can name only a role of the cluster's account). Each gets an association to kf-user
+ * that chains to its role (`targetRoleArn`). Profile name → the role ARN as configured. Without a
+ * known account, none (the ARN is associated as configured).
+ */
+export function podIdentityTargets(config: Pick<StackConfig, "identityMode" | "profiles">, account?: string): Map<string, string> {
+    if (config.identityMode !== "podIdentity" || account === undefined) return new Map();
+    return new Map(
+        config.profiles.filter((p) => p.awsIamRole !== undefined && parseRoleRef(p.awsIamRole)?.accountId !== account).map((p) => [p.name, p.awsIamRole!]),
+    );
+}
+
 /** The ARN partition of a region. */
 export function partitionOf(region: string): string {
     if (region.startsWith("cn-")) return "aws-cn";

@@ -38,6 +38,8 @@ export interface KubeflowProfilesArgs {
     deleteRemovedProfiles: boolean;
     /** The eks-pod-identity-agent add-on (podIdentity mode). */
     podIdentityAgent?: aws.eks.Addon;
+    /** podIdentity: profile → its role in another account, reached by chaining from kf-user. @default none */
+    targetRoles?: Map<string, string>;
 }
 
 /** The Profile object the Kubeflow profile controller reconciles. */
@@ -84,6 +86,8 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
     /** Namespace → the role ARN its `default-editor` gets (empty without IAM). */
     public readonly profileRoleArns: pulumi.Output<Record<string, string>>;
     public readonly trustSubjects: TrustSubjects[] = [];
+    /** `<namespace>/<service account>` → its association's external id, for associations that chain to another account. */
+    public readonly externalIds: pulumi.Output<Record<string, string>>;
 
     constructor(name: string, args: KubeflowProfilesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeflow-irsa:profiles:KubeflowProfiles", name, {}, opts);
@@ -126,18 +130,25 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
             }
         }
 
+        const chained: [string, pulumi.Output<string>][] = [];
         if (args.enablePodIamPolicy && args.identityMode === "podIdentity") {
             // Associations wait for the agent: a pod bound before the agent runs gets credentials
             // it cannot fetch. (With an association, EKS's webhook injects Pod Identity and no
             // longer IRSA for new pods, even while default-editor keeps its role-arn annotation.)
-            const bind = (resourceName: string, namespace: string, serviceAccount: string, roleArn: pulumi.Input<string>) =>
+            const bind = (resourceName: string, namespace: string, serviceAccount: string, roleArn: pulumi.Input<string>, targetRoleArn?: string) =>
                 new PodIdentityAssociation(
                     resourceName,
-                    { clusterName: args.clusterName, namespace, serviceAccount, roleArn },
+                    { clusterName: args.clusterName, namespace, serviceAccount, roleArn, ...(targetRoleArn ? { targetRoleArn } : {}) },
                     { parent: this, dependsOn: args.podIdentityAgent ? [args.podIdentityAgent] : [] },
                 );
+            const kfUser = args.managedRoleArns.get(plan.names.users[0])!;
             for (const profile of args.profiles) {
-                for (const sa of profile.serviceAccounts) bind(`pod-identity-${profile.name}/${sa}`, profile.name, sa, roleArnOf(profile.name));
+                // A role of another account cannot be associated: EKS assumes kf-user, then the role.
+                const target = args.targetRoles?.get(profile.name);
+                for (const sa of profile.serviceAccounts) {
+                    const association = bind(`pod-identity-${profile.name}/${sa}`, profile.name, sa, target ? kfUser : roleArnOf(profile.name), target);
+                    if (target) chained.push([`${profile.name}/${sa}`, association.externalId]);
+                }
             }
             const controlPlane = [
                 { refs: args.adminServiceAccounts, roleArn: args.managedRoleArns.get(plan.names.admin)! },
@@ -183,6 +194,7 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
         this.profileRoleArns = args.enablePodIamPolicy
             ? pulumi.all(Object.fromEntries(args.profiles.map((p) => [p.name, roleArnOf(p.name)])))
             : pulumi.output<Record<string, string>>({});
-        this.registerOutputs({ profileRoleArns: this.profileRoleArns });
+        this.externalIds = pulumi.all(Object.fromEntries(chained));
+        this.registerOutputs({ profileRoleArns: this.profileRoleArns, externalIds: this.externalIds });
     }
 }

@@ -8,7 +8,7 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { subjectOfRef } from "../providers/subjects";
-import { buildTrustPolicy, POLICY_VERSION, serializePolicy, type PolicyDocument } from "../providers/trustPolicy";
+import { buildTrustPolicy, POLICY_VERSION, serializePolicy, type PolicyDocument, type PolicyStatement } from "../providers/trustPolicy";
 import type { IdentityMode } from "./config";
 import { controlPlaneComponents, type AdminRoleMode, type AlbController, type ComponentId } from "./controllers";
 import { partitionOf, type RoleNames } from "./placement";
@@ -29,16 +29,45 @@ export interface PolicyVariables {
     partition: string;
     region: string;
     cluster: string;
+    /** The profiles' S3 bucket (profile-bucket.json). */
+    bucket?: string;
 }
 
 /** A reviewed policy document from `components/policies/<name>.json`, with `${var}` filled in. */
 export function loadPolicy(name: string, vars: PolicyVariables): string {
     const text = fs.readFileSync(path.join(__dirname, "policies", `${name}.json`), "utf8");
     const filled = text.replace(/\$\{(\w+)\}/g, (whole, key: string) => {
-        if (!(key in vars)) throw new Error(`policy ${name}.json uses unknown variable ${whole}`);
-        return vars[key as keyof PolicyVariables];
+        if (vars[key as keyof PolicyVariables] === undefined) throw new Error(`policy ${name}.json uses unknown variable ${whole}`);
+        return vars[key as keyof PolicyVariables]!;
     });
     return serializePolicy(JSON.parse(filled) as PolicyDocument);
+}
+
+export const TARGET_ROLES_POLICY = "assume-target-roles";
+
+/**
+ * What the role an association names needs to chain to its target roles in other accounts: the
+ * target's trust policy must allow it too (targetTrustPolicy).
+ */
+export function targetRolesPolicy(targetRoleArns: readonly string[]): PolicyDocument {
+    return {
+        Version: POLICY_VERSION,
+        Statement: [{ Sid: "ChainToTargetRoles", Effect: "Allow", Action: ["sts:AssumeRole", "sts:TagSession"], Resource: [...targetRoleArns] }],
+    };
+}
+
+/**
+ * The statement a target role in another account needs for one association: the association's
+ * role may assume it, only with the association's external id (EKS passes it as sts:ExternalId).
+ */
+export function targetTrustStatement(sourceRoleArn: string, externalId: string): PolicyStatement {
+    return {
+        Sid: "EksPodIdentityChain",
+        Effect: "Allow",
+        Principal: { AWS: sourceRoleArn },
+        Action: ["sts:AssumeRole", "sts:TagSession"],
+        Condition: { StringEquals: { "sts:ExternalId": externalId } },
+    };
 }
 
 export interface KubeflowRolesArgs {
@@ -58,6 +87,10 @@ export interface KubeflowRolesArgs {
     adminRoleMode: AdminRoleMode;
     /** Managed policies for kf-user and its shards. @default [] */
     userPolicyArns: string[];
+    /** podIdentity: the bucket whose `<namespace>/` prefix each session of kf-user may use. */
+    profileBucket?: string;
+    /** podIdentity: roles of other accounts kf-user chains to (associations' targetRoleArn). @default [] */
+    targetRoleArns?: string[];
 }
 
 const shortHash = (text: string) => createHash("sha1").update(text).digest("hex").slice(0, 8);
@@ -93,7 +126,7 @@ export class KubeflowRoles extends pulumi.ComponentResource {
             this.rolesByName.set(roleName, created);
             return created;
         };
-        const vars: PolicyVariables = { partition: partitionOf(args.region), region: args.region, cluster: args.clusterName };
+        const vars: PolicyVariables = { partition: partitionOf(args.region), region: args.region, cluster: args.clusterName, ...(args.profileBucket ? { bucket: args.profileBucket } : {}) };
         const attach = (target: aws.iam.Role, roleName: string, policy: string) =>
             new aws.iam.RolePolicy(`${roleName}-${policy}`, { role: target.name, name: policy, policy: loadPolicy(policy, vars) }, { parent: target });
 
@@ -115,6 +148,16 @@ export class KubeflowRoles extends pulumi.ComponentResource {
             const userRole = role(roleName, args.anchors.user, description);
             for (const policyArn of args.userPolicyArns) {
                 new aws.iam.RolePolicyAttachment(`${roleName}-${shortHash(policyArn)}`, { role: userRole.name, policyArn }, { parent: userRole });
+            }
+            // Each Pod Identity session carries its namespace as a tag: one policy isolates every team.
+            if (args.profileBucket) attach(userRole, roleName, "profile-bucket");
+            const targets = [...new Set(args.targetRoleArns ?? [])].sort();
+            if (targets.length > 0) {
+                new aws.iam.RolePolicy(
+                    `${roleName}-${TARGET_ROLES_POLICY}`,
+                    { role: userRole.name, name: TARGET_ROLES_POLICY, policy: serializePolicy(targetRolesPolicy(targets)) },
+                    { parent: userRole },
+                );
             }
             return userRole;
         });

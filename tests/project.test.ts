@@ -74,6 +74,7 @@ describe("Pulumi project files", () => {
             maxSize: DEFAULTS.maxSize,
             kubeflowInstalled: DEFAULTS.kubeflowInstalled,
             deleteRemovedProfiles: DEFAULTS.deleteRemovedProfiles,
+            profileBucket: "",
         };
         for (const [key, value] of Object.entries(expected)) assert.deepEqual(declared(key), value, `default of ${key}`);
         // Required keys have no default, so the CLI refuses to run without them.

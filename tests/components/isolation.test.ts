@@ -1,0 +1,140 @@
+// Team isolation in podIdentity mode: the permission policy the program gives kf-user for
+// `profileBucket`, evaluated for Pod Identity sessions of two namespaces with an independent IAM
+// simulator (@cloud-copilot/iam-simulate) and with the project's own evaluator (the doctor's),
+// which must agree; cross-account roles reached by chaining; and what IRSA mode refuses.
+import { strict as assert } from "assert";
+import { runSimulation } from "@cloud-copilot/iam-simulate";
+import { runProgram, type ConfigValues, type ProgramRun } from "../../cli/evaluate";
+import { evaluatePermissions } from "../../providers/permissionEvaluation";
+import { parsePolicyDocument, type PolicyDocument } from "../../providers/trustPolicy";
+
+const ACCOUNT = "123456789012";
+const BUCKET = "acme-ml-workspaces";
+const KF_USER = "kf-user-us-west-2-kf-prod";
+const PARTNER_ROLE = "arn:aws:iam::999999999999:role/partner-ml";
+const ASSOCIATION_TYPE = "aws:eks/podIdentityAssociation:PodIdentityAssociation";
+
+function config(extra: Record<string, unknown> = {}): ConfigValues {
+    const values: Record<string, unknown> = {
+        "aws:region": "us-west-2",
+        "kubeflow-irsa:clusterName": "kf-prod",
+        "kubeflow-irsa:identityMode": "podIdentity",
+        "kubeflow-irsa:profileBucket": BUCKET,
+        "kubeflow-irsa:profiles": [
+            { name: "team-a", owner: "alice@example.com", serviceAccounts: ["default-editor", "default"] },
+            { name: "team-a-b", owner: "bob@example.com" },
+            { name: "team-b", owner: "carol@example.com" },
+            { name: "partner", owner: "pat@example.com", awsIamRole: PARTNER_ROLE },
+        ],
+        ...extra,
+    };
+    return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+}
+
+/** The inline policies the program puts on a role, as IAM receives them. */
+function inlinePolicies(run: ProgramRun, role: string): { name: string; document: PolicyDocument }[] {
+    return run.resources
+        .filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.inputs.role === role)
+        .map((r) => ({ name: String(r.inputs.name), document: parsePolicyDocument(String(r.inputs.policy)) }));
+}
+
+/** A Pod Identity session's tags, as EKS sets them (EKS docs, pod-id-abac). */
+const session = (namespace: string, serviceAccount = "default-editor") => ({
+    "aws:PrincipalTag/kubernetes-namespace": namespace,
+    "aws:PrincipalTag/kubernetes-service-account": serviceAccount,
+    "aws:PrincipalTag/eks-cluster-name": "kf-prod",
+});
+
+async function simulated(policies: { name: string; document: PolicyDocument }[], action: string, resource: string, context: Record<string, string>): Promise<string> {
+    const response = await runSimulation(
+        {
+            identityPolicies: policies.map((p) => ({ name: p.name, policy: p.document as unknown as Record<string, unknown> })),
+            serviceControlPolicies: [],
+            resourceControlPolicies: [],
+            request: { principal: `arn:aws:sts::${ACCOUNT}:assumed-role/${KF_USER}/eks-kf-prod-pod`, action, resource: { resource, accountId: ACCOUNT }, contextVariables: context },
+        } as unknown as Parameters<typeof runSimulation>[0],
+        {},
+    );
+    assert.notEqual(response.resultType, "error", JSON.stringify(response));
+    return (response as { overallResult: string }).overallResult;
+}
+
+const OURS = { allowed: "Allowed", "implicitly denied": "ImplicitlyDenied", "explicitly denied": "ExplicitlyDenied" } as const;
+
+describe("team isolation (podIdentity + profileBucket)", function () {
+    this.timeout(60_000);
+    let run: ProgramRun;
+    before(async () => {
+        run = await runProgram(config());
+    });
+
+    it("THEN kf-user carries one bucket policy, scoped by the session's namespace tag, and the associations keep session tags", () => {
+        const policies = inlinePolicies(run, KF_USER);
+        assert.deepEqual(policies.map((p) => p.name).sort(), ["assume-target-roles", "profile-bucket"]);
+        const text = JSON.stringify(policies.find((p) => p.name === "profile-bucket")!.document);
+        assert.ok(text.includes(`arn:aws:s3:::${BUCKET}/\${aws:PrincipalTag/kubernetes-namespace}/*`), text);
+        for (const a of run.resources.filter((r) => r.type === ASSOCIATION_TYPE)) assert.notEqual(a.inputs.disableSessionTags, true, `${a.name}: the namespace tag is what isolates`);
+    });
+
+    const cases: [string, string, string, Record<string, string>, string][] = [
+        ["team-a reads its own object", "s3:GetObject", `arn:aws:s3:::${BUCKET}/team-a/data/train.csv`, session("team-a"), "Allowed"],
+        ["team-a writes its own object (another of its accounts)", "s3:PutObject", `arn:aws:s3:::${BUCKET}/team-a/models/m.pt`, session("team-a", "default"), "Allowed"],
+        ["team-a reads team-b's object", "s3:GetObject", `arn:aws:s3:::${BUCKET}/team-b/data/train.csv`, session("team-a"), "ImplicitlyDenied"],
+        ["team-a writes into team-a-b's prefix", "s3:PutObject", `arn:aws:s3:::${BUCKET}/team-a-b/x`, session("team-a"), "ImplicitlyDenied"],
+        ["team-b deletes team-a's object", "s3:DeleteObject", `arn:aws:s3:::${BUCKET}/team-a/data/train.csv`, session("team-b"), "ImplicitlyDenied"],
+        ["team-a lists its prefix", "s3:ListBucket", `arn:aws:s3:::${BUCKET}`, { ...session("team-a"), "s3:prefix": "team-a/" }, "Allowed"],
+        ["team-a lists 'team-a' (would show team-a-b's keys)", "s3:ListBucket", `arn:aws:s3:::${BUCKET}`, { ...session("team-a"), "s3:prefix": "team-a" }, "ImplicitlyDenied"],
+        ["team-a lists team-b's prefix", "s3:ListBucket", `arn:aws:s3:::${BUCKET}`, { ...session("team-a"), "s3:prefix": "team-b/" }, "ImplicitlyDenied"],
+        ["team-a lists the whole bucket", "s3:ListBucket", `arn:aws:s3:::${BUCKET}`, session("team-a"), "ImplicitlyDenied"],
+        ["a session without the namespace tag reads anything", "s3:GetObject", `arn:aws:s3:::${BUCKET}/team-a/x`, {}, "ImplicitlyDenied"],
+        ["team-a reads another bucket", "s3:GetObject", "arn:aws:s3:::other-bucket/team-a/x", session("team-a"), "ImplicitlyDenied"],
+    ];
+    for (const [what, action, resource, context, expected] of cases) {
+        it(`WHEN ${what} THEN ${expected} — the simulator and the doctor's evaluator agree`, async () => {
+            const policies = inlinePolicies(run, KF_USER);
+            assert.equal(await simulated(policies, action, resource, context), expected, "iam-simulate");
+            assert.equal(OURS[evaluatePermissions(policies, { action, resource, context }).decision], expected, "evaluatePermissions");
+        });
+    }
+
+    describe("GIVEN a profile whose awsIamRole is in another account", () => {
+        it("THEN its association names kf-user and chains to the role, kf-user may assume it, and its external id is an output", () => {
+            const partner = run.resources.find((r) => r.name === "pod-identity-partner/default-editor")!;
+            assert.equal(partner.inputs.roleArn, `arn:aws:iam::${ACCOUNT}:role/${KF_USER}`);
+            assert.equal(partner.inputs.targetRoleArn, PARTNER_ROLE);
+            const chain = inlinePolicies(run, KF_USER).find((p) => p.name === "assume-target-roles")!.document;
+            assert.deepEqual(chain.Statement, [{ Sid: "ChainToTargetRoles", Effect: "Allow", Action: ["sts:AssumeRole", "sts:TagSession"], Resource: [PARTNER_ROLE] }]);
+            assert.ok("partner/default-editor" in (run.outputs.podIdentityExternalIds as Record<string, unknown>));
+            assert.equal((run.outputs.profileRoleArns as Record<string, string>).partner, PARTNER_ROLE, "the pods end up with the partner role");
+            const teamA = run.resources.find((r) => r.name === "pod-identity-team-a/default-editor")!;
+            assert.equal(teamA.inputs.targetRoleArn, undefined);
+        });
+
+        it("WHEN the role is in the stack's own account THEN it is associated directly, with no chaining", async () => {
+            const same = `arn:aws:iam::${ACCOUNT}:role/data-eng-pipelines`;
+            const direct = await runProgram(config({ "kubeflow-irsa:profiles": [{ name: "data-eng", owner: "d@example.com", awsIamRole: same }] }));
+            const a = direct.resources.find((r) => r.name === "pod-identity-data-eng/default-editor")!;
+            assert.equal(a.inputs.roleArn, same);
+            assert.equal(a.inputs.targetRoleArn, undefined);
+            assert.ok(!inlinePolicies(direct, KF_USER).some((p) => p.name === "assume-target-roles"));
+        });
+    });
+
+    describe("GIVEN profileBucket where it cannot isolate THEN it fails before registering anything, saying why", () => {
+        const cases2: [string, Record<string, unknown>, RegExp][] = [
+            ["irsa mode", { "kubeflow-irsa:identityMode": "irsa" }, /kubeflow-irsa:profileBucket: needs kubeflow-irsa:identityMode podIdentity: only EKS Pod Identity sessions carry the namespace/],
+            ["no IAM", { "kubeflow-irsa:enablePodIamPolicy": "false" }, /kubeflow-irsa:profileBucket: is set while kubeflow-irsa:enablePodIamPolicy is false/],
+            ["an s3:// URL", { "kubeflow-irsa:profileBucket": "s3://acme-ml-workspaces" }, /kubeflow-irsa:profileBucket: "s3:\/\/acme-ml-workspaces" is not an S3 bucket name/],
+            ["an upper-case name", { "kubeflow-irsa:profileBucket": "Acme-ML" }, /is not an S3 bucket name/],
+        ];
+        for (const [what, extra, message] of cases2) {
+            it(`WHEN ${what}`, async () => {
+                await assert.rejects(runProgram(config(extra)), (err: Error & { registered?: string[] }) => {
+                    assert.match(err.message, message);
+                    assert.deepEqual(err.registered, []);
+                    return true;
+                });
+            });
+        }
+    });
+});
