@@ -166,15 +166,14 @@ async function main(): Promise<void> {
     // ---- 1. program evaluation ----
     const evaluations: (EvalResult & { shardsMs: number })[] = [];
     const evalJob = (n: number, sourceMappedStacks = false): EvalJob => ({ kind: "eval", profiles: n, shards: shardsFor(n, EVAL_MAX_CHARS).shards, maxChars: EVAL_MAX_CHARS, sourceMappedStacks });
+    // podIdentity: one association per profile instead of the trust subjects, no shards. Each runs
+    // right after its IRSA size, so a pair shares the machine's load.
+    const podRuns: EvalResult[] = [];
     for (const n of SIZES) {
         const job = evalJob(n);
         progress(`evaluation: ${fmt(n)} profiles, ${job.shards} shards, in a fresh process…`);
         evaluations.push({ ...(await runWorker<EvalResult>("evalWorker.ts", job)), shardsMs: shardsFor(n, EVAL_MAX_CHARS).ms });
-    }
-    // podIdentity: one association per profile instead of the trust subjects, no shards. Run right
-    // after its IRSA size, so a pair shares the machine's load.
-    const podRuns: EvalResult[] = [];
-    for (const n of SIZES.filter((s) => s >= 1000)) {
+        if (n < 1000) continue;
         progress(`evaluation: ${fmt(n)} profiles in podIdentity mode, in a fresh process…`);
         podRuns.push(await runWorker<EvalResult>("evalWorker.ts", { kind: "eval", profiles: n, shards: 1, maxChars: EVAL_MAX_CHARS, identityMode: "podIdentity" }));
     }
