@@ -27,6 +27,7 @@ import {
 import { audienceProblem, evaluateTrustPolicy, trustedOidcProviders, type StatementResult, type TrustEvaluation } from "../providers/trustEvaluation";
 import { DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, STS_AUDIENCE, type PolicyDocument } from "../providers/trustPolicy";
 import { findingLines, roleFindings, type RoleFinding } from "./findings";
+import { renderS3Access, s3Access, type S3AccessReport } from "./s3Access";
 import type { ProfileModel, StackModel } from "./evaluate";
 import { muteNodeVersionSupportWarning, placeholderNote, SynthError, synthesize, type RoleTrust, type Synthesis } from "./synth";
 
@@ -45,6 +46,7 @@ const HELP = `Usage:
                     [--provider-arn <arn>] [--audience ${STS_AUDIENCE}]
   npm run doctor -- --role <arn|name> --token <file>
   npm run doctor -- --stack <name> [--offline]
+  npm run doctor -- --stack <name> --offline --namespace <ns> --s3 s3://<bucket>/<key>
 
 Explains whether a Kubernetes service account can assume an IAM role through IRSA
 (sts:AssumeRoleWithWebIdentity): the role's trust policy statement by statement, IAM's verdict
@@ -75,6 +77,9 @@ Options:
   --audience <aud>          token audience (default ${STS_AUDIENCE})
   --project-dir <dir>       with --stack: where Pulumi.yaml is (default: this project)
   --offline                 with --stack: judge the synthesized trust policies; reads no AWS
+  --s3 s3://<bucket>/<key>  with --stack --offline --namespace [--service-account]: can that profile's
+                            pods read, write and list there, judged from the permission policies \`up\`
+                            would attach (Pod Identity session tags included). Exit 0 if it can read.
   --trust-policy-max-chars <n>
                             the account's trust-policy quota, 2048–8192, for trust-policy-headroom
                             (default 2048; with --stack, the stack's kubeflow-irsa:trustPolicyMaxChars)
@@ -114,6 +119,8 @@ interface Flags {
     offline?: true;
     /** The account's trust-policy quota, for trust-policy-headroom (role and token modes). */
     maxPolicyChars?: string;
+    /** `s3://bucket/key`: with --stack --offline --namespace, can that namespace's pods reach it. */
+    s3?: string;
     json: boolean;
     help: boolean;
 }
@@ -131,6 +138,7 @@ const OPTIONS = {
     profile: { type: "string" },
     offline: { type: "boolean" },
     "trust-policy-max-chars": { type: "string" },
+    s3: { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
 } as const;
@@ -155,6 +163,7 @@ function parseFlags(argv: string[]): Flags {
         profile: values.profile,
         ...(values.offline ? { offline: true as const } : {}),
         maxPolicyChars: values["trust-policy-max-chars"],
+        s3: values.s3,
         json: values.json ?? false,
         help: values.help ?? false,
     };
@@ -782,7 +791,33 @@ function renderStackReport(report: StackReport): string {
 // ---------------------------------------------------------------------------------------------
 // Entry point
 
+async function s3Mode(flags: Flags): Promise<S3AccessReport> {
+    forbid(flags, ["role", "token", "audience", "providerArn", "region", "profile", "maxPolicyChars"], "with --s3: it judges the policies `up` would attach, offline");
+    if (flags.stack === undefined || !flags.offline || flags.namespace === undefined) {
+        throw new DoctorError("--s3 needs --stack <name> --offline --namespace <ns> (and optionally --service-account): it judges, with no AWS call, the policies `up` would attach to that profile's role");
+    }
+    const nsProblem = namespaceProblem(flags.namespace);
+    if (nsProblem) throw new DoctorError(`--namespace: ${nsProblem}`);
+    const model = await loadStack(flags, flags.stack);
+    let synthesis: Synthesis;
+    try {
+        synthesis = synthesize(model);
+    } catch (err) {
+        if (err instanceof SynthError) throw new DoctorError(`--stack ${flags.stack}: ${err.message}`);
+        throw err;
+    }
+    try {
+        return s3Access(model, synthesis, flags.namespace, flags.serviceAccount ?? DEFAULT_EDITOR, flags.s3!);
+    } catch (err) {
+        throw new DoctorError((err as Error).message);
+    }
+}
+
 async function run(flags: Flags): Promise<{ allowed: boolean; text: string; json: unknown }> {
+    if (flags.s3 !== undefined) {
+        const report = await s3Mode(flags);
+        return { allowed: report.allowed, text: renderS3Access(report), json: report };
+    }
     if (flags.offline) {
         forbid(flags, OFFLINE_FLAGS, `with --offline: ${OFFLINE_ONLY}; --role, --token and --provider-arn check live IAM, --region and --profile choose it (leave out --offline for those)`);
         if (flags.stack === undefined) throw new DoctorError(`--offline needs --stack <name>: ${OFFLINE_ONLY}; run with --help for usage`);

@@ -33,6 +33,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import type { ConfigValues, RecordedResource, StackModel } from "./evaluate";
+import { targetTrustStatement } from "../components/chaining";
 import { findingLines, hasMandatory, roleFindings, type RoleFinding } from "./findings";
 import { isMandatory } from "../providers/trustRules";
 import {
@@ -41,6 +42,7 @@ import {
     PERMISSION_DIR,
     POD_IDENTITY_FILE,
     removePreviousOutput,
+    TARGET_TRUST_DIR,
     SUMMARY_FILE,
     TRUST_DIR,
     writeFiles,
@@ -222,6 +224,8 @@ export interface PodIdentityBinding {
     roleArn: string;
     /** Whether the role is created by this stack (otherwise it must already trust pods.eks.amazonaws.com). */
     roleManaged: boolean;
+    /** A role of another account EKS chains to from `roleArn`; its trust policy must allow that (target-role-trust/). */
+    targetRoleArn?: string;
 }
 
 export interface Synthesis {
@@ -317,6 +321,7 @@ export function synthesize(model: StackModel): Synthesis {
             serviceAccount: str(r.inputs.serviceAccount),
             roleArn: str(r.inputs.roleArn),
             roleManaged: roleResources.has(keyOf(str(r.inputs.roleArn))),
+            ...(str(r.inputs.targetRoleArn) ? { targetRoleArn: str(r.inputs.targetRoleArn) } : {}),
         }))
         .sort((a, b) => byName(a.namespace, b.namespace) || byName(a.serviceAccount, b.serviceAccount));
     // A policy's `role` is the role's name (or ARN), resolved: the same key as the role's.
@@ -565,6 +570,26 @@ export function prettyPolicy(document: PolicyDocument): string {
     return `${JSON.stringify(document, null, 2)}\n`;
 }
 
+/**
+ * For each role of another account a Pod Identity association chains to, the trust policy it needs:
+ * one statement per association (each has its own external id, known once `up` created it:
+ * `pulumi stack output podIdentityExternalIds`).
+ */
+export function targetTrustFiles(synthesis: Synthesis): Map<string, PolicyDocument> {
+    const byTarget = new Map<string, PodIdentityBinding[]>();
+    for (const a of synthesis.podIdentityAssociations.filter((x) => x.targetRoleArn)) byTarget.set(a.targetRoleArn!, [...(byTarget.get(a.targetRoleArn!) ?? []), a]);
+    const files = new Map<string, PolicyDocument>();
+    for (const [target, associations] of [...byTarget].sort(([a], [b]) => byName(a, b))) {
+        const ref = parseRoleRef(target);
+        const statements = associations.map((a, i) => ({
+            ...targetTrustStatement(a.roleArn, `<externalId of ${a.namespace}/${a.serviceAccount}: pulumi stack output podIdentityExternalIds>`),
+            Sid: `EksPodIdentity${i}`,
+        }));
+        files.set(`${TARGET_TRUST_DIR}/${ref?.accountId ?? "unknown"}-${ref?.name ?? "role"}.json`, { Version: "2012-10-17", Statement: statements });
+    }
+    return files;
+}
+
 /** The files of a synthesis, by path relative to the output directory. */
 export function renderFiles(synthesis: Synthesis, context: SynthContext = { phase: AFTER_KUBEFLOW }): Map<string, string> {
     const files = new Map<string, string>();
@@ -602,10 +627,13 @@ export function renderFiles(synthesis: Synthesis, context: SynthContext = { phas
                     source,
                     placeholders,
                 ],
-                synthesis.podIdentityAssociations.map(({ name, clusterName, namespace, serviceAccount, roleArn }) => ({ body: { name, clusterName, namespace, serviceAccount, roleArn } })),
+                synthesis.podIdentityAssociations.map(({ name, clusterName, namespace, serviceAccount, roleArn, targetRoleArn }) => ({
+                    body: { name, clusterName, namespace, serviceAccount, roleArn, ...(targetRoleArn ? { targetRoleArn } : {}) },
+                })),
             ),
         );
     }
+    for (const [file, document] of targetTrustFiles(synthesis)) files.set(file, prettyPolicy(document));
     files.set(SUMMARY_FILE, `${JSON.stringify(summaryOf(synthesis, context), null, 2)}\n`);
     return files;
 }
@@ -686,6 +714,10 @@ export function summaryTable(synthesis: Synthesis): string {
         if (synthesis.identityMode === "podIdentity") {
             lines.push("Pod Identity: trust policies are fixed (pods.eks.amazonaws.com); SUBJECTS counts the service accounts associated with each role.");
         }
+    }
+    const targets = [...targetTrustFiles(synthesis).keys()];
+    if (targets.length > 0) {
+        lines.push(`Chained to roles of other accounts: each must trust its association's role with the association's external id, as ${targets.join(", ")} say.`);
     }
     const unmanaged = [...new Set(synthesis.podIdentityAssociations.filter((a) => !a.roleManaged).map((a) => roleNameOf(a.roleArn)))];
     if (unmanaged.length > 0) {

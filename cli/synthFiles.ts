@@ -13,6 +13,8 @@ export const KUBERNETES_FILE = "kubernetes.yaml";
 export const AFTER_KUBEFLOW_FILE = "kubernetes-after-kubeflow.yaml";
 export const POD_IDENTITY_FILE = "pod-identity-associations.yaml";
 export const SUMMARY_FILE = "summary.json";
+/** `target-role-trust/<account>-<role>.json`: what a role of another account, chained to by Pod Identity, must trust. */
+export const TARGET_TRUST_DIR = "target-role-trust";
 
 const TOP_LEVEL_FILES = [KUBERNETES_FILE, AFTER_KUBEFLOW_FILE, POD_IDENTITY_FILE, SUMMARY_FILE];
 
@@ -26,7 +28,7 @@ const roleDirs = (outDir: string) => {
 
 /** The files an earlier synth wrote to `outDir` (relative paths): only ours, never anything else there. */
 function previousFiles(outDir: string): string[] {
-    const trust = jsonFiles(path.join(outDir, TRUST_DIR)).map((f) => `${TRUST_DIR}/${f}`);
+    const trust = [TRUST_DIR, TARGET_TRUST_DIR].flatMap((dir) => jsonFiles(path.join(outDir, dir)).map((f) => `${dir}/${f}`));
     const permissions = roleDirs(outDir).flatMap((role) => jsonFiles(path.join(outDir, PERMISSION_DIR, role)).map((f) => `${PERMISSION_DIR}/${role}/${f}`));
     return [...trust, ...permissions, ...TOP_LEVEL_FILES.filter((f) => fs.existsSync(path.join(outDir, f)))];
 }
@@ -37,6 +39,7 @@ function removeEmptyDirectories(outDir: string, andOutDir: boolean): void {
         ...roleDirs(outDir).map((role) => path.join(outDir, PERMISSION_DIR, role)),
         path.join(outDir, PERMISSION_DIR),
         path.join(outDir, TRUST_DIR),
+        path.join(outDir, TARGET_TRUST_DIR),
         ...(andOutDir ? [outDir] : []),
     ];
     for (const dir of dirs) if (isDirectory(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);

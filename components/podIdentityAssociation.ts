@@ -25,9 +25,11 @@ export interface PodIdentityAssociationArgs {
 }
 
 export class PodIdentityAssociation extends pulumi.CustomResource {
-    /** What EKS passes as `sts:ExternalId` when it chains to `targetRoleArn` (the target's trust policy may require it). */
-    declare public readonly externalId: pulumi.Output<string>;
-    declare public readonly associationArn: pulumi.Output<string>;
+    /**
+     * What EKS passes as `sts:ExternalId` when it chains to `targetRoleArn` (the target's trust
+     * policy should require it). Only an association with a target role reads it back.
+     */
+    declare public readonly externalId?: pulumi.Output<string>;
 
     constructor(name: string, args: PodIdentityAssociationArgs, opts?: pulumi.CustomResourceOptions) {
         const inputs: pulumi.Inputs = {
@@ -35,9 +37,7 @@ export class PodIdentityAssociation extends pulumi.CustomResource {
             namespace: args.namespace,
             serviceAccount: args.serviceAccount,
             roleArn: args.roleArn,
-            ...(args.targetRoleArn !== undefined ? { targetRoleArn: args.targetRoleArn } : {}),
-            externalId: undefined,
-            associationArn: undefined,
+            ...(args.targetRoleArn !== undefined ? { targetRoleArn: args.targetRoleArn, externalId: undefined } : {}),
         };
         super(POD_IDENTITY_ASSOCIATION_TYPE, name, inputs, pulumi.mergeOptions({ version: getVersion() }, opts));
     }

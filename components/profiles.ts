@@ -147,7 +147,7 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
                 const target = args.targetRoles?.get(profile.name);
                 for (const sa of profile.serviceAccounts) {
                     const association = bind(`pod-identity-${profile.name}/${sa}`, profile.name, sa, target ? kfUser : roleArnOf(profile.name), target);
-                    if (target) chained.push([`${profile.name}/${sa}`, association.externalId]);
+                    if (target) chained.push([`${profile.name}/${sa}`, association.externalId!]);
                 }
             }
             const controlPlane = [

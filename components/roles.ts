@@ -8,7 +8,8 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { subjectOfRef } from "../providers/subjects";
-import { buildTrustPolicy, POLICY_VERSION, serializePolicy, type PolicyDocument, type PolicyStatement } from "../providers/trustPolicy";
+import { buildTrustPolicy, POLICY_VERSION, serializePolicy, type PolicyDocument } from "../providers/trustPolicy";
+import { TARGET_ROLES_POLICY, targetRolesPolicy } from "./chaining";
 import type { IdentityMode } from "./config";
 import { controlPlaneComponents, type AdminRoleMode, type AlbController, type ComponentId } from "./controllers";
 import { partitionOf, type RoleNames } from "./placement";
@@ -41,33 +42,6 @@ export function loadPolicy(name: string, vars: PolicyVariables): string {
         return vars[key as keyof PolicyVariables]!;
     });
     return serializePolicy(JSON.parse(filled) as PolicyDocument);
-}
-
-export const TARGET_ROLES_POLICY = "assume-target-roles";
-
-/**
- * What the role an association names needs to chain to its target roles in other accounts: the
- * target's trust policy must allow it too (targetTrustPolicy).
- */
-export function targetRolesPolicy(targetRoleArns: readonly string[]): PolicyDocument {
-    return {
-        Version: POLICY_VERSION,
-        Statement: [{ Sid: "ChainToTargetRoles", Effect: "Allow", Action: ["sts:AssumeRole", "sts:TagSession"], Resource: [...targetRoleArns] }],
-    };
-}
-
-/**
- * The statement a target role in another account needs for one association: the association's
- * role may assume it, only with the association's external id (EKS passes it as sts:ExternalId).
- */
-export function targetTrustStatement(sourceRoleArn: string, externalId: string): PolicyStatement {
-    return {
-        Sid: "EksPodIdentityChain",
-        Effect: "Allow",
-        Principal: { AWS: sourceRoleArn },
-        Action: ["sts:AssumeRole", "sts:TagSession"],
-        Condition: { StringEquals: { "sts:ExternalId": externalId } },
-    };
 }
 
 export interface KubeflowRolesArgs {

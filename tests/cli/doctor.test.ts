@@ -438,6 +438,10 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
             writeFileSync(join(projectDir, "Pulumi.noiam.yaml"), stack(["  kubeflow-irsa:enablePodIamPolicy: false"]));
             writeFileSync(join(projectDir, "Pulumi.pods.yaml"), stack(["  kubeflow-irsa:identityMode: podIdentity"]));
             writeFileSync(join(projectDir, "Pulumi.accounts.yaml"), `${stack([])}      serviceAccounts: [default-editor, default]\n`);
+            writeFileSync(
+                join(projectDir, "Pulumi.teams.yaml"),
+                `${stack(["  kubeflow-irsa:identityMode: podIdentity", "  kubeflow-irsa:profileBucket: acme-ml-workspaces"])}    - name: team-b\n      owner: bob@example.com\n`,
+            );
         });
         after(() => rmSync(projectDir, { recursive: true, force: true }));
 
@@ -469,6 +473,35 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
             assert.equal(rows[0].subject, "system:serviceaccount:team-vision:default-editor");
             assert.ok((json.notes as string[]).some((n) => n.startsWith("offline: judged against the trust policies `pulumi up` would write")));
             assert.equal(fake.calls.length, 0);
+        });
+
+        it("GIVEN podIdentity with profileBucket WHEN --s3 asks about a team's own prefix and another's THEN yes and no, from the policies up would attach, with no IAM call", async () => {
+            const own = await doctor("--stack", "teams", "--project-dir", projectDir, "--offline", "--namespace", "team-a", "--s3", "s3://acme-ml-workspaces/team-a/data/train.csv");
+            assert.equal(own.code, 0, own.err);
+            assert.match(own.out, /^  read   ALLOWED +s3:GetObject arn:aws:s3:::acme-ml-workspaces\/team-a\/data\/train\.csv  \(profile-bucket: statement 1 \(Sid "ReadWriteOwnNamespacePrefix"\)\)$/m);
+            assert.match(own.out, /^  list   ALLOWED +s3:ListBucket arn:aws:s3:::acme-ml-workspaces prefix "team-a\/data\/"/m);
+            assert.match(own.out, /^YES: team-a can read s3:\/\/acme-ml-workspaces\/team-a\/data\/train\.csv\.$/m);
+            const other = await doctorJson("--stack", "teams", "--project-dir", projectDir, "--offline", "--namespace", "team-a", "--s3", "s3://acme-ml-workspaces/team-b/data/train.csv");
+            assert.equal(other.code, 1);
+            assert.deepEqual((other.json.checks as Array<{ access: string; decision: string }>).map((c) => [c.access, c.decision]), [
+                ["read", "implicitly denied"],
+                ["write", "implicitly denied"],
+                ["list", "implicitly denied"],
+            ]);
+            assert.equal((other.json.context as Record<string, string>)["aws:PrincipalTag/kubernetes-namespace"], "team-a");
+            assert.equal(fake.calls.length, 0, "no IAM call");
+        });
+
+        it("GIVEN --s3 without --offline, for an unknown namespace, or an account the profile does not list THEN it exits 2 saying what is missing", async () => {
+            const online = await doctor("--stack", "teams", "--project-dir", projectDir, "--namespace", "team-a", "--s3", "s3://acme-ml-workspaces/team-a/x");
+            assert.equal(online.code, 2);
+            assert.match(online.err, /--s3 needs --stack <name> --offline --namespace <ns>/);
+            const unknown = await doctor("--stack", "teams", "--project-dir", projectDir, "--offline", "--namespace", "team-z", "--s3", "s3://acme-ml-workspaces/team-z/x");
+            assert.equal(unknown.code, 2);
+            assert.match(unknown.err, /--namespace: the stack has no profile "team-z" \(profiles: team-a, team-b\)/);
+            const account = await doctor("--stack", "teams", "--project-dir", projectDir, "--offline", "--namespace", "team-a", "--service-account", "default", "--s3", "s3://acme-ml-workspaces/team-a/x");
+            assert.equal(account.code, 2);
+            assert.match(account.err, /profile "team-a" lists default-editor, not "default"/);
         });
 
         it("GIVEN a profile with serviceAccounts THEN each account is a row of its own, judged against the same role", async () => {

@@ -298,6 +298,39 @@ describe("npm run synth", function () {
         });
     });
 
+    it("GIVEN podIdentity with a profile on another account's role THEN the association chains from kf-user and target-role-trust/ says what that role must trust", async () => {
+        const partner = "arn:aws:iam::999999999999:role/partner-ml";
+        const dir = project("chain", {
+            "aws:region": "us-west-2",
+            "kubeflow-irsa:clusterName": "kf-dev",
+            "kubeflow-irsa:identityMode": "podIdentity",
+            "kubeflow-irsa:profiles": [
+                { name: "team-a", owner: "a@example.com" },
+                { name: "partner", owner: "p@example.com", awsIamRole: partner, serviceAccounts: ["default-editor", "default"] },
+            ],
+        });
+        const out = tmpDir("chain");
+        const result = await synth("--stack", "chain", "--project-dir", dir, "--out", out);
+        assertOk(result);
+        const associations = yamlDocs(out, "pod-identity-associations.yaml");
+        const chained = associations.filter((a) => a.namespace === "partner");
+        assert.equal(chained.length, 2);
+        for (const a of chained) {
+            assert.equal(a.roleArn, "arn:aws:iam::123456789012:role/kf-user-us-west-2-kf-dev");
+            assert.equal(a.targetRoleArn, partner);
+        }
+        assert.equal(associations.find((a) => a.namespace === "team-a")!.targetRoleArn, undefined);
+        const trust = readJson<{ Statement: Array<{ Principal: { AWS: string }; Action: string[]; Condition: { StringEquals: Record<string, string> } }> }>(out, "target-role-trust/999999999999-partner-ml.json");
+        assert.equal(trust.Statement.length, 2, "one statement per association: each has its own external id");
+        for (const st of trust.Statement) {
+            assert.equal(st.Principal.AWS, "arn:aws:iam::123456789012:role/kf-user-us-west-2-kf-dev");
+            assert.deepEqual(st.Action, ["sts:AssumeRole", "sts:TagSession"]);
+            assert.match(st.Condition.StringEquals["sts:ExternalId"], /^<externalId of partner\/(default-editor|default): pulumi stack output podIdentityExternalIds>$/);
+        }
+        assert.match(result.stdout, /Chained to roles of other accounts: .*target-role-trust\/999999999999-partner-ml\.json/);
+        assert.deepEqual(permissionTree(out)["kf-user-us-west-2-kf-dev"], ["assume-target-roles.json"]);
+    });
+
     describe("GIVEN the trust-policy rules", () => {
         it("WHEN the dev stack is synthesized THEN no trust policy it would write has a finding", async () => {
             const out = tmpDir("rules-dev");
