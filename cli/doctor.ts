@@ -34,6 +34,8 @@ import { muteNodeVersionSupportWarning, placeholderNote, SynthError, synthesize,
 export const EXIT_ALLOWED = 0;
 export const EXIT_DENIED = 1;
 export const EXIT_ERROR = 2;
+/** --s3: the policies `up` attaches do not allow it, but managed policies not known offline may. */
+export const EXIT_UNKNOWN = 3;
 
 /** Where the CLI writes; `process` fits, and tests pass collectors. */
 export interface DoctorIo {
@@ -89,7 +91,7 @@ Options:
                             \`npx kubeflow-irsa-doctor …\`: without -s npm prints a banner to stdout)
   -h, --help                this text
 
-Exit codes: 0 allowed, 1 denied, 2 usage or AWS error. Findings do not change the exit code:
+Exit codes: 0 allowed, 1 denied, 2 usage or AWS error, 3 (--s3) unknown offline. Findings do not change the exit code:
 the verdict is IAM's; a mandatory finding means the role lets in more than it should.
 Needs iam:GetRole on the role and iam:GetOpenIDConnectProvider on the provider (nothing with --offline).
 `;
@@ -813,10 +815,10 @@ async function s3Mode(flags: Flags): Promise<S3AccessReport> {
     }
 }
 
-async function run(flags: Flags): Promise<{ allowed: boolean; text: string; json: unknown }> {
+async function run(flags: Flags): Promise<{ allowed: boolean; text: string; json: unknown; exit?: number }> {
     if (flags.s3 !== undefined) {
         const report = await s3Mode(flags);
-        return { allowed: report.allowed, text: renderS3Access(report), json: report };
+        return { allowed: report.allowed, text: renderS3Access(report), json: report, ...(report.verdict === "unknown" ? { exit: EXIT_UNKNOWN } : {}) };
     }
     if (flags.offline) {
         forbid(flags, OFFLINE_FLAGS, `with --offline: ${OFFLINE_ONLY}; --role, --token and --provider-arn check live IAM, --region and --profile choose it (leave out --offline for those)`);
@@ -848,7 +850,7 @@ export async function main(argv: string[], io: DoctorIo): Promise<number> {
         }
         const result = await run(flags);
         io.stdout.write(json ? JSON.stringify(result.json, null, 2) + "\n" : result.text);
-        return result.allowed ? EXIT_ALLOWED : EXIT_DENIED;
+        return result.exit ?? (result.allowed ? EXIT_ALLOWED : EXIT_DENIED);
     } catch (err) {
         if (!(err instanceof DoctorError)) throw err;
         io.stderr.write(`doctor: ${err.message}\n`);

@@ -138,6 +138,18 @@ function issuerId(clusterName: string): string {
     return createHash("sha256").update(clusterName).digest("hex").slice(0, 32).toUpperCase();
 }
 
+/** The account of `existingCluster.oidcProviderArn`, when the config names one. */
+function configuredAccount(config: ConfigValues): string | undefined {
+    const raw = config["kubeflow-irsa:existingCluster"];
+    try {
+        const value: unknown = typeof raw === "string" && raw.trim().startsWith("{") ? JSON.parse(raw) : raw;
+        const arn = (value as { oidcProviderArn?: unknown } | undefined)?.oidcProviderArn;
+        return typeof arn === "string" ? /^arn:[\w-]+:iam::(\d{12}):/.exec(arn)?.[1] : undefined;
+    } catch {
+        return undefined; // the program reports malformed config itself
+    }
+}
+
 function mocks(config: ConfigValues, stack: string, record: (r: RecordedResource) => void): pulumi.runtime.Mocks {
     const region = config["aws:region"] ?? "us-east-1";
     return {
@@ -175,7 +187,10 @@ function mocks(config: ConfigValues, stack: string, record: (r: RecordedResource
         },
         call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
             if (args.token === "aws:index/getCallerIdentity:getCallerIdentity") {
-                return { accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/synth`, userId: "AIDASYNTH" };
+                // The deployer's account as far as the config tells it (an existing cluster's OIDC
+                // provider lives in the roles' account), else the placeholder.
+                const account = configuredAccount(config) ?? MOCK_ACCOUNT;
+                return { accountId: account, arn: `arn:aws:iam::${account}:user/synth`, userId: "AIDASYNTH" };
             }
             return {};
         },

@@ -15,6 +15,8 @@ export interface S3Check {
     prefix?: string;
     decision: PermissionVerdict["decision"];
     decidedBy?: string;
+    /** Statements with a condition the evaluator does not evaluate. */
+    notEvaluated?: string[];
 }
 
 export interface S3AccessReport {
@@ -29,6 +31,11 @@ export interface S3AccessReport {
     checks: S3Check[];
     /** read allowed: what "can reach" means for the exit code. */
     allowed: boolean;
+    /**
+     * yes / no for reading, or unknown: the inline policies do not allow it but managed policies
+     * (userPolicyArns), not known offline, may; or a condition could not be evaluated.
+     */
+    verdict: "yes" | "no" | "unknown";
     notes: string[];
 }
 
@@ -64,7 +71,15 @@ export function s3Access(model: StackModel, synthesis: Synthesis, namespace: str
     const policies = role.permissionPolicies;
     const check = (access: S3Check["access"], action: string, resource: string, extra: Record<string, string> = {}, listPrefix?: string): S3Check => {
         const verdict = evaluatePermissions(policies, { action, resource, context: { ...context, ...extra } });
-        return { access, action, resource, ...(listPrefix !== undefined ? { prefix: listPrefix } : {}), decision: verdict.decision, ...(verdict.decidedBy ? { decidedBy: verdict.decidedBy } : {}) };
+        return {
+            access,
+            action,
+            resource,
+            ...(listPrefix !== undefined ? { prefix: listPrefix } : {}),
+            decision: verdict.decision,
+            ...(verdict.decidedBy ? { decidedBy: verdict.decidedBy } : {}),
+            ...(verdict.unsupported.length > 0 ? { notEvaluated: verdict.unsupported } : {}),
+        };
     };
     const object = `${bucketArn}/${target.key}`;
     const checks = [
@@ -78,7 +93,10 @@ export function s3Access(model: StackModel, synthesis: Synthesis, namespace: str
         ...(synthesis.identityMode !== "podIdentity" ? ["IRSA sessions carry no namespace tag: a policy scoped by ${aws:PrincipalTag/kubernetes-namespace} matches no pod (use identityMode podIdentity)"] : []),
         "bucket policies, SCPs and KMS key policies are not part of the stack and were not judged",
     ];
-    return { stack: model.stack, namespace, serviceAccount, role: roleName, roleArn: profile.roleArn, object: url, context, checks, allowed: checks[0].decision === "allowed", notes };
+    const read = checks[0].decision;
+    const managed = model.config.userPolicyArns.length > 0;
+    const verdict = read === "allowed" ? "yes" : read === "explicitly denied" ? "no" : read === "undetermined" || managed ? "unknown" : "no";
+    return { stack: model.stack, namespace, serviceAccount, role: roleName, roleArn: profile.roleArn, object: url, context, checks, allowed: verdict === "yes", verdict, notes };
 }
 
 export function renderS3Access(report: S3AccessReport): string {
@@ -86,8 +104,14 @@ export function renderS3Access(report: S3AccessReport): string {
     for (const c of report.checks) {
         const what = c.access === "list" ? `${c.action} ${c.resource}${c.prefix !== undefined ? ` prefix "${c.prefix}"` : " (no prefix)"}` : `${c.action} ${c.resource}`;
         lines.push(`  ${c.access.padEnd(5)}  ${c.decision.toUpperCase().padEnd(17)}  ${what}${c.decidedBy ? `  (${c.decidedBy})` : ""}`);
+        for (const s of c.notEvaluated ?? []) lines.push(`         not evaluated: ${s} (a condition operator this tool does not evaluate)`);
     }
-    lines.push("", report.allowed ? `YES: ${report.namespace} can read ${report.object}.` : `NO: ${report.namespace} cannot read ${report.object}.`);
+    const answer = {
+        yes: `YES: ${report.namespace} can read ${report.object}.`,
+        no: `NO: ${report.namespace} cannot read ${report.object}.`,
+        unknown: `UNKNOWN: the policies \`up\` attaches do not let ${report.namespace} read ${report.object}, but what they do not show may (see the notes).`,
+    }[report.verdict];
+    lines.push("", answer);
     for (const note of report.notes) lines.push(`Note: ${note}`);
     return lines.join("\n") + "\n";
 }

@@ -582,7 +582,7 @@ export function targetTrustFiles(synthesis: Synthesis): Map<string, PolicyDocume
     for (const [target, associations] of [...byTarget].sort(([a], [b]) => byName(a, b))) {
         const ref = parseRoleRef(target);
         const statements = associations.map((a, i) => ({
-            ...targetTrustStatement(a.roleArn, `<externalId of ${a.namespace}/${a.serviceAccount}: pulumi stack output podIdentityExternalIds>`),
+            ...targetTrustStatement(a.roleArn, `<externalId of ${a.namespace}/${a.serviceAccount}: pulumi stack output podIdentityExternalIds>`, a.namespace, a.serviceAccount),
             Sid: `EksPodIdentity${i}`,
         }));
         files.set(`${TARGET_TRUST_DIR}/${ref?.accountId ?? "unknown"}-${ref?.name ?? "role"}.json`, { Version: "2012-10-17", Statement: statements });

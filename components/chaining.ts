@@ -1,32 +1,62 @@
 // EKS Pod Identity role chaining (an association's targetRoleArn): the policies on both ends.
 // Pure: the program attaches the first, synth prints the second for the target account's owners.
+//
+// Every profile's pods share kf-user, and an external id is no secret (EKS's is derived from the
+// cluster, namespace and service account). So both ends are held to the Pod Identity session tags
+// EKS sets and passes on to the chained session: only the profile's own namespace and service
+// accounts may reach its target role — not another team's pods calling sts:AssumeRole themselves.
 
+import { parseRoleRef } from "../providers/subjects";
 import { POLICY_VERSION, type PolicyDocument, type PolicyStatement } from "../providers/trustPolicy";
 
 export const TARGET_ROLES_POLICY = "assume-target-roles";
 
+/** A profile that reaches a role of another account: its namespace, its service accounts, the role. */
+export interface ChainTarget {
+    namespace: string;
+    serviceAccounts: string[];
+    targetRoleArn: string;
+}
+
+const NAMESPACE_TAG = "aws:PrincipalTag/kubernetes-namespace";
+const SERVICE_ACCOUNT_TAG = "aws:PrincipalTag/kubernetes-service-account";
+const stsId = (s: string) => s.replace(/[^A-Za-z0-9]/g, "");
+
 /**
- * What the role an association names needs to chain to its target roles in other accounts: the
- * target's trust policy must allow it too (targetTrustPolicy).
+ * What kf-user needs to chain: per profile, sts:AssumeRole and sts:TagSession on its target role,
+ * only from a session of that profile's namespace and service accounts.
  */
-export function targetRolesPolicy(targetRoleArns: readonly string[]): PolicyDocument {
+export function targetRolesPolicy(targets: readonly ChainTarget[]): PolicyDocument {
     return {
         Version: POLICY_VERSION,
-        Statement: [{ Sid: "ChainToTargetRoles", Effect: "Allow", Action: ["sts:AssumeRole", "sts:TagSession"], Resource: [...targetRoleArns] }],
+        Statement: [...targets]
+            .sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0))
+            .map((t) => ({
+                Sid: `Chain${stsId(t.namespace)}`.slice(0, 100),
+                Effect: "Allow",
+                Action: ["sts:AssumeRole", "sts:TagSession"],
+                Resource: t.targetRoleArn,
+                Condition: { StringEquals: { [NAMESPACE_TAG]: t.namespace, [SERVICE_ACCOUNT_TAG]: [...t.serviceAccounts].sort() } },
+            })),
     };
 }
 
 /**
  * The statement a target role in another account needs for one association: the association's
- * role may assume it, only with the association's external id (EKS passes it as sts:ExternalId).
+ * role (named through its account and aws:PrincipalArn, so the statement survives kf-user being
+ * re-created and can be saved before it exists), with the association's external id, and only
+ * for that namespace and service account.
  */
-export function targetTrustStatement(sourceRoleArn: string, externalId: string): PolicyStatement {
+export function targetTrustStatement(sourceRoleArn: string, externalId: string, namespace: string, serviceAccount: string): PolicyStatement {
+    const source = parseRoleRef(sourceRoleArn);
     return {
         Sid: "EksPodIdentityChain",
         Effect: "Allow",
-        Principal: { AWS: sourceRoleArn },
+        Principal: { AWS: `arn:${source?.partition ?? "aws"}:iam::${source?.accountId ?? "<cluster account>"}:root` },
         Action: ["sts:AssumeRole", "sts:TagSession"],
-        Condition: { StringEquals: { "sts:ExternalId": externalId } },
+        Condition: {
+            ArnEquals: { "aws:PrincipalArn": sourceRoleArn },
+            StringEquals: { "sts:ExternalId": externalId, [NAMESPACE_TAG]: namespace, [SERVICE_ACCOUNT_TAG]: serviceAccount },
+        },
     };
 }
-

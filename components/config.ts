@@ -313,14 +313,27 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
 
 const optional = <K extends string, V>(key: K, value: V | undefined) => (value === undefined ? {} : ({ [key]: value } as Record<K, V>));
 
+/** AWS-managed policies that reach every bucket's objects (read or write). */
+const BROAD_S3_POLICIES = ["AdministratorAccess", "PowerUserAccess", "ReadOnlyAccess", "AmazonS3FullAccess", "AmazonS3ReadOnlyAccess", "ViewOnlyAccess", "DataScientist"];
+
 /** S3's bucket naming rules (general purpose buckets). */
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 function profileBucketProblems(reader: Reader, config: StackConfig): void {
     const bucket = config.profileBucket!;
-    if (!BUCKET_NAME.test(bucket) || bucket.includes("..") || /^\d+\.\d+\.\d+\.\d+$/.test(bucket) || bucket.startsWith("xn--") || bucket.endsWith("-s3alias")) {
+    if (!BUCKET_NAME.test(bucket) || bucket.includes("..") || /^\d+\.\d+\.\d+\.\d+$/.test(bucket) || bucket.startsWith("xn--") || bucket.startsWith("sthree-") || /(-s3alias|--ol-s3|--x-s3|\.mrap)$/.test(bucket)) {
         reader.problem("profileBucket", `${show(bucket)} is not an S3 bucket name (3–63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit); give the name, not an ARN or s3:// URL`);
     }
+    // AWS-managed policies that grant S3 on every bucket: with one on kf-user, every team reads every prefix.
+    config.userPolicyArns.forEach((arn, index) => {
+        const name = /^arn:aws(-cn|-us-gov)?:iam::aws:policy\/(?:.*\/)?([\w+=,.@-]+)$/.exec(arn)?.[2];
+        if (name && BROAD_S3_POLICIES.includes(name)) {
+            reader.problem(
+                `userPolicyArns[${index}]`,
+                `${show(arn)} grants S3 on every bucket to every team on kf-user, which undoes kubeflow-irsa:profileBucket's isolation (each team its own prefix); remove it, or scope your own policy with \${aws:PrincipalTag/kubernetes-namespace}`,
+            );
+        }
+    });
     if (!config.enablePodIamPolicy) {
         reader.problem("profileBucket", "is set while kubeflow-irsa:enablePodIamPolicy is false: there is no role to grant the bucket to; remove profileBucket or enable the IAM side");
     } else if (config.identityMode !== "podIdentity") {

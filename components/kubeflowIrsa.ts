@@ -136,7 +136,9 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                     adminRoleMode: config.adminRoleMode,
                     userPolicyArns: config.userPolicyArns,
                     ...(config.profileBucket ? { profileBucket: config.profileBucket } : {}),
-                    targetRoleArns: [...targets.values()],
+                    chainTargets: config.profiles
+                        .filter((p) => targets.has(p.name))
+                        .map((p) => ({ namespace: p.name, serviceAccounts: p.serviceAccounts, targetRoleArn: targets.get(p.name)! })),
                 },
                 { parent: this },
             );

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { subjectOfRef } from "../providers/subjects";
 import { buildTrustPolicy, POLICY_VERSION, serializePolicy, type PolicyDocument } from "../providers/trustPolicy";
-import { TARGET_ROLES_POLICY, targetRolesPolicy } from "./chaining";
+import { TARGET_ROLES_POLICY, targetRolesPolicy, type ChainTarget } from "./chaining";
 import type { IdentityMode } from "./config";
 import { controlPlaneComponents, type AdminRoleMode, type AlbController, type ComponentId } from "./controllers";
 import { partitionOf, type RoleNames } from "./placement";
@@ -63,8 +63,8 @@ export interface KubeflowRolesArgs {
     userPolicyArns: string[];
     /** podIdentity: the bucket whose `<namespace>/` prefix each session of kf-user may use. */
     profileBucket?: string;
-    /** podIdentity: roles of other accounts kf-user chains to (associations' targetRoleArn). @default [] */
-    targetRoleArns?: string[];
+    /** podIdentity: roles of other accounts kf-user chains to (associations' targetRoleArn), per profile. @default [] */
+    chainTargets?: ChainTarget[];
 }
 
 const shortHash = (text: string) => createHash("sha1").update(text).digest("hex").slice(0, 8);
@@ -125,7 +125,7 @@ export class KubeflowRoles extends pulumi.ComponentResource {
             }
             // Each Pod Identity session carries its namespace as a tag: one policy isolates every team.
             if (args.profileBucket) attach(userRole, roleName, "profile-bucket");
-            const targets = [...new Set(args.targetRoleArns ?? [])].sort();
+            const targets = args.chainTargets ?? [];
             if (targets.length > 0) {
                 new aws.iam.RolePolicy(
                     `${roleName}-${TARGET_ROLES_POLICY}`,

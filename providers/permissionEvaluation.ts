@@ -18,7 +18,8 @@ export interface PermissionRequest {
 }
 
 export interface PermissionVerdict {
-    decision: "allowed" | "explicitly denied" | "implicitly denied";
+    /** undetermined: a statement whose action and resource match has a condition not evaluated here, and it could change the answer. */
+    decision: "allowed" | "explicitly denied" | "implicitly denied" | "undetermined";
     /** `<policy name>: statement i (Sid …)` that decided, when one did. */
     decidedBy?: string;
     /** Statements not evaluated (an unknown condition operator): the verdict may be wrong there. */
@@ -71,6 +72,7 @@ function conditionHolds(op: ParsedOperator, key: string, policyValues: string[],
 }
 
 function applies(statement: PolicyStatement, request: PermissionRequest, context: Map<string, string[]>): { matches: boolean; unsupported: boolean } {
+    // unsupported: action and resource match, no evaluated condition fails, and one is not evaluated.
     const s = statement as PolicyStatement & { Resource?: unknown; NotResource?: unknown };
     const actionOk = "Action" in s ? matchesAny(asStrings(s.Action), request.action, context, true) : "NotAction" in s ? !matchesAny(asStrings(s.NotAction), request.action, context, true) : false;
     const resourceOk =
@@ -91,15 +93,23 @@ export function evaluatePermissions(policies: ReadonlyArray<{ name: string; docu
     const context = new Map(Object.entries(request.context).map(([k, v]) => [k.toLowerCase(), asStrings(v)]));
     const unsupported: string[] = [];
     let allow: string | undefined;
+    let unsureDeny = false;
+    let unsureAllow = false;
     for (const { name, document } of policies) {
         for (const [index, statement] of statementsOf(document).entries()) {
             const where = `${name}: ${label(index, typeof statement.Sid === "string" && statement.Sid !== "" ? statement.Sid : undefined)}`;
             const { matches, unsupported: notEvaluated } = applies(statement, request, context);
-            if (notEvaluated) unsupported.push(where);
+            if (notEvaluated) {
+                unsupported.push(where);
+                if (statement.Effect === "Deny") unsureDeny = true;
+                else unsureAllow = true;
+            }
             if (!matches) continue;
             if (statement.Effect === "Deny") return { decision: "explicitly denied", decidedBy: where, unsupported };
             if (statement.Effect === "Allow") allow ??= where;
         }
     }
-    return allow ? { decision: "allowed", decidedBy: allow, unsupported } : { decision: "implicitly denied", unsupported };
+    // A Deny that may apply could overturn an allow; an Allow that may apply, an implicit deny.
+    if (allow) return unsureDeny ? { decision: "undetermined", unsupported } : { decision: "allowed", decidedBy: allow, unsupported };
+    return unsureAllow ? { decision: "undetermined", unsupported } : { decision: "implicitly denied", unsupported };
 }

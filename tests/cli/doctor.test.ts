@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { generateKeyPair, SignJWT, type KeyLike } from "jose";
@@ -490,6 +490,17 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
             ]);
             assert.equal((other.json.context as Record<string, string>)["aws:PrincipalTag/kubernetes-namespace"], "team-a");
             assert.equal(fake.calls.length, 0, "no IAM call");
+        });
+
+        it("GIVEN userPolicyArns on kf-user WHEN --s3 finds no inline allow THEN the answer is UNKNOWN (exit 3): managed policies are not known offline", async () => {
+            writeFileSync(
+                join(projectDir, "Pulumi.managed.yaml"),
+                readFileSync(join(projectDir, "Pulumi.teams.yaml"), "utf8").replace("config:\n", "config:\n  kubeflow-irsa:userPolicyArns: [arn:aws:iam::123456789012:policy/ml-team-extras]\n"),
+            );
+            const { code, out } = await doctor("--stack", "managed", "--project-dir", projectDir, "--offline", "--namespace", "team-a", "--s3", "s3://acme-ml-workspaces/team-b/x");
+            assert.equal(code, 3, out);
+            assert.match(out, /^UNKNOWN: the policies `up` attaches do not let team-a read s3:\/\/acme-ml-workspaces\/team-b\/x/m);
+            assert.match(out, /managed policies in kubeflow-irsa:userPolicyArns \(1\) are not known offline/);
         });
 
         it("GIVEN --s3 without --offline, for an unknown namespace, or an account the profile does not list THEN it exits 2 saying what is missing", async () => {

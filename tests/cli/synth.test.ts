@@ -320,12 +320,18 @@ describe("npm run synth", function () {
             assert.equal(a.targetRoleArn, partner);
         }
         assert.equal(associations.find((a) => a.namespace === "team-a")!.targetRoleArn, undefined);
-        const trust = readJson<{ Statement: Array<{ Principal: { AWS: string }; Action: string[]; Condition: { StringEquals: Record<string, string> } }> }>(out, "target-role-trust/999999999999-partner-ml.json");
+        const trust = readJson<{ Statement: Array<{ Principal: { AWS: string }; Action: string[]; Condition: { StringEquals: Record<string, string>; ArnEquals: Record<string, string> } }> }>(
+            out,
+            "target-role-trust/999999999999-partner-ml.json",
+        );
         assert.equal(trust.Statement.length, 2, "one statement per association: each has its own external id");
         for (const st of trust.Statement) {
-            assert.equal(st.Principal.AWS, "arn:aws:iam::123456789012:role/kf-user-us-west-2-kf-dev");
+            assert.equal(st.Principal.AWS, "arn:aws:iam::123456789012:root", "kf-user through its account: the statement survives kf-user's re-creation");
+            assert.deepEqual(st.Condition.ArnEquals, { "aws:PrincipalArn": "arn:aws:iam::123456789012:role/kf-user-us-west-2-kf-dev" });
             assert.deepEqual(st.Action, ["sts:AssumeRole", "sts:TagSession"]);
-            assert.match(st.Condition.StringEquals["sts:ExternalId"], /^<externalId of partner\/(default-editor|default): pulumi stack output podIdentityExternalIds>$/);
+            const sa = st.Condition.StringEquals["aws:PrincipalTag/kubernetes-service-account"];
+            assert.equal(st.Condition.StringEquals["sts:ExternalId"], `<externalId of partner/${sa}: pulumi stack output podIdentityExternalIds>`);
+            assert.equal(st.Condition.StringEquals["aws:PrincipalTag/kubernetes-namespace"], "partner");
         }
         assert.match(result.stdout, /Chained to roles of other accounts: .*target-role-trust\/999999999999-partner-ml\.json/);
         assert.deepEqual(permissionTree(out)["kf-user-us-west-2-kf-dev"], ["assume-target-roles.json"]);

@@ -59,7 +59,7 @@ async function simulated(policies: { name: string; document: PolicyDocument }[],
     return (response as { overallResult: string }).overallResult;
 }
 
-const OURS = { allowed: "Allowed", "implicitly denied": "ImplicitlyDenied", "explicitly denied": "ExplicitlyDenied" } as const;
+const OURS = { allowed: "Allowed", "implicitly denied": "ImplicitlyDenied", "explicitly denied": "ExplicitlyDenied", undetermined: "Undetermined" } as const;
 
 describe("team isolation (podIdentity + profileBucket)", function () {
     this.timeout(60_000);
@@ -103,11 +103,45 @@ describe("team isolation (podIdentity + profileBucket)", function () {
             assert.equal(partner.inputs.roleArn, `arn:aws:iam::${ACCOUNT}:role/${KF_USER}`);
             assert.equal(partner.inputs.targetRoleArn, PARTNER_ROLE);
             const chain = inlinePolicies(run, KF_USER).find((p) => p.name === "assume-target-roles")!.document;
-            assert.deepEqual(chain.Statement, [{ Sid: "ChainToTargetRoles", Effect: "Allow", Action: ["sts:AssumeRole", "sts:TagSession"], Resource: [PARTNER_ROLE] }]);
+            assert.deepEqual(chain.Statement, [
+                {
+                    Sid: "Chainpartner",
+                    Effect: "Allow",
+                    Action: ["sts:AssumeRole", "sts:TagSession"],
+                    Resource: PARTNER_ROLE,
+                    Condition: { StringEquals: { "aws:PrincipalTag/kubernetes-namespace": "partner", "aws:PrincipalTag/kubernetes-service-account": ["default-editor"] } },
+                },
+            ]);
             assert.ok("partner/default-editor" in (run.outputs.podIdentityExternalIds as Record<string, unknown>));
             assert.equal((run.outputs.profileRoleArns as Record<string, string>).partner, PARTNER_ROLE, "the pods end up with the partner role");
             const teamA = run.resources.find((r) => r.name === "pod-identity-team-a/default-editor")!;
             assert.equal(teamA.inputs.targetRoleArn, undefined);
+        });
+
+        it("WHEN another team's pod calls sts:AssumeRole on the partner role itself (the external id is no secret) THEN kf-user's policy denies it; the partner's own pods may", async () => {
+            const policies = inlinePolicies(run, KF_USER);
+            const ask = (context: Record<string, string>) => ({ action: "sts:AssumeRole", resource: PARTNER_ROLE, context });
+            for (const [context, expected] of [
+                [session("team-a"), "ImplicitlyDenied"],
+                [session("partner", "default"), "ImplicitlyDenied"],
+                [session("partner"), "Allowed"],
+            ] as const) {
+                assert.equal(await simulated(policies, "sts:AssumeRole", PARTNER_ROLE, context), expected, `iam-simulate ${JSON.stringify(context)}`);
+                assert.equal(OURS[evaluatePermissions(policies, ask(context)).decision], expected, `evaluatePermissions ${JSON.stringify(context)}`);
+            }
+        });
+
+        it("WHEN an existing cluster's provider ARN tells the real account THEN a role of that account is associated directly (not judged against the placeholder)", async () => {
+            const issuer = "oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF";
+            const own = "arn:aws:iam::111111111111:role/data-eng-pipelines";
+            const adopted = await runProgram(
+                config({
+                    "kubeflow-irsa:existingCluster": { oidcIssuerUrl: `https://${issuer}`, oidcProviderArn: `arn:aws:iam::111111111111:oidc-provider/${issuer}` },
+                    "kubeflow-irsa:profiles": [{ name: "data-eng", owner: "d@example.com", awsIamRole: own }],
+                }),
+            );
+            const a = adopted.resources.find((r) => r.name === "pod-identity-data-eng/default-editor")!;
+            assert.deepEqual([a.inputs.roleArn, a.inputs.targetRoleArn], [own, undefined]);
         });
 
         it("WHEN the role is in the stack's own account THEN it is associated directly, with no chaining", async () => {
@@ -126,6 +160,11 @@ describe("team isolation (podIdentity + profileBucket)", function () {
             ["no IAM", { "kubeflow-irsa:enablePodIamPolicy": "false" }, /kubeflow-irsa:profileBucket: is set while kubeflow-irsa:enablePodIamPolicy is false/],
             ["an s3:// URL", { "kubeflow-irsa:profileBucket": "s3://acme-ml-workspaces" }, /kubeflow-irsa:profileBucket: "s3:\/\/acme-ml-workspaces" is not an S3 bucket name/],
             ["an upper-case name", { "kubeflow-irsa:profileBucket": "Acme-ML" }, /is not an S3 bucket name/],
+            [
+                "an AWS-managed policy reaching every bucket on kf-user",
+                { "kubeflow-irsa:userPolicyArns": ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"] },
+                /kubeflow-irsa:userPolicyArns\[0\]: "arn:aws:iam::aws:policy\/AmazonS3ReadOnlyAccess" grants S3 on every bucket to every team on kf-user, which undoes kubeflow-irsa:profileBucket's isolation/,
+            ],
         ];
         for (const [what, extra, message] of cases2) {
             it(`WHEN ${what}`, async () => {
