@@ -138,8 +138,8 @@ function issuerId(clusterName: string): string {
     return createHash("sha256").update(clusterName).digest("hex").slice(0, 32).toUpperCase();
 }
 
-/** The account of `existingCluster.oidcProviderArn`, when the config names one. */
-function configuredAccount(config: ConfigValues): string | undefined {
+/** The account of `existingCluster.oidcProviderArn`, when the config names one (the roles' account). */
+export function configuredAccount(config: ConfigValues): string | undefined {
     const raw = config["kubeflow-irsa:existingCluster"];
     try {
         const value: unknown = typeof raw === "string" && raw.trim().startsWith("{") ? JSON.parse(raw) : raw;
@@ -150,7 +150,7 @@ function configuredAccount(config: ConfigValues): string | undefined {
     }
 }
 
-function mocks(config: ConfigValues, stack: string, record: (r: RecordedResource) => void): pulumi.runtime.Mocks {
+function mocks(config: ConfigValues, stack: string, account: string, record: (r: RecordedResource) => void): pulumi.runtime.Mocks {
     const region = config["aws:region"] ?? "us-east-1";
     return {
         newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
@@ -187,9 +187,6 @@ function mocks(config: ConfigValues, stack: string, record: (r: RecordedResource
         },
         call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
             if (args.token === "aws:index/getCallerIdentity:getCallerIdentity") {
-                // The deployer's account as far as the config tells it (an existing cluster's OIDC
-                // provider lives in the roles' account), else the placeholder.
-                const account = configuredAccount(config) ?? MOCK_ACCOUNT;
                 return { accountId: account, arn: `arn:aws:iam::${account}:user/synth`, userId: "AIDASYNTH" };
             }
             return {};
@@ -217,8 +214,12 @@ const PROGRAM = path.resolve(__dirname, "..", "index.ts");
  * Runs index.ts under mocks with the given config and returns what it registered and exported.
  * Rejects with the program's own error (a ConfigError for bad config), as `pulumi preview` would.
  */
-export async function runProgram(config: ConfigValues, stack = "synth"): Promise<ProgramRun> {
-    return withNativeStacks(() => evaluate(config, stack));
+/**
+ * Runs the program under mocks. `account` is what the mocked STS answers (the deployer's account):
+ * the placeholder by default; `evaluateStack` passes the one the config tells (configuredAccount).
+ */
+export async function runProgram(config: ConfigValues, stack = "synth", account = MOCK_ACCOUNT): Promise<ProgramRun> {
+    return withNativeStacks(() => evaluate(config, stack, account));
 }
 
 /**
@@ -238,10 +239,10 @@ async function withNativeStacks<T>(fn: () => Promise<T>): Promise<T> {
     }
 }
 
-async function evaluate(config: ConfigValues, stack: string): Promise<ProgramRun> {
+async function evaluate(config: ConfigValues, stack: string, account: string): Promise<ProgramRun> {
     const resources: RecordedResource[] = [];
     tapMockMonitor();
-    await pulumi.runtime.setMocks(mocks(config, stack, (r) => resources.push(r)), PROJECT, stack, false);
+    await pulumi.runtime.setMocks(mocks(config, stack, account, (r) => resources.push(r)), PROJECT, stack, false);
     pulumi.runtime.setAllConfig(config);
     delete require.cache[PROGRAM];
     const outputs: Record<string, unknown> = {};
@@ -290,7 +291,8 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackMode
     const projectDir = options.projectDir ?? path.resolve(__dirname, "..");
     const values = { ...readStackFiles(projectDir, options.stack), ...options.overrides };
     const config = parseStackConfig((key) => values[key], undefined, Object.keys(values));
-    const run = await runProgram(values, options.stack);
+    // synth and the doctor: the deployer's account as far as the config tells it, else the placeholder.
+    const run = await runProgram(values, options.stack, configuredAccount(values) ?? MOCK_ACCOUNT);
     const roleArns = (run.outputs.profileRoleArns ?? {}) as Record<string, string>;
     return {
         stack: options.stack,

@@ -4,7 +4,7 @@
 // which must agree; cross-account roles reached by chaining; and what IRSA mode refuses.
 import { strict as assert } from "assert";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
-import { runProgram, type ConfigValues, type ProgramRun } from "../../cli/evaluate";
+import { configuredAccount, runProgram, type ConfigValues, type ProgramRun } from "../../cli/evaluate";
 import { evaluatePermissions } from "../../providers/permissionEvaluation";
 import { parsePolicyDocument, type PolicyDocument } from "../../providers/trustPolicy";
 
@@ -134,12 +134,13 @@ describe("team isolation (podIdentity + profileBucket)", function () {
         it("WHEN an existing cluster's provider ARN tells the real account THEN a role of that account is associated directly (not judged against the placeholder)", async () => {
             const issuer = "oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF";
             const own = "arn:aws:iam::111111111111:role/data-eng-pipelines";
-            const adopted = await runProgram(
-                config({
-                    "kubeflow-irsa:existingCluster": { oidcIssuerUrl: `https://${issuer}`, oidcProviderArn: `arn:aws:iam::111111111111:oidc-provider/${issuer}` },
-                    "kubeflow-irsa:profiles": [{ name: "data-eng", owner: "d@example.com", awsIamRole: own }],
-                }),
-            );
+            const values = config({
+                "kubeflow-irsa:existingCluster": { oidcIssuerUrl: `https://${issuer}`, oidcProviderArn: `arn:aws:iam::111111111111:oidc-provider/${issuer}` },
+                "kubeflow-irsa:profiles": [{ name: "data-eng", owner: "d@example.com", awsIamRole: own }],
+            });
+            // What synth and the doctor pass (evaluateStack): the account the config tells.
+            assert.equal(configuredAccount(values), "111111111111");
+            const adopted = await runProgram(values, "prod", configuredAccount(values));
             const a = adopted.resources.find((r) => r.name === "pod-identity-data-eng/default-editor")!;
             assert.deepEqual([a.inputs.roleArn, a.inputs.targetRoleArn], [own, undefined]);
         });
