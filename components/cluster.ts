@@ -8,6 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { STS_AUDIENCE } from "../providers/trustPolicy";
 import { issuerHostPath } from "../providers/subjects";
 import type { ExistingClusterConfig, NodeGroupConfig } from "./config";
+import { SelfHostedIssuer } from "./issuer";
+import { PodIdentityWebhook } from "./podIdentityWebhook";
 
 export interface ClusterOidcArgs {
     /** The EKS cluster's name (new or existing). */
@@ -22,6 +24,8 @@ export interface ClusterOidcArgs {
     podIdentityAgent: boolean;
     /** Size of a new cluster's default node group. */
     nodeGroup: NodeGroupConfig;
+    /** The region (a self-managed cluster's issuer bucket lives there). */
+    region: string;
 }
 
 export class ClusterOidc extends pulumi.ComponentResource {
@@ -35,6 +39,10 @@ export class ClusterOidc extends pulumi.ComponentResource {
     public readonly k8sProvider?: k8s.Provider;
     /** The eks-pod-identity-agent add-on, when installed. */
     public readonly podIdentityAgent?: aws.eks.Addon;
+    /** A self-managed cluster's issuer, hosted by the stack. */
+    public readonly issuer?: SelfHostedIssuer;
+    /** The pod identity webhook on a self-managed cluster. */
+    public readonly webhook?: PodIdentityWebhook;
 
     constructor(name: string, args: ClusterOidcArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeflow-irsa:cluster:ClusterOidc", name, args, opts);
@@ -61,7 +69,19 @@ export class ClusterOidc extends pulumi.ComponentResource {
         } else {
             this.clusterName = pulumi.output(args.clusterName);
             this.oidcIssuer = pulumi.output(issuerHostPath(existing.oidcIssuerUrl));
-            if (!args.createOidcProvider) {
+            if (args.kubeconfig) {
+                this.k8sProvider = new k8s.Provider(`${name}-k8s`, { kubeconfig: args.kubeconfig }, { parent: this });
+            }
+            if (existing.selfManaged) {
+                // The stack hosts the issuer, creates its provider, and runs the webhook EKS would.
+                this.issuer = new SelfHostedIssuer(
+                    `${name}-issuer`,
+                    { region: args.region, issuerUrl: existing.oidcIssuerUrl, selfManaged: existing.selfManaged, createOidcProvider: args.createOidcProvider },
+                    { parent: this },
+                );
+                this.oidcProviderArn = this.issuer.oidcProviderArn;
+                this.webhook = new PodIdentityWebhook(`${name}-webhook`, { image: existing.selfManaged.webhookImage, provider: this.k8sProvider }, { parent: this });
+            } else if (!args.createOidcProvider) {
                 this.oidcProviderArn = pulumi.output(undefined);
             } else if (existing.oidcProviderArn) {
                 this.oidcProviderArn = pulumi.output(existing.oidcProviderArn);
@@ -76,9 +96,6 @@ export class ClusterOidc extends pulumi.ComponentResource {
                 this.oidcProviderArn = provider.arn;
             }
             this.kubeconfig = args.kubeconfig ? pulumi.secret(pulumi.output(args.kubeconfig)) : pulumi.output(undefined);
-            if (args.kubeconfig) {
-                this.k8sProvider = new k8s.Provider(`${name}-k8s`, { kubeconfig: args.kubeconfig }, { parent: this });
-            }
         }
 
         if (args.podIdentityAgent) {

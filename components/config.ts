@@ -51,6 +51,17 @@ export interface ExistingClusterConfig {
     oidcIssuerUrl: string;
     /** The IAM OIDC provider for that issuer. @default created by this stack */
     oidcProviderArn?: string;
+    /** A self-managed cluster whose issuer this stack hosts (S3), with its IAM OIDC provider and the pod identity webhook. */
+    selfManaged?: SelfManagedConfig;
+}
+
+export interface SelfManagedConfig {
+    /** PEM public keys (RSA) of the cluster's service-account signing keys; several during a rotation. */
+    serviceAccountKeys: string[];
+    /** @default DEFAULT_WEBHOOK_IMAGE (a pinned release of aws/amazon-eks-pod-identity-webhook) */
+    webhookImage: string;
+    /** The bucket hosting the issuer (derived: issuerBucketName). */
+    issuerBucket: string;
 }
 
 export interface NodeGroupConfig {
@@ -219,7 +230,7 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
     const config: StackConfig = {
         region,
         clusterName,
-        existingCluster: readExistingCluster(reader),
+        existingCluster: readExistingCluster(reader, region, clusterName),
         kubeconfig,
         enablePodIamPolicy: reader.boolean("enablePodIamPolicy", DEFAULTS.enablePodIamPolicy),
         enableFsx,
@@ -303,6 +314,9 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
         );
     }
     if (config.profileBucket !== undefined) profileBucketProblems(reader, config);
+    if (config.existingCluster?.selfManaged && config.identityMode === "podIdentity") {
+        reader.problem("existingCluster.selfManaged", "is a self-managed cluster, and EKS Pod Identity exists only on EKS: use identityMode irsa (the stack deploys the pod identity webhook for it)");
+    }
     const { minSize, maxSize, desiredCapacity } = config.nodeGroup;
     if (minSize > desiredCapacity || desiredCapacity > maxSize) {
         reader.problem("desiredCapacity", `minSize ${minSize} ≤ desiredCapacity ${desiredCapacity} ≤ maxSize ${maxSize} does not hold; adjust the three node-group sizes`);

@@ -12,6 +12,7 @@ import {
     serviceAccountProblem,
 } from "../providers/subjects";
 import type { ExistingClusterConfig, ProfileConfig } from "./config";
+import { DEFAULT_WEBHOOK_IMAGE, issuerBucketName, issuerUrlOf, rsaPublicKeyProblem } from "./issuerDocuments";
 
 export const PROJECT = "kubeflow-irsa";
 
@@ -188,14 +189,15 @@ function readProfileServiceAccounts(reader: Reader, at: string, value: unknown):
     return names;
 }
 
-export function readExistingCluster(reader: Reader): ExistingClusterConfig | undefined {
+export function readExistingCluster(reader: Reader, region: string, clusterName: string): ExistingClusterConfig | undefined {
     const value = reader.object("existingCluster");
     if (!value) return undefined;
-    const unknown = Object.keys(value).filter((k) => !["oidcIssuerUrl", "oidcProviderArn"].includes(k));
+    const unknown = Object.keys(value).filter((k) => !["oidcIssuerUrl", "oidcProviderArn", "selfManaged"].includes(k));
     if (unknown.length > 0) {
-        reader.problem("existingCluster", `unknown field ${unknown.map(show).join(", ")}; the map has oidcIssuerUrl and optionally oidcProviderArn (spelled so)`);
+        reader.problem("existingCluster", `unknown field ${unknown.map(show).join(", ")}; the map has oidcIssuerUrl, and optionally oidcProviderArn or selfManaged (spelled so)`);
         return undefined;
     }
+    if (value.selfManaged !== undefined) return readSelfManaged(reader, value, region, clusterName);
     const { oidcIssuerUrl, oidcProviderArn } = value;
     if (typeof oidcIssuerUrl !== "string" || !/^https:\/\/[a-z0-9.-]+(:\d+)?(\/[\w.~-]+)*\/?$/.test(oidcIssuerUrl)) {
         reader.problem("existingCluster.oidcIssuerUrl", `${show(oidcIssuerUrl)} is not an https issuer URL; copy it from \`aws eks describe-cluster --query cluster.identity.oidc.issuer\``);
@@ -212,6 +214,44 @@ export function readExistingCluster(reader: Reader): ExistingClusterConfig | und
         }
     }
     return { oidcIssuerUrl, ...(typeof oidcProviderArn === "string" ? { oidcProviderArn } : {}) };
+}
+
+/** `existingCluster.selfManaged`: the stack hosts the issuer, so its URL is derived (and, if given, must match). */
+function readSelfManaged(reader: Reader, value: Record<string, unknown>, region: string, clusterName: string): ExistingClusterConfig | undefined {
+    const at = "existingCluster.selfManaged";
+    const self = value.selfManaged;
+    if (typeof self !== "object" || self === null || Array.isArray(self)) {
+        reader.problem(at, `${show(self)} is not a map; give {serviceAccountKeys: [<PEM public key>, …], webhookImage?: <image>}`);
+        return undefined;
+    }
+    const fields = self as Record<string, unknown>;
+    const unknown = Object.keys(fields).filter((k) => !["serviceAccountKeys", "webhookImage"].includes(k));
+    if (unknown.length > 0) reader.problem(at, `unknown field ${unknown.map(show).join(", ")}; the map has serviceAccountKeys and optionally webhookImage`);
+    const keys = fields.serviceAccountKeys;
+    if (!Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== "string")) {
+        reader.problem(
+            `${at}.serviceAccountKeys`,
+            `${Array.isArray(keys) && keys.length === 0 ? "is empty" : `${show(keys)} is not a list of PEM strings`}; list the PEM public key of each service-account signing key the API server accepts (--service-account-key-file)`,
+        );
+        return undefined;
+    }
+    (keys as string[]).forEach((pem, index) => {
+        const problem = rsaPublicKeyProblem(pem);
+        if (problem) reader.problem(`${at}.serviceAccountKeys[${index}]`, problem);
+    });
+    const image = fields.webhookImage ?? DEFAULT_WEBHOOK_IMAGE;
+    if (typeof image !== "string" || !/^[\w.-]+(:\d+)?(\/[\w.-]+)+(:[\w.-]+|@sha256:[0-9a-f]{64})$/.test(image)) {
+        reader.problem(`${at}.webhookImage`, `${show(image)} is not a pinned image reference (registry/repository:tag or @sha256:digest); leave it out for ${DEFAULT_WEBHOOK_IMAGE}`);
+    }
+    if (value.oidcProviderArn !== undefined) {
+        reader.problem("existingCluster.oidcProviderArn", "cannot be given with selfManaged: the stack hosts the issuer and creates its IAM OIDC provider; remove oidcProviderArn");
+    }
+    const bucket = issuerBucketName(region, clusterName);
+    const derived = issuerUrlOf(bucket, region);
+    if (value.oidcIssuerUrl !== undefined && String(value.oidcIssuerUrl).replace(/\/$/, "") !== derived) {
+        reader.problem("existingCluster.oidcIssuerUrl", `${show(value.oidcIssuerUrl)} is not the issuer this stack hosts for a self-managed cluster, ${show(derived)}; leave oidcIssuerUrl out (it is derived) or set it to that`);
+    }
+    return { oidcIssuerUrl: derived, selfManaged: { serviceAccountKeys: keys as string[], webhookImage: String(image), issuerBucket: bucket } };
 }
 
 /** Reports every entry of a list that repeats an earlier one. */

@@ -114,6 +114,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                 createOidcProvider: config.enablePodIamPolicy && config.identityMode === "irsa",
                 podIdentityAgent: config.enablePodIamPolicy && config.identityMode === "podIdentity",
                 nodeGroup: config.nodeGroup,
+                region: config.region,
             },
             { parent: this },
         );
@@ -164,7 +165,8 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                 deleteRemovedProfiles: config.deleteRemovedProfiles,
                 targetRoles: targets,
             },
-            { parent: this, dependsOn: roles ? [roles] : [] },
+            // On a self-managed cluster the webhook must run before Kubeflow's pods are created.
+            { parent: this, dependsOn: [...(roles ? [roles] : []), ...(cluster.webhook ? [cluster.webhook] : [])] },
         );
 
         this.clusterName = cluster.clusterName;
