@@ -28,6 +28,7 @@ import { audienceProblem, evaluateTrustPolicy, trustedOidcProviders, type Statem
 import { DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, STS_AUDIENCE, type PolicyDocument } from "../providers/trustPolicy";
 import { findingLines, roleFindings, type RoleFinding } from "./findings";
 import { renderS3Access, s3Access, type S3AccessReport } from "./s3Access";
+import { verifyTokenSignature, type SignatureCheck } from "./tokenSignature";
 import type { ProfileModel, StackModel } from "./evaluate";
 import { muteNodeVersionSupportWarning, placeholderNote, SynthError, synthesize, type RoleTrust, type Synthesis } from "./synth";
 
@@ -63,7 +64,11 @@ Modes:
                           accepts the audience; without it, check every OIDC provider the role trusts.
   --role, --token <file>  check a projected service-account token (a JWT, e.g. the pod's
                           /var/run/secrets/eks.amazonaws.com/serviceaccount/token): its iss, sub,
-                          aud and exp. The signature is NOT verified (offline); only the claims are read.
+                          aud and exp. With --jwks <keys.json|synth dir> its signature is verified
+                          offline too (jose); without it only the claims are read.
+  --token <file> --jwks <keys.json|synth output dir>
+                          no --role: only the token's signature and claims, offline (a self-managed
+                          cluster's issuer: the JWKS synth writes to oidc-issuer/keys.json).
   --stack <name>          check every profile of the stack (Pulumi.<name>.yaml, evaluated offline)
                           against its live role; with --provider-arn, against that provider, else
                           against every OIDC provider each role trusts.
@@ -123,6 +128,8 @@ interface Flags {
     maxPolicyChars?: string;
     /** `s3://bucket/key`: with --stack --offline --namespace, can that namespace's pods reach it. */
     s3?: string;
+    /** With --token: the issuer's JWKS (keys.json or a synth output directory), to verify the signature offline. */
+    jwks?: string;
     json: boolean;
     help: boolean;
 }
@@ -141,6 +148,7 @@ const OPTIONS = {
     offline: { type: "boolean" },
     "trust-policy-max-chars": { type: "string" },
     s3: { type: "string" },
+    jwks: { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
 } as const;
@@ -166,6 +174,7 @@ function parseFlags(argv: string[]): Flags {
         ...(values.offline ? { offline: true as const } : {}),
         maxPolicyChars: values["trust-policy-max-chars"],
         s3: values.s3,
+        jwks: values.jwks,
         json: values.json ?? false,
         help: values.help ?? false,
     };
@@ -284,7 +293,10 @@ export interface TokenSummary {
     audience: string[];
     expiresAt?: string;
     expired: boolean;
-    signatureVerified: false;
+    /** Verified against --jwks; false without it (the claims alone were read). */
+    signatureVerified: boolean;
+    /** The --jwks check, when asked. */
+    signature?: SignatureCheck;
 }
 
 /** The `--role` / `--token` result: the evaluator's structure for the deciding provider, plus context. */
@@ -473,7 +485,7 @@ function describeDuration(ms: number): string {
     return `${Math.round(minutes / 60)} hours`;
 }
 
-function tokenSummary(claims: TokenClaims, now: number): TokenSummary {
+function tokenSummary(claims: TokenClaims, now: number, signature?: SignatureCheck): TokenSummary {
     const expired = claims.exp !== undefined && claims.exp * 1000 <= now;
     return {
         issuer: claims.issuer,
@@ -481,7 +493,8 @@ function tokenSummary(claims: TokenClaims, now: number): TokenSummary {
         audience: claims.audience,
         ...(claims.exp !== undefined ? { expiresAt: new Date(claims.exp * 1000).toISOString() } : {}),
         expired,
-        signatureVerified: false,
+        signatureVerified: signature?.verified ?? false,
+        ...(signature ? { signature } : {}),
     };
 }
 
@@ -498,6 +511,39 @@ function expiryProblem(claims: TokenClaims, now: number): string | undefined {
 function providerArnForIssuer(roleArn: string, issuer: string): string {
     const role = parseRoleRef(roleArn);
     return `arn:${role?.partition ?? "aws"}:iam::${role?.accountId ?? ""}:oidc-provider/${issuerHostPath(issuer)}`;
+}
+
+async function signatureOf(tokenPath: string, jwks: string): Promise<SignatureCheck> {
+    try {
+        return await verifyTokenSignature(readTokenFile(tokenPath), jwks);
+    } catch (err) {
+        throw new DoctorError((err as Error).message);
+    }
+}
+
+/** `--token <file> --jwks <keys.json|synth dir>` without --role: the token's claims and signature, offline. */
+export interface SignatureReport {
+    token: TokenSummary;
+    allowed: boolean;
+    problems: string[];
+}
+
+async function signatureMode(flags: Flags, tokenPath: string): Promise<SignatureReport> {
+    forbid(flags, ["namespace", "serviceAccount", "audience", "providerArn", "stack"], "with --token --jwks alone: it checks the token's signature and claims offline");
+    const claims = readToken(tokenPath);
+    const signature = await signatureOf(tokenPath, flags.jwks!);
+    const now = Date.now();
+    const expired = expiryProblem(claims, now);
+    const problems = [...(signature.problem ? [signature.problem] : []), ...(expired ? [expired] : [])];
+    return { token: tokenSummary(claims, now, signature), allowed: problems.length === 0, problems };
+}
+
+function renderSignatureReport(r: SignatureReport): string {
+    const t = r.token;
+    const lines = [`Token: iss ${t.issuer}, sub ${t.subject}, aud ${t.audience.join(", ")}${t.expiresAt ? `, expires ${t.expiresAt}${t.expired ? " (EXPIRED)" : ""}` : ""}`];
+    lines.push(t.signature?.verified ? `VERIFIED: signed by key ${t.signature.kid ?? "(no kid)"} of ${t.signature.jwks}` : "NOT VERIFIED");
+    for (const p of r.problems) lines.push(`Problem: ${p}`);
+    return lines.join("\n") + "\n";
 }
 
 async function tokenMode(flags: Flags, tokenPath: string): Promise<RoleReport> {
@@ -517,8 +563,10 @@ async function tokenMode(flags: Flags, tokenPath: string): Promise<RoleReport> {
         }
         const check = checkProvider(role.document, caller, providerArn, { clientIds: await fetchClientIds(client, providerArn) });
         const expired = expiryProblem(claims, now);
-        const report = roleReport(role, caller, [check], maxPolicyChars, expired ? [expired] : []);
-        return { ...report, token: tokenSummary(claims, now) };
+        const signature = flags.jwks !== undefined ? await signatureOf(tokenPath, flags.jwks) : undefined;
+        const early = [...(signature?.problem ? [signature.problem] : []), ...(expired ? [expired] : [])];
+        const report = roleReport(role, caller, [check], maxPolicyChars, early);
+        return { ...report, token: tokenSummary(claims, now, signature) };
     });
 }
 
@@ -748,7 +796,8 @@ function renderRoleReport(report: RoleReport): string {
     if (report.token) {
         const t = report.token;
         const expiry = t.expiresAt ? `, expires ${t.expiresAt}${t.expired ? " (EXPIRED)" : ""}` : ", no exp claim";
-        lines.push(`Token: iss ${t.issuer}, sub ${t.subject}, aud ${t.audience.join(", ")}${expiry}; signature not verified (offline)`);
+        const signed = t.signature ? (t.signature.verified ? `signature verified against ${t.signature.jwks} (kid ${t.signature.kid ?? "none"})` : "signature DOES NOT VERIFY") : "signature not verified (give --jwks)";
+        lines.push(`Token: iss ${t.issuer}, sub ${t.subject}, aud ${t.audience.join(", ")}${expiry}; ${signed}`);
     }
     lines.push(`Caller: ${report.subject}, audience ${report.audience.join(", ")}`);
     for (const p of report.providers) {
@@ -834,6 +883,11 @@ async function run(flags: Flags): Promise<{ allowed: boolean; text: string; json
     if (flags.role === undefined && flags.namespace === undefined && flags.token === undefined) {
         throw new DoctorError("give --role with --namespace or --token, or --stack; run with --help for usage");
     }
+    if (flags.token !== undefined && flags.jwks !== undefined && flags.role === undefined) {
+        const report = await signatureMode(flags, flags.token);
+        return { allowed: report.allowed, text: renderSignatureReport(report), json: report };
+    }
+    if (flags.jwks !== undefined && flags.token === undefined) throw new DoctorError("--jwks goes with --token <file>: it verifies that token's signature");
     const report = flags.token !== undefined ? await tokenMode(flags, flags.token) : await roleMode(flags);
     return { allowed: report.allowed, text: renderRoleReport(report), json: report };
 }

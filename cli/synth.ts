@@ -34,6 +34,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import type { ConfigValues, RecordedResource, StackModel } from "./evaluate";
 import { targetTrustStatement } from "../components/chaining";
+import { apiServerFlags } from "../components/issuerDocuments";
 import { findingLines, hasMandatory, roleFindings, type RoleFinding } from "./findings";
 import { isMandatory } from "../providers/trustRules";
 import {
@@ -43,6 +44,7 @@ import {
     POD_IDENTITY_FILE,
     removePreviousOutput,
     TARGET_TRUST_DIR,
+    ISSUER_DIR,
     SUMMARY_FILE,
     TRUST_DIR,
     writeFiles,
@@ -242,6 +244,10 @@ export interface Synthesis {
     roles: RoleTrust[];
     kubernetes: KubernetesObject[];
     podIdentityAssociations: PodIdentityBinding[];
+    /** A self-managed cluster's issuer: object key in its bucket → content (discovery document, JWKS). */
+    issuerDocuments: Map<string, string>;
+    /** The issuer URL the stack hosts, when it hosts one. */
+    hostedIssuerUrl?: string;
 }
 
 const ofType = (resources: RecordedResource[], type: string) => resources.filter((r) => r.type === type);
@@ -416,6 +422,8 @@ export function synthesize(model: StackModel): Synthesis {
         roles,
         kubernetes: kubernetesObjects(resources),
         podIdentityAssociations: associations,
+        issuerDocuments: new Map(ofType(resources, "aws:s3/bucketObjectv2:BucketObjectv2").map((o) => [str(o.inputs.key), str(o.inputs.content)])),
+        ...(model.config.existingCluster?.selfManaged ? { hostedIssuerUrl: model.config.existingCluster.oidcIssuerUrl } : {}),
     };
 }
 
@@ -490,6 +498,8 @@ export interface Summary {
     podIdentityAssociations?: { file: string; associations: PodIdentityBinding[] };
     /** What the trust-policy rules find in the synthesized trust policies (a mandatory one fails synth). */
     findings: RoleFinding[];
+    /** A self-managed cluster's issuer the stack hosts: its URL, the documents, and the API server flags. */
+    hostedIssuer?: { url: string; files: string[]; apiServerFlags: string[] };
 }
 
 /**
@@ -555,6 +565,9 @@ export function summaryOf(synthesis: Synthesis, context: SynthContext = { phase:
             : {}),
         ...(context.changes ? { changes: context.changes } : {}),
         findings: synthesisFindings(synthesis),
+        ...(synthesis.hostedIssuerUrl
+            ? { hostedIssuer: { url: synthesis.hostedIssuerUrl, files: [...synthesis.issuerDocuments.keys()].map((k) => `${ISSUER_DIR}/${k}`), apiServerFlags: apiServerFlags(synthesis.hostedIssuerUrl) } }
+            : {}),
         ...(synthesis.podIdentityAssociations.length > 0
             ? { podIdentityAssociations: { file: POD_IDENTITY_FILE, associations: synthesis.podIdentityAssociations } }
             : {}),
@@ -634,6 +647,7 @@ export function renderFiles(synthesis: Synthesis, context: SynthContext = { phas
         );
     }
     for (const [file, document] of targetTrustFiles(synthesis)) files.set(file, prettyPolicy(document));
+    for (const [key, content] of synthesis.issuerDocuments) files.set(`${ISSUER_DIR}/${key}`, content);
     files.set(SUMMARY_FILE, `${JSON.stringify(summaryOf(synthesis, context), null, 2)}\n`);
     return files;
 }
@@ -858,6 +872,10 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
         const objects = objectCounts(synthesis.kubernetes);
         out.write(`${phaseLines(context, objects).join("\n")}\n`);
         if (context.changes) out.write(`${changeLines(context.changes).join("\n")}\n`);
+        if (synthesis.hostedIssuerUrl) {
+            out.write(`\nSelf-managed cluster: the stack hosts the issuer ${synthesis.hostedIssuerUrl} (${ISSUER_DIR}/ has its documents). Set on every kube-apiserver:\n`);
+            out.write(`${apiServerFlags(synthesis.hostedIssuerUrl).map((f) => `  ${f}`).join("\n")}\n`);
+        }
         out.write("\n");
         const permissions = synthesis.roles.reduce((n, r) => n + r.permissionPolicies.length, 0);
         const written = [
@@ -866,6 +884,7 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
             `${KUBERNETES_FILE} (${objects})`,
             ...(context.afterKubeflow ? [`${AFTER_KUBEFLOW_FILE} (${objectCounts(context.afterKubeflow)})`] : []),
             ...(synthesis.podIdentityAssociations.length > 0 ? [`${POD_IDENTITY_FILE} (${synthesis.podIdentityAssociations.length} associations)`] : []),
+            ...(synthesis.issuerDocuments.size > 0 ? [`${ISSUER_DIR}/ (discovery document and JWKS)`] : []),
             SUMMARY_FILE,
         ];
         out.write(`Wrote ${shown(outDir)}: ${written.join(", ")}\n`);

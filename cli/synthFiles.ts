@@ -16,7 +16,11 @@ export const SUMMARY_FILE = "summary.json";
 /** `target-role-trust/<account>-<role>.json`: what a role of another account, chained to by Pod Identity, must trust. */
 export const TARGET_TRUST_DIR = "target-role-trust";
 
-const TOP_LEVEL_FILES = [KUBERNETES_FILE, AFTER_KUBEFLOW_FILE, POD_IDENTITY_FILE, SUMMARY_FILE];
+/** A self-managed cluster's issuer documents, as the stack puts them in its bucket. */
+export const ISSUER_DIR = "oidc-issuer";
+export const ISSUER_FILES = [`${ISSUER_DIR}/.well-known/openid-configuration`, `${ISSUER_DIR}/keys.json`];
+
+const TOP_LEVEL_FILES = [KUBERNETES_FILE, AFTER_KUBEFLOW_FILE, POD_IDENTITY_FILE, SUMMARY_FILE, ...ISSUER_FILES];
 
 const isDirectory = (dir: string) => fs.existsSync(dir) && fs.statSync(dir).isDirectory();
 const jsonFiles = (dir: string) => (isDirectory(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".json")) : []);
@@ -40,6 +44,8 @@ function removeEmptyDirectories(outDir: string, andOutDir: boolean): void {
         path.join(outDir, PERMISSION_DIR),
         path.join(outDir, TRUST_DIR),
         path.join(outDir, TARGET_TRUST_DIR),
+        path.join(outDir, ISSUER_DIR, ".well-known"),
+        path.join(outDir, ISSUER_DIR),
         ...(andOutDir ? [outDir] : []),
     ];
     for (const dir of dirs) if (isDirectory(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);

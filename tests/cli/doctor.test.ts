@@ -588,10 +588,10 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
             assert.equal(fake.calls.length, 0, "nothing reaches IAM");
         });
 
-        it("GIVEN --help WHEN run THEN it exits 0 and explains modes, exit codes and the unverified signature", async () => {
+        it("GIVEN --help WHEN run THEN it exits 0 and explains modes, exit codes and when the signature is verified", async () => {
             const { code, out } = await doctor("--help");
             assert.equal(code, 0);
-            for (const phrase of ["--role", "--token", "--stack", "--offline", "--json", "npm run -s doctor", "NOT verified", "0 allowed, 1 denied, 2 usage or AWS error"]) {
+            for (const phrase of ["--role", "--token", "--stack", "--offline", "--json", "npm run -s doctor", "--jwks", "without it only the claims are read", "0 allowed, 1 denied, 2 usage or AWS error"]) {
                 assert.ok(out.includes(phrase), phrase);
             }
         });

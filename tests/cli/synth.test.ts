@@ -2,6 +2,7 @@
 // summary written for review. Runs main() in-process against the repository's stacks and against
 // temporary project directories.
 import { strict as assert } from "assert";
+import { generateKeyPairSync } from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -335,6 +336,32 @@ describe("npm run synth", function () {
         }
         assert.match(result.stdout, /Chained to roles of other accounts: .*target-role-trust\/999999999999-partner-ml\.json/);
         assert.deepEqual(permissionTree(out)["kf-user-us-west-2-kf-dev"], ["assume-target-roles.json"]);
+    });
+
+    it("GIVEN a self-managed cluster THEN synth writes the issuer's discovery document and JWKS, prints the API server flags, and renders the webhook", async () => {
+        const { publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+        const pem = publicKey.export({ type: "spki", format: "pem" }).toString();
+        const dir = project("kops", {
+            "aws:region": "us-west-2",
+            "kubeflow-irsa:clusterName": "kops-ml",
+            "kubeflow-irsa:existingCluster": { selfManaged: { serviceAccountKeys: [pem] } },
+            "kubeflow-irsa:profiles": [{ name: "team-a", owner: "a@example.com" }],
+        });
+        const out = tmpDir("kops");
+        const result = await synth("--stack", "kops", "--project-dir", dir, "--out", out);
+        assertOk(result);
+        const discovery = readJson<{ issuer: string; jwks_uri: string }>(out, "oidc-issuer/.well-known/openid-configuration");
+        assert.match(discovery.issuer, /^https:\/\/kops-ml-oidc-[0-9a-f]{8}\.s3\.us-west-2\.amazonaws\.com$/);
+        assert.equal(discovery.jwks_uri, `${discovery.issuer}/keys.json`);
+        const jwks = readJson<{ keys: { n: string }[] }>(out, "oidc-issuer/keys.json");
+        assert.equal(jwks.keys[0].n, (publicKey.export({ format: "jwk" }) as { n: string }).n);
+        for (const flag of [`--service-account-issuer=${discovery.issuer}`, "--service-account-key-file=", "--service-account-signing-key-file=", "--api-audiences=sts.amazonaws.com"]) {
+            assert.ok(result.stdout.includes(flag), flag);
+        }
+        const summary = readJson<{ hostedIssuer: { url: string; apiServerFlags: string[] } }>(out, "summary.json");
+        assert.equal(summary.hostedIssuer.url, discovery.issuer);
+        const kinds = yamlDocs(out, "kubernetes.yaml").map((o) => o.kind);
+        for (const kind of ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Secret", "Deployment", "Service", "MutatingWebhookConfiguration"]) assert.ok(kinds.includes(kind), kind);
     });
 
     describe("GIVEN the trust-policy rules", () => {

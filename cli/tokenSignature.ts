@@ -1,0 +1,59 @@
+// Offline signature check of a projected service-account token against its issuer's JWKS (the
+// `keys.json` a self-managed issuer serves, or synth's copy of it), with jose. What STS does
+// before anything else: a token no key of the issuer signed is InvalidIdentityToken.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { compactVerify, createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet } from "jose";
+import { ISSUER_DIR } from "./synthFiles";
+
+export interface SignatureCheck {
+    verified: boolean;
+    /** The token's `kid` header. */
+    kid?: string;
+    /** Why it did not verify. */
+    problem?: string;
+    /** The JWKS file used. */
+    jwks: string;
+}
+
+/** A keys.json file, or a synth output directory holding oidc-issuer/keys.json. */
+export function jwksPathOf(given: string): string {
+    return fs.existsSync(given) && fs.statSync(given).isDirectory() ? path.join(given, ISSUER_DIR, "keys.json") : given;
+}
+
+export function readJwks(given: string): { file: string; jwks: JSONWebKeySet } {
+    const file = jwksPathOf(given);
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+    } catch (err) {
+        throw new Error(`--jwks: cannot read a JSON Web Key Set from "${file}" (${(err as Error).message.split("\n")[0]}); give the issuer's keys.json, or a synth output directory`);
+    }
+    const keys = (parsed as { keys?: unknown }).keys;
+    if (!Array.isArray(keys) || keys.length === 0) throw new Error(`--jwks: "${file}" has no "keys" list; it is not a JWKS`);
+    return { file, jwks: parsed as JSONWebKeySet };
+}
+
+export async function verifyTokenSignature(token: string, given: string): Promise<SignatureCheck> {
+    const { file, jwks } = readJwks(given);
+    let kid: string | undefined;
+    try {
+        kid = decodeProtectedHeader(token).kid;
+    } catch {
+        return { verified: false, problem: "the token has no readable JOSE header", jwks: file };
+    }
+    try {
+        // The signature only: expiry and claims are judged on their own, with their own messages.
+        await compactVerify(token, createLocalJWKSet(jwks), { algorithms: ["RS256"] });
+        return { verified: true, ...(kid ? { kid } : {}), jwks: file };
+    } catch (err) {
+        const reason = (err as { code?: string }).code === "ERR_JWKS_NO_MATCHING_KEY" ? `no key in ${file} has the token's kid ${JSON.stringify(kid)}` : (err as Error).message;
+        return {
+            verified: false,
+            ...(kid ? { kid } : {}),
+            problem: `the token's signature does not verify against ${file}: ${reason}; STS rejects it (InvalidIdentityToken) — the API server signs with a key whose public half is not in the issuer's JWKS (add it to existingCluster.selfManaged.serviceAccountKeys and run up)`,
+            jwks: file,
+        };
+    }
+}
