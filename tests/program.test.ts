@@ -291,7 +291,7 @@ describe("program (index.ts under mocks)", function () {
             ["a repeated userPolicyArns entry", { "kubeflow-irsa:userPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess"] }, /userPolicyArns\[1\]: "arn:aws:iam::aws:policy\/ReadOnlyAccess" repeats userPolicyArns\[0\]; remove one/],
             ["more managed policies than IAM attaches", { "kubeflow-irsa:userPolicyArns": Array.from({ length: 21 }, (_, i) => `arn:aws:iam::${ACCOUNT}:policy/p${i}`) }, /userPolicyArns: 21 policies, but IAM attaches at most 20 managed policies to a role/],
             ["a repeated admin service account", { "kubeflow-irsa:adminServiceAccounts": ["kubeflow:fluentd", "kubeflow:fluentd"] }, /adminServiceAccounts\[1\]: "kubeflow:fluentd" repeats adminServiceAccounts\[0\]/],
-            ["a misspelled existingCluster field", { "kubeflow-irsa:existingCluster": { oidcIssuerUrl: "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE", oidcProviderARN: "x" } }, /existingCluster: unknown field "oidcProviderARN"; the map has oidcIssuerUrl and optionally oidcProviderArn/],
+            ["a misspelled existingCluster field", { "kubeflow-irsa:existingCluster": { oidcIssuerUrl: "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE", oidcProviderARN: "x" } }, /existingCluster: unknown field "oidcProviderARN"; the map has oidcIssuerUrl, and optionally oidcProviderArn or selfManaged/],
             [
                 "a profile's default-editor bound to kf-admin too (podIdentity)",
                 { "kubeflow-irsa:identityMode": "podIdentity", "kubeflow-irsa:adminServiceAccounts": ["team-nlp:default-editor"] },
