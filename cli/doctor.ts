@@ -28,7 +28,7 @@ import { audienceProblem, evaluateTrustPolicy, trustedOidcProviders, type Statem
 import { DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, STS_AUDIENCE, type PolicyDocument } from "../providers/trustPolicy";
 import { findingLines, roleFindings, type RoleFinding } from "./findings";
 import { renderS3Access, s3Access, type S3AccessReport } from "./s3Access";
-import { verifyTokenSignature, type SignatureCheck } from "./tokenSignature";
+import { issuerNextTo, verifyTokenSignature, type SignatureCheck } from "./tokenSignature";
 import type { ProfileModel, StackModel } from "./evaluate";
 import { muteNodeVersionSupportWarning, placeholderNote, SynthError, synthesize, type RoleTrust, type Synthesis } from "./synth";
 
@@ -534,14 +534,27 @@ async function signatureMode(flags: Flags, tokenPath: string): Promise<Signature
     const signature = await signatureOf(tokenPath, flags.jwks!);
     const now = Date.now();
     const expired = expiryProblem(claims, now);
-    const problems = [...(signature.problem ? [signature.problem] : []), ...(expired ? [expired] : [])];
+    // A valid signature is not enough: STS also needs the issuer IAM knows and the sts audience.
+    const issuer = issuerNextTo(signature.jwks);
+    const wrongIssuer =
+        issuer !== undefined && claims.issuer !== issuer
+            ? `the token's issuer is ${JSON.stringify(claims.issuer)}, not the hosted issuer ${JSON.stringify(issuer)}: the API server still signs with another --service-account-issuer (set it to ${issuer}, first)`
+            : undefined;
+    const wrongAudience = claims.audience.includes(STS_AUDIENCE)
+        ? undefined
+        : `the token's audience is ${claims.audience.map((a) => JSON.stringify(a)).join(", ")}, not ${STS_AUDIENCE}: it is not an IRSA token (read the one the webhook mounts at /var/run/secrets/eks.amazonaws.com/serviceaccount/token)`;
+    const problems = [signature.problem, wrongIssuer, wrongAudience, expired].filter((p): p is string => p !== undefined);
     return { token: tokenSummary(claims, now, signature), allowed: problems.length === 0, problems };
 }
 
 function renderSignatureReport(r: SignatureReport): string {
     const t = r.token;
     const lines = [`Token: iss ${t.issuer}, sub ${t.subject}, aud ${t.audience.join(", ")}${t.expiresAt ? `, expires ${t.expiresAt}${t.expired ? " (EXPIRED)" : ""}` : ""}`];
-    lines.push(t.signature?.verified ? `VERIFIED: signed by key ${t.signature.kid ?? "(no kid)"} of ${t.signature.jwks}` : "NOT VERIFIED");
+    lines.push(
+        t.signature?.verified
+            ? `${r.allowed ? "VERIFIED" : "SIGNATURE VERIFIED, but STS would reject it"}: signed by key ${t.signature.kid ?? "(no kid)"} of ${t.signature.jwks}`
+            : "NOT VERIFIED",
+    );
     for (const p of r.problems) lines.push(`Problem: ${p}`);
     return lines.join("\n") + "\n";
 }

@@ -35,6 +35,17 @@ export function readJwks(given: string): { file: string; jwks: JSONWebKeySet } {
     return { file, jwks: parsed as JSONWebKeySet };
 }
 
+/** The issuer of the discovery document beside a keys.json (synth's oidc-issuer/ layout), if there is one. */
+export function issuerNextTo(jwksFile: string): string | undefined {
+    const discovery = path.join(path.dirname(jwksFile), ".well-known", "openid-configuration");
+    try {
+        const issuer = (JSON.parse(fs.readFileSync(discovery, "utf8")) as { issuer?: unknown }).issuer;
+        return typeof issuer === "string" ? issuer : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
 export async function verifyTokenSignature(token: string, given: string): Promise<SignatureCheck> {
     const { file, jwks } = readJwks(given);
     let kid: string | undefined;
@@ -48,7 +59,13 @@ export async function verifyTokenSignature(token: string, given: string): Promis
         await compactVerify(token, createLocalJWKSet(jwks), { algorithms: ["RS256"] });
         return { verified: true, ...(kid ? { kid } : {}), jwks: file };
     } catch (err) {
-        const reason = (err as { code?: string }).code === "ERR_JWKS_NO_MATCHING_KEY" ? `no key in ${file} has the token's kid ${JSON.stringify(kid)}` : (err as Error).message;
+        const code = (err as { code?: string }).code;
+        const reason =
+            code === "ERR_JWKS_NO_MATCHING_KEY"
+                ? `no key in ${file} has the token's kid ${JSON.stringify(kid)}`
+                : code === "ERR_JWKS_MULTIPLE_MATCHING_KEYS"
+                  ? `several keys in ${file} have the token's kid ${JSON.stringify(kid)} (a key listed twice)`
+                  : (err as Error).message;
         return {
             verified: false,
             ...(kid ? { kid } : {}),

@@ -80,7 +80,7 @@ export class ClusterOidc extends pulumi.ComponentResource {
                     { parent: this },
                 );
                 this.oidcProviderArn = this.issuer.oidcProviderArn;
-                this.webhook = new PodIdentityWebhook(`${name}-webhook`, { image: existing.selfManaged.webhookImage, provider: this.k8sProvider }, { parent: this });
+                this.webhook = new PodIdentityWebhook(`${name}-webhook`, { image: existing.selfManaged.webhookImage, region: args.region, provider: this.k8sProvider }, { parent: this });
             } else if (!args.createOidcProvider) {
                 this.oidcProviderArn = pulumi.output(undefined);
             } else if (existing.oidcProviderArn) {

@@ -314,6 +314,10 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
         );
     }
     if (config.profileBucket !== undefined) profileBucketProblems(reader, config);
+    if (config.existingCluster?.selfManaged && config.kubeconfig === undefined && reader.string("kubeconfig") === undefined) {
+        // A cluster-wide mutating webhook must not land on whatever kubectl context is current.
+        reader.problem("kubeconfig", "is required with existingCluster.selfManaged: the stack deploys the pod identity webhook into that cluster; set it with `pulumi config set --secret kubeflow-irsa:kubeconfig \"$(cat kubeconfig)\"`");
+    }
     if (config.existingCluster?.selfManaged && config.identityMode === "podIdentity") {
         reader.problem("existingCluster.selfManaged", "is a self-managed cluster, and EKS Pod Identity exists only on EKS: use identityMode irsa (the stack deploys the pod identity webhook for it)");
     }

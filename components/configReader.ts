@@ -12,7 +12,7 @@ import {
     serviceAccountProblem,
 } from "../providers/subjects";
 import type { ExistingClusterConfig, ProfileConfig } from "./config";
-import { DEFAULT_WEBHOOK_IMAGE, issuerBucketName, issuerUrlOf, rsaPublicKeyProblem } from "./issuerDocuments";
+import { DEFAULT_WEBHOOK_IMAGE, issuerBucketName, issuerUrlOf, jwkOf, normalizedPem, rsaPublicKeyProblem } from "./issuerDocuments";
 
 export const PROJECT = "kubeflow-irsa";
 
@@ -235,12 +235,17 @@ function readSelfManaged(reader: Reader, value: Record<string, unknown>, region:
         );
         return undefined;
     }
+    const kids = new Map<string, number>();
     (keys as string[]).forEach((pem, index) => {
         const problem = rsaPublicKeyProblem(pem);
-        if (problem) reader.problem(`${at}.serviceAccountKeys[${index}]`, problem);
+        if (problem) return reader.problem(`${at}.serviceAccountKeys[${index}]`, problem);
+        const { kid } = jwkOf(pem);
+        const first = kids.get(kid);
+        if (first !== undefined) reader.problem(`${at}.serviceAccountKeys[${index}]`, `is the same key as serviceAccountKeys[${first}] (kid ${kid}); remove one`);
+        else kids.set(kid, index);
     });
     const image = fields.webhookImage ?? DEFAULT_WEBHOOK_IMAGE;
-    if (typeof image !== "string" || !/^[\w.-]+(:\d+)?(\/[\w.-]+)+(:[\w.-]+|@sha256:[0-9a-f]{64})$/.test(image)) {
+    if (typeof image !== "string" || !/^[\w.-]+(:\d+)?(\/[\w.-]+)+(:[\w.-]+|(:[\w.-]+)?@sha256:[0-9a-f]{64})$/.test(image)) {
         reader.problem(`${at}.webhookImage`, `${show(image)} is not a pinned image reference (registry/repository:tag or @sha256:digest); leave it out for ${DEFAULT_WEBHOOK_IMAGE}`);
     }
     if (value.oidcProviderArn !== undefined) {
@@ -251,7 +256,7 @@ function readSelfManaged(reader: Reader, value: Record<string, unknown>, region:
     if (value.oidcIssuerUrl !== undefined && String(value.oidcIssuerUrl).replace(/\/$/, "") !== derived) {
         reader.problem("existingCluster.oidcIssuerUrl", `${show(value.oidcIssuerUrl)} is not the issuer this stack hosts for a self-managed cluster, ${show(derived)}; leave oidcIssuerUrl out (it is derived) or set it to that`);
     }
-    return { oidcIssuerUrl: derived, selfManaged: { serviceAccountKeys: keys as string[], webhookImage: String(image), issuerBucket: bucket } };
+    return { oidcIssuerUrl: derived, selfManaged: { serviceAccountKeys: (keys as string[]).map(normalizedPem), webhookImage: String(image), issuerBucket: bucket } };
 }
 
 /** Reports every entry of a list that repeats an earlier one. */

@@ -25,11 +25,25 @@ export function issuerUrlOf(bucket: string, region: string): string {
     return `https://${bucket}.s3.${region}.${suffix}`;
 }
 
-/** Why a PEM is not an RSA public key, or undefined. */
+/** A PEM as pasted into YAML: each line trimmed (indented block scalars), blank lines dropped. */
+export function normalizedPem(pem: string): string {
+    return `${pem.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "").join("\n")}\n`;
+}
+
+/** Why a PEM is not one RSA public key, or undefined. */
 export function rsaPublicKeyProblem(pem: string): string | undefined {
+    const text = normalizedPem(pem);
+    // Node derives a public key from a private one: refuse those before they reach config and state.
+    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
+        return "is a PRIVATE key: give only its public half (openssl rsa -in sa-signer.key -pubout); remove the private key from the stack's config";
+    }
+    const blocks = text.match(/-----BEGIN [A-Z ]+-----/g) ?? [];
+    if (blocks.length !== 1 || !/^-----BEGIN (RSA )?PUBLIC KEY-----$/.test(blocks[0])) {
+        return `holds ${blocks.length === 0 ? "no PEM block" : `${blocks.length} PEM blocks (${[...new Set(blocks)].join(", ")})`}; give exactly one "-----BEGIN PUBLIC KEY-----" block per list entry`;
+    }
     let key: KeyObject;
     try {
-        key = createPublicKey(pem);
+        key = createPublicKey(text);
     } catch (err) {
         return `is not a PEM public key (${(err as Error).message.split("\n")[0]}); give the public half of the service-account signing key (openssl rsa -in sa-signer.key -pubout)`;
     }
@@ -52,7 +66,7 @@ export interface Jwk {
  * self-hosted tooling writes.
  */
 export function jwkOf(pem: string): Jwk {
-    const key = createPublicKey(pem);
+    const key = createPublicKey(normalizedPem(pem));
     const der = key.export({ format: "der", type: "spki" });
     const kid = createHash("sha256").update(der).digest("base64url");
     const { n, e } = key.export({ format: "jwk" }) as { n: string; e: string };
@@ -79,9 +93,11 @@ export function discoveryDocument(issuerUrl: string): Record<string, unknown> {
 /** The kube-apiserver flags that make the cluster's tokens this issuer's. */
 export function apiServerFlags(issuerUrl: string): string[] {
     return [
-        `--service-account-issuer=${issuerUrl}`,
-        "--service-account-key-file=<the public key file(s): each PEM of serviceAccountKeys>",
-        "--service-account-signing-key-file=<the private key of the current signing key>",
-        "--api-audiences=sts.amazonaws.com",
+        `--service-account-issuer=${issuerUrl}   (first; keep the old issuer as a second --service-account-issuer while old tokens live)`,
+        "--service-account-key-file=<each public key of serviceAccountKeys>",
+        "--service-account-signing-key-file=<the current private signing key>",
+        // Not sts.amazonaws.com: the first API audience is every default pod token's audience, which
+        // would make each kube-api-access token an STS credential. The webhook asks for sts.amazonaws.com itself.
+        "--api-audiences=<keep the API server's own audience, e.g. https://kubernetes.default.svc; do NOT put sts.amazonaws.com first>",
     ];
 }

@@ -20,6 +20,8 @@ const CERT_HOURS = 24 * 365;
 
 export interface PodIdentityWebhookArgs {
     image: string;
+    /** Injected as AWS_DEFAULT_REGION, with regional STS endpoints (cn-* has no global one). */
+    region: string;
     provider?: k8s.Provider;
 }
 
@@ -107,8 +109,12 @@ export class PodIdentityWebhook extends pulumi.ComponentResource {
                                         "--tls-key=/etc/webhook/certs/tls.key",
                                         "--annotation-prefix=eks.amazonaws.com",
                                         `--token-audience=${STS_AUDIENCE}`,
+                                        `--aws-default-region=${args.region}`,
+                                        "--sts-regional-endpoint=true",
                                         "--logtostderr",
                                     ],
+                                    // Ready only once it serves TLS: the API server calls it from then on.
+                                    readinessProbe: { httpGet: { scheme: "HTTPS", path: "/healthz", port: PORT }, periodSeconds: 5 },
                                     ports: [{ name: "https", containerPort: PORT }],
                                     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } },
                                     resources: { requests: { cpu: "25m", memory: "32Mi" }, limits: { memory: "128Mi" } },
@@ -134,13 +140,18 @@ export class PodIdentityWebhook extends pulumi.ComponentResource {
                 webhooks: [
                     {
                         name: "pod-identity-webhook.amazonaws.com",
+                        // v1beta1 only: v0.6.17 answers without apiVersion/kind, which the API server accepts
+                        // for v1beta1 reviews alone (upstream fixed that after this release).
                         admissionReviewVersions: ["v1beta1"],
+                        timeoutSeconds: 3,
                         sideEffects: "None",
                         failurePolicy: "Ignore",
                         clientConfig: { service: { name: NAME, namespace: WEBHOOK_NAMESPACE, path: "/mutate", port: 443 }, caBundle: ca.certPem.apply((pem) => Buffer.from(pem).toString("base64")) },
                         rules: [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }],
                         // The webhook's own pods are never sent to it.
                         namespaceSelector: { matchExpressions: [{ key: "kubernetes.io/metadata.name", operator: "NotIn", values: [WEBHOOK_NAMESPACE] }] },
+                        // Upstream's opt-out label for a pod.
+                        objectSelector: { matchExpressions: [{ key: "eks.amazonaws.com/skip-pod-identity-webhook", operator: "DoesNotExist" }] },
                     },
                 ],
             },

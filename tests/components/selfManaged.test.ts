@@ -111,6 +111,9 @@ describe("self-managed cluster: hosted issuer, its OIDC provider, the pod identi
         try {
             const jwksDoc = document(run, "keys.json") as { keys: { kid: string }[] };
             fs.writeFileSync(path.join(dir, "keys.json"), JSON.stringify(jwksDoc));
+            // synth's layout: the discovery document beside keys.json names the issuer to expect.
+            fs.mkdirSync(path.join(dir, ".well-known"));
+            fs.writeFileSync(path.join(dir, ".well-known", "openid-configuration"), JSON.stringify(document(run, ".well-known/openid-configuration")));
             const token = await new SignJWT({}).setProtectedHeader({ alg: "RS256", kid: jwksDoc.keys[1].kid }).setIssuer(issuer).setSubject("system:serviceaccount:team-a:default-editor").setAudience("sts.amazonaws.com").setExpirationTime("1h").sign(next.privateKey);
             fs.writeFileSync(path.join(dir, "token"), token);
             const forged = await new SignJWT({}).setProtectedHeader({ alg: "RS256", kid: jwksDoc.keys[1].kid }).setIssuer(issuer).setSubject("system:serviceaccount:team-a:default-editor").setAudience("sts.amazonaws.com").setExpirationTime("1h").sign(pair().privateKey);
@@ -127,6 +130,14 @@ describe("self-managed cluster: hosted issuer, its OIDC provider, the pod identi
             const bad = await run2("--token", path.join(dir, "forged"), "--jwks", path.join(dir, "keys.json"));
             assert.equal(bad.code, 1);
             assert.match(bad.out, /^Problem: the token's signature does not verify against .*keys\.json.*InvalidIdentityToken/m);
+            // Signed right, but by an API server still on its old issuer: STS would not find the provider.
+            const oldIssuer = await new SignJWT({}).setProtectedHeader({ alg: "RS256", kid: jwksDoc.keys[0].kid }).setIssuer("https://kubernetes.default.svc.cluster.local").setSubject("system:serviceaccount:team-a:default-editor").setAudience("https://kubernetes.default.svc.cluster.local").setExpirationTime("1h").sign(current.privateKey);
+            fs.writeFileSync(path.join(dir, "old"), oldIssuer);
+            const stale = await run2("--token", path.join(dir, "old"), "--jwks", path.join(dir, "keys.json"));
+            assert.equal(stale.code, 1);
+            assert.match(stale.out, /^SIGNATURE VERIFIED, but STS would reject it/m);
+            assert.match(stale.out, /^Problem: the token's issuer is "https:\/\/kubernetes\.default\.svc\.cluster\.local", not the hosted issuer/m);
+            assert.match(stale.out, /^Problem: the token's audience is .* not sts\.amazonaws\.com/m);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
@@ -143,9 +154,21 @@ describe("self-managed cluster: hosted issuer, its OIDC provider, the pod identi
         assert.ok(container.command.includes("--token-audience=sts.amazonaws.com") && container.command.includes("--annotation-prefix=eks.amazonaws.com"));
         const secret = named(run, "cluster-webhook-tls");
         assert.equal(secret.inputs.type, "kubernetes.io/tls");
+        // What must agree for the API server to reach it: port, Service, certificate names, mounted secret.
+        const pod = (deployment.inputs.spec as { template: { spec: { containers: { command: string[]; ports: { containerPort: number }[]; readinessProbe: { httpGet: { port: number } } }[]; volumes: { secret: { secretName: string } }[] } } }).template.spec;
+        const port = Number(pod.containers[0].command.find((c) => c.startsWith("--port="))!.split("=")[1]);
+        assert.equal(pod.containers[0].ports[0].containerPort, port);
+        assert.equal(pod.containers[0].readinessProbe.httpGet.port, port);
+        assert.equal(((named(run, "cluster-webhook-service").inputs.spec as { ports: { targetPort: number; port: number }[] }).ports[0]).targetPort, port);
+        assert.equal(pod.volumes[0].secret.secretName, (secret.inputs.metadata as { name: string }).name);
+        assert.ok(pod.containers[0].command.includes("--aws-default-region=eu-west-1") && pod.containers[0].command.includes("--sts-regional-endpoint=true"));
+        const sans = named(run, "cluster-webhook-csr").inputs.dnsNames as string[];
+        const svc = named(run, "cluster-webhook-service").inputs.metadata as { name: string; namespace: string };
+        assert.ok(sans.includes(`${svc.name}.${svc.namespace}.svc`), `the serving certificate names the Service the API server calls: ${sans}`);
         const mwc = named(run, "cluster-webhook-configuration");
         const [hook] = mwc.inputs.webhooks as { failurePolicy: string; clientConfig: { caBundle: string; service: { path: string } }; rules: { resources: string[]; operations: string[] }[] }[];
         assert.equal(hook.failurePolicy, "Ignore");
+        assert.deepEqual((hook as unknown as { admissionReviewVersions: string[] }).admissionReviewVersions, ["v1beta1"], "v0.6.17 answers v1beta1 reviews only");
         assert.equal(hook.clientConfig.service.path, "/mutate");
         assert.deepEqual(hook.rules, [{ operations: ["CREATE"], apiGroups: [""], apiVersions: ["v1"], resources: ["pods"] }]);
         const caPem = String(named(run, "cluster-webhook-ca").state.certPem);
@@ -153,6 +176,12 @@ describe("self-managed cluster: hosted issuer, its OIDC provider, the pod identi
         for (const dep of ["cluster-webhook-deployment", "cluster-webhook-service"]) assert.ok(mwc.options.dependencies.includes(named(run, dep).urn), `the configuration waits for ${dep}`);
         const provider = ofType(run, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")[0];
         for (const dep of ["cluster-issuer-policy", "cluster-issuer-discovery", "cluster-issuer-jwks"]) assert.ok(provider.options.dependencies.includes(named(run, dep).urn), `IAM reads the issuer after ${dep}`);
+    });
+
+    it("GIVEN a PEM indented as a YAML block scalar leaves it THEN it is read as the same key", async () => {
+        const indented = pemOf(current.publicKey).split("\n").map((l) => `    ${l}`).join("\n");
+        const again = await runProgram(config({ serviceAccountKeys: [indented] }));
+        assert.deepEqual(document(again, "keys.json").keys[0], (document(run, "keys.json") as { keys: unknown[] }).keys[0]);
     });
 
     it("GIVEN webhookImage THEN that image runs", async () => {
@@ -165,10 +194,19 @@ describe("self-managed cluster: hosted issuer, its OIDC provider, the pod identi
         const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey;
         const cases: [string, unknown, Record<string, unknown>, RegExp][] = [
             ["an EC key", { serviceAccountKeys: [pemOf(current.publicKey), pemOf(ec)] }, {}, /existingCluster\.selfManaged\.serviceAccountKeys\[1\]: is a ec key; .* give an RSA public key/],
-            ["text that is not a PEM", { serviceAccountKeys: ["ssh-rsa AAAAB3Nza"] }, {}, /existingCluster\.selfManaged\.serviceAccountKeys\[0\]: is not a PEM public key/],
+            ["text that is not a PEM", { serviceAccountKeys: ["ssh-rsa AAAAB3Nza"] }, {}, /existingCluster\.selfManaged\.serviceAccountKeys\[0\]: holds no PEM block; give exactly one "-----BEGIN PUBLIC KEY-----" block/],
             ["an empty key list", { serviceAccountKeys: [] }, {}, /existingCluster\.selfManaged\.serviceAccountKeys: is empty/],
             ["an unpinned image", { serviceAccountKeys: [pemOf(current.publicKey)], webhookImage: "pod-identity-webhook" }, {}, /existingCluster\.selfManaged\.webhookImage: "pod-identity-webhook" is not a pinned image reference/],
             ["podIdentity mode", { serviceAccountKeys: [pemOf(current.publicKey)] }, { "kubeflow-irsa:identityMode": "podIdentity" }, /existingCluster\.selfManaged: is a self-managed cluster, and EKS Pod Identity exists only on EKS/],
+            [
+                "a private key given by mistake",
+                { serviceAccountKeys: [current.privateKey.export({ type: "pkcs8", format: "pem" }).toString()] },
+                {},
+                /serviceAccountKeys\[0\]: is a PRIVATE key: give only its public half \(openssl rsa -in sa-signer\.key -pubout\)/,
+            ],
+            ["two keys in one entry", { serviceAccountKeys: [pemOf(current.publicKey) + pemOf(next.publicKey)] }, {}, /serviceAccountKeys\[0\]: holds 2 PEM blocks/],
+            ["the same key twice", { serviceAccountKeys: [pemOf(current.publicKey), pemOf(current.publicKey)] }, {}, /serviceAccountKeys\[1\]: is the same key as serviceAccountKeys\[0\]/],
+            ["no kubeconfig", { serviceAccountKeys: [pemOf(current.publicKey)] }, { "kubeflow-irsa:kubeconfig": "" }, /kubeflow-irsa:kubeconfig: is required with existingCluster\.selfManaged/],
         ];
         for (const [what, selfManaged, extra, message] of cases) {
             it(`WHEN ${what}`, async () => {
