@@ -7,9 +7,7 @@
 //
 // Exit codes: 0 allowed, 1 denied, 2 usage or AWS error.
 
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { decodeJwt, type JWTPayload } from "jose";
 import type { IAMClient } from "@aws-sdk/client-iam";
 import { awsSettingsFromConfig, createIamClient, getOidcProviderClientIds, getTrustPolicy, type AwsSettings } from "../providers/iam";
 import {
@@ -28,7 +26,17 @@ import { audienceProblem, evaluateTrustPolicy, trustedOidcProviders, type Statem
 import { DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, STS_AUDIENCE, type PolicyDocument } from "../providers/trustPolicy";
 import { findingLines, roleFindings, type RoleFinding } from "./findings";
 import { renderS3Access, s3Access, type S3AccessReport } from "./s3Access";
-import { issuerNextTo, verifyTokenSignature, type SignatureCheck } from "./tokenSignature";
+import {
+    DoctorError,
+    expiryProblem,
+    readToken,
+    renderSignatureReport,
+    signatureOf,
+    signatureReport,
+    tokenSummary,
+    type SignatureReport,
+    type TokenSummary,
+} from "./doctorToken";
 import type { ProfileModel, StackModel } from "./evaluate";
 import { muteNodeVersionSupportWarning, placeholderNote, SynthError, synthesize, type RoleTrust, type Synthesis } from "./synth";
 
@@ -100,14 +108,6 @@ Exit codes: 0 allowed, 1 denied, 2 usage or AWS error, 3 (--s3) unknown offline.
 the verdict is IAM's; a mandatory finding means the role lets in more than it should.
 Needs iam:GetRole on the role and iam:GetOpenIDConnectProvider on the provider (nothing with --offline).
 `;
-
-/** An expected failure: the message names the flag or value and the fix; exit code 2. */
-class DoctorError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "DoctorError";
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
@@ -287,18 +287,6 @@ export interface ProviderCheck extends TrustEvaluation {
     problems: string[];
 }
 
-export interface TokenSummary {
-    issuer: string;
-    subject: string;
-    audience: string[];
-    expiresAt?: string;
-    expired: boolean;
-    /** Verified against --jwks; false without it (the claims alone were read). */
-    signatureVerified: boolean;
-    /** The --jwks check, when asked. */
-    signature?: SignatureCheck;
-}
-
 /** The `--role` / `--token` result: the evaluator's structure for the deciding provider, plus context. */
 export interface RoleReport extends TrustEvaluation {
     role: string;
@@ -440,123 +428,15 @@ async function roleMode(flags: Flags): Promise<RoleReport> {
 // ---------------------------------------------------------------------------------------------
 // Tokens
 
-interface TokenClaims {
-    issuer: string;
-    subject: string;
-    audience: string[];
-    exp?: number;
-}
-
-function readTokenFile(path: string): string {
-    try {
-        return readFileSync(path, "utf8").trim();
-    } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        throw new DoctorError(`--token: cannot read "${path}" (${code ?? (err as Error).message}); give the path of a projected service-account token file`);
-    }
-}
-
-function claimsOf(path: string, payload: JWTPayload): TokenClaims {
-    const malformed = (what: string) => new DoctorError(`--token: "${path}" ${what}; this is not an EKS projected service-account token`);
-    if (typeof payload.iss !== "string" || payload.iss === "") throw malformed("has no iss (issuer) claim");
-    if (typeof payload.sub !== "string" || payload.sub === "") throw malformed("has no sub (subject) claim");
-    const audience = typeof payload.aud === "string" ? [payload.aud] : Array.isArray(payload.aud) ? payload.aud.filter((a) => typeof a === "string") : [];
-    if (audience.length === 0) throw malformed("has no aud (audience) claim");
-    if (payload.exp !== undefined && typeof payload.exp !== "number") throw malformed("has a non-numeric exp claim");
-    return { issuer: payload.iss, subject: payload.sub, audience, exp: payload.exp };
-}
-
-/** Decodes the token's claims. No signature check: the issuer's keys are not reachable offline. */
-function readToken(path: string): TokenClaims {
-    const text = readTokenFile(path);
-    let payload: JWTPayload;
-    try {
-        payload = decodeJwt(text);
-    } catch (err) {
-        throw new DoctorError(`--token: "${path}" is not a JWT (${(err as Error).message}); expected three base64url parts separated by dots`);
-    }
-    return claimsOf(path, payload);
-}
-
-function describeDuration(ms: number): string {
-    const minutes = Math.round(Math.abs(ms) / 60000);
-    if (minutes < 1) return "less than a minute";
-    if (minutes < 120) return `${minutes} minute${minutes === 1 ? "" : "s"}`;
-    return `${Math.round(minutes / 60)} hours`;
-}
-
-function tokenSummary(claims: TokenClaims, now: number, signature?: SignatureCheck): TokenSummary {
-    const expired = claims.exp !== undefined && claims.exp * 1000 <= now;
-    return {
-        issuer: claims.issuer,
-        subject: claims.subject,
-        audience: claims.audience,
-        ...(claims.exp !== undefined ? { expiresAt: new Date(claims.exp * 1000).toISOString() } : {}),
-        expired,
-        signatureVerified: signature?.verified ?? false,
-        ...(signature ? { signature } : {}),
-    };
-}
-
-function expiryProblem(claims: TokenClaims, now: number): string | undefined {
-    if (claims.exp === undefined || claims.exp * 1000 > now) return undefined;
-    const at = new Date(claims.exp * 1000).toISOString();
-    return (
-        `the token expired at ${at} (${describeDuration(now - claims.exp * 1000)} ago), so STS rejects it (ExpiredTokenException); ` +
-        `the kubelet rotates projected tokens: read the current one from the pod again`
-    );
-}
-
 /** `arn:<partition>:iam::<account of the role>:oidc-provider/<issuer without https://>`. */
 function providerArnForIssuer(roleArn: string, issuer: string): string {
     const role = parseRoleRef(roleArn);
     return `arn:${role?.partition ?? "aws"}:iam::${role?.accountId ?? ""}:oidc-provider/${issuerHostPath(issuer)}`;
 }
 
-async function signatureOf(tokenPath: string, jwks: string): Promise<SignatureCheck> {
-    try {
-        return await verifyTokenSignature(readTokenFile(tokenPath), jwks);
-    } catch (err) {
-        throw new DoctorError((err as Error).message);
-    }
-}
-
-/** `--token <file> --jwks <keys.json|synth dir>` without --role: the token's claims and signature, offline. */
-export interface SignatureReport {
-    token: TokenSummary;
-    allowed: boolean;
-    problems: string[];
-}
-
 async function signatureMode(flags: Flags, tokenPath: string): Promise<SignatureReport> {
     forbid(flags, ["namespace", "serviceAccount", "audience", "providerArn", "stack"], "with --token --jwks alone: it checks the token's signature and claims offline");
-    const claims = readToken(tokenPath);
-    const signature = await signatureOf(tokenPath, flags.jwks!);
-    const now = Date.now();
-    const expired = expiryProblem(claims, now);
-    // A valid signature is not enough: STS also needs the issuer IAM knows and the sts audience.
-    const issuer = issuerNextTo(signature.jwks);
-    const wrongIssuer =
-        issuer !== undefined && claims.issuer !== issuer
-            ? `the token's issuer is ${JSON.stringify(claims.issuer)}, not the hosted issuer ${JSON.stringify(issuer)}: the API server still signs with another --service-account-issuer (set it to ${issuer}, first)`
-            : undefined;
-    const wrongAudience = claims.audience.includes(STS_AUDIENCE)
-        ? undefined
-        : `the token's audience is ${claims.audience.map((a) => JSON.stringify(a)).join(", ")}, not ${STS_AUDIENCE}: it is not an IRSA token (read the one the webhook mounts at /var/run/secrets/eks.amazonaws.com/serviceaccount/token)`;
-    const problems = [signature.problem, wrongIssuer, wrongAudience, expired].filter((p): p is string => p !== undefined);
-    return { token: tokenSummary(claims, now, signature), allowed: problems.length === 0, problems };
-}
-
-function renderSignatureReport(r: SignatureReport): string {
-    const t = r.token;
-    const lines = [`Token: iss ${t.issuer}, sub ${t.subject}, aud ${t.audience.join(", ")}${t.expiresAt ? `, expires ${t.expiresAt}${t.expired ? " (EXPIRED)" : ""}` : ""}`];
-    lines.push(
-        t.signature?.verified
-            ? `${r.allowed ? "VERIFIED" : "SIGNATURE VERIFIED, but STS would reject it"}: signed by key ${t.signature.kid ?? "(no kid)"} of ${t.signature.jwks}`
-            : "NOT VERIFIED",
-    );
-    for (const p of r.problems) lines.push(`Problem: ${p}`);
-    return lines.join("\n") + "\n";
+    return signatureReport(tokenPath, flags.jwks!);
 }
 
 async function tokenMode(flags: Flags, tokenPath: string): Promise<RoleReport> {
