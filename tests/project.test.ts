@@ -91,6 +91,17 @@ describe("Pulumi project files", () => {
         }
     });
 
+    it("GIVEN the AGPL-licensed IAM simulator (a test-only devDependency) THEN no shipped file imports it", () => {
+        const walk = (entry: string): string[] => {
+            const full = path.join(root, entry);
+            if (fs.statSync(full).isDirectory()) return fs.readdirSync(full).filter((f) => f !== "node_modules").flatMap((f) => walk(path.join(entry, f)));
+            return entry.endsWith(".ts") ? [entry] : [];
+        };
+        const shipped = ["index.ts", "components", "providers", "cli", "bench", "policy"].flatMap(walk);
+        assert.ok(shipped.length > 20, `${shipped.length} files`);
+        for (const file of shipped) assert.ok(!fs.readFileSync(path.join(root, file), "utf8").includes("@cloud-copilot"), file);
+    });
+
     for (const stack of ["dev", "prod"]) {
         it(`GIVEN Pulumi.${stack}.yaml THEN it sets aws:region and a valid configuration`, () => {
             const values = readStackFiles(root, stack);
