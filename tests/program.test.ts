@@ -5,7 +5,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { CONFIG_KEYS } from "../components/config";
-import { runProgram, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun, type RecordedResource } from "../cli/evaluate";
+import { runProgram, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun } from "../cli/evaluate";
+import { cliValues, ofType, named } from "./support/program";
 import { parsePolicyDocument, statementsOf } from "../providers/trustPolicy";
 
 const ACCOUNT = "123456789012";
@@ -26,15 +27,9 @@ function devConfig(extra: Record<string, unknown> = {}): ConfigValues {
         "kubeflow-irsa:kubeflowInstalled": "true",
         ...extra,
     };
-    return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+    return cliValues(values);
 }
 
-const ofType = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);
-const named = (run: ProgramRun, name: string): RecordedResource => {
-    const found = run.resources.find((r) => r.name === name);
-    assert.ok(found, `no resource named ${name}; have ${run.resources.map((r) => r.name).join(", ")}`);
-    return found;
-};
 const trustFor = (run: ProgramRun, roleName: string) => ofType(run, TRUST_SUBJECTS_TYPE).find((r) => String(r.inputs.role).endsWith(`/${roleName}`));
 
 describe("program (index.ts under mocks)", function () {

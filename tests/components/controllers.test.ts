@@ -3,7 +3,8 @@
 // enableFsx, adminRoleMode and identityMode.
 import { strict as assert } from "assert";
 import { controlPlaneWarnings, defaultAdminServiceAccounts } from "../../components/controllers";
-import { runProgram, ROLE_TYPE, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun, type RecordedResource } from "../../cli/evaluate";
+import { runProgram, ROLE_TYPE, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun } from "../../cli/evaluate";
+import { cliValues, ofType, named } from "../support/program";
 
 const ACCOUNT = "123456789012";
 const ROLE_POLICY_TYPE = "aws:iam/rolePolicy:RolePolicy";
@@ -25,15 +26,9 @@ function config(extra: Record<string, unknown> = {}): ConfigValues {
         "kubeflow-irsa:profiles": [{ name: "team-vision", owner: "alice@example.com" }],
         ...extra,
     };
-    return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+    return cliValues(values);
 }
 
-const ofType = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);
-function named(run: ProgramRun, name: string): RecordedResource {
-    const found = run.resources.find((r) => r.name === name);
-    assert.ok(found, `no resource ${name}`);
-    return found;
-}
 /** Role name → the names of its inline policies, read off each RolePolicy's role input. */
 function policiesByRole(run: ProgramRun): Record<string, string[]> {
     const byRole: Record<string, string[]> = {};

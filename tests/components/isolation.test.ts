@@ -5,6 +5,7 @@
 import { strict as assert } from "assert";
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { configuredAccount, runProgram, type ConfigValues, type ProgramRun } from "../../cli/evaluate";
+import { cliValues } from "../support/program";
 import { evaluatePermissions } from "../../providers/permissionEvaluation";
 import { parsePolicyDocument, type PolicyDocument } from "../../providers/trustPolicy";
 
@@ -28,7 +29,7 @@ function config(extra: Record<string, unknown> = {}): ConfigValues {
         ],
         ...extra,
     };
-    return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+    return cliValues(values);
 }
 
 /** The inline policies the program puts on a role, as IAM receives them. */

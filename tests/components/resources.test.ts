@@ -2,7 +2,8 @@
 // provider, deletion, drift) and which role each profile really gets. Removing any of these
 // options from the components fails a test here.
 import { strict as assert } from "assert";
-import { runProgram, ROLE_TYPE, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun, type RecordedResource } from "../../cli/evaluate";
+import { runProgram, ROLE_TYPE, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun } from "../../cli/evaluate";
+import { cliValues, ofType, named } from "../support/program";
 
 const ASSOCIATION_TYPE = "aws:eks/podIdentityAssociation:PodIdentityAssociation";
 const OTHER_ACCOUNT_USER = "arn:aws:iam::999999999999:role/kf-user-us-west-2-kf-dev";
@@ -19,15 +20,9 @@ function config(extra: Record<string, unknown> = {}): ConfigValues {
         "kubeflow-irsa:kubeflowInstalled": true,
         ...extra,
     };
-    return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+    return cliValues(values);
 }
 
-const ofType = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);
-function named(run: ProgramRun, name: string): RecordedResource {
-    const found = run.resources.find((r) => r.name === name);
-    assert.ok(found, `no resource ${name}`);
-    return found;
-}
 
 describe("program resources: options and role identity", function () {
     this.timeout(60_000);

@@ -8,7 +8,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { createLocalJWKSet, exportJWK, jwtVerify, SignJWT, type JSONWebKeySet } from "jose";
-import { runProgram, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun, type RecordedResource } from "../../cli/evaluate";
+import { runProgram, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun } from "../../cli/evaluate";
+import { cliValues, ofType, named } from "../support/program";
 import { main as doctorMain } from "../../cli/doctor";
 import { DEFAULT_WEBHOOK_IMAGE } from "../../components/issuerDocuments";
 
@@ -26,13 +27,7 @@ function config(selfManaged: unknown, extra: Record<string, unknown> = {}): Conf
         "kubeflow-irsa:profiles": [{ name: "team-a", owner: "alice@example.com" }],
         ...extra,
     };
-    return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
-}
-const ofType = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);
-function named(run: ProgramRun, name: string): RecordedResource {
-    const found = run.resources.find((r) => r.name === name);
-    assert.ok(found, `no resource ${name}`);
-    return found;
+    return cliValues(values);
 }
 const document = (run: ProgramRun, key: string) => JSON.parse(String(ofType(run, "aws:s3/bucketObjectv2:BucketObjectv2").find((o) => o.inputs.key === key)!.inputs.content));
 

@@ -3,6 +3,7 @@
 // and bad lists fail before anything is registered.
 import { strict as assert } from "assert";
 import { runProgram, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun, type RecordedResource } from "../../cli/evaluate";
+import { cliValues, ofType, named } from "../support/program";
 import { parseStackConfig } from "../../components/config";
 import { planTrust, shardsNeeded } from "../../components/placement";
 
@@ -28,15 +29,9 @@ function config(extra: Record<string, unknown> = {}): ConfigValues {
         "kubeflow-irsa:kubeflowInstalled": true,
         ...extra,
     };
-    return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+    return cliValues(values);
 }
 
-const ofType = (run: ProgramRun, type: string) => run.resources.filter((r) => r.type === type);
-function named(run: ProgramRun, name: string): RecordedResource {
-    const found = run.resources.find((r) => r.name === name);
-    assert.ok(found, `no resource ${name}`);
-    return found;
-}
 const metadataOf = (r: RecordedResource) => r.inputs.metadata as { name: string; namespace: string; annotations: Record<string, string> };
 
 describe("profile serviceAccounts", function () {
