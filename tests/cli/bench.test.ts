@@ -10,7 +10,7 @@ const widest = (text: string) => Math.max(...lines(text).map(columns));
 function evalRun(profiles: number, extra: Partial<EvalResult> = {}): EvalResult {
     return {
         profiles,
-        identityMode: "podIdentity",
+        identityMode: "irsa",
         shards: Math.ceil(profiles / 17),
         sourceMappedStacks: false,
         loadAvg1: 12.3,
@@ -68,9 +68,11 @@ function capacityRow(maxChars: number): CapacityRow {
 
 describe("npm run bench: report formatting", () => {
     it("GIVEN the evaluation table with 5,000-profile figures THEN every line fits 120 columns", () => {
-        const text = evaluationTable([evalRun(100), evalRun(1000), evalRun(5000), evalRun(1000, { sourceMappedStacks: true })]);
+        const pod = (n: number) => evalRun(n, { identityMode: "podIdentity", shards: 1, resources: 2 * n + 14 });
+        const text = evaluationTable([evalRun(100), evalRun(1000), evalRun(5000), pod(1000), pod(5000), evalRun(1000, { sourceMappedStacks: true })]);
         assert.ok(widest(text) <= REPORT_COLUMNS, text);
-        assert.match(text, /^ +5000 +pod +295 +5608 /m);
+        assert.match(text, /^ +5000 +irsa +295 +5608 /m);
+        assert.match(text, /^ +5000 +pod +1 +10014 /m);
     });
 
     it("GIVEN the IAM table (149 columns unfolded) THEN its headers fold onto more lines and every line fits 120 columns", () => {
