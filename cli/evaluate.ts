@@ -24,6 +24,7 @@ export interface RecordedOptions {
     provider: string;
     ignoreChanges: string[];
     retainOnDelete: boolean;
+    protect: boolean;
     parent: string;
 }
 
@@ -46,6 +47,7 @@ interface RegisterRequest {
     getDependenciesList(): string[];
     getIgnorechangesList(): string[];
     getRetainondelete(): boolean | undefined;
+    getProtect(): boolean | undefined;
 }
 
 /**
@@ -66,6 +68,7 @@ function tapMockMonitor(): void {
             provider: req.getProvider(),
             ignoreChanges: req.getIgnorechangesList(),
             retainOnDelete: req.getRetainondelete() ?? false,
+            protect: req.getProtect() ?? false,
             parent: req.getParent(),
         });
         return original.call(this, req, callback);
@@ -102,18 +105,29 @@ function fullKey(key: string): string {
  * values of Pulumi.<stack>.yaml. Errors name the file.
  */
 export function readStackFiles(projectDir: string, stack: string): ConfigValues {
-    const projectFile = path.join(projectDir, "Pulumi.yaml");
-    const stackFile = path.join(projectDir, `Pulumi.${stack}.yaml`);
-    if (!fs.existsSync(stackFile)) {
-        const stacks = fs.readdirSync(projectDir).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).map((f) => f.slice(7, -5));
-        throw new Error(`no stack "${stack}": ${stackFile} does not exist; stacks here: ${stacks.join(", ") || "none"}`);
-    }
-    const project = readYaml(projectFile) as { config?: Record<string, { default?: unknown; value?: unknown }> };
+    const values = readStackValues(projectDir, stack);
+    return { ...readProjectDefaults(projectDir), ...values };
+}
+
+/** The defaults (and fixed values) Pulumi.yaml declares, as the CLI passes them. */
+export function readProjectDefaults(projectDir: string): ConfigValues {
+    const project = readYaml(path.join(projectDir, "Pulumi.yaml")) as { config?: Record<string, { default?: unknown; value?: unknown }> };
     const values: ConfigValues = {};
     for (const [key, declaration] of Object.entries(project.config ?? {})) {
         const value = declaration?.value ?? declaration?.default;
         if (value !== undefined) values[fullKey(key)] = cliDefault(value);
     }
+    return values;
+}
+
+/** The values Pulumi.<stack>.yaml sets, as the CLI passes them. */
+export function readStackValues(projectDir: string, stack: string): ConfigValues {
+    const stackFile = path.join(projectDir, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(stackFile)) {
+        const stacks = fs.readdirSync(projectDir).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).map((f) => f.slice(7, -5));
+        throw new Error(`no stack "${stack}": ${stackFile} does not exist; stacks here: ${stacks.join(", ") || "none"}`);
+    }
+    const values: ConfigValues = {};
     const stackDoc = (readYaml(stackFile) ?? {}) as { config?: Record<string, unknown> };
     for (const [key, value] of Object.entries(stackDoc.config ?? {})) {
         if (typeof value === "object" && value !== null && "secure" in value) {
@@ -225,13 +239,12 @@ const PROGRAM = path.resolve(__dirname, "..", "index.ts");
 /**
  * Runs index.ts under mocks with the given config and returns what it registered and exported.
  * Rejects with the program's own error (a ConfigError for bad config), as `pulumi preview` would.
+ * `account` is what the mocked STS answers (the deployer's account): the placeholder by default;
+ * `evaluateStack` passes the one the config tells (configuredAccount). `program`: another
+ * checkout's index.ts (the upgrade fixtures record what an earlier version registered).
  */
-/**
- * Runs the program under mocks. `account` is what the mocked STS answers (the deployer's account):
- * the placeholder by default; `evaluateStack` passes the one the config tells (configuredAccount).
- */
-export async function runProgram(config: ConfigValues, stack = "synth", account = MOCK_ACCOUNT): Promise<ProgramRun> {
-    return withNativeStacks(() => evaluate(config, stack, account));
+export async function runProgram(config: ConfigValues, stack = "synth", account = MOCK_ACCOUNT, program = PROGRAM): Promise<ProgramRun> {
+    return withNativeStacks(() => evaluate(config, stack, account, program));
 }
 
 /**
@@ -251,19 +264,19 @@ async function withNativeStacks<T>(fn: () => Promise<T>): Promise<T> {
     }
 }
 
-async function evaluate(config: ConfigValues, stack: string, account: string): Promise<ProgramRun> {
+async function evaluate(config: ConfigValues, stack: string, account: string, program: string): Promise<ProgramRun> {
     const resources: RecordedResource[] = [];
     tapMockMonitor();
     await pulumi.runtime.setMocks(mocks(config, stack, account, (r) => resources.push(r)), PROJECT, stack, false);
     pulumi.runtime.setAllConfig(config);
-    delete require.cache[PROGRAM];
+    delete require.cache[program];
     const outputs: Record<string, unknown> = {};
     try {
         // As Pulumi's Node.js runtime does: an exported function is called, its result awaited.
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        const exported = require(PROGRAM) as Record<string, unknown> | (() => Promise<Record<string, unknown>>);
-        const program = typeof exported === "function" ? await exported() : exported;
-        for (const [name, value] of Object.entries(program)) outputs[name] = await unwrap(value);
+        const exported = require(program) as Record<string, unknown> | (() => Promise<Record<string, unknown>>);
+        const exports = typeof exported === "function" ? await exported() : exported;
+        for (const [name, value] of Object.entries(exports)) outputs[name] = await unwrap(value);
     } catch (err) {
         // Let registrations already sent land, so callers can tell what a failed run registered.
         await pulumi.runtime.disconnect();

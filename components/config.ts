@@ -96,7 +96,7 @@ export interface StackConfig {
     userRoleShards: number;
     identityMode: IdentityMode;
     nodeGroup: NodeGroupConfig;
-    /** Kubeflow (and its Profile CRD) runs on the cluster: register the Profile objects. */
+    /** Kubeflow (and its Profile CRD) runs on the cluster: register the Profile objects. Required: see readKubeflowInstalled. */
     kubeflowInstalled: boolean;
     /** Delete a Profile (and with it, Kubeflow's namespace) when it leaves the config; else keep it. */
     deleteRemovedProfiles: boolean;
@@ -124,7 +124,6 @@ export const DEFAULTS = {
     desiredCapacity: 2,
     minSize: 1,
     maxSize: 4,
-    kubeflowInstalled: false,
     deleteRemovedProfiles: false,
 };
 
@@ -210,6 +209,24 @@ export class ConfigError extends Error {
 }
 
 /**
+ * kubeflowInstalled has no default, because either default deletes somebody's work. A stack
+ * deployed before the key existed registered its Profiles on every `up`, without retainOnDelete:
+ * a default of false stops registering them, and the engine deletes each one with the options
+ * of the old state — Kubeflow then deletes the team's namespace. The program cannot see the
+ * state, so the user decides, before anything is registered.
+ */
+export const KUBEFLOW_INSTALLED_UNSET =
+    "is not set, and the stack will not guess: set it to true if Kubeflow runs on the cluster — a stack deployed by an earlier version has its Profiles in state, and true keeps them " +
+    "(false would make this `up` delete every Profile, and Kubeflow every team's namespace); set it to false only before the first `up` of a new cluster, until Kubeflow is installed " +
+    "(`pulumi config set kubeflow-irsa:kubeflowInstalled true`, see the README's Upgrading section)";
+
+function readKubeflowInstalled(reader: Reader): boolean {
+    const value = reader.boolean("kubeflowInstalled", undefined);
+    if (value === undefined) reader.problem("kubeflowInstalled", KUBEFLOW_INSTALLED_UNSET);
+    return value ?? false;
+}
+
+/**
  * Reads and validates the whole configuration from a key lookup. Pure: the program passes
  * Pulumi's config, tests and `npm run synth` pass plain maps. Throws ConfigError with every problem.
  */
@@ -255,7 +272,7 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
             minSize: reader.integer("minSize", DEFAULTS.minSize, 0, 1000, "the node group's minimum size"),
             maxSize: reader.integer("maxSize", DEFAULTS.maxSize, 1, 1000, "the node group's maximum size"),
         },
-        kubeflowInstalled: reader.boolean("kubeflowInstalled", DEFAULTS.kubeflowInstalled),
+        kubeflowInstalled: readKubeflowInstalled(reader),
         deleteRemovedProfiles: reader.boolean("deleteRemovedProfiles", DEFAULTS.deleteRemovedProfiles),
         ...optional("profileBucket", reader.string("profileBucket")),
     };

@@ -68,7 +68,9 @@ export class Reader {
         return value;
     }
 
-    boolean(name: string, fallback: boolean): boolean {
+    boolean(name: string, fallback: boolean): boolean;
+    boolean(name: string, fallback: undefined): boolean | undefined;
+    boolean(name: string, fallback: boolean | undefined): boolean | undefined {
         const value = this.raw(key(name));
         if (value === undefined || value === "") return fallback;
         if (value === true || value === "true") return true;

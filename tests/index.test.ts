@@ -33,7 +33,7 @@ async function load(config: Record<string, string>, accountId?: string): Promise
     return require(INDEX) as Record<string, pulumi.Output<unknown>>;
 }
 
-const base = { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-dev" };
+const base = { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-dev", "kubeflow-irsa:kubeflowInstalled": "false" };
 
 describe("index.ts under a plain mocks harness", function () {
     this.timeout(60_000);

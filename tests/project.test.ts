@@ -72,7 +72,8 @@ describe("Pulumi project files", () => {
             desiredCapacity: DEFAULTS.desiredCapacity,
             minSize: DEFAULTS.minSize,
             maxSize: DEFAULTS.maxSize,
-            kubeflowInstalled: DEFAULTS.kubeflowInstalled,
+            // Required, but declared untyped with "" so that the program, not the CLI, says why.
+            kubeflowInstalled: "",
             deleteRemovedProfiles: DEFAULTS.deleteRemovedProfiles,
             profileBucket: "",
         };
@@ -81,7 +82,7 @@ describe("Pulumi project files", () => {
         assert.equal(declared("clusterName"), undefined);
         // Optional keys need a default, or the CLI would require them; the program reads it as "not set".
         for (const unset of ["", "map[]", "{}"]) {
-            const config = parseStackConfig((key) => ({ "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf", "kubeflow-irsa:existingCluster": unset, "kubeflow-irsa:kubeconfig": "" })[key]);
+            const config = parseStackConfig((key) => ({ "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf", "kubeflow-irsa:kubeflowInstalled": "false", "kubeflow-irsa:existingCluster": unset, "kubeflow-irsa:kubeconfig": "" })[key]);
             assert.equal(config.existingCluster, undefined, `existingCluster ${JSON.stringify(unset)}`);
         }
         // Older CLIs passed a map default as Go's "map[]", newer ones as JSON: no default is a map.

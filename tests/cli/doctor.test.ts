@@ -366,6 +366,7 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
                     "config:",
                     "  aws:region: us-west-2",
                     "  kubeflow-irsa:clusterName: kf-dev",
+                    "  kubeflow-irsa:kubeflowInstalled: false",
                     "  kubeflow-irsa:profiles:",
                     "    - name: team-a",
                     "      owner: alice@example.com",
@@ -434,7 +435,7 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
             projectDir = mkdtempSync(join(tmpdir(), "doctor-offline-"));
             copyFileSync(join(__dirname, "..", "..", "Pulumi.yaml"), join(projectDir, "Pulumi.yaml"));
             const stack = (extra: string[]) =>
-                ["config:", "  aws:region: us-west-2", "  kubeflow-irsa:clusterName: kf-dev", ...extra, "  kubeflow-irsa:profiles:", "    - name: team-a", "      owner: alice@example.com", ""].join("\n");
+                ["config:", "  aws:region: us-west-2", "  kubeflow-irsa:clusterName: kf-dev", "  kubeflow-irsa:kubeflowInstalled: false", ...extra, "  kubeflow-irsa:profiles:", "    - name: team-a", "      owner: alice@example.com", ""].join("\n");
             writeFileSync(join(projectDir, "Pulumi.noiam.yaml"), stack(["  kubeflow-irsa:enablePodIamPolicy: false"]));
             writeFileSync(join(projectDir, "Pulumi.pods.yaml"), stack(["  kubeflow-irsa:identityMode: podIdentity"]));
             writeFileSync(join(projectDir, "Pulumi.accounts.yaml"), `${stack([])}      serviceAccounts: [default-editor, default]\n`);

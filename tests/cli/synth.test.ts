@@ -97,7 +97,7 @@ describe("npm run synth", function () {
         let summary: Summary;
         before(async () => {
             out = tmpDir("dev");
-            result = await synth("--stack", "dev", "--out", out);
+            result = await synth("--stack", "dev", "--out", out, "--config", "kubeflowInstalled=false");
             assertOk(result);
             summary = readJson<Summary>(out, "summary.json");
         });
@@ -244,7 +244,7 @@ describe("npm run synth", function () {
         describe("WHEN the same output directory is synthesized in podIdentity mode", () => {
             let pod: Result;
             before(async () => {
-                pod = await synth("--stack", "dev", "--out", out, "--config", "identityMode=podIdentity");
+                pod = await synth("--stack", "dev", "--out", out, "--config", "identityMode=podIdentity", "--config", "kubeflowInstalled=false");
                 assertOk(pod);
             });
 
@@ -283,7 +283,7 @@ describe("npm run synth", function () {
         let result: Result;
         before(async () => {
             out = tmpDir("installed");
-            assertOk(await synth("--stack", "dev", "--out", out)); // first before Kubeflow, into the same directory
+            assertOk(await synth("--stack", "dev", "--out", out, "--config", "kubeflowInstalled=false")); // first before Kubeflow, into the same directory
             result = await synth("--stack", "dev", "--out", out, "--config", "kubeflowInstalled=true");
             assertOk(result);
         });
@@ -304,6 +304,7 @@ describe("npm run synth", function () {
         const dir = project("chain", {
             "aws:region": "us-west-2",
             "kubeflow-irsa:clusterName": "kf-dev",
+            "kubeflow-irsa:kubeflowInstalled": "false",
             "kubeflow-irsa:identityMode": "podIdentity",
             "kubeflow-irsa:profiles": [
                 { name: "team-a", owner: "a@example.com" },
@@ -344,6 +345,7 @@ describe("npm run synth", function () {
         const dir = project("kops", {
             "aws:region": "us-west-2",
             "kubeflow-irsa:clusterName": "kops-ml",
+            "kubeflow-irsa:kubeflowInstalled": "false",
             "kubeflow-irsa:existingCluster": { selfManaged: { serviceAccountKeys: [pem] } },
             "kubeflow-irsa:kubeconfig": "apiVersion: v1\nkind: Config\n",
             "kubeflow-irsa:profiles": [{ name: "team-a", owner: "a@example.com" }],
@@ -376,7 +378,7 @@ describe("npm run synth", function () {
 
         it("WHEN kf-user would be above 90% of its quota THEN the advisory trust-policy-headroom finding is printed and in summary.json, and synth still succeeds", async () => {
             const profiles = Array.from({ length: 31 }, (_, i) => ({ name: `team-${String(i).padStart(3, "0")}`, owner: `u${i}@example.com` }));
-            const dir = project("busy", { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-dev", "kubeflow-irsa:profiles": profiles });
+            const dir = project("busy", { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-dev", "kubeflow-irsa:kubeflowInstalled": "false", "kubeflow-irsa:profiles": profiles });
             const out = tmpDir("rules-busy");
             const result = await synth("--stack", "busy", "--project-dir", dir, "--out", out);
             assertOk(result);
@@ -479,7 +481,7 @@ describe("npm run synth", function () {
             return { out, result, summary: readJson<Summary>(out, "summary.json") };
         };
         before(async () => {
-            beforeKubeflow = await run("sa-before");
+            beforeKubeflow = await run("sa-before", "kubeflowInstalled=false");
             installed = await run("sa-installed", "kubeflowInstalled=true");
         });
 
@@ -546,7 +548,7 @@ describe("npm run synth", function () {
     });
 
     describe("GIVEN a previous synth in the output directory WHEN profiles are renamed or removed", () => {
-        const base = { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-ren" };
+        const base = { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-ren", "kubeflow-irsa:kubeflowInstalled": "false" };
         const profile = (name: string) => ({ name, owner: `${name}@example.com` });
         let dir: string;
         let out: string;
@@ -601,7 +603,7 @@ describe("npm run synth", function () {
 
     describe("GIVEN bad configuration", () => {
         it("WHEN a stack that synthesized before gets bad config THEN it exits 2, removes the earlier output and says so; other files stay", async () => {
-            const good = { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-gone", "kubeflow-irsa:profiles": [{ name: "team-a", owner: "alice@example.com" }] };
+            const good = { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-gone", "kubeflow-irsa:kubeflowInstalled": "false", "kubeflow-irsa:profiles": [{ name: "team-a", owner: "alice@example.com" }] };
             const dir = project("gone", good);
             const out = path.join(tmpDir("gone"), "out");
             assertOk(await synth("--stack", "gone", "--project-dir", dir, "--out", out));
@@ -625,6 +627,7 @@ describe("npm run synth", function () {
             const dir = project("bad", {
                 "aws:region": "us-west-2",
                 "kubeflow-irsa:clusterName": "kf-bad",
+                "kubeflow-irsa:kubeflowInstalled": "false",
                 "kubeflow-irsa:profiles": [{ name: "Team_A", owner: "alice@example.com" }],
             });
             const out = path.join(tmpDir("bad"), "out");
@@ -639,7 +642,7 @@ describe("npm run synth", function () {
 
         it("WHEN the profiles outgrow kf-user's trust-policy quota THEN it exits 2 with the program's fix", async () => {
             const profiles = Array.from({ length: 60 }, (_, i) => ({ name: `team-${i}`, owner: `user${i}@example.com` }));
-            const dir = project("full", { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-full", "kubeflow-irsa:profiles": profiles });
+            const dir = project("full", { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-full", "kubeflow-irsa:kubeflowInstalled": "false", "kubeflow-irsa:profiles": profiles });
             const out = path.join(tmpDir("full"), "out");
             const result = await synth("--stack", "full", "--project-dir", dir, "--out", out);
             assert.equal(result.code, 2, result.stderr);
@@ -649,7 +652,7 @@ describe("npm run synth", function () {
 
         it("WHEN the statement owned on an external role would not fit THEN it exits 2 with the provider's check failure, as preview would", async () => {
             const profiles = Array.from({ length: 60 }, (_, i) => ({ name: `team-${i}`, owner: `user${i}@example.com`, awsIamRole: "arn:aws:iam::111122223333:role/shared-data" }));
-            const dir = project("ext", { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-ext", "kubeflow-irsa:profiles": profiles });
+            const dir = project("ext", { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-ext", "kubeflow-irsa:kubeflowInstalled": "false", "kubeflow-irsa:profiles": profiles });
             const out = path.join(tmpDir("ext"), "out");
             const result = await synth("--stack", "ext", "--project-dir", dir, "--out", out);
             assert.equal(result.code, 2, result.stderr);
@@ -677,7 +680,7 @@ describe("npm run synth", function () {
         it("THEN every role fits its quota, and every profile is written", async function () {
             this.timeout(60_000);
             const profiles = Array.from({ length: 1000 }, (_, i) => ({ name: `team-${String(i).padStart(4, "0")}`, owner: `user${i}@example.com` }));
-            const base = { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-big", "kubeflow-irsa:profiles": profiles };
+            const base = { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-big", "kubeflow-irsa:kubeflowInstalled": "false", "kubeflow-irsa:profiles": profiles };
             // The program's own sizing decides how many shards are enough.
             const shards = shardsNeeded(parseStackConfig((key) => (base as Record<string, unknown>)[key] as string | object | undefined), 2048);
             assert.ok(shards !== undefined);

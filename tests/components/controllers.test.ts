@@ -23,6 +23,7 @@ function config(extra: Record<string, unknown> = {}): ConfigValues {
     const values: Record<string, unknown> = {
         "aws:region": "us-west-2",
         "kubeflow-irsa:clusterName": "kf-prod",
+        "kubeflow-irsa:kubeflowInstalled": "false",
         "kubeflow-irsa:profiles": [{ name: "team-vision", owner: "alice@example.com" }],
         ...extra,
     };

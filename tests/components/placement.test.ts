@@ -12,6 +12,7 @@ function config(profileNames: string[], extra: Record<string, string> = {}): Sta
     const values: Record<string, string> = {
         "aws:region": "us-west-2",
         "kubeflow-irsa:clusterName": "kf-prod",
+        "kubeflow-irsa:kubeflowInstalled": "false",
         "kubeflow-irsa:profiles": JSON.stringify(profileNames.map((name, i) => ({ name, owner: `user${i}@example.com` }))),
         ...extra,
     };

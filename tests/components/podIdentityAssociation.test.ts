@@ -19,6 +19,7 @@ describe("PodIdentityAssociation (lean registration)", () => {
         const run = await runProgram({
             "aws:region": "us-west-2",
             "kubeflow-irsa:clusterName": "kf-dev",
+            "kubeflow-irsa:kubeflowInstalled": "false",
             "kubeflow-irsa:identityMode": "podIdentity",
             "kubeflow-irsa:profiles": JSON.stringify([{ name: "team-a", owner: "a@example.com" }]),
         });

@@ -55,8 +55,8 @@ describe("program resources: options and role identity", function () {
     });
 
     describe("GIVEN the two-phase first up of a new cluster and profile removal", () => {
-        it("WHEN kubeflowInstalled is false (the default) THEN no Profile is registered, while roles, provider and trust subjects are", async () => {
-            const run = await runProgram(config({ "kubeflow-irsa:kubeflowInstalled": "" }));
+        it("WHEN kubeflowInstalled is false (a new cluster's first up) THEN no Profile is registered, while roles, provider and trust subjects are", async () => {
+            const run = await runProgram(config({ "kubeflow-irsa:kubeflowInstalled": "false" }));
             assert.deepEqual(ofType(run, "kubernetes:kubeflow.org/v1:Profile"), []);
             assert.deepEqual(ofType(run, TRUST_SUBJECTS_TYPE).map((t) => t.name).sort(), ["trust-123456789012-data-eng-pipelines", "trust-kf-admin-us-west-2-kf-dev", "trust-kf-user-us-west-2-kf-dev"]);
             assert.deepEqual(named(run, "trust-kf-user-us-west-2-kf-dev").inputs.subjects, ["system:serviceaccount:team-vision:default-editor"], "the namespace is trusted before Kubeflow creates it");

@@ -22,6 +22,7 @@ function config(selfManaged: unknown, extra: Record<string, unknown> = {}): Conf
     const values: Record<string, unknown> = {
         "aws:region": "eu-west-1",
         "kubeflow-irsa:clusterName": "kops-ml",
+        "kubeflow-irsa:kubeflowInstalled": "false",
         "kubeflow-irsa:existingCluster": { selfManaged },
         "kubeflow-irsa:kubeconfig": "apiVersion: v1\nkind: Config\n",
         "kubeflow-irsa:profiles": [{ name: "team-a", owner: "alice@example.com" }],

@@ -108,7 +108,7 @@ describe("profile serviceAccounts", function () {
 
     describe("GIVEN capacity at the 2048 quota", () => {
         const raw = (profiles: unknown[], extra: Record<string, string> = {}) =>
-            parseStackConfig((k) => ({ "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-dev", "kubeflow-irsa:profiles": JSON.stringify(profiles), ...extra })[k]);
+            parseStackConfig((k) => ({ "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-dev", "kubeflow-irsa:kubeflowInstalled": "false", "kubeflow-irsa:profiles": JSON.stringify(profiles), ...extra })[k]);
         const many = (n: number, serviceAccounts?: string[]) =>
             Array.from({ length: n }, (_, i) => ({ name: `team-${String(i).padStart(3, "0")}`, owner: `u${i}@example.com`, ...(serviceAccounts ? { serviceAccounts } : {}) }));
 
