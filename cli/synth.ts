@@ -51,8 +51,9 @@ import {
 } from "./synthFiles";
 import { addedObjects, kubernetesObjects, kubernetesYaml, metadataOf, objectCounts, qualifiedName, yamlDocuments, type KubernetesObject } from "./synthKubernetes";
 import { parseRoleRef, roleKey, roleNameOf, subjectOf } from "../providers/subjects";
+import { createChanges } from "../providers/ownership";
 import {
-    applySubjectChange,
+    applyTrustChange,
     buildTrustPolicy,
     parsePolicyDocument,
     policySize,
@@ -352,12 +353,11 @@ export function synthesize(model: StackModel): Synthesis {
         let limit = model.config.trustPolicyMaxChars;
         const edited: { providerArn: string; subjects: string[] }[] = [];
         for (const trust of edits) {
-            const providerArn = str(trust.inputs.providerArn);
-            const subjects = (trust.inputs.subjects ?? []) as string[];
-            const anchors = (trust.inputs.anchors ?? []) as string[];
-            document = applySubjectChange(document, { providerArn, add: [...subjects, ...anchors], remove: [] }).document;
+            // The provider's own create: its owned statements, subjects and anchors, its retirements.
+            const { inputs } = checkInputs(trust.inputs);
+            for (const change of createChanges(inputs)) document = applyTrustChange(document, change).document;
             if (typeof trust.inputs.maxPolicyChars === "number") limit = trust.inputs.maxPolicyChars;
-            edited.push({ providerArn, subjects });
+            if (inputs.providerArn) edited.push({ providerArn: inputs.providerArn, subjects: inputs.subjects });
         }
         for (const { providerArn, subjects } of edited) {
             const problem = quotaProblem(role, document, { maxPolicyChars: limit, subjects, providerArn });

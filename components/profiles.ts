@@ -100,30 +100,35 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
         };
 
         const trustByRole = new Map<string, TrustSubjects>();
-        if (args.enablePodIamPolicy && args.identityMode === "irsa") {
-            // Every managed role gets one, if only for its anchor: the role's initial trust names
-            // the provider of its creation, and a new cluster or a switch from podIdentity must
-            // bring the anchor to the current provider.
-            for (const group of plan.groups.filter((g) => g.subjects.length > 0 || g.anchor)) {
+        const irsa = args.identityMode === "irsa";
+        if (args.enablePodIamPolicy) {
+            // One TrustSubjects owns a managed role's trust in both modes, so a mode switch is an
+            // update of it — one read-modify-write — whatever the order of switches: in IRSA mode
+            // the anchor and subjects under the current provider (the Pod Identity statement
+            // retired), in podIdentity mode the Pod Identity statement (every OIDC subject it
+            // wrote removed). Every managed role gets one, if only for its anchor: the role's
+            // initial trust names the provider of its creation, and a new cluster must bring the
+            // anchor to the current provider. Roles managed elsewhere get one in IRSA mode only
+            // (in podIdentity mode they must trust pods.eks.amazonaws.com themselves).
+            const groups = plan.groups.filter((g) => (irsa ? g.subjects.length > 0 || g.anchor : g.managed));
+            for (const group of groups) {
+                const podIdentity = statementsOf(POD_IDENTITY_TRUST);
                 const trust = new TrustSubjects(
                     `trust-${group.key}`,
                     {
                         role: group.managed ? args.managedRoleArns.get(group.roleName)! : group.roleArn!,
-                        providerArn: pulumi.output(args.oidcProviderArn).apply((arn) => arn!),
-                        subjects: group.subjects,
-                        anchors: group.anchor ? [group.anchor] : [],
+                        ...(irsa ? { providerArn: pulumi.output(args.oidcProviderArn).apply((arn) => arn!) } : {}),
+                        subjects: irsa ? group.subjects : [],
+                        anchors: irsa && group.anchor ? [group.anchor] : [],
                         maxPolicyChars: args.maxPolicyChars,
-                        // A role this stack created in podIdentity mode carries its Pod Identity
-                        // trust; back in IRSA mode that statement would still let any association
-                        // in the account use the role. It goes in the same write.
-                        retiredStatements: group.managed ? statementsOf(POD_IDENTITY_TRUST) : [],
+                        statements: irsa ? [] : podIdentity,
+                        // A role created in podIdentity mode, or by an earlier version that let its
+                        // Role resource write the Pod Identity trust, holds that statement without
+                        // this resource owning it; back in IRSA mode it would still let any
+                        // association in the account use the role. It goes in the same write.
+                        retiredStatements: irsa && group.managed ? podIdentity : [],
                     },
-                    // A role this stack creates is deleted with the stack, and leaves IRSA mode by
-                    // its own Role resource rewriting the whole trust policy (Pod Identity): a
-                    // delete here would be a second read-modify-write on that role in the same
-                    // `up`, which a lagging read could turn into writing the old document back.
-                    // So its subjects are let go with the resource; only other roles lose them.
-                    { parent: this, retainOnDelete: group.managed },
+                    { parent: this },
                 );
                 trustByRole.set(group.key, trust);
                 this.trustSubjects.push(trust);
@@ -135,36 +140,43 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
             // Associations wait for the agent: a pod bound before the agent runs gets credentials
             // it cannot fetch. (With an association, EKS's webhook injects Pod Identity and no
             // longer IRSA for new pods, even while default-editor keeps its role-arn annotation.)
-            const bind = (resourceName: string, namespace: string, serviceAccount: string, roleArn: pulumi.Input<string>, targetRoleArn?: string) =>
-                new PodIdentityAssociation(
+            // And for the role's trust: a pod bound to a role that does not trust Pod Identity yet
+            // gets no credentials.
+            const trustOf = (roleName: string) => trustByRole.get(plan.groups.find((g) => g.managed && g.roleName === roleName)?.key ?? "");
+            const bind = (resourceName: string, namespace: string, serviceAccount: string, roleArn: pulumi.Input<string>, roleName: string | undefined, targetRoleArn?: string) => {
+                const trust = roleName === undefined ? undefined : trustOf(roleName);
+                return new PodIdentityAssociation(
                     resourceName,
                     { clusterName: args.clusterName, namespace, serviceAccount, roleArn, ...(targetRoleArn ? { targetRoleArn } : {}) },
-                    { parent: this, dependsOn: args.podIdentityAgent ? [args.podIdentityAgent] : [] },
+                    { parent: this, dependsOn: [...(args.podIdentityAgent ? [args.podIdentityAgent] : []), ...(trust ? [trust] : [])] },
                 );
+            };
             const kfUser = args.managedRoleArns.get(plan.names.users[0])!;
             for (const profile of args.profiles) {
                 // A role of another account cannot be associated: EKS assumes kf-user, then the role.
                 const target = args.targetRoles?.get(profile.name);
+                const placed = plan.profileRoles.get(profile.name)!;
+                const roleName = target ? plan.names.users[0] : placed.managed ? placed.roleName : undefined;
                 for (const sa of profile.serviceAccounts) {
-                    const association = bind(`pod-identity-${profile.name}/${sa}`, profile.name, sa, target ? kfUser : roleArnOf(profile.name), target);
+                    const association = bind(`pod-identity-${profile.name}/${sa}`, profile.name, sa, target ? kfUser : roleArnOf(profile.name), roleName, target);
                     if (target) chained.push([`${profile.name}/${sa}`, association.externalId!]);
                 }
             }
             const controlPlane = [
-                { refs: args.adminServiceAccounts, roleArn: args.managedRoleArns.get(plan.names.admin)! },
-                ...plan.names.controllers.map(({ component, name }) => ({ refs: component.serviceAccounts, roleArn: args.managedRoleArns.get(name)! })),
+                { refs: args.adminServiceAccounts, roleName: plan.names.admin },
+                ...plan.names.controllers.map(({ component, name }) => ({ refs: component.serviceAccounts, roleName: name })),
             ];
-            for (const { refs, roleArn } of controlPlane) {
+            for (const { refs, roleName } of controlPlane) {
                 for (const ref of refs) {
                     const sa = parseServiceAccountRef(ref)!;
-                    bind(`pod-identity-${sa.namespace}/${sa.serviceAccount}`, sa.namespace, sa.serviceAccount, roleArn);
+                    bind(`pod-identity-${sa.namespace}/${sa.serviceAccount}`, sa.namespace, sa.serviceAccount, args.managedRoleArns.get(roleName)!, roleName);
                 }
             }
         }
 
         // Before Kubeflow runs there is no Profile CRD: the IAM side is set up alone, so a
         // profile's role already trusts its namespace when Kubeflow creates it.
-        const withIam = args.enablePodIamPolicy && args.identityMode === "irsa";
+        const withIam = args.enablePodIamPolicy && irsa;
         for (const profile of args.kubeflowInstalled ? args.profiles : []) {
             const trust = trustByRole.get(plan.profileRoles.get(profile.name)?.key ?? "");
             const crd = new k8s.apiextensions.CustomResource(

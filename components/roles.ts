@@ -1,6 +1,7 @@
 // kf-admin and kf-user (with its shards): the roles kfctl's `enablePodIamPolicy` created, with
-// their permission policies. Their trust subjects are kept by TrustSubjects resources (IRSA mode)
-// or bound by Pod Identity associations (podIdentity mode).
+// their permission policies. Each role's trust policy belongs to its TrustSubjects resource in
+// both modes (components/profiles.ts): the OIDC subjects (IRSA) or the Pod Identity statement,
+// whose service accounts Pod Identity associations bind.
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -93,9 +94,10 @@ export class KubeflowRoles extends pulumi.ComponentResource {
                 // deletion fail after its TrustSubjects was let go (retainOnDelete), which would
                 // leave a role trusting namespaces with nothing owning them.
                 { name: roleName, description, assumeRolePolicy: trust, tags, forceDetachPolicies: true },
-                // In IRSA mode the trust policy's subjects belong to TrustSubjects, which edits the
-                // live document; without ignoreChanges every `up` would revert its edits.
-                { parent: this, ignoreChanges: irsa ? ["assumeRolePolicy"] : [] },
+                // The trust policy belongs to the role's TrustSubjects in both modes (the document
+                // here is only the role's first one); without ignoreChanges every `up` would
+                // revert its edits, and a mode switch would be two writers on one role.
+                { parent: this, ignoreChanges: ["assumeRolePolicy"] },
             );
             this.rolesByName.set(roleName, created);
             return created;

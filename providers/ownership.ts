@@ -5,7 +5,7 @@
 // a state that names every owned subject the role may now trust (the old ones and the attempted
 // ones, under every provider involved), so the next `up`, a config revert or a destroy converges.
 
-import { DEFAULT_MAX_POLICY_CHARS, type PolicyStatement, type TrustChange } from "./trustPolicy";
+import { canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, type PolicyDocument, type PolicyStatement, type TrustChange } from "./trustPolicy";
 
 /** How the Pulumi engine spells an unknown value (a preview-time Output) to a dynamic provider. */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -13,6 +13,7 @@ export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 /** Inputs after `check`: plain, validated, normalized. */
 export interface TrustSubjectsInputs {
     role: string;
+    /** The OIDC provider whose tokens the subjects come from; "" when the role trusts no provider (subjects and anchors are then empty). */
     providerArn: string;
     subjects: string[];
     maxPolicyChars: number;
@@ -20,6 +21,12 @@ export interface TrustSubjectsInputs {
     anchors: string[];
     /** Statements this stack wrote to the role by other means and retires (see StatementRetirement). */
     retiredStatements: PolicyStatement[];
+    /**
+     * Whole statements the role must hold and this resource owns (a managed role's Pod Identity
+     * trust): added where missing; one the inputs stop naming is retired. Kept on delete, like
+     * anchors, so the trust policy never runs empty.
+     */
+    statements: PolicyStatement[];
 }
 
 /** Owned subjects that may be in the role under one OIDC provider. */
@@ -62,6 +69,8 @@ export function normalized<T extends TrustSubjectsInputs>(inputs: T): T {
         allowWildcards: inputs.allowWildcards ?? false,
         anchors: Array.isArray(inputs.anchors) ? sortedSet(inputs.anchors) : (inputs.anchors ?? []),
         retiredStatements: Array.isArray(inputs.retiredStatements) ? inputs.retiredStatements : [],
+        statements: Array.isArray(inputs.statements) ? inputs.statements : [],
+        providerArn: inputs.providerArn ?? "",
     };
 }
 
@@ -87,13 +96,29 @@ export function mergeHeld(entries: HeldSubjects[]): HeldSubjects[] {
     return [...byProvider].map(([providerArn, subjects]) => ({ providerArn, subjects: sortedSet(subjects) })).filter((e) => e.subjects.length > 0);
 }
 
-/** A create: the new provider's statement gains every subject and anchor; retired statements go. */
-export function createChanges(inputs: TrustSubjectsInputs): TrustChange[] {
-    return [{ providerArn: inputs.providerArn, add: trusted(inputs), remove: [] }, ...retirements(inputs)];
+const canonical = (s: PolicyStatement) => canonicalPolicy(s as unknown as PolicyDocument);
+
+/** Statements of `a` that `b` does not hold exactly. */
+function statementsMinus(a: readonly PolicyStatement[], b: readonly PolicyStatement[]): PolicyStatement[] {
+    const inB = new Set(b.map(canonical));
+    return a.filter((s) => !inB.has(canonical(s)));
 }
 
-function retirements(inputs: TrustSubjectsInputs): TrustChange[] {
-    return inputs.retiredStatements.length > 0 ? [{ retire: inputs.retiredStatements }] : [];
+/** The owned statements first (they keep the document non-empty while subjects go), then the provider's subjects. */
+function additions(inputs: TrustSubjectsInputs): TrustChange[] {
+    return [
+        ...(inputs.statements.length > 0 ? [{ ensure: inputs.statements }] : []),
+        ...(inputs.providerArn ? [{ providerArn: inputs.providerArn, add: trusted(inputs), remove: [] }] : []),
+    ];
+}
+
+/** A create: the owned statements and the new provider's subjects and anchors are added; retired statements go. */
+export function createChanges(inputs: TrustSubjectsInputs): TrustChange[] {
+    return [...additions(inputs), ...retirements(inputs.retiredStatements)];
+}
+
+function retirements(statements: readonly PolicyStatement[]): TrustChange[] {
+    return statements.length > 0 ? [{ retire: statements }] : [];
 }
 
 /**
@@ -105,13 +130,15 @@ function retirements(inputs: TrustSubjectsInputs): TrustChange[] {
  */
 export function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInputs): TrustChange[] {
     const keep = new Set(trusted(news));
-    const changes: TrustChange[] = [{ providerArn: news.providerArn, add: [...keep], remove: [] }];
+    const changes: TrustChange[] = additions(news);
     for (const entry of held(olds)) {
         // `keep` holds the new anchors: an anchor the inputs no longer name is an owned subject like any other.
         const remove = entry.providerArn === news.providerArn ? entry.subjects.filter((s) => !keep.has(s)) : entry.subjects;
         if (remove.length > 0) changes.push({ providerArn: entry.providerArn, add: [], remove });
     }
-    return [...changes, ...retirements(news)];
+    // Owned statements the inputs stop naming go too (a switch from Pod Identity back to IRSA).
+    const retired = [...news.retiredStatements, ...statementsMinus(olds.statements, [...news.statements, ...news.retiredStatements])];
+    return [...changes, ...retirements(retired)];
 }
 
 /** A delete: every owned subject goes, under every provider the state names; anchors stay. */
@@ -139,6 +166,8 @@ export function partialState(olds: TrustSubjectsOutputs | undefined, news: Trust
     return {
         ...news,
         ...role,
+        // Old statements stay owned with the new ones: the write may or may not have replaced them.
+        statements: [...news.statements, ...statementsMinus(olds?.statements ?? [], news.statements)],
         // Old anchors the inputs no longer name stay owned, as subjects.
         subjects: sortedSet([...news.subjects, ...here.filter((s) => !news.anchors.includes(s))]),
         leftovers: mergeHeld(before.filter((e) => e.providerArn !== news.providerArn)),

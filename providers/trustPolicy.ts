@@ -73,7 +73,15 @@ export interface StatementRetirement {
     retire: readonly PolicyStatement[];
 }
 
-export type TrustChange = SubjectChange | StatementRetirement;
+/**
+ * Whole statements the role must hold (a managed role's Pod Identity trust): each is added at the
+ * end unless the document already holds it exactly (key order aside).
+ */
+export interface StatementEnsure {
+    ensure: readonly PolicyStatement[];
+}
+
+export type TrustChange = SubjectChange | StatementRetirement | StatementEnsure;
 
 export interface EditResult {
     document: PolicyDocument;
@@ -164,9 +172,20 @@ export function retireStatements(document: PolicyDocument, statements: readonly 
     return { document: { ...document, Statement: single ? kept[0] : kept }, changed: true };
 }
 
-/** One change of either kind. */
+/** Adds each statement the document does not hold exactly. */
+export function ensureStatements(document: PolicyDocument, statements: readonly PolicyStatement[]): EditResult {
+    const all = statementsOf(document);
+    const present = new Set(all.map((s) => canonicalPolicy(s as unknown as PolicyDocument)));
+    const missing = statements.filter((s) => !present.has(canonicalPolicy(s as unknown as PolicyDocument)));
+    if (missing.length === 0) return { document, changed: false };
+    return { document: { ...document, Statement: [...all, ...missing] }, changed: true };
+}
+
+/** One change of any kind. */
 export function applyTrustChange(document: PolicyDocument, change: TrustChange): EditResult {
-    return "retire" in change ? retireStatements(document, change.retire) : applySubjectChange(document, change);
+    if ("retire" in change) return retireStatements(document, change.retire);
+    if ("ensure" in change) return ensureStatements(document, change.ensure);
+    return applySubjectChange(document, change);
 }
 
 /** Characters the document counts against the ACLSizePerRole quota (white space is not counted). */

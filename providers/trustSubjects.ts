@@ -35,8 +35,8 @@ export { UNKNOWN, type TrustSubjectsInputs, type TrustSubjectsOutputs } from "./
 export interface TrustSubjectsArgs {
     /** The role, by name or ARN; it may belong to this stack or be managed elsewhere. */
     role: pulumi.Input<string>;
-    /** The IAM OIDC provider of the cluster whose service accounts are trusted. */
-    providerArn: pulumi.Input<string>;
+    /** The IAM OIDC provider of the cluster whose service accounts are trusted; none when the role trusts no provider (no subjects, no anchors: podIdentity mode). */
+    providerArn?: pulumi.Input<string>;
     /** `system:serviceaccount:<namespace>:<name>` values this resource owns. */
     subjects: pulumi.Input<pulumi.Input<string>[]>;
     /** The account's ACLSizePerRole quota. @default 2048 */
@@ -55,6 +55,12 @@ export interface TrustSubjectsArgs {
      * they appear exactly; a statement that differs in anything is left alone. @default []
      */
     retiredStatements?: pulumi.Input<PolicyStatement[]>;
+    /**
+     * Whole statements the role must hold, owned by this resource: added where missing, retired
+     * when the inputs stop naming them, kept on delete (like anchors). A managed role's Pod
+     * Identity trust in podIdentity mode, so one resource owns the role's trust in both modes. @default []
+     */
+    statements?: pulumi.Input<PolicyStatement[]>;
 }
 
 function sameSubjects(a: readonly string[], b: readonly string[]): boolean {
@@ -75,8 +81,9 @@ export function checkInputs(news: Record<string, unknown>): { inputs: TrustSubje
             reason: `${JSON.stringify(role)} is neither an IAM role name (1–64 of [A-Za-z0-9+=,.@_-]) nor a role ARN ("arn:aws:iam::<account>:role/<name>")`,
         });
     }
-    const providerArn = news.providerArn;
-    const providerProblem = typeof providerArn !== "string" ? "providerArn is required" : providerArn === UNKNOWN ? undefined : oidcProviderArnProblem(providerArn);
+    const providerArn = news.providerArn === undefined ? "" : news.providerArn;
+    const providerProblem =
+        typeof providerArn !== "string" ? `${JSON.stringify(providerArn)} is not an OIDC provider ARN` : providerArn === UNKNOWN || providerArn === "" ? undefined : oidcProviderArnProblem(providerArn);
     if (providerProblem) failures.push({ property: "providerArn", reason: providerProblem });
 
     const allowWildcards = news.allowWildcards === undefined ? false : news.allowWildcards;
@@ -95,10 +102,13 @@ export function checkInputs(news: Record<string, unknown>): { inputs: TrustSubje
     const wildcardsOk = allowWildcards === true || allowWildcards === UNKNOWN;
     const subjects = checkSubjectList("subjects", news.subjects, wildcardsOk, failures);
     const anchors = news.anchors === undefined ? [] : checkSubjectList("anchors", news.anchors, wildcardsOk, failures);
-    const retiredStatements = news.retiredStatements === undefined ? [] : news.retiredStatements;
-    const statementLike = (s: unknown) => typeof s === "object" && s !== null && !Array.isArray(s) && typeof (s as { Effect?: unknown }).Effect === "string";
-    if (retiredStatements !== UNKNOWN && (!Array.isArray(retiredStatements) || !retiredStatements.every(statementLike))) {
-        failures.push({ property: "retiredStatements", reason: `${JSON.stringify(retiredStatements)} is not a list of policy statements (objects with an Effect)` });
+    const retiredStatements = checkStatementList("retiredStatements", news.retiredStatements, failures);
+    const statements = checkStatementList("statements", news.statements, failures);
+    if (providerArn === "" && failures.length === 0 && (trustedCount(subjects) > 0 || trustedCount(anchors) > 0)) {
+        failures.push({ property: "providerArn", reason: "providerArn is required with subjects or anchors: they are trusted only for tokens of one OIDC provider" });
+    }
+    if (providerArn === "" && statements.length === 0 && failures.length === 0) {
+        failures.push({ property: "providerArn", reason: "providerArn is required unless the resource owns whole statements (statements): otherwise it would own nothing" });
     }
 
     const inputs: TrustSubjectsInputs = {
@@ -108,16 +118,30 @@ export function checkInputs(news: Record<string, unknown>): { inputs: TrustSubje
         maxPolicyChars: maxPolicyChars as number,
         allowWildcards: allowWildcards as boolean,
         anchors,
-        retiredStatements: (Array.isArray(retiredStatements) ? retiredStatements : []) as TrustSubjectsInputs["retiredStatements"],
+        retiredStatements,
+        statements,
     };
     // The project's statement alone must fit: known before any IAM call.
     const all = trusted(inputs);
-    if (failures.length === 0 && all.length > 0 && !isUnknown(providerArn) && maxPolicyChars !== UNKNOWN) {
+    if (failures.length === 0 && all.length > 0 && providerArn !== "" && !isUnknown(providerArn) && maxPolicyChars !== UNKNOWN) {
         const alone = buildTrustPolicy(inputs.providerArn, all);
         const problem = quotaProblem(inputs.role, alone, inputs);
         if (problem) failures.push({ property: "subjects", reason: problem });
     }
     return { inputs, failures };
+}
+
+const trustedCount = (list: string[]) => (isUnknown(list) ? 1 : list.length);
+
+/** A validated list of policy statements (objects with an Effect); unknown or invalid gives []. */
+function checkStatementList(property: string, value: unknown, failures: pulumi.dynamic.CheckFailure[]): PolicyStatement[] {
+    if (value === undefined || value === UNKNOWN) return [];
+    const statementLike = (s: unknown) => typeof s === "object" && s !== null && !Array.isArray(s) && typeof (s as { Effect?: unknown }).Effect === "string";
+    if (!Array.isArray(value) || !value.every(statementLike)) {
+        failures.push({ property, reason: `${JSON.stringify(value)} is not a list of policy statements (objects with an Effect)` });
+        return [];
+    }
+    return value as PolicyStatement[];
 }
 
 /** A validated, deduplicated, sorted list of subjects; an unknown list passes through. */
@@ -230,8 +254,9 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
             const moving = isUnknown(news.providerArn) || olds.providerArn !== news.providerArn;
             if (!moving) {
                 if (isUnknown(news.subjects) || isUnknown(news.anchors)) return { changes: true };
-                const sameRetired = canonicalPolicy({ Statement: olds.retiredStatements }) === canonicalPolicy({ Statement: news.retiredStatements });
-                if (sameSubjects(olds.subjects, news.subjects) && sameSubjects(olds.anchors, news.anchors) && sameRetired && !hasLeftovers(olds)) return { changes: false };
+                const same = (a: PolicyStatement[], b: PolicyStatement[]) => canonicalPolicy({ Statement: a }) === canonicalPolicy({ Statement: b });
+                const sameStatements = same(olds.retiredStatements, news.retiredStatements) && same(olds.statements, news.statements);
+                if (sameSubjects(olds.subjects, news.subjects) && sameSubjects(olds.anchors, news.anchors) && sameStatements && !hasLeftovers(olds)) return { changes: false };
             }
             // Preview-time quota check against the live document: fail now, not half-way through `up`.
             if (known(news)) {
@@ -260,8 +285,8 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
             const state = props && Object.keys(props).length > 0 ? normalizedState(props) : undefined;
             const [idRole, idProvider] = id.split("|");
             const role = state?.role ?? idRole;
-            const providerArn = state?.providerArn ?? idProvider;
-            if (!providerArn) {
+            const providerArn = state ? state.providerArn : idProvider;
+            if (providerArn === undefined || (!state && !providerArn)) {
                 throw new Error(`read of TrustSubjects "${id}": without state the id must name the role and the OIDC provider, as "<role name>|<OIDC provider ARN>"`);
             }
             const client = createIamClient(session.settings);
@@ -270,7 +295,7 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                 if (!current) return {};
                 const wrongAccount = accountProblem(role, current.roleArn);
                 if (wrongAccount) throw new Error(wrongAccount);
-                const present = (provider: string, subjects: string[]) => presentSubjects(current.document, provider, subjects);
+                const present = (provider: string, subjects: string[]) => (provider ? presentSubjects(current.document, provider, subjects) : []);
                 const inputs: TrustSubjectsInputs = {
                     role,
                     providerArn,
@@ -279,6 +304,7 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                     allowWildcards: state?.allowWildcards ?? false,
                     anchors: present(providerArn, state?.anchors ?? []),
                     retiredStatements: state?.retiredStatements ?? [],
+                    statements: state?.statements ?? [],
                 };
                 // A subject the read does not show is reported as drift (not in `subjects`, so the
                 // next up puts back what the config names) but stays owned: one read may lag a
@@ -340,6 +366,8 @@ export class TrustSubjects extends pulumi.dynamic.Resource {
                 allowWildcards: false,
                 anchors: [],
                 retiredStatements: [],
+                statements: [],
+                providerArn: "",
                 ...args,
             },
             opts,

@@ -43,10 +43,11 @@ describe("program resources: options and role identity", function () {
             assert.ok(!named(run, "profile-team-vision").options.dependencies.includes(named(run, "trust-123456789012-data-eng-pipelines").urn));
         });
 
-        it("THEN the managed roles ignore their trust policy (TrustSubjects owns it) and their TrustSubjects let go on delete; an external role's does not", () => {
+        it("THEN the managed roles ignore their trust policy (TrustSubjects owns it) and every TrustSubjects removes what it wrote on delete", () => {
             for (const role of ofType(run, ROLE_TYPE)) assert.deepEqual(role.options.ignoreChanges, ["assumeRolePolicy"], role.name);
-            assert.equal(named(run, "trust-kf-user-us-west-2-kf-dev").options.retainOnDelete, true);
-            assert.equal(named(run, "trust-kf-admin-us-west-2-kf-dev").options.retainOnDelete, true);
+            // Retained, a TrustSubjects would leave subjects in IAM that no state owns.
+            assert.equal(named(run, "trust-kf-user-us-west-2-kf-dev").options.retainOnDelete, false);
+            assert.equal(named(run, "trust-kf-admin-us-west-2-kf-dev").options.retainOnDelete, false);
             assert.equal(named(run, "trust-123456789012-data-eng-pipelines").options.retainOnDelete, false, "a role this stack does not own must lose its subjects on delete");
             // back from podIdentity, a managed role's Pod Identity trust is retired; other roles' statements are not ours
             assert.deepEqual(named(run, "trust-kf-user-us-west-2-kf-dev").inputs.retiredStatements, [{ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }]);
@@ -71,14 +72,24 @@ describe("program resources: options and role identity", function () {
         });
     });
 
-    it("GIVEN podIdentity mode THEN the managed roles' trust is Pulumi's again and each association waits for the agent add-on", async () => {
+    it("GIVEN podIdentity mode THEN each managed role's trust is its TrustSubjects' (the Pod Identity statement), and each association waits for the agent add-on and its role's trust", async () => {
         const run = await runProgram(config({ "kubeflow-irsa:identityMode": "podIdentity" }));
-        for (const role of ofType(run, ROLE_TYPE)) assert.deepEqual(role.options.ignoreChanges, [], `${role.name}: the Pod Identity trust must replace the IRSA one`);
+        const podIdentity = [{ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }];
+        for (const role of ofType(run, ROLE_TYPE)) {
+            assert.deepEqual(role.options.ignoreChanges, ["assumeRolePolicy"], `${role.name}: one owner of the trust in both modes`);
+            const trust = named(run, `trust-${String(role.inputs.name)}`);
+            assert.deepEqual(trust.inputs.statements, podIdentity, role.name);
+            assert.deepEqual([trust.inputs.subjects, trust.inputs.anchors, trust.inputs.providerArn], [[], [], ""], `${role.name}: no OIDC trust in podIdentity mode`);
+            assert.equal(trust.options.retainOnDelete, false);
+        }
         const agent = named(run, "cluster-pod-identity-agent");
         const associations = ofType(run, ASSOCIATION_TYPE);
         assert.ok(associations.length >= 2);
+        const kfUserTrust = named(run, "trust-kf-user-us-west-2-kf-dev");
         for (const a of associations) assert.ok(a.options.dependencies.includes(agent.urn), `${a.name} must wait for the agent`);
-        assert.equal(ofType(run, TRUST_SUBJECTS_TYPE).length, 0);
+        assert.ok(named(run, "pod-identity-team-vision/default-editor").options.dependencies.includes(kfUserTrust.urn), "a pod bound before kf-user trusts Pod Identity gets no credentials");
+        // A role managed elsewhere must trust Pod Identity itself: no TrustSubjects edits it.
+        assert.deepEqual(ofType(run, TRUST_SUBJECTS_TYPE).filter((t) => !String(t.inputs.role).includes(":role/kf-")).map((t) => t.name), []);
     });
 
     describe("GIVEN an awsIamRole with the managed kf-user's name in another account", () => {

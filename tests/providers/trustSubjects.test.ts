@@ -318,7 +318,9 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             const table: [string, Record<string, unknown>, string, RegExp][] = [
                 ["a role that is neither name nor ARN", { role: "arn:aws:iam::123:role/x" }, "role", /neither an IAM role name/],
                 ["a role name of 65 characters", { role: "r".repeat(65) }, "role", /neither an IAM role name/],
-                ["a missing provider", { providerArn: undefined }, "providerArn", /required/],
+                ["a missing provider", { providerArn: undefined }, "providerArn", /required with subjects or anchors/],
+                ["no provider and nothing else to own", { providerArn: undefined, subjects: [] }, "providerArn", /required unless the resource owns whole statements/],
+                ["statements that are not statements", { statements: [{ Principal: "*" }] }, "statements", /not a list of policy statements/],
                 ["a role ARN as provider", { providerArn: "arn:aws:iam::123456789012:role/x" }, "providerArn", /not an IAM OIDC provider ARN/],
                 ["subjects that are not a list", { subjects: sa("alice") }, "subjects", /must be a list/],
                 ["an upper-case namespace", { subjects: [sa("Alice")] }, "subjects", /RFC 1123/],
@@ -338,7 +340,7 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             }
             const ok = await provider.check!({}, { ...good, role: `arn:aws:iam::${ACCOUNT}:role/kubeflow/kf-user`, subjects: [sa("b"), sa("a"), sa("b")] });
             assert.deepEqual(ok.failures, []);
-            assert.deepEqual(ok.inputs, { ...good, role: `arn:aws:iam::${ACCOUNT}:role/kubeflow/kf-user`, subjects: [sa("a"), sa("b")], anchors: [], retiredStatements: [] });
+            assert.deepEqual(ok.inputs, { ...good, role: `arn:aws:iam::${ACCOUNT}:role/kubeflow/kf-user`, subjects: [sa("a"), sa("b")], anchors: [], retiredStatements: [], statements: [] });
             const wild = await provider.check!({}, { ...good, subjects: [sa("team-a", "runner-*")], allowWildcards: true });
             assert.deepEqual(wild.failures, []);
         });

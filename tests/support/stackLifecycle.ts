@@ -1,0 +1,91 @@
+// Whole `pulumi up`s of the program against a local IAM: the program runs under mocks
+// (cli/evaluate.ts) and says which roles and TrustSubjects it registers; the roles are created
+// in the local IAM with the trust document the program gives them; each TrustSubjects is driven
+// through the provider the host loads (its serialized `__provider` text), as the engine drives
+// it: creates and updates first, then the deletes of what the program no longer registers (a
+// TrustSubjects before its role). Resource options matter as the engine applies them: a resource
+// whose last state said retainOnDelete leaves the stack without a provider call.
+import { runProgram, type ConfigValues, type ProgramRun, type RecordedResource } from "../../cli/evaluate";
+import type { FakeIam } from "./fakeIam";
+import { Engine, loadAsHost, type State } from "./host";
+import { ofType } from "./program";
+
+const TRUST_TYPE = "pulumi-nodejs:dynamic/kubeflow-irsa:TrustSubjects";
+const ROLE_TYPE = "aws:iam/role:Role";
+
+interface Held {
+    state: State;
+    retainOnDelete: boolean;
+}
+
+export interface UpResult {
+    run: ProgramRun;
+    /** TrustSubjects name → create, update, same, replace or delete. */
+    ops: Record<string, string>;
+    /** UpdateAssumeRolePolicy calls per role name in this `up`. */
+    writes: Record<string, number>;
+}
+
+export class StackLifecycle {
+    /** TrustSubjects name → the state the engine keeps. */
+    readonly trust = new Map<string, Held>();
+    /** Role names the stack created (and so deletes when the program stops registering them). */
+    readonly roles = new Map<string, { retainOnDelete: boolean; protect: boolean }>();
+    private engine: Engine | undefined;
+
+    constructor(readonly fake: FakeIam) {}
+
+    /** One `pulumi up` with this config. Throws the first failing step's error. */
+    async up(config: ConfigValues): Promise<UpResult> {
+        const run = await runProgram(config);
+        const before = this.fake.calls.length;
+        const ops: Record<string, string> = {};
+        const registeredRoles = ofType(run, ROLE_TYPE);
+        for (const role of registeredRoles) {
+            const name = String(role.inputs.name);
+            if (!this.fake.role(name)) this.fake.putRole(name, String(role.inputs.assumeRolePolicy));
+            this.roles.set(name, { retainOnDelete: role.options.retainOnDelete, protect: role.options.protect });
+        }
+        const registeredTrust = ofType(run, TRUST_TYPE);
+        for (const resource of registeredTrust) {
+            const engine = await this.engineFor(resource);
+            const held = this.trust.get(resource.name);
+            const { __provider: _text, ...args } = resource.inputs;
+            const result = await engine.up(held?.state, args);
+            this.trust.set(resource.name, { state: result.state, retainOnDelete: resource.options.retainOnDelete });
+            ops[resource.name] = result.op;
+        }
+        // Deletes, with the options of the last state: TrustSubjects first, then their roles.
+        const names = new Set(registeredTrust.map((r) => r.name));
+        for (const [name, held] of [...this.trust]) {
+            if (names.has(name)) continue;
+            if (!held.retainOnDelete) await this.engine!.destroy(held.state);
+            this.trust.delete(name);
+            ops[name] = held.retainOnDelete ? "retained" : "delete";
+        }
+        const roleNames = new Set(registeredRoles.map((r) => String(r.inputs.name)));
+        for (const [name, options] of [...this.roles]) {
+            if (roleNames.has(name)) continue;
+            if (options.protect) throw new Error(`the engine refuses to delete role ${name}: it is protected`);
+            if (!options.retainOnDelete) this.fake.removeRole(name);
+            this.roles.delete(name);
+        }
+        const writes: Record<string, number> = {};
+        for (const call of this.fake.calls.slice(before)) {
+            if (call.action === "UpdateAssumeRolePolicy" && call.roleName) writes[call.roleName] = (writes[call.roleName] ?? 0) + 1;
+        }
+        return { run, ops, writes };
+    }
+
+    /** The role's live trust policy. */
+    document(roleName: string): { Statement: Record<string, unknown>[] } {
+        const doc = this.fake.trustPolicy(roleName);
+        return { ...doc, Statement: Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement] };
+    }
+
+    private async engineFor(resource: RecordedResource): Promise<Engine> {
+        const text = String(resource.inputs.__provider);
+        if (!this.engine || this.engine.providerText !== text) this.engine = new Engine(await loadAsHost(text), text);
+        return this.engine;
+    }
+}
