@@ -244,6 +244,7 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
     const enableFsx = reader.boolean("enableFsx", DEFAULTS.enableFsx);
     const albController = reader.oneOf("albController", ALB_CONTROLLERS, DEFAULTS.albController);
     const adminRoleMode = reader.oneOf("adminRoleMode", ADMIN_ROLE_MODES, DEFAULTS.adminRoleMode);
+    const identityMode = reader.oneOf("identityMode", IDENTITY_MODES, DEFAULTS.identityMode);
     const config: StackConfig = {
         region,
         clusterName,
@@ -253,7 +254,7 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
         enableFsx,
         albController,
         adminRoleMode,
-        adminServiceAccounts: readAdminServiceAccounts(reader, defaultAdminServiceAccounts({ albController, enableFsx, adminRoleMode })),
+        adminServiceAccounts: readAdminServiceAccounts(reader, defaultAdminServiceAccounts({ albController, enableFsx, adminRoleMode, identityMode })),
         userPolicyArns: reader.list("userPolicyArns", DEFAULTS.userPolicyArns),
         profiles: readProfiles(reader),
         trustPolicyMaxChars: reader.integer(
@@ -265,7 +266,7 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
         ),
         profileApiVersion: reader.oneOf("profileApiVersion", PROFILE_API_VERSIONS, DEFAULTS.profileApiVersion),
         userRoleShards: reader.integer("userRoleShards", DEFAULTS.userRoleShards, 1, MAX_USER_ROLE_SHARDS, "each shard is one more kf-user role"),
-        identityMode: reader.oneOf("identityMode", IDENTITY_MODES, DEFAULTS.identityMode),
+        identityMode,
         nodeGroup: {
             instanceType: reader.string("instanceType", DEFAULTS.instanceType)!,
             desiredCapacity: reader.integer("desiredCapacity", DEFAULTS.desiredCapacity, 0, 1000, "the node group's desired size"),

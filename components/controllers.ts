@@ -5,7 +5,7 @@
 // `adminRoleMode: shared` (kfctl's design): kf-admin holds every component's policy and trusts
 // every admin service account. `perController`: each component gets its own role, with only its
 // own policy, trusted only by its own service accounts; kf-admin keeps the rest (by default just
-// its anchor `kubeflow:kf-admin`) and no policy.
+// its anchor, which no pod can hold) and no policy.
 
 export const ALB_CONTROLLERS = ["v2", "v1"] as const;
 /** v2: the AWS Load Balancer Controller (Kubeflow on AWS since 1.4); v1: the alb-ingress-controller of Kubeflow 1.1. */
@@ -13,8 +13,6 @@ export type AlbController = (typeof ALB_CONTROLLERS)[number];
 export const ADMIN_ROLE_MODES = ["shared", "perController"] as const;
 export type AdminRoleMode = (typeof ADMIN_ROLE_MODES)[number];
 
-/** The subject kf-admin always keeps (its anchor); kfctl trusted it too. */
-export const KF_ADMIN_SERVICE_ACCOUNT = "kubeflow:kf-admin";
 
 export type ComponentId = "loadBalancerController" | "logShipper" | "fsxCsiDriver";
 
@@ -55,14 +53,22 @@ export function controlPlaneComponents(selection: ComponentSelection): ControlPl
     ];
 }
 
+/** kfctl's own kf-admin service account: its roles' anchor, and the default association of podIdentity stacks. */
+export const KF_ADMIN_SERVICE_ACCOUNT = "kubeflow:kf-admin";
+
 /**
  * kf-admin's service accounts when `adminServiceAccounts` is not set: only accounts that call AWS
  * (Kubeflow's profile controller with `annotateOnly` makes no AWS call). In perController mode the
- * components' accounts are trusted by their own roles, so kf-admin keeps only its anchor.
+ * components' accounts are trusted by their own roles, so kf-admin keeps only its anchor, which
+ * no pod can hold. IRSA: kfctl's `kubeflow:kf-admin` is not among them — it was only ever the
+ * role's anchor, and as one it let any pod running as it take kf-admin's control-plane rights.
+ * podIdentity stacks have associated it since they exist (an association is an explicit binding,
+ * not an anchor), so it stays their default: an upgrade must not delete an association.
  */
-export function defaultAdminServiceAccounts(selection: ComponentSelection & { adminRoleMode: AdminRoleMode }): string[] {
-    if (selection.adminRoleMode === "perController") return [KF_ADMIN_SERVICE_ACCOUNT];
-    return [KF_ADMIN_SERVICE_ACCOUNT, ...controlPlaneComponents(selection).flatMap((c) => c.serviceAccounts)];
+export function defaultAdminServiceAccounts(selection: ComponentSelection & { adminRoleMode: AdminRoleMode; identityMode: "irsa" | "podIdentity" }): string[] {
+    const kfctl = selection.identityMode === "podIdentity" ? [KF_ADMIN_SERVICE_ACCOUNT] : [];
+    if (selection.adminRoleMode === "perController") return kfctl;
+    return [...kfctl, ...controlPlaneComponents(selection).flatMap((c) => c.serviceAccounts)];
 }
 
 /** The name of a component's own role (perController mode). */

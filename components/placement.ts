@@ -4,15 +4,19 @@
 
 import { createHash } from "crypto";
 import { buildTrustPolicy, policySize, LIST_ITEM_OVERHEAD, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
-import { issuerHostPath, parseOidcProviderArn, parseRoleRef, ROLE_NAME_MAX, roleIdentity, roleKey, subjectOf, subjectOfRef } from "../providers/subjects";
+import { anchorSubject, issuerHostPath, parseOidcProviderArn, parseRoleRef, ROLE_NAME_MAX, roleIdentity, roleKey, subjectOf, subjectOfRef } from "../providers/subjects";
 import { MAX_USER_ROLE_SHARDS, type StackConfig } from "./config";
 import { componentRoleName, controlPlaneComponents, type ControlPlaneComponent } from "./controllers";
 
-/** Service accounts every project-created role trusts, as kfctl's roles did: they keep each trust
- * policy non-empty when no profile uses the role, so removing the last profile never fails. */
+/**
+ * The subject every project-created role's trust statement keeps, so that the trust policy stays
+ * non-empty when no profile uses the role (removing the last profile never fails). No pod can
+ * hold it (see ANCHOR_NAMESPACE): kfctl's anchors `kubeflow:kf-admin` and `kubeflow:kf-user` were
+ * live grants, and a stack deployed with them moves to these in one write per role.
+ */
 export const ANCHOR_SUBJECTS = {
-    admin: subjectOf("kubeflow", "kf-admin"),
-    user: subjectOf("kubeflow", "kf-user"),
+    admin: anchorSubject("kf-admin"),
+    user: anchorSubject("kf-user"),
 };
 
 export interface RoleNames {

@@ -45,6 +45,19 @@ export function serviceAccountProblem(name: string): string | undefined {
     return undefined;
 }
 
+/**
+ * The namespace of anchor subjects: not an RFC 1123 label (it holds a '.'; `.invalid` is the
+ * top-level domain reserved for names that never resolve, RFC 2606), so Kubernetes never creates
+ * it and never issues a token whose `sub` names it. An anchor keeps a trust statement valid
+ * without granting the role to any pod.
+ */
+export const ANCHOR_NAMESPACE = "kubeflow-irsa.invalid";
+
+/** The anchor subject of a role: `system:serviceaccount:kubeflow-irsa.invalid:<name>`. */
+export function anchorSubject(name: string): string {
+    return subjectOf(ANCHOR_NAMESPACE, name);
+}
+
 /** `system:serviceaccount:<namespace>:<serviceAccount>`, the `sub` claim of an EKS projected token. */
 export function subjectOf(namespace: string, serviceAccount: string = DEFAULT_EDITOR): string {
     return `${SUBJECT_PREFIX}${namespace}:${serviceAccount}`;
@@ -104,7 +117,8 @@ export function subjectProblem(subject: string, allowWildcards = false): string 
         }
         return undefined;
     }
-    return namespaceProblem(namespace) ?? serviceAccountProblem(serviceAccount);
+    // An anchor's namespace is invalid on purpose (see ANCHOR_NAMESPACE).
+    return (namespace === ANCHOR_NAMESPACE ? undefined : namespaceProblem(namespace)) ?? serviceAccountProblem(serviceAccount);
 }
 
 export interface RoleRef {

@@ -58,7 +58,7 @@ describe("program (index.ts under mocks)", function () {
             assert.deepEqual(statement.Principal, { Federated: provider });
             assert.equal(statement.Action, "sts:AssumeRoleWithWebIdentity");
             assert.deepEqual(statement.Condition, {
-                StringEquals: { [`${issuer}:aud`]: "sts.amazonaws.com", [`${issuer}:sub`]: ["system:serviceaccount:kubeflow:kf-user"] },
+                StringEquals: { [`${issuer}:aud`]: "sts.amazonaws.com", [`${issuer}:sub`]: ["system:serviceaccount:kubeflow-irsa.invalid:kf-user"] },
             });
         });
 
@@ -93,10 +93,10 @@ describe("program (index.ts under mocks)", function () {
                 assert.equal(t.inputs.providerArn, run.outputs.oidcProviderArn);
                 assert.equal(t.inputs.maxPolicyChars, 2048);
             }
-            // Each role the stack creates keeps kfctl's own subject under the current provider, even
+            // Each role the stack creates keeps an anchor no pod can hold under the current provider, even
             // after a cluster replacement or a switch from podIdentity; a foreign role gets none.
-            assert.deepEqual(trustFor(run, "kf-admin-us-west-2-kf-dev")!.inputs.anchors, ["system:serviceaccount:kubeflow:kf-admin"]);
-            assert.deepEqual(trustFor(run, "kf-user-us-west-2-kf-dev")!.inputs.anchors, ["system:serviceaccount:kubeflow:kf-user"]);
+            assert.deepEqual(trustFor(run, "kf-admin-us-west-2-kf-dev")!.inputs.anchors, ["system:serviceaccount:kubeflow-irsa.invalid:kf-admin"]);
+            assert.deepEqual(trustFor(run, "kf-user-us-west-2-kf-dev")!.inputs.anchors, ["system:serviceaccount:kubeflow-irsa.invalid:kf-user"]);
             assert.deepEqual(trustFor(run, "data-eng-pipelines")!.inputs.anchors, []);
         });
 
@@ -232,7 +232,8 @@ describe("program (index.ts under mocks)", function () {
 
     it("GIVEN identityMode podIdentity THEN roles trust pods.eks.amazonaws.com and every default-editor and admin service account is associated", async () => {
         const run = await runProgram(devConfig({ "kubeflow-irsa:identityMode": "podIdentity", "kubeflow-irsa:adminServiceAccounts": ["kubeflow:kf-admin", "kubeflow:fluentd"] }));
-        assert.equal(ofType(run, TRUST_SUBJECTS_TYPE).length, 0, "no trust-policy growth");
+        // No trust-policy growth: each managed role's TrustSubjects owns only the Pod Identity statement.
+        for (const trust of ofType(run, TRUST_SUBJECTS_TYPE)) assert.deepEqual([trust.inputs.subjects, trust.inputs.anchors], [[], []], trust.name);
         assert.equal(ofType(run, "eks:index:Cluster")[0].inputs.createOidcProvider, false);
         const [addon] = ofType(run, "aws:eks/addon:Addon");
         assert.equal(addon.inputs.addonName, "eks-pod-identity-agent");

@@ -116,7 +116,7 @@ describe("npm run synth", function () {
             }
         });
 
-        it("THEN kf-user trusts its anchor kubeflow:kf-user and each of its profiles' default-editor, for the mocked provider", () => {
+        it("THEN kf-user trusts its anchor (a namespace Kubernetes cannot create) and each of its profiles' default-editor, for the mocked provider", () => {
             const policy = readJson<Policy>(out, `trust-policies/${DEV.user}.json`);
             const provider = summary.oidcProviderArn!;
             assert.match(provider, new RegExp(`^arn:aws:iam::${ACCOUNT}:oidc-provider/oidc\\.eks\\.us-west-2\\.amazonaws\\.com/id/[0-9A-F]{32}$`));
@@ -130,16 +130,16 @@ describe("npm run synth", function () {
             assert.equal(statement.Condition.StringEquals[`${issuer}:aud`], "sts.amazonaws.com");
             assert.deepEqual(
                 [...(statement.Condition.StringEquals[`${issuer}:sub`] as string[])].sort(),
-                ["system:serviceaccount:kubeflow:kf-user", editor("team-nlp"), editor("team-vision")].sort(),
+                ["system:serviceaccount:kubeflow-irsa.invalid:kf-user", editor("team-nlp"), editor("team-vision")].sort(),
             );
         });
 
-        it("THEN kf-admin trusts the control plane's AWS callers and no profile", () => {
+        it("THEN kf-admin trusts the control plane's AWS callers, its anchor and no profile (not kfctl's kubeflow:kf-admin)", () => {
             const admin = summary.roles.find((r) => r.role === DEV.admin)!;
             assert.deepEqual(admin.subjects, [
                 "system:serviceaccount:kube-system:aws-load-balancer-controller",
+                "system:serviceaccount:kubeflow-irsa.invalid:kf-admin",
                 "system:serviceaccount:kubeflow:fluentd",
-                "system:serviceaccount:kubeflow:kf-admin",
             ]);
             assert.deepEqual(admin.inlinePolicies, ["aws-load-balancer-controller", "cloudwatch-logs"]);
         });
@@ -441,7 +441,7 @@ describe("npm run synth", function () {
             // the program's order: kf-admin, the components' roles, kf-user, then the role it only edits
             assert.deepEqual(summary.roles.map((r) => r.role), [DEV.admin, DEV.lbc, DEV.logs, DEV.fsx, DEV.user, DEV.external]);
             const admin = summary.roles.find((r) => r.role === DEV.admin)!;
-            assert.deepEqual([admin.inlinePolicies, admin.permissionPolicies, admin.subjects], [[], [], ["system:serviceaccount:kubeflow:kf-admin"]]);
+            assert.deepEqual([admin.inlinePolicies, admin.permissionPolicies, admin.subjects], [[], [], ["system:serviceaccount:kubeflow-irsa.invalid:kf-admin"]]);
             assert.deepEqual(summary.roles.find((r) => r.role === DEV.lbc)!.subjects, ["system:serviceaccount:kube-system:aws-load-balancer-controller"]);
             assert.match(result.stdout, /, 3 permission policies in permission-policies\//);
         });

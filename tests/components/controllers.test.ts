@@ -48,7 +48,8 @@ describe("control plane: load balancer controller, components and their roles", 
 
     it("GIVEN the defaults (albController v2, shared) THEN kf-admin trusts only AWS callers and carries the v2 and CloudWatch policies", async () => {
         const run = await runProgram(config());
-        assert.deepEqual(trusted(run, ADMIN), [sub(LBC_SA), sub("kubeflow:fluentd"), sub("kubeflow:kf-admin")]);
+        assert.deepEqual(trusted(run, ADMIN), [sub(LBC_SA), "system:serviceaccount:kubeflow-irsa.invalid:kf-admin", sub("kubeflow:fluentd")]);
+        assert.ok(!trusted(run, ADMIN).includes(sub("kubeflow:kf-admin")), "kfctl's anchor is not a grant: a pod running as kubeflow:kf-admin gets nothing");
         assert.deepEqual(policiesByRole(run), { [ADMIN]: ["aws-load-balancer-controller", "cloudwatch-logs"] });
         assert.deepEqual(run.outputs.controllerRoleArns, { loadBalancerController: arn(ADMIN), logShipper: arn(ADMIN) });
         assert.ok(!trusted(run, ADMIN).includes(sub("kubeflow:profiles-controller-service-account")), "annotateOnly: the profile controller makes no AWS call");
@@ -56,7 +57,7 @@ describe("control plane: load balancer controller, components and their roles", 
 
     it("GIVEN albController v1 THEN kf-admin trusts Kubeflow 1.1's alb-ingress-controller and carries its policy instead", async () => {
         const run = await runProgram(config({ "kubeflow-irsa:albController": "v1" }));
-        assert.deepEqual(trusted(run, ADMIN), [sub("kubeflow:alb-ingress-controller"), sub("kubeflow:fluentd"), sub("kubeflow:kf-admin")]);
+        assert.deepEqual(trusted(run, ADMIN), ["system:serviceaccount:kubeflow-irsa.invalid:kf-admin", sub("kubeflow:alb-ingress-controller"), sub("kubeflow:fluentd")]);
         assert.deepEqual(policiesByRole(run), { [ADMIN]: ["alb-ingress", "cloudwatch-logs"] });
     });
 
@@ -71,7 +72,7 @@ describe("control plane: load balancer controller, components and their roles", 
 
     it("GIVEN adminServiceAccounts set explicitly THEN exactly those are trusted, whatever the defaults would be", async () => {
         const run = await runProgram(config({ "kubeflow-irsa:enableFsx": "true", "kubeflow-irsa:adminServiceAccounts": ["kubeflow:kf-admin", LBC_SA, "kubeflow:profiles-controller-service-account"] }));
-        assert.deepEqual(trusted(run, ADMIN), [sub(LBC_SA), sub("kubeflow:kf-admin"), sub("kubeflow:profiles-controller-service-account")]);
+        assert.deepEqual(trusted(run, ADMIN), [sub(LBC_SA), "system:serviceaccount:kubeflow-irsa.invalid:kf-admin", sub("kubeflow:kf-admin"), sub("kubeflow:profiles-controller-service-account")]);
     });
 
     describe("GIVEN adminRoleMode perController with FSx", () => {
@@ -92,11 +93,11 @@ describe("control plane: load balancer controller, components and their roles", 
             assert.deepEqual(trusted(run, LBC), [sub(LBC_SA)]);
             assert.deepEqual(trusted(run, LOGS), [sub("kubeflow:fluentd")]);
             assert.deepEqual(trusted(run, FSX), [sub(FSX_SA)]);
-            assert.deepEqual(trusted(run, ADMIN), [sub("kubeflow:kf-admin")]);
+            assert.deepEqual(trusted(run, ADMIN), ["system:serviceaccount:kubeflow-irsa.invalid:kf-admin"]);
             // The initial trust names the anchor the TrustSubjects keeps; the subjects are its own.
             const initial = String(named(run, LBC).inputs.assumeRolePolicy);
             assert.ok(initial.includes(sub(LBC_SA)) && !initial.includes("fluentd"), initial);
-            assert.equal(named(run, `trust-${LBC}`).options.retainOnDelete, true, "a managed role's subjects go with the role");
+            assert.equal(named(run, `trust-${LBC}`).options.retainOnDelete, false, "the role's one trust owner: its delete removes what it wrote");
             assert.deepEqual(named(run, LBC).options.ignoreChanges, ["assumeRolePolicy"]);
             assert.equal(ofType(run, TRUST_SUBJECTS_TYPE).length, 5);
         });
@@ -133,8 +134,10 @@ describe("control plane: load balancer controller, components and their roles", 
         const base = { albController: "v2" as const, enableFsx: true, adminRoleMode: "shared" as const };
         for (const albController of ["v2", "v1"] as const) {
             for (const adminRoleMode of ["shared", "perController"] as const) {
-                const selection = { ...base, albController, adminRoleMode };
-                assert.deepEqual(controlPlaneWarnings({ ...selection, adminServiceAccounts: defaultAdminServiceAccounts(selection) }), [], `${albController} ${adminRoleMode}`);
+                for (const identityMode of ["irsa", "podIdentity"] as const) {
+                    const selection = { ...base, albController, adminRoleMode, identityMode };
+                    assert.deepEqual(controlPlaneWarnings({ ...selection, adminServiceAccounts: defaultAdminServiceAccounts(selection) }), [], `${albController} ${adminRoleMode} ${identityMode}`);
+                }
             }
         }
         // A list written for v1, kept after the switch to v2.
