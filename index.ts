@@ -1,14 +1,19 @@
 // kubeflow-irsa: config → component → stack outputs. Everything else lives in components/ and providers/.
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "./components/config";
-import { deployerAccount, KubeflowIrsa, needsDeployerAccount } from "./components/kubeflowIrsa";
+import { deployerAccount, drainingUserShards, KubeflowIrsa, mayDrainShards, needsDeployerAccount } from "./components/kubeflowIrsa";
 
 const config = readStackConfig();
-// Only when an awsIamRole ARN names a role this stack creates does placement need the account the
-// stack deploys to (an STS call); every other stack is built at once, as a plain module.
-const stack = needsDeployerAccount(config)
-    ? deployerAccount(config).then((accountId) => new KubeflowIrsa("kubeflow-irsa", { ...config, accountId }))
-    : new KubeflowIrsa("kubeflow-irsa", config);
+// Two questions to AWS, asked only when the answer matters, before anything is registered: the
+// account the stack deploys to, when an awsIamRole ARN names a role this stack creates (STS);
+// and which kf-user shards beyond userRoleShards still exist and may drain moved profiles (IAM).
+// Every other stack is built at once, as a plain module.
+const stack =
+    needsDeployerAccount(config) || mayDrainShards(config)
+        ? Promise.all([deployerAccount(config), drainingUserShards(config)]).then(
+              ([accountId, draining]) => new KubeflowIrsa("kubeflow-irsa", { ...config, ...(accountId ? { accountId } : {}), drainingUserShards: draining }),
+          )
+        : new KubeflowIrsa("kubeflow-irsa", config);
 
 type Exported =
     | "clusterName"
@@ -20,7 +25,8 @@ type Exported =
     | "profileRoleArns"
     | "controllerRoleArns"
     | "podIdentityExternalIds"
-    | "kubeconfig";
+    | "kubeconfig"
+    | "drainingTrust";
 function output<K extends Exported>(key: K): KubeflowIrsa[K] {
     return (stack instanceof Promise ? pulumi.output(stack.then((s) => s[key])) : stack[key]) as KubeflowIrsa[K];
 }
@@ -35,3 +41,4 @@ export const profileRoleArns = output("profileRoleArns");
 export const controllerRoleArns = output("controllerRoleArns");
 export const podIdentityExternalIds = output("podIdentityExternalIds");
 export const kubeconfig = output("kubeconfig");
+export const drainingTrust = output("drainingTrust");

@@ -164,7 +164,7 @@ export function configuredAccount(config: ConfigValues): string | undefined {
     }
 }
 
-function mocks(config: ConfigValues, stack: string, account: string, record: (r: RecordedResource) => void): pulumi.runtime.Mocks {
+function mocks(config: ConfigValues, stack: string, account: string, record: (r: RecordedResource) => void, iamRoles: readonly string[]): pulumi.runtime.Mocks {
     const region = config["aws:region"] ?? "us-east-1";
     return {
         newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
@@ -215,6 +215,12 @@ function mocks(config: ConfigValues, stack: string, account: string, record: (r:
             if (args.token === "aws:index/getCallerIdentity:getCallerIdentity") {
                 return { accountId: account, arn: `arn:aws:iam::${account}:user/synth`, userId: "AIDASYNTH" };
             }
+            if (args.token === "aws:iam/getRoles:getRoles") {
+                // Offline, IAM holds only the roles the caller says (none for synth and the doctor).
+                const pattern = new RegExp(String(args.inputs.nameRegex ?? ".*"));
+                const names = iamRoles.filter((n) => pattern.test(n)).sort();
+                return { id: "roles", names, arns: names.map((n) => `arn:aws:iam::${account}:role/${n}`) };
+            }
             return {};
         },
     };
@@ -242,9 +248,10 @@ const PROGRAM = path.resolve(__dirname, "..", "index.ts");
  * `account` is what the mocked STS answers (the deployer's account): the placeholder by default;
  * `evaluateStack` passes the one the config tells (configuredAccount). `program`: another
  * checkout's index.ts (the upgrade fixtures record what an earlier version registered).
+ * `iamRoles`: the role names the mocked `aws.iam.getRoles` finds (existing kf-user shards).
  */
-export async function runProgram(config: ConfigValues, stack = "synth", account = MOCK_ACCOUNT, program = PROGRAM): Promise<ProgramRun> {
-    return withNativeStacks(() => evaluate(config, stack, account, program));
+export async function runProgram(config: ConfigValues, stack = "synth", account = MOCK_ACCOUNT, program = PROGRAM, iamRoles: readonly string[] = []): Promise<ProgramRun> {
+    return withNativeStacks(() => evaluate(config, stack, account, program, iamRoles));
 }
 
 /**
@@ -264,10 +271,10 @@ async function withNativeStacks<T>(fn: () => Promise<T>): Promise<T> {
     }
 }
 
-async function evaluate(config: ConfigValues, stack: string, account: string, program: string): Promise<ProgramRun> {
+async function evaluate(config: ConfigValues, stack: string, account: string, program: string, iamRoles: readonly string[]): Promise<ProgramRun> {
     const resources: RecordedResource[] = [];
     tapMockMonitor();
-    await pulumi.runtime.setMocks(mocks(config, stack, account, (r) => resources.push(r)), PROJECT, stack, false);
+    await pulumi.runtime.setMocks(mocks(config, stack, account, (r) => resources.push(r), iamRoles), PROJECT, stack, false);
     pulumi.runtime.setAllConfig(config);
     delete require.cache[program];
     const outputs: Record<string, unknown> = {};

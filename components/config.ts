@@ -102,6 +102,8 @@ export interface StackConfig {
     deleteRemovedProfiles: boolean;
     /** podIdentity: an existing S3 bucket; each namespace's sessions get `<namespace>/` in it, and nothing else. */
     profileBucket?: string;
+    /** Moves to finish (providers/moves.ts): true every one, a list those of these profiles. @default false: none */
+    finishMoves: boolean | string[];
 }
 
 /**
@@ -149,6 +151,7 @@ export const CONFIG_KEYS = [
     "maxSize",
     "kubeflowInstalled",
     "deleteRemovedProfiles",
+    "finishMoves",
     "profileBucket",
 ] as const;
 
@@ -220,6 +223,11 @@ export const KUBEFLOW_INSTALLED_UNSET =
     "(false would make this `up` delete every Profile, and Kubeflow every team's namespace); set it to false only before the first `up` of a new cluster, until Kubeflow is installed " +
     "(`pulumi config set kubeflow-irsa:kubeflowInstalled true`, see the README's Upgrading section)";
 
+/** finishMoves: true, false, or a list of profile names (checked against the profiles below). */
+function readFinishMoves(reader: Reader): boolean | string[] {
+    return reader.booleanOrList("finishMoves") ?? false;
+}
+
 function readKubeflowInstalled(reader: Reader): boolean {
     const value = reader.boolean("kubeflowInstalled", undefined);
     if (value === undefined) reader.problem("kubeflowInstalled", KUBEFLOW_INSTALLED_UNSET);
@@ -275,6 +283,7 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
         },
         kubeflowInstalled: readKubeflowInstalled(reader),
         deleteRemovedProfiles: reader.boolean("deleteRemovedProfiles", DEFAULTS.deleteRemovedProfiles),
+        finishMoves: readFinishMoves(reader),
         ...optional("profileBucket", reader.string("profileBucket")),
     };
     duplicates(reader, "userPolicyArns", config.userPolicyArns);
@@ -323,6 +332,13 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
             reader.problem(`userPolicyArns[${index}]`, `${show(arn)} is not a managed policy ARN ("arn:aws:iam::<account|aws>:policy/<name>")`);
         }
     });
+    if (Array.isArray(config.finishMoves)) {
+        const names = new Set(config.profiles.map((p) => p.name));
+        config.finishMoves.forEach((name, index) => {
+            // A profile removed from the config loses its trust at once: only current ones drain.
+            if (!names.has(name)) reader.problem(`finishMoves[${index}]`, `${show(name)} is not a profile of this stack; list the names of moved profiles (a removed profile's trust goes without finishing), or set true to finish every move`);
+        });
+    }
     if (config.deleteRemovedProfiles && !config.kubeflowInstalled && config.profiles.length > 0) {
         // Without kubeflowInstalled no Profile is registered: with deletion on, an `up` would
         // delete every Profile already in the cluster, and Kubeflow every team's namespace.

@@ -79,6 +79,17 @@ export class Reader {
         return fallback;
     }
 
+    /** true, false or a list of strings; undefined when not set (or after a problem). */
+    booleanOrList(name: string): boolean | string[] | undefined {
+        const value = this.structured(name);
+        if (value === undefined || value === "") return undefined;
+        if (value === true || value === "true") return true;
+        if (value === false || value === "false") return false;
+        if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value as string[];
+        this.problem(name, `${show(value)} is neither true, false nor a list of profile names`);
+        return undefined;
+    }
+
     integer(name: string, fallback: number, min: number, max: number, fix: string): number {
         const value = this.raw(key(name));
         if (value === undefined || value === "") return fallback;

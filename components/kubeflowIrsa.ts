@@ -5,7 +5,19 @@ import * as pulumi from "@pulumi/pulumi";
 import { ClusterOidc } from "./cluster";
 import { ConfigError, type StackConfig } from "./config";
 import { controlPlaneWarnings } from "./controllers";
-import { accountFromConfig, ANCHOR_SUBJECTS, capacityProblems, needsAccount, planTrust, podIdentityTargets, roleNameProblems, roleNames, type TrustPlan } from "./placement";
+import {
+    accountFromConfig,
+    ANCHOR_SUBJECTS,
+    capacityProblems,
+    drainingShardsOf,
+    needsAccount,
+    planTrust,
+    podIdentityTargets,
+    roleNameProblems,
+    roleNames,
+    userRoleName,
+    type TrustPlan,
+} from "./placement";
 import { roleIdentity } from "../providers/subjects";
 import { KubeflowProfiles } from "./profiles";
 import { KubeflowRoles } from "./roles";
@@ -14,11 +26,11 @@ import { KubeflowRoles } from "./roles";
  * Plans the stack and validates what config parsing cannot see alone (role-name length, trust
  * policy capacity per role). Throws ConfigError before any resource is registered.
  */
-export function planStack(config: StackConfig, account?: string): TrustPlan {
+export function planStack(config: StackConfig, account?: string, drainingShards: readonly number[] = []): TrustPlan {
     const shards = shardCount(config);
     const problems = [...roleNameProblems({ ...config, userRoleShards: shards }), ...componentRoleProblems(config)];
     if (problems.length > 0) throw new ConfigError(problems);
-    const plan = planTrust(config, shards, account);
+    const plan = planTrust(config, shards, account, drainingShards);
     if (config.enablePodIamPolicy && config.identityMode === "irsa") {
         const capacity = capacityProblems(config, plan, account);
         if (capacity.length > 0) throw new ConfigError(capacity);
@@ -77,9 +89,33 @@ export async function deployerAccount(config: StackConfig): Promise<string | und
     return fromSts ?? fromConfig;
 }
 
+/**
+ * Whether kf-user shards beyond userRoleShards may be draining, so that the program must ask IAM
+ * which exist (see drainingUserShards): IRSA, and not every move finished.
+ */
+export function mayDrainShards(config: StackConfig): boolean {
+    return config.enablePodIamPolicy && config.identityMode === "irsa" && config.finishMoves !== true;
+}
+
+/**
+ * The kf-user shards beyond userRoleShards that exist in IAM (`iam:ListRoles` through the stack's
+ * aws provider, `aws.iam.getRoles`): left by a lowered count, they may still trust profiles that
+ * moved away, and running pods of those profiles still use them. The program keeps them, with
+ * their TrustSubjects holding only what drains, until finishMoves is true — otherwise the engine
+ * would delete a role that running pods use. An invoke, not a resource.
+ */
+export async function drainingUserShards(config: StackConfig): Promise<number[]> {
+    if (!mayDrainShards(config)) return [];
+    const stem = userRoleName(config).replace(/[.+]/g, "\\$&");
+    const found = await aws.iam.getRoles({ nameRegex: `^${stem}-[0-9]+$` });
+    return drainingShardsOf(config, shardCount(config), found?.names ?? []);
+}
+
 export interface KubeflowIrsaArgs extends StackConfig {
     /** The account the roles are created in (see deployerAccount). @default unknown: no awsIamRole ARN is taken for a managed role */
     accountId?: string;
+    /** kf-user shards beyond userRoleShards that still exist (drainingUserShards). @default none */
+    drainingUserShards?: number[];
 }
 
 export class KubeflowIrsa extends pulumi.ComponentResource {
@@ -96,11 +132,22 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
     /** Control-plane component → the role ARN its service accounts use (kf-admin in shared mode). */
     public readonly controllerRoleArns: pulumi.Output<Record<string, string>>;
     public readonly kubeconfig: pulumi.Output<string | undefined>;
+    /** Role name → subjects of moved profiles it keeps trusting until finishMoves (empty when nothing drains). */
+    public readonly drainingTrust: pulumi.Output<Record<string, string[]>>;
 
     constructor(name: string, config: KubeflowIrsaArgs, opts?: pulumi.ComponentResourceOptions) {
-        const plan = planStack(config, config.accountId);
+        const plan = planStack(config, config.accountId, config.drainingUserShards ?? []);
         super("kubeflow-irsa:index:KubeflowIrsa", name, {}, opts);
         if (config.enablePodIamPolicy) for (const warning of controlPlaneWarnings(config)) pulumi.log.warn(warning, this);
+        if (config.finishMoves !== false) {
+            const which = config.finishMoves === true ? "every move" : `the moves of ${config.finishMoves.join(", ")}`;
+            pulumi.log.warn(
+                `kubeflow-irsa:finishMoves is set: this up finishes ${which} — the old roles stop trusting the moved service accounts` +
+                    (config.finishMoves === true ? ", and kf-user shards beyond userRoleShards are deleted" : "") +
+                    ". Remove the key after this up: while it is set, later moves cut running pods off at once",
+                this,
+            );
+        }
         if (config.identityMode === "podIdentity" && config.userRoleShards > 1) {
             pulumi.log.warn(`kubeflow-irsa:userRoleShards (${config.userRoleShards}) is ignored in podIdentity mode: Pod Identity does not grow trust policies`, this);
         }
@@ -181,6 +228,9 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
             ? pulumi.all(Object.fromEntries([...roles.controllerRoles].map(([id, role]) => [id, role.arn])))
             : pulumi.output<Record<string, string>>({});
         this.kubeconfig = cluster.kubeconfig;
+        this.drainingTrust = pulumi
+            .all(profiles.trustSubjects.map((t) => pulumi.all([t.roleName, t.draining])))
+            .apply((entries) => Object.fromEntries(entries.filter(([, draining]) => Array.isArray(draining) && draining.length > 0)));
         this.registerOutputs({
             clusterName: this.clusterName,
             oidcProviderArn: this.oidcProviderArn,
@@ -188,6 +238,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
             kfUserRoleArns: this.kfUserRoleArns,
             profileRoleArns: this.profileRoleArns,
             controllerRoleArns: this.controllerRoleArns,
+            drainingTrust: this.drainingTrust,
         });
     }
 }

@@ -23,6 +23,11 @@ export interface RoleNames {
     admin: string;
     /** kf-user and its shards: index 0 is `kf-user-<region>-<cluster>`, index n its `-n` replica. */
     users: string[];
+    /**
+     * Shards beyond userRoleShards that still exist (a lowered count) and still drain moved
+     * profiles: kept, with no profile of their own, until finishMoves (see drainingShardsOf).
+     */
+    drainingUsers: string[];
     /** The components' own roles (adminRoleMode perController), `kf-<short>-<region>-<cluster>`; none in shared mode. */
     controllers: { component: ControlPlaneComponent; name: string }[];
 }
@@ -35,19 +40,40 @@ export function ownRoleComponents(config: Pick<StackConfig, "adminRoleMode" | "a
 }
 
 /** `kf-admin-<region>-<cluster>`, `kf-user-<region>-<cluster>`, `kf-user-<region>-<cluster>-<n>` and the components' roles. */
-export function roleNames(config: RoleConfig, shards: number): RoleNames {
+export function roleNames(config: RoleConfig, shards: number, drainingShards: readonly number[] = []): RoleNames {
     const { region, clusterName } = config;
-    const user = `kf-user-${region}-${clusterName}`;
+    const user = userRoleName(config);
     return {
         admin: `kf-admin-${region}-${clusterName}`,
         users: Array.from({ length: shards }, (_, i) => (i === 0 ? user : `${user}-${i}`)),
+        drainingUsers: [...new Set(drainingShards)].filter((i) => i >= shards).sort((a, b) => a - b).map((i) => `${user}-${i}`),
         controllers: ownRoleComponents(config).map((component) => ({ component, name: componentRoleName(component, region, clusterName) })),
     };
 }
 
-/** Every role name of the plan: kf-admin, the components' roles, kf-user and its shards. */
+/** `kf-user-<region>-<cluster>`: shard 0, and the stem of the others' names (`…-<n>`). */
+export function userRoleName(config: Pick<StackConfig, "region" | "clusterName">): string {
+    return `kf-user-${config.region}-${config.clusterName}`;
+}
+
+/**
+ * The shard numbers among existing role names (IAM's answer for this cluster's kf-user stem)
+ * that the current count does not cover: shards a lowered userRoleShards left, which may still
+ * trust profiles that moved away from them.
+ */
+export function drainingShardsOf(config: Pick<StackConfig, "region" | "clusterName">, shards: number, existing: readonly string[]): number[] {
+    const stem = userRoleName(config).toLowerCase();
+    return existing
+        .map((name) => name.toLowerCase())
+        .filter((name) => name.startsWith(`${stem}-`) && /^[1-9]\d*$/.test(name.slice(stem.length + 1)))
+        .map((name) => Number(name.slice(stem.length + 1)))
+        .filter((i) => i >= shards)
+        .sort((a, b) => a - b);
+}
+
+/** Every role name of the plan: kf-admin, the components' roles, kf-user and its shards (draining ones too). */
 export function allRoleNames(names: RoleNames): string[] {
-    return [names.admin, ...names.controllers.map((c) => c.name), ...names.users];
+    return [names.admin, ...names.controllers.map((c) => c.name), ...names.users, ...names.drainingUsers];
 }
 
 /** Role names over IAM's 64-character limit, as config problems. */
@@ -153,8 +179,8 @@ export function needsAccount(config: StackConfig, shards = config.userRoleShards
  * account the stack deploys to (`account`); an ARN of another account, or of an unknown one, is
  * used as configured.
  */
-export function planTrust(config: StackConfig, shards = config.userRoleShards, account?: string): TrustPlan {
-    const names = roleNames(config, shards);
+export function planTrust(config: StackConfig, shards = config.userRoleShards, account?: string, drainingShards: readonly number[] = []): TrustPlan {
+    const names = roleNames(config, shards, drainingShards);
     const groups = new Map<string, TrustGroup>();
     const group = (key: string, roleName: string, managed: boolean, anchor?: string, roleArn?: string): TrustGroup => {
         let g = groups.get(key);
@@ -172,6 +198,8 @@ export function planTrust(config: StackConfig, shards = config.userRoleShards, a
         group(name, name, true, anchor).subjects.push(...rest);
     }
     names.users.forEach((name) => group(name, name, true, ANCHOR_SUBJECTS.user));
+    // No profile is placed on a draining shard: its TrustSubjects keeps what drains (providers/moves.ts).
+    names.drainingUsers.forEach((name) => group(name, name, true, ANCHOR_SUBJECTS.user));
     admin.subjects.push(...config.adminServiceAccounts.map(subjectOfRef));
     // One rule for role identity (roleKey): case-insensitive names, accounts kept apart. Without a
     // known account no ARN is taken for a managed role.

@@ -119,7 +119,11 @@ export class KubeflowRoles extends pulumi.ComponentResource {
             this.controllerRoles.set(component.id, own);
         }
 
-        this.userRoles = args.names.users.map((roleName, shard) => {
+        // A draining shard (a lowered userRoleShards) is the same role with the same policies, so
+        // that nothing of it changes while running pods of its moved profiles still use it.
+        const shardName = (roleName: string) => Number(roleName.slice(args.names.users[0].length + 1));
+        const created = [...args.names.users, ...args.names.drainingUsers].map((roleName, index) => {
+            const shard = index === 0 ? 0 : shardName(roleName);
             const description = shard === 0 ? `Kubeflow users on ${args.clusterName} (kubeflow-irsa)` : `Kubeflow users on ${args.clusterName}, shard ${shard} (kubeflow-irsa)`;
             const userRole = role(roleName, args.anchors.user, description);
             for (const policyArn of args.userPolicyArns) {
@@ -137,6 +141,7 @@ export class KubeflowRoles extends pulumi.ComponentResource {
             }
             return userRole;
         });
+        this.userRoles = created.slice(0, args.names.users.length);
 
         this.registerOutputs({
             adminRoleArn: this.adminRole.arn,

@@ -5,6 +5,7 @@
 // a state that names every owned subject the role may now trust (the old ones and the attempted
 // ones, under every provider involved), so the next `up`, a config revert or a destroy converges.
 
+import { drainingOf, NO_MOVES, type MoveSettings } from "./moves";
 import { canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, type PolicyDocument, type PolicyStatement, type TrustChange } from "./trustPolicy";
 
 /** How the Pulumi engine spells an unknown value (a preview-time Output) to a dynamic provider. */
@@ -48,6 +49,12 @@ export interface TrustSubjectsOutputs extends TrustSubjectsInputs {
      * inputs no longer name. Empty after every operation that completed.
      */
     leftovers: HeldSubjects[];
+    /**
+     * Owned subjects under the current provider that the inputs no longer name but the stack still
+     * grants on another role (a moved profile): kept in the role until the move is finished (see
+     * ./moves). Empty when nothing drains.
+     */
+    draining: string[];
 }
 
 export function isUnknown(value: unknown): boolean {
@@ -76,7 +83,7 @@ export function normalized<T extends TrustSubjectsInputs>(inputs: T): T {
 
 /** A state as `normalized` leaves inputs; states of earlier versions have no leftovers. */
 export function normalizedState(state: TrustSubjectsOutputs): TrustSubjectsOutputs {
-    return { ...normalized(state), leftovers: Array.isArray(state.leftovers) ? state.leftovers : [] };
+    return { ...normalized(state), leftovers: Array.isArray(state.leftovers) ? state.leftovers : [], draining: Array.isArray(state.draining) ? sortedSet(state.draining) : [] };
 }
 
 /** Everything the resource makes the role trust: its subjects and its anchors. */
@@ -86,7 +93,21 @@ export function trusted(inputs: TrustSubjectsInputs): string[] {
 
 /** What the state says the role may hold for this resource, per provider (current one first). */
 export function held(state: TrustSubjectsOutputs): HeldSubjects[] {
-    return mergeHeld([{ providerArn: state.providerArn, subjects: trusted(state) }, ...state.leftovers]);
+    return mergeHeld([{ providerArn: state.providerArn, subjects: [...trusted(state), ...(state.draining ?? [])] }, ...state.leftovers]);
+}
+
+/**
+ * After an update: the owned subjects under the new provider that the inputs drop and that drain
+ * (their profile moved to another role and the move is not finished). Under another provider
+ * nothing drains: a new cluster's pods hold tokens of the new issuer.
+ */
+export function drainingAfter(olds: TrustSubjectsOutputs, news: TrustSubjectsInputs, settings: MoveSettings = NO_MOVES): string[] {
+    const keep = new Set(trusted(news));
+    const dropped = held(olds)
+        .filter((e) => e.providerArn === news.providerArn && news.providerArn !== "")
+        .flatMap((e) => e.subjects)
+        .filter((s) => !keep.has(s) && !olds.anchors.includes(s));
+    return sortedSet(drainingOf(dropped, settings));
 }
 
 /** One entry per provider, subjects deduplicated and sorted, empty entries dropped. */
@@ -128,8 +149,8 @@ function retirements(statements: readonly PolicyStatement[]): TrustChange[] {
  * state names (an earlier cluster, or what an interrupted move left) everything, anchors too:
  * they moved to the new provider, and nothing this resource wrote for an old provider stays.
  */
-export function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInputs): TrustChange[] {
-    const keep = new Set(trusted(news));
+export function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInputs, settings: MoveSettings = NO_MOVES): TrustChange[] {
+    const keep = new Set([...trusted(news), ...drainingAfter(olds, news, settings)]);
     const changes: TrustChange[] = additions(news);
     for (const entry of held(olds)) {
         // `keep` holds the new anchors: an anchor the inputs no longer name is an owned subject like any other.
@@ -171,5 +192,7 @@ export function partialState(olds: TrustSubjectsOutputs | undefined, news: Trust
         // Old anchors the inputs no longer name stay owned, as subjects.
         subjects: sortedSet([...news.subjects, ...here.filter((s) => !news.anchors.includes(s))]),
         leftovers: mergeHeld(before.filter((e) => e.providerArn !== news.providerArn)),
+        // Draining subjects stay owned among the subjects; the next update sorts them out again.
+        draining: [],
     };
 }

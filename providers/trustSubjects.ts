@@ -13,6 +13,7 @@ import { awsSettingsFromConfig, createIamClient, getTrustPolicy, type AwsSetting
 import {
     createChanges,
     deleteChanges,
+    drainingAfter,
     hasLeftovers,
     isUnknown,
     mergeHeld,
@@ -25,6 +26,7 @@ import {
     type TrustSubjectsInputs,
     type TrustSubjectsOutputs,
 } from "./ownership";
+import { drainChanged, moveSettingsFromConfig, NO_MOVES, unfinishedMovesOnDelete, type MoveSettings } from "./moves";
 import { accountProblem, liveProblem, quotaProblem, reconcile, type ReconcileResult, type WriteProgress } from "./reconcile";
 import { oidcProviderArnProblem, parseRoleRef, roleNameOf, sameRole, subjectProblem } from "./subjects";
 import { buildTrustPolicy, canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, policySize, presentSubjects, type PolicyStatement } from "./trustPolicy";
@@ -159,14 +161,25 @@ function checkSubjectList(property: string, value: unknown, wildcardsOk: boolean
     return [...new Set(value as string[])].sort();
 }
 
-function outputsOf(inputs: TrustSubjectsInputs, result: Pick<ReconcileResult, "roleArn" | "document">): TrustSubjectsOutputs {
+function outputsOf(inputs: TrustSubjectsInputs, result: Pick<ReconcileResult, "roleArn" | "document">, draining: string[] = []): TrustSubjectsOutputs {
     return {
         ...inputs,
         roleName: roleNameOf(inputs.role),
         roleArn: result.roleArn,
         policyChars: policySize(result.document),
         leftovers: [],
+        draining,
     } satisfies TrustSubjectsOutputs;
+}
+
+/** The refusal of a delete that would cut moved profiles' running pods off (see ./moves). */
+function unfinishedMoves(state: TrustSubjectsOutputs, subjects: string[]): Error {
+    const namespaces = [...new Set(subjects.map((s) => s.split(":")[2]))].sort();
+    return new Error(
+        `role "${state.roleName}" still trusts ${subjects.join(", ")}: this \`up\` moved ${namespaces.length === 1 ? "profile" : "profiles"} ${namespaces.join(", ")} to another role, ` +
+            "and the stack no longer uses this one, so deleting its trust now would cut off every pod started before the move (EKS gave them this role's ARN). Nothing was removed. " +
+            "Restart the moved profiles' workloads when convenient, then finish the move: set kubeflow-irsa:finishMoves to true (or list the profiles) and run `pulumi up`",
+    );
 }
 
 function missingRole(operation: string, roleName: string): Error {
@@ -208,12 +221,13 @@ function failure(err: unknown, progress: WriteProgress, olds: TrustSubjectsOutpu
 /** The provider, as an object the Pulumi host loads and calls. */
 export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSubjectsInputs, TrustSubjectsOutputs> {
     // Filled in by `configure` after the host has loaded this object; never serialized with values.
-    const session: { settings: AwsSettings } = { settings: { assumeRoles: [] } };
+    const session: { settings: AwsSettings; moves: MoveSettings } = { settings: { assumeRoles: [] }, moves: NO_MOVES };
     const known = (inputs: TrustSubjectsInputs) => ![inputs.role, inputs.providerArn, inputs.subjects, inputs.anchors, inputs.maxPolicyChars].some(isUnknown);
 
     return {
         async configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
             session.settings = awsSettingsFromConfig((key) => req.config.get(key));
+            session.moves = moveSettingsFromConfig((key) => req.config.get(key));
         },
 
         async check(olds: TrustSubjectsInputs, news: TrustSubjectsInputs): Promise<pulumi.dynamic.CheckResult<TrustSubjectsInputs>> {
@@ -256,11 +270,12 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                 if (isUnknown(news.subjects) || isUnknown(news.anchors)) return { changes: true };
                 const same = (a: PolicyStatement[], b: PolicyStatement[]) => canonicalPolicy({ Statement: a }) === canonicalPolicy({ Statement: b });
                 const sameStatements = same(olds.retiredStatements, news.retiredStatements) && same(olds.statements, news.statements);
-                if (sameSubjects(olds.subjects, news.subjects) && sameSubjects(olds.anchors, news.anchors) && sameStatements && !hasLeftovers(olds)) return { changes: false };
+                const drainSettled = !drainChanged(olds.draining, session.moves);
+                if (sameSubjects(olds.subjects, news.subjects) && sameSubjects(olds.anchors, news.anchors) && sameStatements && drainSettled && !hasLeftovers(olds)) return { changes: false };
             }
             // Preview-time quota check against the live document: fail now, not half-way through `up`.
             if (known(news)) {
-                const problem = await liveProblem(session.settings, news, updateChanges(olds, news), "update");
+                const problem = await liveProblem(session.settings, news, updateChanges(olds, news, session.moves), "update");
                 if (problem) throw new Error(problem);
             }
             return { changes: true };
@@ -309,9 +324,10 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                 // A subject the read does not show is reported as drift (not in `subjects`, so the
                 // next up puts back what the config names) but stays owned: one read may lag a
                 // write that landed, and dropping it would strand it if the config lets it go.
-                const unseen = (state?.subjects ?? []).filter((s) => !inputs.subjects.includes(s));
+                const draining = present(providerArn, state?.draining ?? []);
+                const unseen = [...(state?.subjects ?? []), ...(state?.draining ?? [])].filter((s) => !inputs.subjects.includes(s) && !draining.includes(s));
                 const leftovers = mergeHeld([...(state?.leftovers ?? []), { providerArn, subjects: unseen }]);
-                return { id, props: { ...outputsOf(inputs, current), leftovers } };
+                return { id, props: { ...outputsOf(inputs, current, draining), leftovers } };
             } finally {
                 client.destroy();
             }
@@ -322,16 +338,18 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
             const progress: WriteProgress = { sent: false };
             let result;
             try {
-                result = await reconcile(session.settings, news, updateChanges(olds, news), "update", progress, { awaitRole: true });
+                result = await reconcile(session.settings, news, updateChanges(olds, news, session.moves), "update", progress, { awaitRole: true });
             } catch (err) {
                 throw failure(err, progress, olds, news, newInputs, id);
             }
             if (!result) throw missingRole("update", roleNameOf(news.role));
-            return { outs: outputsOf(news, result) };
+            return { outs: outputsOf(news, result, drainingAfter(olds, news, session.moves)) };
         },
 
         async delete(_id: string, state: TrustSubjectsOutputs): Promise<void> {
             const props = normalizedState(state);
+            const unfinished = unfinishedMovesOnDelete(props, session.moves);
+            if (unfinished.length > 0) throw unfinishedMoves(props, unfinished);
             const changes = deleteChanges(props);
             // Nothing owned (only anchors): no IAM call. A role that is already gone has nothing left to remove.
             if (changes.length > 0) await reconcile(session.settings, props, changes, "delete");
@@ -352,6 +370,8 @@ export class TrustSubjects extends pulumi.dynamic.Resource {
     declare public readonly maxPolicyChars: pulumi.Output<number>;
     declare public readonly policyChars: pulumi.Output<number>;
     declare public readonly leftovers: pulumi.Output<{ providerArn: string; subjects: string[] }[]>;
+    /** Subjects of moved profiles the role keeps trusting until the move is finished (kubeflow-irsa:finishMoves). */
+    declare public readonly draining: pulumi.Output<string[]>;
 
     constructor(name: string, args: TrustSubjectsArgs, opts?: pulumi.CustomResourceOptions) {
         super(
@@ -362,6 +382,7 @@ export class TrustSubjects extends pulumi.dynamic.Resource {
                 roleArn: undefined,
                 policyChars: undefined,
                 leftovers: undefined,
+                draining: undefined,
                 maxPolicyChars: DEFAULT_MAX_POLICY_CHARS,
                 allowWildcards: false,
                 anchors: [],

@@ -75,6 +75,8 @@ describe("Pulumi project files", () => {
             // Required, but declared untyped with "" so that the program, not the CLI, says why.
             kubeflowInstalled: "",
             deleteRemovedProfiles: DEFAULTS.deleteRemovedProfiles,
+            // A boolean or a list: "" is "not set" (nothing is finished).
+            finishMoves: "",
             profileBucket: "",
         };
         for (const [key, value] of Object.entries(expected)) assert.deepEqual(declared(key), value, `default of ${key}`);

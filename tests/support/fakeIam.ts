@@ -259,6 +259,11 @@ export class FakeIam {
     return role.arn;
   }
 
+  /** The names of every role, as stored. */
+  roleNames(): string[] {
+    return [...this.roles.values()].map((r) => r.name);
+  }
+
   removeRole(name: string): void {
     this.roles.delete(roleKey(name));
   }

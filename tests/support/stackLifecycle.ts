@@ -16,6 +16,8 @@ const ROLE_TYPE = "aws:iam/role:Role";
 interface Held {
     state: State;
     retainOnDelete: boolean;
+    /** The provider text the state was last written with: a delete runs that code, as the host does. */
+    providerText: string;
 }
 
 export interface UpResult {
@@ -32,12 +34,17 @@ export class StackLifecycle {
     /** Role names the stack created (and so deletes when the program stops registering them). */
     readonly roles = new Map<string, { retainOnDelete: boolean; protect: boolean }>();
     private engine: Engine | undefined;
+    private config: ConfigValues = {};
 
     constructor(readonly fake: FakeIam) {}
 
     /** One `pulumi up` with this config. Throws the first failing step's error. */
     async up(config: ConfigValues): Promise<UpResult> {
-        const run = await runProgram(config);
+        // The program asks IAM which kf-user shards exist (aws.iam.getRoles): the local IAM answers.
+        const run = await runProgram(config, "dev", undefined, undefined, this.fake.roleNames());
+        // Each `pulumi up` is a new host process: the provider is loaded and configured with this config.
+        this.engine = undefined;
+        this.config = config;
         const before = this.fake.calls.length;
         const ops: Record<string, string> = {};
         const registeredRoles = ofType(run, ROLE_TYPE);
@@ -52,14 +59,14 @@ export class StackLifecycle {
             const held = this.trust.get(resource.name);
             const { __provider: _text, ...args } = resource.inputs;
             const result = await engine.up(held?.state, args);
-            this.trust.set(resource.name, { state: result.state, retainOnDelete: resource.options.retainOnDelete });
+            this.trust.set(resource.name, { state: result.state, retainOnDelete: resource.options.retainOnDelete, providerText: engine.providerText });
             ops[resource.name] = result.op;
         }
         // Deletes, with the options of the last state: TrustSubjects first, then their roles.
         const names = new Set(registeredTrust.map((r) => r.name));
         for (const [name, held] of [...this.trust]) {
             if (names.has(name)) continue;
-            if (!held.retainOnDelete) await this.engine!.destroy(held.state);
+            if (!held.retainOnDelete) await (await this.engineOf(held.providerText)).destroy(held.state);
             this.trust.delete(name);
             ops[name] = held.retainOnDelete ? "retained" : "delete";
         }
@@ -84,8 +91,11 @@ export class StackLifecycle {
     }
 
     private async engineFor(resource: RecordedResource): Promise<Engine> {
-        const text = String(resource.inputs.__provider);
-        if (!this.engine || this.engine.providerText !== text) this.engine = new Engine(await loadAsHost(text), text);
+        return this.engineOf(String(resource.inputs.__provider));
+    }
+
+    private async engineOf(text: string): Promise<Engine> {
+        if (!this.engine || this.engine.providerText !== text) this.engine = new Engine(await loadAsHost(text, this.config), text);
         return this.engine;
     }
 }

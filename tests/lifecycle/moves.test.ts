@@ -1,0 +1,143 @@
+// Make before break, as a user runs it: whole `pulumi up`s of the program (under mocks) whose roles
+// live in a local IAM and whose TrustSubjects run through the provider the host loads, configured
+// with the stack config. A profile that moves to another role (more or fewer userRoleShards, a new
+// awsIamRole) is trusted by the old role and the new one until kubeflow-irsa:finishMoves finishes
+// the move; a removed profile loses its trust at once. Trust is judged by the evaluator.
+import { strict as assert } from "assert";
+import { cliValues } from "../support/program";
+import { FakeIam } from "../support/fakeIam";
+import { ACCOUNT } from "../support/fixtures";
+import { useLocalIam } from "../support/host";
+import { StackLifecycle } from "../support/stackLifecycle";
+import { evaluateTrustPolicy } from "../../providers/trustEvaluation";
+import { shardOf } from "../../components/placement";
+
+const USER = "kf-user-us-west-2-kf-dev";
+const shard = (n: number) => (n === 0 ? USER : `${USER}-${n}`);
+const EXTERNAL = `arn:aws:iam::${ACCOUNT}:role/data-science`;
+const sub = (ns: string) => `system:serviceaccount:${ns}:default-editor`;
+const TEAMS = ["team-a", "team-b", "team-c", "team-d", "team-e", "team-f", "team-g", "team-h"];
+
+type Profile = { name: string; owner: string; awsIamRole?: string };
+const profile = (name: string, awsIamRole?: string): Profile => ({ name, owner: `${name}@example.com`, ...(awsIamRole ? { awsIamRole } : {}) });
+const config = (profiles: Profile[], extra: Record<string, unknown> = {}) =>
+    cliValues({ "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-dev", "kubeflow-irsa:kubeflowInstalled": "true", "kubeflow-irsa:profiles": profiles, ...extra });
+
+describe("moves: make before break (program + host-loaded provider + local IAM)", function () {
+    this.timeout(120_000);
+    let fake: FakeIam;
+    let restoreEnv: () => void;
+    let provider: string;
+
+    before(async () => {
+        fake = await FakeIam.start({ accountId: ACCOUNT });
+        restoreEnv = useLocalIam(fake);
+    });
+    after(async () => {
+        restoreEnv();
+        await fake.close();
+    });
+    beforeEach(() => {
+        for (const name of fake.roleNames()) fake.removeRole(name);
+        // A role managed elsewhere, trusted by EC2 as well (so it never runs empty).
+        fake.putRole("data-science", { Version: "2012-10-17", Statement: [{ Sid: "Ec2", Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] });
+    });
+
+    /** Whether the role's live trust policy lets the namespace's default-editor assume it. */
+    const trusts = (role: string, ns: string) => {
+        const doc = fake.role(role) ? fake.trustPolicy(role) : { Statement: [] };
+        return evaluateTrustPolicy(doc, { providerArn: provider, sub: sub(ns), aud: "sts.amazonaws.com" }).allowed;
+    };
+    const movedBetween = (from: number, to: number) => TEAMS.filter((t) => shardOf(t, from) !== shardOf(t, to));
+
+    it("GIVEN userRoleShards 1 → 3 THEN each moved profile is trusted by kf-user and its new shard until finishMoves; then only by the new one, in one write on kf-user", async () => {
+        const stack = new StackLifecycle(fake);
+        provider = (await stack.up(config(TEAMS.map((t) => profile(t))))).run.outputs.oidcProviderArn as string;
+        const moved = movedBetween(1, 3);
+        assert.ok(moved.length > 0 && moved.length < TEAMS.length, `the fixture moves some profiles: ${moved.join(", ")}`);
+
+        const grown = await stack.up(config(TEAMS.map((t) => profile(t)), { "kubeflow-irsa:userRoleShards": "3" }));
+        for (const team of TEAMS) {
+            const target = shard(shardOf(team, 3));
+            assert.ok(trusts(target, team), `${team} is trusted by its new role ${target}`);
+            assert.equal(trusts(USER, team), true, `${team}: kf-user keeps trusting it (moved or not) while running pods may hold its ARN`);
+        }
+        assert.deepEqual(stack.trust.get(`trust-${USER}`)!.state.outs.draining, moved.map(sub).sort(), "state owns what drains");
+        for (const [role, n] of Object.entries(grown.writes)) assert.ok(n <= 1, `${role}: ${n} writes`);
+
+        const finished = await stack.up(config(TEAMS.map((t) => profile(t)), { "kubeflow-irsa:userRoleShards": "3", "kubeflow-irsa:finishMoves": "true" }));
+        assert.deepEqual(finished.writes, { [USER]: 1 }, "finishing is one write on the old role, none elsewhere");
+        for (const team of TEAMS) {
+            assert.equal(trusts(USER, team), !moved.includes(team), `${team} after finishMoves`);
+            assert.ok(trusts(shard(shardOf(team, 3)), team));
+        }
+        const settled = await stack.up(config(TEAMS.map((t) => profile(t)), { "kubeflow-irsa:userRoleShards": "3" }));
+        assert.deepEqual(settled.writes, {}, "removing the key afterwards writes nothing");
+    });
+
+    it("GIVEN userRoleShards 3 → 1 THEN the shards beyond 1 stay (the program finds them in IAM) and keep trusting their moved profiles until finishMoves deletes them", async () => {
+        const stack = new StackLifecycle(fake);
+        const all = TEAMS.map((t) => profile(t));
+        provider = (await stack.up(config(all, { "kubeflow-irsa:userRoleShards": "3" }))).run.outputs.oidcProviderArn as string;
+        const lowered = await stack.up(config(all));
+        assert.ok(fake.role(shard(1)) && fake.role(shard(2)), "no role a moved profile's pods may use is deleted");
+        assert.equal(lowered.ops[`trust-${shard(2)}`], "update");
+        for (const team of TEAMS) {
+            assert.ok(trusts(USER, team), `${team} on kf-user`);
+            const before = shardOf(team, 3);
+            if (before > 0) assert.ok(trusts(shard(before), team), `${team} still trusted by ${shard(before)}, where its running pods point`);
+        }
+        assert.deepEqual(lowered.run.outputs.kfUserRoleArns, [`arn:aws:iam::${ACCOUNT}:role/${USER}`], "only kf-user takes profiles");
+
+        const finished = await stack.up(config(all, { "kubeflow-irsa:finishMoves": "true" }));
+        assert.equal(fake.role(shard(1)), undefined, "finishMoves deletes the drained shards");
+        assert.equal(fake.role(shard(2)), undefined);
+        assert.deepEqual([finished.ops[`trust-${shard(1)}`], finished.ops[`trust-${shard(2)}`]], ["delete", "delete"]);
+        for (const team of TEAMS) assert.ok(trusts(USER, team));
+    });
+
+    it("GIVEN a profile moved to an awsIamRole and back THEN both roles trust it after each move; finishMoves [team-a] finishes it; the role it leaves last refuses to drop it until the move is finished", async () => {
+        const stack = new StackLifecycle(fake);
+        provider = (await stack.up(config([profile("team-a"), profile("team-b")]))).run.outputs.oidcProviderArn as string;
+
+        await stack.up(config([profile("team-a", EXTERNAL), profile("team-b")]));
+        assert.ok(trusts("data-science", "team-a") && trusts(USER, "team-a"), "after the move both roles trust team-a");
+        const done = await stack.up(config([profile("team-a", EXTERNAL), profile("team-b")], { "kubeflow-irsa:finishMoves": ["team-a"] }));
+        assert.deepEqual(done.writes, { [USER]: 1 });
+        assert.ok(trusts("data-science", "team-a") && !trusts(USER, "team-a") && trusts(USER, "team-b"));
+
+        // Back to kf-user: data-science keeps no profile, so the program stops registering its TrustSubjects.
+        const back = await stack.up(config([profile("team-a"), profile("team-b")])).then(
+            () => undefined,
+            (err: Error) => err,
+        );
+        assert.ok(back, "the delete that would cut team-a's running pods off refuses");
+        assert.match(back.message, /data-science.*still trusts system:serviceaccount:team-a:default-editor.*Nothing was removed.*finishMoves/s);
+        assert.ok(trusts("data-science", "team-a") && trusts(USER, "team-a"), "both trust it while it drains");
+        assert.ok(stack.trust.has("trust-123456789012-data-science"), "the state still owns what data-science holds");
+
+        await stack.up(config([profile("team-a"), profile("team-b")], { "kubeflow-irsa:finishMoves": "true" }));
+        assert.ok(!trusts("data-science", "team-a") && trusts(USER, "team-a"));
+        assert.deepEqual(fake.trustPolicy("data-science").Statement.map((s: { Sid?: string }) => s.Sid), ["Ec2"], "what the stack did not write stays");
+    });
+
+    it("GIVEN a profile removed from the config THEN its trust goes in that same up: only moves drain", async () => {
+        const stack = new StackLifecycle(fake);
+        provider = (await stack.up(config([profile("team-a"), profile("team-b")]))).run.outputs.oidcProviderArn as string;
+        const removed = await stack.up(config([profile("team-b")]));
+        assert.deepEqual(removed.writes, { [USER]: 1 });
+        assert.ok(!trusts(USER, "team-a") && trusts(USER, "team-b"));
+        assert.deepEqual(stack.trust.get(`trust-${USER}`)!.state.outs.draining, []);
+    });
+
+    it("GIVEN finishMoves naming a profile the stack does not have THEN the config is refused before anything is registered", async () => {
+        const stack = new StackLifecycle(fake);
+        const err = await stack.up(config([profile("team-a")], { "kubeflow-irsa:finishMoves": ["team-z"] })).then(
+            () => undefined,
+            (e: Error) => e,
+        );
+        assert.ok(err);
+        assert.match(err.message, /kubeflow-irsa:finishMoves\[0\]: "team-z" is not a profile of this stack/);
+        assert.deepEqual(fake.roleNames(), ["data-science"]);
+    });
+});
