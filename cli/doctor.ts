@@ -25,6 +25,7 @@ import {
 import { audienceProblem, evaluateTrustPolicy, trustedOidcProviders, type StatementResult, type TrustEvaluation } from "../providers/trustEvaluation";
 import { DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, STS_AUDIENCE, type PolicyDocument } from "../providers/trustPolicy";
 import { findingLines, roleFindings, type RoleFinding } from "./findings";
+import { drainingLines, drainingRows, type DrainingRow } from "./doctorDrain";
 import { renderS3Access, s3Access, type S3AccessReport } from "./s3Access";
 import {
     DoctorError,
@@ -497,6 +498,8 @@ export interface StackReport {
     findings: RoleFinding[];
     /** --offline: what the verdicts rest on. */
     notes?: string[];
+    /** Live: moved service accounts their old role still trusts until kubeflow-irsa:finishMoves (cli/doctorDrain.ts). */
+    draining?: DrainingRow[];
 }
 
 /**
@@ -597,6 +600,25 @@ function requireIrsa(model: StackModel, stack: string): void {
     }
 }
 
+/**
+ * The roles a moved profile may still be trusted by: every role the profiles use, and the kf-user
+ * shards beyond userRoleShards that still exist (a lowered count keeps them while they drain).
+ */
+async function stackRoles(ctx: StackContext, model: StackModel): Promise<LiveRole[]> {
+    const roles = (await Promise.all(ctx.roles.values())).filter((r): r is LiveRole => r !== undefined);
+    // kf-user's name, as the program exported it (shards are `<kf-user>-<n>`); shards are contiguous.
+    const kfUser = (model.run.outputs.kfUserRoleArns as string[] | undefined)?.[0];
+    const stem = kfUser ? parseRoleRef(kfUser)?.name : undefined;
+    for (let shard = Math.max(model.config.userRoleShards, 1); stem !== undefined; shard++) {
+        const name = `${stem}-${shard}`;
+        if (roles.some((r) => sameRole(r.name, name))) continue;
+        const role = await fetchRole(ctx.client, { name });
+        if (!role) break;
+        roles.push(role);
+    }
+    return roles;
+}
+
 async function stackMode(flags: Flags, stack: string): Promise<StackReport> {
     forbid(flags, ["role", "namespace", "serviceAccount", "token", "audience", "maxPolicyChars"], "with --stack: the stack names the profiles, their roles and its quota (kubeflow-irsa:trustPolicyMaxChars)");
     checkProviderArn(flags.providerArn);
@@ -609,7 +631,8 @@ async function stackMode(flags: Flags, stack: string): Promise<StackReport> {
         const profiles: ProfileRow[] = [];
         for (const profile of accountsOf(model.profiles)) profiles.push(await checkProfile(ctx, flags, profile));
         const findings = [...ctx.findings.values()].flat();
-        return { stack, region: model.region, mode: "live", allowed: profiles.every((p) => p.status !== "denied"), profiles, warnings: [...ctx.warnings], findings };
+        const draining = drainingRows(await stackRoles(ctx, model), profiles);
+        return { stack, region: model.region, mode: "live", allowed: profiles.every((p) => p.status !== "denied"), profiles, warnings: [...ctx.warnings], findings, draining };
     });
 }
 
@@ -726,7 +749,7 @@ function renderStackReport(report: StackReport): string {
     const skipped = report.profiles.filter((p) => p.status === "skipped").length;
     const unit = profileCount === report.profiles.length ? "profile(s)" : "service accounts";
     const verdict = denied > 0 ? `${denied} of ${report.profiles.length} ${unit} DENIED.` : skipped > 0 ? `No profile DENIED; ${skipped} skipped (no IAM role).` : "Every profile can assume its role.";
-    lines.push("", verdict, ...findingLines(report.findings));
+    lines.push("", verdict, ...findingLines(report.findings), ...drainingLines(report.draining ?? []));
     for (const note of report.notes ?? []) lines.push(`Note: ${note}`);
     for (const warning of report.warnings) lines.push(`Warning: ${warning}`);
     return lines.join("\n") + "\n";

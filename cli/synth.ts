@@ -464,6 +464,11 @@ export interface ProfileChanges {
     removedFromConfig: string[];
     /** What `up` does with a removed profile's Profile and namespace (kubeflow-irsa:deleteRemovedProfiles). */
     removedProfiles: "retained" | "deleted";
+    /**
+     * Profiles whose role changed (userRoleShards, awsIamRole): after `up` the old role keeps
+     * trusting them ("draining") until kubeflow-irsa:finishMoves finishes the move ("finished").
+     */
+    moves: { profile: string; from: string; to: string; oldRole: "draining" | "finished" }[];
     note: string;
 }
 
@@ -670,28 +675,44 @@ function namespacesOf(summary: Summary): string[] {
 }
 
 /** What changed in the profile list since `previous`, and what `up` does to the removed ones. */
-export function profileChanges(previous: Summary, synthesis: Synthesis, deleteRemovedProfiles: boolean): ProfileChanges {
+export function profileChanges(previous: Summary, synthesis: Synthesis, deleteRemovedProfiles: boolean, finishMoves: boolean | string[] = false): ProfileChanges {
     const before = new Set(namespacesOf(previous));
     const now = new Set(synthesis.profiles.map((p) => p.name));
     const removedProfiles = deleteRemovedProfiles ? "deleted" : "retained";
+    const previousRole = new Map((Array.isArray(previous.profiles) ? previous.profiles : []).map((p) => [p.name, p.roleArn]));
+    const finished = (name: string) => finishMoves === true || (Array.isArray(finishMoves) && finishMoves.includes(name));
+    const moves = synthesis.profiles
+        .filter((p) => previousRole.has(p.name) && previousRole.get(p.name) !== "" && p.roleArn !== "" && roleKey(previousRole.get(p.name)!) !== roleKey(p.roleArn))
+        .map((p) => ({ profile: p.name, from: previousRole.get(p.name)!, to: p.roleArn, oldRole: finished(p.name) ? ("finished" as const) : ("draining" as const) }))
+        .sort((a, b) => byName(a.profile, b.profile));
     return {
         comparedWith: `the previous ${SUMMARY_FILE}`,
         newNamespaces: [...now].filter((n) => !before.has(n)).sort(byName),
         removedFromConfig: [...before].filter((n) => !now.has(n)).sort(byName),
         removedProfiles,
+        moves,
         note: `${DELETE_REMOVED_PROFILES_KEY} is ${deleteRemovedProfiles}: a profile removed from config is ${deleteRemovedProfiles ? DELETED_NOTE : RETAINED_NOTE}`,
     };
 }
 
 /** The stdout lines of a comparison; a rename shows as one new namespace and one removed. */
 export function changeLines(changes: ProfileChanges): string[] {
-    if (changes.newNamespaces.length === 0 && changes.removedFromConfig.length === 0) {
+    const moves = changes.moves ?? [];
+    if (changes.newNamespaces.length === 0 && changes.removedFromConfig.length === 0 && moves.length === 0) {
         return [`Profiles: unchanged since ${changes.comparedWith}.`];
     }
     const lines = [`Since ${changes.comparedWith}:`];
     if (changes.newNamespaces.length > 0) lines.push(`  new namespaces: ${changes.newNamespaces.join(", ")}`);
     if (changes.removedFromConfig.length > 0) {
         lines.push(`  removed from config: ${changes.removedFromConfig.join(", ")} (${changes.removedProfiles === "deleted" ? DELETED_NOTE : RETAINED_NOTE})`);
+    }
+    for (const m of moves) {
+        const old = roleNameOf(m.from);
+        lines.push(
+            m.oldRole === "draining"
+                ? `  moved: ${m.profile} ${old} → ${roleNameOf(m.to)} (draining: after up ${old} keeps trusting it, for pods started before; restart them when convenient, then finish the move with kubeflow-irsa:finishMoves)`
+                : `  moved: ${m.profile} ${old} → ${roleNameOf(m.to)} (finishMoves: up removes it from ${old}; pods started before the move lose their credentials)`,
+        );
     }
     return lines;
 }
@@ -860,7 +881,7 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
             context.afterKubeflow = addedObjects(synthesis.kubernetes, synthesize(second).kubernetes);
         }
         const previous = readPreviousSummary(outDir, synthesis.project, stack);
-        if (previous) context.changes = profileChanges(previous, synthesis, model.config.deleteRemovedProfiles);
+        if (previous) context.changes = profileChanges(previous, synthesis, model.config.deleteRemovedProfiles, model.config.finishMoves);
 
         writeFiles(outDir, renderFiles(synthesis, context));
         const findings = synthesisFindings(synthesis);

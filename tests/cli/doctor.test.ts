@@ -401,7 +401,29 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
             assert.match(out, /^data-eng\s+default-editor\s+data-eng-pipelines\s+DENIED: the role does not exist$/m);
             assert.match(out, /fix: the profile's awsIamRole names data-eng-pipelines, which this account does not have/);
             assert.match(out, /2 of 3 profile\(s\) DENIED/);
-            assert.equal(fake.count("GetRole"), 2, "kf-user is fetched once for its two profiles");
+            // kf-user once for its two profiles, data-eng-pipelines, and kf-user-…-1 (does a lowered shard still exist?)
+            assert.equal(fake.count("GetRole"), 3, "kf-user is fetched once for its two profiles");
+            assert.doesNotMatch(out, /Draining/);
+        });
+
+        it("GIVEN moves not finished (kf-user still trusting data-eng, a lowered shard still trusting team-b) WHEN the stack is checked live THEN each is listed as draining with the role the profile is on now", async () => {
+            fake.putRole(ROLE, profilesPolicy([TEAM_A, TEAM_B, "system:serviceaccount:data-eng:default-editor"]));
+            fake.putRole("data-eng-pipelines", profilesPolicy("system:serviceaccount:data-eng:default-editor"));
+            fake.putRole(`${ROLE}-1`, profilesPolicy([TEAM_B]));
+            try {
+                const { code, out } = await doctor("--stack", "team", "--project-dir", projectDir);
+                assert.equal(code, 0, "draining is not a denial");
+                assert.match(out, /^Draining \(moves not finished/m);
+                assert.match(out, /^ {2}kf-user-us-west-2-kf-dev: data-eng\/default-editor \(now on data-eng-pipelines\)$/m);
+                assert.match(out, /^ {2}kf-user-us-west-2-kf-dev-1: team-b\/default-editor \(now on kf-user-us-west-2-kf-dev\)$/m);
+                const { json } = await doctorJson("--stack", "team", "--project-dir", projectDir);
+                assert.deepEqual((json.draining as Array<{ role: string; namespace: string }>).map((d) => [d.role, d.namespace]), [
+                    [ROLE, "data-eng"],
+                    [`${ROLE}-1`, "team-b"],
+                ]);
+            } finally {
+                fake.removeRole(`${ROLE}-1`);
+            }
         });
 
         it("GIVEN every role trusting its profiles WHEN checked with --json and --provider-arn THEN it exits 0 and each row says allowed", async () => {

@@ -584,6 +584,29 @@ describe("npm run synth", function () {
         });
     });
 
+    it("GIVEN a previous synth WHEN userRoleShards grows THEN each moved profile is listed as draining on its old role; with finishMoves as finished", async () => {
+        const teams = ["team-a", "team-b", "team-c", "team-d", "team-e", "team-f"].map((name) => ({ name, owner: `${name}@example.com` }));
+        const base = { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-mv", "kubeflow-irsa:kubeflowInstalled": "true", "kubeflow-irsa:profiles": teams };
+        const dir = project("mv", base);
+        const out = tmpDir("mv");
+        assertOk(await synth("--stack", "mv", "--project-dir", dir, "--out", out));
+        const grown = await synth("--stack", "mv", "--project-dir", dir, "--out", out, "--config", "userRoleShards=2");
+        assertOk(grown);
+        const { changes, profiles } = readJson<Summary>(out, "summary.json");
+        const moved = profiles.filter((p) => p.roleArn.endsWith("kf-user-us-west-2-kf-mv-1")).map((p) => p.name);
+        assert.ok(moved.length > 0, "the fixture moves a profile");
+        assert.deepEqual(changes!.moves.map((m) => [m.profile, m.oldRole]), moved.map((n) => [n, "draining"]));
+        for (const name of moved) {
+            assert.match(grown.stdout, new RegExp(`^ {2}moved: ${name} kf-user-us-west-2-kf-mv → kf-user-us-west-2-kf-mv-1 \\(draining: after up kf-user-us-west-2-kf-mv keeps trusting it.*finishMoves\\)$`, "m"));
+        }
+        // Compared with the previous synth (already grown) nothing moves; against the first one, finishMoves finishes.
+        fs.writeFileSync(path.join(out, "summary.json"), JSON.stringify({ ...readJson<Summary>(out, "summary.json"), profiles: teams.map((t) => ({ name: t.name, namespace: t.name, roleArn: "arn:aws:iam::123456789012:role/kf-user-us-west-2-kf-mv" })) }));
+        const finishing = await synth("--stack", "mv", "--project-dir", dir, "--out", out, "--config", "userRoleShards=2", "--config", "finishMoves=true");
+        assertOk(finishing);
+        assert.deepEqual(readJson<Summary>(out, "summary.json").changes!.moves.map((m) => m.oldRole), moved.map(() => "finished"));
+        assert.match(finishing.stdout, /finishMoves: up removes it from kf-user-us-west-2-kf-mv/);
+    });
+
     it("GIVEN profiles on one role name in two accounts THEN each role gets its own owned statement and file", async () => {
         const out = tmpDir("accounts");
         const profiles = [
