@@ -139,7 +139,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
         const plan = planStack(config, config.accountId, config.drainingUserShards ?? []);
         super("kubeflow-irsa:index:KubeflowIrsa", name, {}, opts);
         if (config.enablePodIamPolicy) for (const warning of controlPlaneWarnings(config)) pulumi.log.warn(warning, this);
-        if (config.finishMoves !== false) {
+        if (config.finishMoves === true || (Array.isArray(config.finishMoves) && config.finishMoves.length > 0)) {
             const which = config.finishMoves === true ? "every move" : `the moves of ${config.finishMoves.join(", ")}`;
             pulumi.log.warn(
                 `kubeflow-irsa:finishMoves is set: this up finishes ${which} — the old roles stop trusting the moved service accounts` +

@@ -4,9 +4,7 @@
 // the host loads, against a local IAM. Judged by the trust evaluator.
 import { strict as assert } from "assert";
 import { cliValues } from "../support/program";
-import { FakeIam } from "../support/fakeIam";
-import { ACCOUNT } from "../support/fixtures";
-import { useLocalIam } from "../support/host";
+import { localIamForSuite } from "../support/host";
 import { StackLifecycle } from "../support/stackLifecycle";
 import { evaluateTrustPolicy } from "../../providers/trustEvaluation";
 
@@ -26,26 +24,16 @@ const config = cliValues({
 
 describe("anchors (program + host-loaded provider + local IAM)", function () {
     this.timeout(60_000);
-    let fake: FakeIam;
-    let restoreEnv: () => void;
-
-    before(async () => {
-        fake = await FakeIam.start({ accountId: ACCOUNT });
-        restoreEnv = useLocalIam(fake);
-    });
-    after(async () => {
-        restoreEnv();
-        await fake.close();
-    });
+    const local = localIamForSuite();
 
     it("GIVEN roles deployed with kfctl's anchors kubeflow:kf-user / kubeflow:kf-admin WHEN today's program runs `up` THEN each role moves to an anchor no pod can hold in one write, and a pod running as the old anchor can no longer assume it", async () => {
-        const stack = new StackLifecycle(fake);
+        const stack = new StackLifecycle(local());
         const first = await stack.up(config);
         const provider = first.run.outputs.oidcProviderArn as string;
         const issuer = provider.split(":oidc-provider/")[1];
         // What an earlier version left: the role's statement and the resource's state both name the old anchor.
         for (const role of [ADMIN, USER]) {
-            fake.putRole(role, {
+            local().putRole(role, {
                 Version: "2012-10-17",
                 Statement: [
                     {
@@ -58,7 +46,7 @@ describe("anchors (program + host-loaded provider + local IAM)", function () {
             });
             const held = stack.trust.get(`trust-${role}`)!;
             held.state = { ...held.state, outs: { ...held.state.outs, anchors: [OLD_ANCHOR[role]] } };
-            const before = evaluateTrustPolicy(fake.trustPolicy(role), { providerArn: provider, sub: OLD_ANCHOR[role], aud: "sts.amazonaws.com" });
+            const before = evaluateTrustPolicy(local().trustPolicy(role), { providerArn: provider, sub: OLD_ANCHOR[role], aud: "sts.amazonaws.com" });
             assert.ok(before.allowed, "the fixture grants the old anchor");
         }
 
@@ -66,7 +54,7 @@ describe("anchors (program + host-loaded provider + local IAM)", function () {
         for (const role of [ADMIN, USER]) {
             assert.equal(ops[`trust-${role}`], "update", role);
             assert.equal(writes[role], 1, `${role}: one write migrates the anchor`);
-            const document = fake.trustPolicy(role);
+            const document = local().trustPolicy(role);
             const judge = (subject: string) => evaluateTrustPolicy(document, { providerArn: provider, sub: subject, aud: "sts.amazonaws.com" }).allowed;
             assert.equal(judge(OLD_ANCHOR[role]), false, `${role}: a pod running as ${OLD_ANCHOR[role]} must not assume it`);
             for (const member of MEMBERS[role]) assert.ok(judge(member), `${role}: ${member} keeps its trust`);

@@ -6,9 +6,7 @@
 // and nothing that the stack's state does not own.
 import { strict as assert } from "assert";
 import { cliValues } from "../support/program";
-import { FakeIam } from "../support/fakeIam";
-import { ACCOUNT } from "../support/fixtures";
-import { useLocalIam } from "../support/host";
+import { localIamForSuite } from "../support/host";
 import { StackLifecycle } from "../support/stackLifecycle";
 import { evaluateTrustPolicy } from "../../providers/trustEvaluation";
 
@@ -68,25 +66,15 @@ function webIdentitySubjects(statements: Statement[]): { provider: string; subje
 
 describe("mode switches, every order over four ups (program + host-loaded provider + local IAM)", function () {
     this.timeout(120_000);
-    let fake: FakeIam;
-    let restoreEnv: () => void;
-
-    before(async () => {
-        fake = await FakeIam.start({ accountId: ACCOUNT });
-        restoreEnv = useLocalIam(fake);
-    });
-    after(async () => {
-        restoreEnv();
-        await fake.close();
-    });
+    const local = localIamForSuite();
 
     const orders: Mode[][] = [];
     for (let bits = 0; bits < 16; bits++) orders.push([0, 1, 2, 3].map((i) => ((bits >> i) & 1 ? "podIdentity" : "irsa")));
 
     for (const order of orders) {
         it(`GIVEN ${order.join(" → ")} THEN after each up kf-admin and kf-user trust exactly the mode's subjects, all owned, in at most one write per role`, async () => {
-            for (const role of [ADMIN, USER]) fake.removeRole(role);
-            const stack = new StackLifecycle(fake);
+            for (const role of [ADMIN, USER]) local().removeRole(role);
+            const stack = new StackLifecycle(local());
             let previous: Mode | undefined;
             for (const [step, mode] of order.entries()) {
                 const { run, ops, writes } = await stack.up(config(mode));

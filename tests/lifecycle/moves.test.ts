@@ -5,9 +5,8 @@
 // the move; a removed profile loses its trust at once. Trust is judged by the evaluator.
 import { strict as assert } from "assert";
 import { cliValues } from "../support/program";
-import { FakeIam } from "../support/fakeIam";
 import { ACCOUNT } from "../support/fixtures";
-import { useLocalIam } from "../support/host";
+import { localIamForSuite } from "../support/host";
 import { StackLifecycle } from "../support/stackLifecycle";
 import { evaluateTrustPolicy } from "../../providers/trustEvaluation";
 import { shardOf } from "../../components/placement";
@@ -25,33 +24,23 @@ const config = (profiles: Profile[], extra: Record<string, unknown> = {}) =>
 
 describe("moves: make before break (program + host-loaded provider + local IAM)", function () {
     this.timeout(120_000);
-    let fake: FakeIam;
-    let restoreEnv: () => void;
+    const local = localIamForSuite();
     let provider: string;
-
-    before(async () => {
-        fake = await FakeIam.start({ accountId: ACCOUNT });
-        restoreEnv = useLocalIam(fake);
-    });
-    after(async () => {
-        restoreEnv();
-        await fake.close();
-    });
     beforeEach(() => {
-        for (const name of fake.roleNames()) fake.removeRole(name);
+        for (const name of local().roleNames()) local().removeRole(name);
         // A role managed elsewhere, trusted by EC2 as well (so it never runs empty).
-        fake.putRole("data-science", { Version: "2012-10-17", Statement: [{ Sid: "Ec2", Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] });
+        local().putRole("data-science", { Version: "2012-10-17", Statement: [{ Sid: "Ec2", Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] });
     });
 
     /** Whether the role's live trust policy lets the namespace's default-editor assume it. */
     const trusts = (role: string, ns: string) => {
-        const doc = fake.role(role) ? fake.trustPolicy(role) : { Statement: [] };
+        const doc = local().role(role) ? local().trustPolicy(role) : { Statement: [] };
         return evaluateTrustPolicy(doc, { providerArn: provider, sub: sub(ns), aud: "sts.amazonaws.com" }).allowed;
     };
     const movedBetween = (from: number, to: number) => TEAMS.filter((t) => shardOf(t, from) !== shardOf(t, to));
 
     it("GIVEN userRoleShards 1 → 3 THEN each moved profile is trusted by kf-user and its new shard until finishMoves; then only by the new one, in one write on kf-user", async () => {
-        const stack = new StackLifecycle(fake);
+        const stack = new StackLifecycle(local());
         provider = (await stack.up(config(TEAMS.map((t) => profile(t))))).run.outputs.oidcProviderArn as string;
         const moved = movedBetween(1, 3);
         assert.ok(moved.length > 0 && moved.length < TEAMS.length, `the fixture moves some profiles: ${moved.join(", ")}`);
@@ -76,11 +65,11 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
     });
 
     it("GIVEN userRoleShards 3 → 1 THEN the shards beyond 1 stay (the program finds them in IAM) and keep trusting their moved profiles until finishMoves deletes them", async () => {
-        const stack = new StackLifecycle(fake);
+        const stack = new StackLifecycle(local());
         const all = TEAMS.map((t) => profile(t));
         provider = (await stack.up(config(all, { "kubeflow-irsa:userRoleShards": "3" }))).run.outputs.oidcProviderArn as string;
         const lowered = await stack.up(config(all));
-        assert.ok(fake.role(shard(1)) && fake.role(shard(2)), "no role a moved profile's pods may use is deleted");
+        assert.ok(local().role(shard(1)) && local().role(shard(2)), "no role a moved profile's pods may use is deleted");
         assert.equal(lowered.ops[`trust-${shard(2)}`], "update");
         for (const team of TEAMS) {
             assert.ok(trusts(USER, team), `${team} on kf-user`);
@@ -90,14 +79,14 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
         assert.deepEqual(lowered.run.outputs.kfUserRoleArns, [`arn:aws:iam::${ACCOUNT}:role/${USER}`], "only kf-user takes profiles");
 
         const finished = await stack.up(config(all, { "kubeflow-irsa:finishMoves": "true" }));
-        assert.equal(fake.role(shard(1)), undefined, "finishMoves deletes the drained shards");
-        assert.equal(fake.role(shard(2)), undefined);
+        assert.equal(local().role(shard(1)), undefined, "finishMoves deletes the drained shards");
+        assert.equal(local().role(shard(2)), undefined);
         assert.deepEqual([finished.ops[`trust-${shard(1)}`], finished.ops[`trust-${shard(2)}`]], ["delete", "delete"]);
         for (const team of TEAMS) assert.ok(trusts(USER, team));
     });
 
     it("GIVEN a profile moved to an awsIamRole and back THEN both roles trust it after each move; finishMoves [team-a] finishes it; the role it leaves last refuses to drop it until the move is finished", async () => {
-        const stack = new StackLifecycle(fake);
+        const stack = new StackLifecycle(local());
         provider = (await stack.up(config([profile("team-a"), profile("team-b")]))).run.outputs.oidcProviderArn as string;
 
         await stack.up(config([profile("team-a", EXTERNAL), profile("team-b")]));
@@ -118,11 +107,11 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
 
         await stack.up(config([profile("team-a"), profile("team-b")], { "kubeflow-irsa:finishMoves": "true" }));
         assert.ok(!trusts("data-science", "team-a") && trusts(USER, "team-a"));
-        assert.deepEqual(fake.trustPolicy("data-science").Statement.map((s: { Sid?: string }) => s.Sid), ["Ec2"], "what the stack did not write stays");
+        assert.deepEqual(local().trustPolicy("data-science").Statement.map((s: { Sid?: string }) => s.Sid), ["Ec2"], "what the stack did not write stays");
     });
 
     it("GIVEN a profile removed from the config THEN its trust goes in that same up: only moves drain", async () => {
-        const stack = new StackLifecycle(fake);
+        const stack = new StackLifecycle(local());
         provider = (await stack.up(config([profile("team-a"), profile("team-b")]))).run.outputs.oidcProviderArn as string;
         const removed = await stack.up(config([profile("team-b")]));
         assert.deepEqual(removed.writes, { [USER]: 1 });
@@ -131,13 +120,13 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
     });
 
     it("GIVEN finishMoves naming a profile the stack does not have THEN the config is refused before anything is registered", async () => {
-        const stack = new StackLifecycle(fake);
+        const stack = new StackLifecycle(local());
         const err = await stack.up(config([profile("team-a")], { "kubeflow-irsa:finishMoves": ["team-z"] })).then(
             () => undefined,
             (e: Error) => e,
         );
         assert.ok(err);
         assert.match(err.message, /kubeflow-irsa:finishMoves\[0\]: "team-z" is not a profile of this stack/);
-        assert.deepEqual(fake.roleNames(), ["data-science"]);
+        assert.deepEqual(local().roleNames(), ["data-science"]);
     });
 });

@@ -5,7 +5,7 @@ import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import requireFromString = require("require-from-string");
 import { TrustSubjects } from "../../providers/trustSubjects";
-import { FakeIam } from "./fakeIam";
+import { FakeIam, type FakeIamOptions } from "./fakeIam";
 import { ACCOUNT, DEV, sa } from "./fixtures";
 
 export type Provider = pulumi.dynamic.ResourceProvider;
@@ -82,6 +82,24 @@ export function useLocalIam(fake: FakeIam): () => void {
             else process.env[key] = saved[key];
         }
     };
+}
+
+/**
+ * Within a mocha suite: a local IAM for the whole suite, the AWS SDK pointed at it (and nowhere
+ * else), both undone after. Returns the running fake.
+ */
+export function localIamForSuite(options: FakeIamOptions = { accountId: ACCOUNT }): () => FakeIam {
+    let fake: FakeIam | undefined;
+    let restore: (() => void) | undefined;
+    before(async () => {
+        fake = await FakeIam.start(options);
+        restore = useLocalIam(fake);
+    });
+    after(async () => {
+        restore?.();
+        await fake?.close();
+    });
+    return () => fake!;
 }
 
 /** A failed engine step: what the user sees, and the state the engine keeps. */
