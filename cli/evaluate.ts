@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { PROJECT, parseStackConfig, type StackConfig } from "../components/config";
+import type { ExistingRole } from "../components/placement";
 import { issuerHostPath } from "../providers/subjects";
 
 /** The account mock ARNs are made in; a placeholder, like every ARN synth prints. */
@@ -164,7 +165,7 @@ export function configuredAccount(config: ConfigValues): string | undefined {
     }
 }
 
-function mocks(config: ConfigValues, stack: string, account: string, record: (r: RecordedResource) => void, iamRoles: readonly string[]): pulumi.runtime.Mocks {
+function mocks(config: ConfigValues, stack: string, account: string, record: (r: RecordedResource) => void, iamRoles: readonly ExistingRole[]): pulumi.runtime.Mocks {
     const region = config["aws:region"] ?? "us-east-1";
     return {
         newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
@@ -218,8 +219,15 @@ function mocks(config: ConfigValues, stack: string, account: string, record: (r:
             if (args.token === "aws:iam/getRoles:getRoles") {
                 // Offline, IAM holds only the roles the caller says (none for synth and the doctor).
                 const pattern = new RegExp(String(args.inputs.nameRegex ?? ".*"));
-                const names = iamRoles.filter((n) => pattern.test(n)).sort();
+                const names = iamRoles.map((r) => r.name).filter((n) => pattern.test(n)).sort();
                 return { id: "roles", names, arns: names.map((n) => `arn:aws:iam::${account}:role/${n}`) };
+            }
+            if (args.token === "aws:iam/getRole:getRole") {
+                const name = String(args.inputs.name);
+                const role = iamRoles.find((r) => r.name.toLowerCase() === name.toLowerCase());
+                // As the aws provider fails a read of a role IAM does not have.
+                if (!role) throw new Error(`reading IAM Role (${name}): couldn't find resource (NoSuchEntity: The role with name ${name} cannot be found.)`);
+                return { id: role.name, name: role.name, arn: `arn:aws:iam::${account}:role/${role.name}`, assumeRolePolicy: role.assumeRolePolicy, tags: role.tags };
             }
             return {};
         },
@@ -248,9 +256,9 @@ const PROGRAM = path.resolve(__dirname, "..", "index.ts");
  * `account` is what the mocked STS answers (the deployer's account): the placeholder by default;
  * `evaluateStack` passes the one the config tells (configuredAccount). `program`: another
  * checkout's index.ts (the upgrade fixtures record what an earlier version registered).
- * `iamRoles`: the role names the mocked `aws.iam.getRoles` finds (existing kf-user shards).
+ * `iamRoles`: the roles the mocked `aws.iam.getRoles` and `aws.iam.getRole` find (existing kf-user shards).
  */
-export async function runProgram(config: ConfigValues, stack = "synth", account = MOCK_ACCOUNT, program = PROGRAM, iamRoles: readonly string[] = []): Promise<ProgramRun> {
+export async function runProgram(config: ConfigValues, stack = "synth", account = MOCK_ACCOUNT, program = PROGRAM, iamRoles: readonly ExistingRole[] = []): Promise<ProgramRun> {
     return withNativeStacks(() => evaluate(config, stack, account, program, iamRoles));
 }
 
@@ -271,7 +279,7 @@ async function withNativeStacks<T>(fn: () => Promise<T>): Promise<T> {
     }
 }
 
-async function evaluate(config: ConfigValues, stack: string, account: string, program: string, iamRoles: readonly string[]): Promise<ProgramRun> {
+async function evaluate(config: ConfigValues, stack: string, account: string, program: string, iamRoles: readonly ExistingRole[]): Promise<ProgramRun> {
     const resources: RecordedResource[] = [];
     tapMockMonitor();
     await pulumi.runtime.setMocks(mocks(config, stack, account, (r) => resources.push(r), iamRoles), PROJECT, stack, false);

@@ -11,11 +11,14 @@ import {
     capacityProblems,
     drainingShardsOf,
     needsAccount,
+    pinnedShardProblems,
     planTrust,
     podIdentityTargets,
     roleNameProblems,
     roleNames,
+    shardStillDrains,
     userRoleName,
+    type ExistingRole,
     type TrustPlan,
 } from "./placement";
 import { roleIdentity } from "../providers/subjects";
@@ -28,7 +31,7 @@ import { KubeflowRoles } from "./roles";
  */
 export function planStack(config: StackConfig, account?: string, drainingShards: readonly number[] = []): TrustPlan {
     const shards = shardCount(config);
-    const problems = [...roleNameProblems({ ...config, userRoleShards: shards }), ...componentRoleProblems(config)];
+    const problems = [...roleNameProblems({ ...config, userRoleShards: shards }), ...componentRoleProblems(config), ...pinnedShardProblems(config, shards)];
     if (problems.length > 0) throw new ConfigError(problems);
     const plan = planTrust(config, shards, account, drainingShards);
     if (config.enablePodIamPolicy && config.identityMode === "irsa") {
@@ -98,17 +101,32 @@ export function mayDrainShards(config: StackConfig): boolean {
 }
 
 /**
- * The kf-user shards beyond userRoleShards that exist in IAM (`iam:ListRoles` through the stack's
- * aws provider, `aws.iam.getRoles`): left by a lowered count, they may still trust profiles that
- * moved away, and running pods of those profiles still use them. The program keeps them, with
- * their TrustSubjects holding only what drains, until finishMoves is true — otherwise the engine
- * would delete a role that running pods use. An invoke, not a resource.
+ * The kf-user shards beyond userRoleShards that still drain (`iam:ListRoles` and `iam:GetRole`
+ * through the stack's aws provider: `aws.iam.getRoles`, `aws.iam.getRole`): left by a lowered
+ * count, the stack's own shards that still trust moved profiles, whose running pods still use
+ * them (shardStillDrains). The program keeps them, with their TrustSubjects holding only what
+ * drains, until the moves are finished — otherwise the engine would delete a role that running
+ * pods use. Invokes, not resources.
  */
 export async function drainingUserShards(config: StackConfig): Promise<number[]> {
     if (!mayDrainShards(config)) return [];
-    const stem = userRoleName(config).replace(/[.+]/g, "\\$&");
-    const found = await aws.iam.getRoles({ nameRegex: `^${stem}-[0-9]+$` });
-    return drainingShardsOf(config, shardCount(config), found?.names ?? []);
+    const stem = userRoleName(config);
+    const found = await aws.iam.getRoles({ nameRegex: `^${stem.replace(/[.+]/g, "\\$&")}-[0-9]+$` });
+    const candidates = drainingShardsOf(config, shardCount(config), found?.names ?? []);
+    const roles = await Promise.all(candidates.map((n) => existingRole(`${stem}-${n}`)));
+    return candidates.filter((_, i) => roles[i] !== undefined && shardStillDrains(config, roles[i]!));
+}
+
+/** The role as IAM reports it, or undefined when IAM says there is none (a listing can lag a delete). */
+async function existingRole(name: string): Promise<ExistingRole | undefined> {
+    try {
+        const role = await aws.iam.getRole({ name });
+        return { name, assumeRolePolicy: role.assumeRolePolicy, tags: role.tags ?? {} };
+    } catch (err) {
+        const message = (err as Error).message ?? String(err);
+        if (/NoSuchEntity|cannot be found|couldn't find|not found/i.test(message)) return undefined;
+        throw new Error(`reading role "${name}" (iam:GetRole), a kf-user shard beyond kubeflow-irsa:userRoleShards that may still drain moved profiles, failed: ${message}`);
+    }
 }
 
 export interface KubeflowIrsaArgs extends StackConfig {

@@ -3,8 +3,9 @@
 // before registering anything, so capacity problems fail `pulumi preview`, not half an `up`.
 
 import { createHash } from "crypto";
-import { buildTrustPolicy, policySize, LIST_ITEM_OVERHEAD, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
-import { anchorSubject, issuerHostPath, parseOidcProviderArn, parseRoleRef, ROLE_NAME_MAX, roleIdentity, roleKey, subjectOf, subjectOfRef } from "../providers/subjects";
+import { buildTrustPolicy, parsePolicyDocument, policySize, presentSubjects, LIST_ITEM_OVERHEAD, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
+import { trustedOidcProviders } from "../providers/trustRules";
+import { ANCHOR_NAMESPACE, anchorSubject, issuerHostPath, parseOidcProviderArn, parseRoleRef, ROLE_NAME_MAX, roleIdentity, roleKey, subjectOf, subjectOfRef } from "../providers/subjects";
 import { MAX_USER_ROLE_SHARDS, type StackConfig } from "./config";
 import { componentRoleName, controlPlaneComponents, type ControlPlaneComponent } from "./controllers";
 
@@ -62,13 +63,69 @@ export function userRoleName(config: Pick<StackConfig, "region" | "clusterName">
  * trust profiles that moved away from them.
  */
 export function drainingShardsOf(config: Pick<StackConfig, "region" | "clusterName">, shards: number, existing: readonly string[]): number[] {
-    const stem = userRoleName(config).toLowerCase();
     return existing
-        .map((name) => name.toLowerCase())
-        .filter((name) => name.startsWith(`${stem}-`) && /^[1-9]\d*$/.test(name.slice(stem.length + 1)))
-        .map((name) => Number(name.slice(stem.length + 1)))
-        .filter((i) => i >= shards)
+        .map((name) => shardNumber(config, name))
+        .filter((i): i is number => i !== undefined && i >= shards)
         .sort((a, b) => a - b);
+}
+
+/** The n of a role named `kf-user-<region>-<cluster>-<n>` (n ≥ 1, IAM names fold case); undefined for any other name. */
+function shardNumber(config: Pick<StackConfig, "region" | "clusterName">, roleName: string): number | undefined {
+    const stem = `${userRoleName(config).toLowerCase()}-`;
+    const name = roleName.toLowerCase();
+    return name.startsWith(stem) && /^[1-9]\d*$/.test(name.slice(stem.length)) ? Number(name.slice(stem.length)) : undefined;
+}
+
+/** A role as IAM reports it (`aws.iam.getRole`): its trust policy and tags. */
+export interface ExistingRole {
+    name: string;
+    assumeRolePolicy: string;
+    tags: Record<string, string>;
+}
+
+/** The tags of every role the stack creates (see KubeflowRoles). */
+export function roleTags(config: Pick<StackConfig, "clusterName">): Record<string, string> {
+    return { "kubeflow-irsa/cluster": config.clusterName, "managed-by": "kubeflow-irsa" };
+}
+
+/**
+ * Whether a kf-user shard beyond the count still drains and must stay registered: the stack's own
+ * role (its tags; a same-named role of someone else is not the stack's to keep or delete), still
+ * trusting a subject that is not an anchor — a moved profile's running pods may hold its ARN. A
+ * shard left with its anchor alone (every move finished, also by a finishMoves list) drains
+ * nothing, and the program lets it go; so does a role that a lagging ListRoles still shows after
+ * finishMoves deleted it. A trust policy that cannot be read is kept: deleting is what cannot be undone.
+ */
+export function shardStillDrains(config: Pick<StackConfig, "clusterName">, role: ExistingRole): boolean {
+    const tags = roleTags(config);
+    if (Object.entries(tags).some(([key, value]) => role.tags[key] !== value)) return false;
+    let document;
+    try {
+        document = parsePolicyDocument(role.assumeRolePolicy);
+    } catch {
+        return true;
+    }
+    const notAnchor = (subject: string) => subject.split(":")[2] !== ANCHOR_NAMESPACE;
+    return trustedOidcProviders(document).some((provider) => presentSubjects(document, provider).some(notAnchor));
+}
+
+/**
+ * Profiles whose awsIamRole names a kf-user shard the stack does not create at this count
+ * (`kf-user-<region>-<cluster>-<n>`, n ≥ userRoleShards): that role exists only while the count
+ * covers it, or while it drains, so pinning a team to it would leave the team's trust on a role
+ * the stack deletes.
+ */
+export function pinnedShardProblems(config: Pick<StackConfig, "region" | "clusterName" | "profiles">, shards: number): string[] {
+    return config.profiles.flatMap((p, index) => {
+        const name = p.awsIamRole ? roleIdentity(p.awsIamRole)?.name : undefined;
+        const n = name === undefined ? undefined : shardNumber(config, name);
+        return n !== undefined && n >= shards
+            ? [
+                  `kubeflow-irsa:profiles[${index}].awsIamRole: ${JSON.stringify(p.awsIamRole)} is kf-user shard ${n}, which this stack creates only while kubeflow-irsa:userRoleShards is above ${n} (it is ${shards}); ` +
+                      `leave awsIamRole out to let placement choose a kf-user shard, or set userRoleShards to ${n + 1}`,
+              ]
+            : [];
+    });
 }
 
 /** Every role name of the plan: kf-admin, the components' roles, kf-user and its shards (draining ones too). */

@@ -13,7 +13,7 @@ import { buildTrustPolicy, POLICY_VERSION, serializePolicy, type PolicyDocument 
 import { TARGET_ROLES_POLICY, targetRolesPolicy, type ChainTarget } from "./chaining";
 import type { IdentityMode } from "./config";
 import { controlPlaneComponents, type AdminRoleMode, type AlbController, type ComponentId } from "./controllers";
-import { partitionOf, type RoleNames } from "./placement";
+import { partitionOf, roleTags, type RoleNames } from "./placement";
 
 /** The Pod Identity trust (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html). */
 export const POD_IDENTITY_TRUST: PolicyDocument = {
@@ -81,7 +81,7 @@ export class KubeflowRoles extends pulumi.ComponentResource {
 
     constructor(name: string, args: KubeflowRolesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeflow-irsa:roles:KubeflowRoles", name, {}, opts);
-        const tags = { "kubeflow-irsa/cluster": args.clusterName, "managed-by": "kubeflow-irsa" };
+        const tags = roleTags(args);
 
         const role = (roleName: string, anchor: string, description: string) => {
             const irsa = args.identityMode === "irsa";

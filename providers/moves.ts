@@ -76,20 +76,28 @@ export function drainChanged(draining: readonly string[], settings: MoveSettings
 
 /**
  * Subjects a delete would cut off although their move is not finished: owned subjects of a role
- * the stack does not create (no anchors) whose profile the config now places on another role —
- * another awsIamRole, or none (back on the stack's kf-user roles). A role left by its last
- * profile leaves the program, which then no longer knows it: the delete refuses instead, and
- * finishMoves lets it go. A destroy with the config unchanged judges every profile on its own
- * role, so nothing is refused. The stack's own roles are deleted only on purpose (destroy, a mode
- * switch, finishMoves: the program keeps a draining kf-user shard registered), and never refuse.
+ * the stack does not create (no anchors, no owned statements) whose profile the config now places
+ * on another role — another awsIamRole, or none (back on the stack's kf-user roles). A role left
+ * by its last profile leaves the program, which then no longer knows it: the delete removes what
+ * the config no longer grants and refuses to remove these, and finishMoves lets them go.
+ *
+ * A role that the config still gives a profile is not being left but destroyed (`pulumi destroy`
+ * runs with the stack config unchanged): nothing is refused, draining subjects of earlier moves
+ * included — the roles they moved to go in the same destroy. The stack's own roles are deleted
+ * only on purpose (destroy, a mode switch, finishMoves: the program keeps a draining kf-user shard
+ * registered), and never refuse.
  */
-export function unfinishedMovesOnDelete(state: { role: string; roleArn?: string; subjects: string[]; anchors: string[]; draining?: string[] }, settings: MoveSettings): string[] {
+export function unfinishedMovesOnDelete(
+    state: { role: string; roleArn?: string; subjects: string[]; anchors: string[]; statements?: unknown[]; draining?: string[] },
+    settings: MoveSettings,
+): string[] {
     const granted = settings.granted;
-    if (!granted || state.anchors.length > 0) return [];
+    if (!granted || state.anchors.length > 0 || (state.statements ?? []).length > 0) return [];
     const here = state.roleArn ?? state.role;
-    return [...state.subjects, ...(state.draining ?? [])].filter((s) => {
-        if (!granted.has(s) || finished(s, settings)) return false;
-        const target = granted.get(s)!;
-        return target === "" || !sameRole(target, here);
-    });
+    const placedHere = (s: string) => {
+        const target = granted.get(s);
+        return target !== undefined && target !== "" && sameRole(target, here);
+    };
+    if (state.subjects.some(placedHere)) return [];
+    return [...new Set([...state.subjects, ...(state.draining ?? [])])].filter((s) => granted.has(s) && !finished(s, settings)).sort();
 }

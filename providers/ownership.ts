@@ -162,11 +162,25 @@ export function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInp
     return [...changes, ...retirements(retired)];
 }
 
-/** A delete: every owned subject goes, under every provider the state names; anchors stay. */
-export function deleteChanges(state: TrustSubjectsOutputs): TrustChange[] {
-    return held(state)
-        .map((e) => ({ providerArn: e.providerArn, add: [], remove: e.subjects.filter((s) => !state.anchors.includes(s)) }))
+/**
+ * A delete: every owned subject goes, under every provider the state names, but those in `keep`
+ * (moves a delete may not finish, see ./moves); anchors stay. The removals come after what keeps
+ * the document non-empty — the anchors, or else the owned statements — added where a partial
+ * write left them out: the state owns them, but IAM need not hold them. No removal, no change.
+ */
+export function deleteChanges(state: TrustSubjectsOutputs, keep: readonly string[] = []): TrustChange[] {
+    const kept = new Set([...state.anchors, ...keep]);
+    const removals = held(state)
+        .map((e) => ({ providerArn: e.providerArn, add: [], remove: e.subjects.filter((s) => !kept.has(s)) }))
         .filter((c) => c.remove.length > 0);
+    if (removals.length === 0) return [];
+    const floor: TrustChange[] =
+        state.anchors.length > 0 && state.providerArn
+            ? [{ providerArn: state.providerArn, add: state.anchors, remove: [] }]
+            : state.statements.length > 0
+              ? [{ ensure: state.statements }]
+              : [];
+    return [...floor, ...removals];
 }
 
 /** Whether the state asks for an update even when the inputs did not change. */

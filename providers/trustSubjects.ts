@@ -177,7 +177,8 @@ function unfinishedMoves(state: TrustSubjectsOutputs, subjects: string[]): Error
     const namespaces = [...new Set(subjects.map((s) => s.split(":")[2]))].sort();
     return new Error(
         `role "${state.roleName}" still trusts ${subjects.join(", ")}: this \`up\` moved ${namespaces.length === 1 ? "profile" : "profiles"} ${namespaces.join(", ")} to another role, ` +
-            "and the stack no longer uses this one, so deleting its trust now would cut off every pod started before the move (EKS gave them this role's ARN). Nothing was removed. " +
+            "and the stack no longer uses this one, so deleting its trust now would cut off every pod started before the move (EKS gave them this role's ARN). " +
+            "Only these stay: every other subject the stack owned in the role was removed. " +
             "Restart the moved profiles' workloads when convenient, then finish the move: set kubeflow-irsa:finishMoves to true (or list the profiles) and run `pulumi up`",
     );
 }
@@ -311,13 +312,15 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                 const wrongAccount = accountProblem(role, current.roleArn);
                 if (wrongAccount) throw new Error(wrongAccount);
                 const present = (provider: string, subjects: string[]) => (provider ? presentSubjects(current.document, provider, subjects) : []);
+                // Anchors are what the resource must keep in the role, not drift: they stay in the
+                // state, and one the read does not show is held (below) for the next up to put back.
                 const inputs: TrustSubjectsInputs = {
                     role,
                     providerArn,
                     subjects: present(providerArn, state?.subjects ?? []),
                     maxPolicyChars: state?.maxPolicyChars ?? DEFAULT_MAX_POLICY_CHARS,
                     allowWildcards: state?.allowWildcards ?? false,
-                    anchors: present(providerArn, state?.anchors ?? []),
+                    anchors: state?.anchors ?? [],
                     retiredStatements: state?.retiredStatements ?? [],
                     statements: state?.statements ?? [],
                 };
@@ -325,7 +328,8 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                 // next up puts back what the config names) but stays owned: one read may lag a
                 // write that landed, and dropping it would strand it if the config lets it go.
                 const draining = present(providerArn, state?.draining ?? []);
-                const unseen = [...(state?.subjects ?? []), ...(state?.draining ?? [])].filter((s) => !inputs.subjects.includes(s) && !draining.includes(s));
+                const seen = new Set([...inputs.subjects, ...draining, ...present(providerArn, inputs.anchors)]);
+                const unseen = [...(state?.subjects ?? []), ...(state?.draining ?? []), ...inputs.anchors].filter((s) => !seen.has(s));
                 const leftovers = mergeHeld([...(state?.leftovers ?? []), { providerArn, subjects: unseen }]);
                 return { id, props: { ...outputsOf(inputs, current, draining), leftovers } };
             } finally {
@@ -348,11 +352,13 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
 
         async delete(_id: string, state: TrustSubjectsOutputs): Promise<void> {
             const props = normalizedState(state);
+            // Moves this delete may not finish stay; everything else owned goes in the same write,
+            // so a profile removed from the config loses its trust even while the delete is refused.
             const unfinished = unfinishedMovesOnDelete(props, session.moves);
-            if (unfinished.length > 0) throw unfinishedMoves(props, unfinished);
-            const changes = deleteChanges(props);
+            const changes = deleteChanges(props, unfinished);
             // Nothing owned (only anchors): no IAM call. A role that is already gone has nothing left to remove.
             if (changes.length > 0) await reconcile(session.settings, props, changes, "delete");
+            if (unfinished.length > 0) throw unfinishedMoves(props, unfinished);
         },
     };
 }

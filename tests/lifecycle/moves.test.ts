@@ -85,29 +85,72 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
         for (const team of TEAMS) assert.ok(trusts(USER, team));
     });
 
+    it("GIVEN userRoleShards 3 → 1 and every move of the dropped shards finished by a finishMoves list THEN the next up deletes those shards; a same-named role that is not the stack's is never taken", async () => {
+        const stack = new StackLifecycle(local());
+        const all = TEAMS.map((t) => profile(t));
+        provider = (await stack.up(config(all, { "kubeflow-irsa:userRoleShards": "3" }))).run.outputs.oidcProviderArn as string;
+        await stack.up(config(all));
+        const moved = movedBetween(3, 1);
+        await stack.up(config(all, { "kubeflow-irsa:finishMoves": moved }));
+        for (const team of moved) assert.equal(trusts(shard(shardOf(team, 3)), team), false, `${team}'s move is finished`);
+        const after = await stack.up(config(all));
+        assert.equal(local().role(shard(1)), undefined, "a shard that trusts nothing but its anchor drains nothing: it goes");
+        assert.equal(local().role(shard(2)), undefined);
+        assert.deepEqual([after.ops[`trust-${shard(1)}`], after.ops[`trust-${shard(2)}`]], ["delete", "delete"]);
+
+        // A role of someone else's with a shard's name (no kubeflow-irsa tags), trusting a team: not the stack's.
+        local().putRole(shard(2), { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Federated: provider }, Action: "sts:AssumeRoleWithWebIdentity", Condition: { StringEquals: { [`${provider.split("oidc-provider/")[1]}:sub`]: sub("team-a") } } }] });
+        const foreign = await stack.up(config(all));
+        assert.equal(foreign.ops[`trust-${shard(2)}`], undefined, "no TrustSubjects for a role the stack did not create");
+        assert.ok(local().role(shard(2)) && trusts(shard(2), "team-a"), "and it is left as it is");
+        local().removeRole(shard(2));
+    });
+
+    it("GIVEN an awsIamRole naming a kf-user shard beyond userRoleShards THEN the config is refused before anything is registered", async () => {
+        const stack = new StackLifecycle(local());
+        const err = await stack.up(config([profile("team-a", `arn:aws:iam::${ACCOUNT}:role/${shard(3)}`)], { "kubeflow-irsa:userRoleShards": "2" })).then(
+            () => undefined,
+            (e: Error) => e,
+        );
+        assert.ok(err);
+        assert.match(err.message, /kubeflow-irsa:profiles\[0\]\.awsIamRole: .*kf-user shard 3, which this stack creates only while kubeflow-irsa:userRoleShards is above 3 \(it is 2\).*set userRoleShards to 4/);
+        assert.deepEqual(local().roleNames(), ["data-science"]);
+    });
+
     it("GIVEN a profile moved to an awsIamRole and back THEN both roles trust it after each move; finishMoves [team-a] finishes it; the role it leaves last refuses to drop it until the move is finished", async () => {
         const stack = new StackLifecycle(local());
         provider = (await stack.up(config([profile("team-a"), profile("team-b")]))).run.outputs.oidcProviderArn as string;
 
-        await stack.up(config([profile("team-a", EXTERNAL), profile("team-b")]));
+        await stack.up(config([profile("team-a", EXTERNAL), profile("team-b"), profile("team-c", EXTERNAL)]));
         assert.ok(trusts("data-science", "team-a") && trusts(USER, "team-a"), "after the move both roles trust team-a");
-        const done = await stack.up(config([profile("team-a", EXTERNAL), profile("team-b")], { "kubeflow-irsa:finishMoves": ["team-a"] }));
+        const done = await stack.up(config([profile("team-a", EXTERNAL), profile("team-b"), profile("team-c", EXTERNAL)], { "kubeflow-irsa:finishMoves": ["team-a"] }));
         assert.deepEqual(done.writes, { [USER]: 1 });
         assert.ok(trusts("data-science", "team-a") && !trusts(USER, "team-a") && trusts(USER, "team-b"));
 
-        // Back to kf-user: data-science keeps no profile, so the program stops registering its TrustSubjects.
+        // Back to kf-user, and team-c removed: data-science keeps no profile, so the program stops registering its TrustSubjects.
         const back = await stack.up(config([profile("team-a"), profile("team-b")])).then(
             () => undefined,
             (err: Error) => err,
         );
         assert.ok(back, "the delete that would cut team-a's running pods off refuses");
-        assert.match(back.message, /data-science.*still trusts system:serviceaccount:team-a:default-editor.*Nothing was removed.*finishMoves/s);
+        assert.match(back.message, /data-science.*still trusts system:serviceaccount:team-a:default-editor.*Only these stay.*finishMoves/s);
         assert.ok(trusts("data-science", "team-a") && trusts(USER, "team-a"), "both trust it while it drains");
+        assert.equal(trusts("data-science", "team-c"), false, "team-c, removed from the config, lost its trust in the same up although the delete refused");
         assert.ok(stack.trust.has("trust-123456789012-data-science"), "the state still owns what data-science holds");
 
         await stack.up(config([profile("team-a"), profile("team-b")], { "kubeflow-irsa:finishMoves": "true" }));
         assert.ok(!trusts("data-science", "team-a") && trusts(USER, "team-a"));
         assert.deepEqual(local().trustPolicy("data-science").Statement.map((s: { Sid?: string }) => s.Sid), ["Ec2"], "what the stack did not write stays");
+    });
+
+    it("GIVEN a profile draining on an awsIamRole that other profiles still use WHEN the stack is destroyed THEN nothing refuses, and nothing the stack wrote stays", async () => {
+        const stack = new StackLifecycle(local());
+        provider = (await stack.up(config([profile("team-a", EXTERNAL), profile("team-b", EXTERNAL)]))).run.outputs.oidcProviderArn as string;
+        await stack.up(config([profile("team-a"), profile("team-b", EXTERNAL)]));
+        assert.deepEqual(stack.trust.get("trust-123456789012-data-science")!.state.outs.draining, [sub("team-a")], "team-a drains on data-science");
+        await stack.destroy();
+        assert.deepEqual(local().roleNames(), ["data-science"], "the stack's roles are gone");
+        assert.deepEqual(local().trustPolicy("data-science").Statement.map((s: { Sid?: string }) => s.Sid), ["Ec2"], "data-science holds only what the stack did not write");
     });
 
     it("GIVEN a profile removed from the config THEN its trust goes in that same up: only moves drain", async () => {

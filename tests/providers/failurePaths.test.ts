@@ -233,6 +233,38 @@ describe("TrustSubjects failure paths (local IAM, host-loaded provider, engine p
             assert.ok(statementsOf(fake.trustPolicy(role)).some((s: any) => s.Action === "sts:AssumeRole" && s.Principal.Service === "pods.eks.amazonaws.com"));
         });
 
+        it("GIVEN a switch to podIdentity whose write was sent but never landed WHEN the stack is destroyed THEN the delete keeps the role's trust valid (the owned Pod Identity statement) and removes every OIDC subject it owned", async () => {
+            const podIdentity = { Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] };
+            const role = "kf-admin-us-west-2-kf-half-switched";
+            fake.putRole(role, buildTrustPolicy(DEV, [KF_USER_ANCHOR]));
+            const { state } = await engine.up(undefined, { role, providerArn: DEV, subjects: [sa("alice")], anchors: [KF_USER_ANCHOR] });
+            // every attempt of the switch's write is cut off before IAM applies it
+            fake.failNext("UpdateAssumeRolePolicy", { kind: "drop" }, 10, role);
+            const failed = await engine.failingUp(state, { role, providerArn: "", subjects: [], anchors: [], statements: [podIdentity] });
+            assert.equal(failed.state!.initFailed, true, "a write was sent: the engine keeps the partial state");
+            assert.deepEqual(trusts(role, DEV).sort(), [sa("alice"), KF_USER_ANCHOR].sort(), "IAM still holds the IRSA trust");
+            fake.clearFaults();
+            await engine.destroy(failed.state!);
+            assert.deepEqual(trusts(role, DEV), [], "nothing of the stack's OIDC trust stays");
+            assert.deepEqual(statementsOf(fake.trustPolicy(role)).map((s: any) => s.Principal.Service), ["pods.eks.amazonaws.com"], "the statement the state owns keeps the document valid");
+        });
+
+        it("GIVEN a refresh whose read does not show the anchor WHEN the next up runs THEN the anchor is put back; the state never stops owning it", async () => {
+            const role = "kf-user-us-west-2-kf-lost-anchor";
+            fake.putRole(role, buildTrustPolicy(DEV, [KF_USER_ANCHOR]));
+            const args = { role, providerArn: DEV, subjects: [sa("alice")], anchors: [KF_USER_ANCHOR] };
+            const { state } = await engine.up(undefined, args);
+            // someone (or a lagging replica) shows the role without the anchor
+            fake.putRole(role, buildTrustPolicy(DEV, [sa("alice")]));
+            const read = await engine.provider.read!(state.id, state.outs as any);
+            assert.deepEqual(read.props!.anchors, [KF_USER_ANCHOR], "an anchor is a duty, not drift: the refreshed state keeps it");
+            assert.deepEqual(read.props!.leftovers, [{ providerArn: DEV, subjects: [KF_USER_ANCHOR] }], "and holds it for the next up");
+            const next = await engine.up({ id: state.id, outs: read.props! }, args);
+            assert.equal(next.op, "update");
+            assert.deepEqual(trusts(role, DEV).sort(), [sa("alice"), KF_USER_ANCHOR].sort());
+            assert.deepEqual(next.state.outs.leftovers, []);
+        });
+
         for (const ending of ["up", "destroy"] as const) {
             it(`GIVEN a move interrupted after its write was sent WHEN the next ${ending} runs THEN nothing of the old cluster stays`, async () => {
                 const role = `kf-user-us-west-2-kf-interrupted-${ending}`;

@@ -293,10 +293,11 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             assert.deepEqual(presentSubjects(fake.trustPolicy("kf-anchored"), PROD), [KF_USER]);
             await provider.delete!(step.state.id, step.state.outs);
             assert.deepEqual(presentSubjects(fake.trustPolicy("kf-anchored"), PROD), [KF_USER]);
-            // drift of an anchor shows on refresh, so the next up restores it
+            // drift of an anchor shows on refresh (held for the next up, still owned), so the next up restores it
             fake.putRole("kf-anchored", buildTrustPolicy(PROD, [sa("bob")]));
             const refreshed = await provider.read!(step.state.id, step.state.outs);
-            assert.deepEqual(refreshed.props!.anchors, []);
+            assert.deepEqual(refreshed.props!.anchors, [KF_USER]);
+            assert.deepEqual(refreshed.props!.leftovers, [{ providerArn: PROD, subjects: [KF_USER] }]);
             assert.equal((await provider.diff!(step.state.id, refreshed.props!, { ...step.state.outs, __provider: providerText })).changes, true);
         });
 

@@ -307,6 +307,11 @@ export class FakeIam {
     this.beforeHooks.push({ action, hook });
   }
 
+  /** Drops every injected fault not yet taken. */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   count(action: string): number {
     return this.calls.filter((c) => c.action === action).length;
   }

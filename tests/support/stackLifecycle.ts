@@ -33,6 +33,8 @@ export class StackLifecycle {
     readonly trust = new Map<string, Held>();
     /** Role names the stack created (and so deletes when the program stops registering them). */
     readonly roles = new Map<string, { retainOnDelete: boolean; protect: boolean }>();
+    /** Tags of the roles in the local IAM (it keeps none itself), by lower-cased name: the program's, or a test's. */
+    readonly tags = new Map<string, Record<string, string>>();
     private engine: Engine | undefined;
     private config: ConfigValues = {};
 
@@ -41,7 +43,8 @@ export class StackLifecycle {
     /** One `pulumi up` with this config. Throws the first failing step's error. */
     async up(config: ConfigValues): Promise<UpResult> {
         // The program asks IAM which kf-user shards exist (aws.iam.getRoles): the local IAM answers.
-        const run = await runProgram(config, "dev", undefined, undefined, this.fake.roleNames());
+        const existing = this.fake.roleNames().map((name) => ({ name, assumeRolePolicy: this.fake.role(name)!.document, tags: this.tags.get(name.toLowerCase()) ?? {} }));
+        const run = await runProgram(config, "dev", undefined, undefined, existing);
         // Each `pulumi up` is a new host process: the provider is loaded and configured with this config.
         this.engine = undefined;
         this.config = config;
@@ -50,7 +53,10 @@ export class StackLifecycle {
         const registeredRoles = ofType(run, ROLE_TYPE);
         for (const role of registeredRoles) {
             const name = String(role.inputs.name);
-            if (!this.fake.role(name)) this.fake.putRole(name, String(role.inputs.assumeRolePolicy));
+            if (!this.fake.role(name)) {
+                this.fake.putRole(name, String(role.inputs.assumeRolePolicy));
+                this.tags.set(name.toLowerCase(), role.inputs.tags as Record<string, string>);
+            }
             this.roles.set(name, { retainOnDelete: role.options.retainOnDelete, protect: role.options.protect });
         }
         const registeredTrust = ofType(run, TRUST_TYPE);
@@ -74,7 +80,7 @@ export class StackLifecycle {
         for (const [name, options] of [...this.roles]) {
             if (roleNames.has(name)) continue;
             if (options.protect) throw new Error(`the engine refuses to delete role ${name}: it is protected`);
-            if (!options.retainOnDelete) this.fake.removeRole(name);
+            if (!options.retainOnDelete) this.removeRole(name);
             this.roles.delete(name);
         }
         const writes: Record<string, number> = {};
@@ -82,6 +88,28 @@ export class StackLifecycle {
             if (call.action === "UpdateAssumeRolePolicy" && call.roleName) writes[call.roleName] = (writes[call.roleName] ?? 0) + 1;
         }
         return { run, ops, writes };
+    }
+
+    /**
+     * `pulumi destroy`: the stack config is the last up's (a destroy runs with it unchanged); every
+     * TrustSubjects is deleted with the code its state was written with, then the stack's roles.
+     * Throws the first failing delete's error, keeping what was not deleted.
+     */
+    async destroy(): Promise<void> {
+        this.engine = undefined;
+        for (const [name, held] of [...this.trust]) {
+            if (!held.retainOnDelete) await (await this.engineOf(held.providerText)).destroy(held.state);
+            this.trust.delete(name);
+        }
+        for (const [name, options] of [...this.roles]) {
+            if (!options.retainOnDelete) this.removeRole(name);
+            this.roles.delete(name);
+        }
+    }
+
+    private removeRole(name: string): void {
+        this.fake.removeRole(name);
+        this.tags.delete(name.toLowerCase());
     }
 
     /** The role's live trust policy. */
