@@ -16,7 +16,7 @@ import {
     podIdentityTargets,
     roleNameProblems,
     roleNames,
-    shardStillDrains,
+    shardDrains,
     userRoleName,
     type ExistingRole,
     type TrustPlan,
@@ -114,7 +114,10 @@ export async function drainingUserShards(config: StackConfig): Promise<number[]>
     const found = await aws.iam.getRoles({ nameRegex: `^${stem.replace(/[.+]/g, "\\$&")}-[0-9]+$` });
     const candidates = drainingShardsOf(config, shardCount(config), found?.names ?? []);
     const roles = await Promise.all(candidates.map((n) => existingRole(`${stem}-${n}`)));
-    return candidates.filter((_, i) => roles[i] !== undefined && shardStillDrains(config, roles[i]!));
+    const verdicts = roles.map((role) => (role ? shardDrains(config, role) : false));
+    const problems = verdicts.flatMap((v) => (typeof v === "object" ? [v.problem] : []));
+    if (problems.length > 0) throw new ConfigError(problems);
+    return candidates.filter((_, i) => verdicts[i] === true);
 }
 
 /** The role as IAM reports it, or undefined when IAM says there is none (a listing can lag a delete). */
@@ -123,8 +126,10 @@ async function existingRole(name: string): Promise<ExistingRole | undefined> {
         const role = await aws.iam.getRole({ name });
         return { name, assumeRolePolicy: role.assumeRolePolicy, tags: role.tags ?? {} };
     } catch (err) {
+        // The aws provider's words for a role IAM does not have (a 404 NoSuchEntity); anything
+        // else — a denial above all — is not taken for absence.
         const message = (err as Error).message ?? String(err);
-        if (/NoSuchEntity|cannot be found|couldn't find|not found/i.test(message)) return undefined;
+        if (/couldn't find resource|NoSuchEntity/.test(message) && !/AccessDenied|StatusCode: 403|status code: 403/i.test(message)) return undefined;
         throw new Error(`reading role "${name}" (iam:GetRole), a kf-user shard beyond kubeflow-irsa:userRoleShards that may still drain moved profiles, failed: ${message}`);
     }
 }

@@ -89,24 +89,35 @@ export function roleTags(config: Pick<StackConfig, "clusterName">): Record<strin
 }
 
 /**
- * Whether a kf-user shard beyond the count still drains and must stay registered: the stack's own
- * role (its tags; a same-named role of someone else is not the stack's to keep or delete), still
- * trusting a subject that is not an anchor — a moved profile's running pods may hold its ARN. A
- * shard left with its anchor alone (every move finished, also by a finishMoves list) drains
- * nothing, and the program lets it go; so does a role that a lagging ListRoles still shows after
- * finishMoves deleted it. A trust policy that cannot be read is kept: deleting is what cannot be undone.
+ * Whether a kf-user shard beyond the count still drains and must stay registered: it still trusts
+ * a subject that is not an anchor — a moved profile's running pods may hold its ARN. A shard left
+ * with its anchor alone (every move finished, also by a finishMoves list) drains nothing, and the
+ * program lets it go; so does a role that a lagging ListRoles still shows after finishMoves
+ * deleted it. A trust policy that cannot be read is kept: deleting is what cannot be undone.
+ * A role that drains but lacks the stack's tags (roleTags) is a problem, not a guess: it may be
+ * someone else's role of that name, or the stack's with its tags hidden (aws:ignoreTags) or
+ * rewritten — taking it would claim a stranger's role, dropping it would let the engine delete a
+ * role that running pods use.
  */
-export function shardStillDrains(config: Pick<StackConfig, "clusterName">, role: ExistingRole): boolean {
-    const tags = roleTags(config);
-    if (Object.entries(tags).some(([key, value]) => role.tags[key] !== value)) return false;
-    let document;
+export function shardDrains(config: Pick<StackConfig, "clusterName" | "userRoleShards">, role: ExistingRole): boolean | { problem: string } {
+    let drains = true;
     try {
-        document = parsePolicyDocument(role.assumeRolePolicy);
+        const document = parsePolicyDocument(role.assumeRolePolicy);
+        const notAnchor = (subject: string) => subject.split(":")[2] !== ANCHOR_NAMESPACE;
+        drains = trustedOidcProviders(document).some((provider) => presentSubjects(document, provider).some(notAnchor));
     } catch {
-        return true;
+        // unreadable: kept
     }
-    const notAnchor = (subject: string) => subject.split(":")[2] !== ANCHOR_NAMESPACE;
-    return trustedOidcProviders(document).some((provider) => presentSubjects(document, provider).some(notAnchor));
+    if (!drains) return false;
+    const tags = roleTags(config);
+    const wrong = Object.entries(tags).filter(([key, value]) => role.tags[key] !== value);
+    if (wrong.length === 0) return true;
+    return {
+        problem:
+            `role "${role.name}" is named like a kf-user shard beyond kubeflow-irsa:userRoleShards (${config.userRoleShards}) and still trusts service accounts, ` +
+            `but does not carry this stack's tags (${wrong.map(([key, value]) => `${key}: ${value}`).join(", ")}), so the program can neither keep it as the stack's nor let it be deleted. ` +
+            "If it is this stack's, restore its tags (and keep kubeflow-irsa/ and managed-by out of aws:ignoreTags); if it is not, rename it: the stack uses that name when userRoleShards grows",
+    };
 }
 
 /**

@@ -88,7 +88,16 @@ export function drainChanged(draining: readonly string[], settings: MoveSettings
  * registered), and never refuse.
  */
 export function unfinishedMovesOnDelete(
-    state: { role: string; roleArn?: string; subjects: string[]; anchors: string[]; statements?: unknown[]; draining?: string[] },
+    state: {
+        role: string;
+        roleArn?: string;
+        providerArn?: string;
+        subjects: string[];
+        anchors: string[];
+        statements?: unknown[];
+        draining?: string[];
+        leftovers?: { providerArn: string; subjects: string[] }[];
+    },
     settings: MoveSettings,
 ): string[] {
     const granted = settings.granted;
@@ -98,6 +107,8 @@ export function unfinishedMovesOnDelete(
         const target = granted.get(s);
         return target !== undefined && target !== "" && sameRole(target, here);
     };
-    if (state.subjects.some(placedHere)) return [];
-    return [...new Set([...state.subjects, ...(state.draining ?? [])])].filter((s) => granted.has(s) && !finished(s, settings)).sort();
+    // What a lagging refresh did not see is held as leftovers under the current provider: still owned, still someone's pods.
+    const unseen = (state.leftovers ?? []).filter((e) => e.providerArn === state.providerArn).flatMap((e) => e.subjects);
+    if ([...state.subjects, ...unseen].some(placedHere)) return [];
+    return [...new Set([...state.subjects, ...(state.draining ?? []), ...unseen])].filter((s) => granted.has(s) && !finished(s, settings)).sort();
 }

@@ -85,7 +85,7 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
         for (const team of TEAMS) assert.ok(trusts(USER, team));
     });
 
-    it("GIVEN userRoleShards 3 → 1 and every move of the dropped shards finished by a finishMoves list THEN the next up deletes those shards; a same-named role that is not the stack's is never taken", async () => {
+    it("GIVEN userRoleShards 3 → 1 and every move of the dropped shards finished by a finishMoves list THEN the next up deletes those shards; a same-named role without the stack's tags that trusts a team stops the up", async () => {
         const stack = new StackLifecycle(local());
         const all = TEAMS.map((t) => profile(t));
         provider = (await stack.up(config(all, { "kubeflow-irsa:userRoleShards": "3" }))).run.outputs.oidcProviderArn as string;
@@ -100,10 +100,15 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
 
         // A role of someone else's with a shard's name (no kubeflow-irsa tags), trusting a team: not the stack's.
         local().putRole(shard(2), { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Federated: provider }, Action: "sts:AssumeRoleWithWebIdentity", Condition: { StringEquals: { [`${provider.split("oidc-provider/")[1]}:sub`]: sub("team-a") } } }] });
-        const foreign = await stack.up(config(all));
-        assert.equal(foreign.ops[`trust-${shard(2)}`], undefined, "no TrustSubjects for a role the stack did not create");
+        const foreign = await stack.up(config(all)).then(
+            () => undefined,
+            (e: Error) => e,
+        );
+        assert.ok(foreign, "neither taken as the stack's nor left for the engine to delete");
+        assert.match(foreign.message, new RegExp(`role "${shard(2)}" is named like a kf-user shard .*does not carry this stack's tags \\(kubeflow-irsa/cluster: kf-dev, managed-by: kubeflow-irsa\\).*restore its tags.*rename it`));
         assert.ok(local().role(shard(2)) && trusts(shard(2), "team-a"), "and it is left as it is");
         local().removeRole(shard(2));
+        assert.deepEqual((await stack.up(config(all))).writes, {}, "once it is gone, nothing is left to do");
     });
 
     it("GIVEN an awsIamRole naming a kf-user shard beyond userRoleShards THEN the config is refused before anything is registered", async () => {
@@ -151,6 +156,16 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
         await stack.destroy();
         assert.deepEqual(local().roleNames(), ["data-science"], "the stack's roles are gone");
         assert.deepEqual(local().trustPolicy("data-science").Statement.map((s: { Sid?: string }) => s.Sid), ["Ec2"], "data-science holds only what the stack did not write");
+    });
+
+    it("GIVEN a moved profile's old awsIamRole that someone deleted WHEN the stack lets it go THEN the delete completes: no pod can use a role that is gone", async () => {
+        const stack = new StackLifecycle(local());
+        provider = (await stack.up(config([profile("team-a", EXTERNAL), profile("team-b")]))).run.outputs.oidcProviderArn as string;
+        local().removeRole("data-science");
+        const back = await stack.up(config([profile("team-a"), profile("team-b")]));
+        assert.equal(back.ops["trust-123456789012-data-science"], "delete");
+        assert.ok(!stack.trust.has("trust-123456789012-data-science"));
+        assert.ok(trusts(USER, "team-a"));
     });
 
     it("GIVEN a profile removed from the config THEN its trust goes in that same up: only moves drain", async () => {
