@@ -129,10 +129,16 @@ function retryStrategy(): RetryStrategyV2 {
     };
 }
 
+/** Per attempt: connecting, and the whole request. */
+const IAM_CONNECT_TIMEOUT_MS = 5_000;
+const IAM_REQUEST_TIMEOUT_MS = 20_000;
+
 export function createIamClient(settings: AwsSettings): IAMClient {
     const config: IAMClientConfig = {
         region: settings.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? IAM_SIGNING_REGION,
         retryStrategy: retryStrategy(),
+        // An IAM endpoint that stops answering fails the attempt (and the SDK retries) instead of hanging the `up`.
+        requestHandler: { connectionTimeout: IAM_CONNECT_TIMEOUT_MS, requestTimeout: IAM_REQUEST_TIMEOUT_MS },
     };
     if (settings.iamEndpoint) config.endpoint = settings.iamEndpoint;
     let credentials: IAMClientConfig["credentials"];

@@ -8,6 +8,8 @@ import { isUnknown } from "./ownership";
 import { parseOidcProviderArn, parseRoleRef, roleNameOf, sameRole } from "./subjects";
 import { applyTrustChange, canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, TrustPolicyError, type PolicyDocument, type TrustChange } from "./trustPolicy";
 
+/** How long one reconcile may take in all, waits included, before it gives up with what it saw. */
+const RECONCILE_DEADLINE_MS = 180_000;
 /** Read-modify-write rounds before giving up on a role other writers keep changing. */
 const MAX_WRITE_ROUNDS = 4;
 /** How long a read may lag our own write before we stop taking it for IAM's eventual consistency. */
@@ -144,6 +146,22 @@ function refused(err: unknown): boolean {
 export interface ReconcileOptions {
     /** Wait a while for a role IAM does not show yet (create, update) instead of concluding it is gone. */
     awaitRole?: boolean;
+    /**
+     * After our write reads back, keep reading this long before calling it done: another writer
+     * (a second stack on a shared role) that read the document before our write landed writes
+     * after it, and IAM has no conditional write to stop it. Its document, once settled, is
+     * then seen, and our change is applied again on top of it. 0: done at the first read-back.
+     */
+    settleAfterWriteMs?: number;
+}
+
+/** How long a write to a role other writers may share is watched after it reads back (see ReconcileOptions). */
+export const WRITE_SETTLE_MS = 3000;
+
+/** The settle window: WRITE_SETTLE_MS, or KUBEFLOW_IRSA_WRITE_SETTLE_MS (milliseconds; the tests' local IAM answers in microseconds). */
+export function writeSettleMs(): number {
+    const configured = Number(process.env.KUBEFLOW_IRSA_WRITE_SETTLE_MS);
+    return process.env.KUBEFLOW_IRSA_WRITE_SETTLE_MS !== undefined && Number.isFinite(configured) && configured >= 0 ? configured : WRITE_SETTLE_MS;
 }
 
 /**
@@ -189,8 +207,15 @@ export async function reconcile(
     let run = { document: "", reads: 0 };
     let contested = false;
     const settled = (document: string) => run.document === document && run.reads >= SETTLED_READS && Date.now() - latest!.at >= SETTLE_MS;
+    const started = Date.now();
     try {
         for (;;) {
+            if (Date.now() - started > RECONCILE_DEADLINE_MS) {
+                throw new Error(
+                    `${context}: gave up after ${RECONCILE_DEADLINE_MS / 1000} s: IAM's reads of the role did not settle on one document (${writes} write${writes === 1 ? "" : "s"} sent${progress.sent ? ", so it may hold our change" : ""}); ` +
+                        "another writer may be changing it over and over: find it (CloudTrail, UpdateAssumeRolePolicy on this role), then run `pulumi up` again",
+                );
+            }
             const current = await getTrustPolicy(client, roleName);
             if (!current) {
                 // A role created moments ago may not be visible yet. One seen or written here
@@ -237,6 +262,10 @@ export async function reconcile(
                 }
             } else if (contested && !settled(seen)) {
                 await sleep(SETTLE_DELAY_MS * (0.5 + Math.random())); // two documents answer: wait for one to settle
+                continue;
+            } else if (latest.ours && !edit.changed && Date.now() - latest.at < (options.settleAfterWriteMs ?? 0)) {
+                // Our write reads back; a writer that read before it may still write over it.
+                await sleep(Math.min(SETTLE_DELAY_MS * (0.5 + Math.random()), Math.max(1, latest.at + options.settleAfterWriteMs! - Date.now())));
                 continue;
             }
             if (!edit.changed) return { roleArn: current.roleArn, document: current.document, writes };

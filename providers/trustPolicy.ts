@@ -8,6 +8,7 @@
 // IRSA trust policy: https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html
 
 import { hasWildcard, parseOidcProviderArn } from "./subjects";
+import { label } from "./policyReading";
 
 export const POLICY_VERSION = "2012-10-17";
 export const WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity";
@@ -326,6 +327,8 @@ export function applySubjectChange(document: PolicyDocument, change: SubjectChan
     const removing = new Set(change.remove.filter((s) => !change.add.includes(s)));
     let statements = statementsOf(document).slice();
     let changed = false;
+    const hardened = hardenedProblem(statements, change.providerArn, [...new Set([...change.add, ...change.remove])]);
+    if (hardened) throw new TrustPolicyError(hardened);
 
     for (const operator of ["StringEquals", "StringLike"] as const) {
         const manageable = statements.map((s) => isManageable(s, change.providerArn, operator));
@@ -367,6 +370,41 @@ export function applySubjectChange(document: PolicyDocument, change: SubjectChan
     }
     const single = !Array.isArray(document.Statement) && statements.length === 1;
     return { document: { ...document, Statement: single ? statements[0] : statements }, changed: true };
+}
+
+/**
+ * Why owned subjects cannot be edited here: a statement this project may not edit (isManageable:
+ * a person added a condition such as `aws:SourceIp`, or spelled the `sub` key's issuer in another
+ * case — IAM compares condition keys case-insensitively) lets some of them in. Adding them to a
+ * statement of our own would trust them without that statement's conditions; removing them from
+ * ours would leave a removed profile trusted inside it. Undefined when no such statement holds one.
+ */
+function hardenedProblem(statements: PolicyStatement[], providerArn: string, owned: readonly string[]): string | undefined {
+    if (owned.length === 0) return undefined;
+    const sub = conditionKeys(providerArn).sub.toLowerCase();
+    const wanted = new Set(owned);
+    const found: string[] = [];
+    statements.forEach((statement, index) => {
+        const principal = statement.Principal;
+        if (statement.Effect !== "Allow" || typeof principal !== "object" || principal === null || !asList(principal.Federated).includes(providerArn)) return;
+        if (isManageable(statement, providerArn, "StringEquals") || isManageable(statement, providerArn, "StringLike")) return;
+        const held = Object.values(statement.Condition ?? {}).flatMap((entries) =>
+            Object.entries(typeof entries === "object" && entries !== null ? entries : {})
+                .filter(([key]) => key.toLowerCase() === sub)
+                .flatMap(([, values]) => asList(values).filter((v): v is string => typeof v === "string" && wanted.has(v))),
+        );
+        if (held.length > 0) {
+            const keys = Object.entries(statement.Condition ?? {}).flatMap(([op, entries]) => Object.keys(entries ?? {}).map((key) => `${op} ${key}`));
+            found.push(`${label(index, statement.Sid)} trusts ${[...new Set(held)].sort().join(", ")} under conditions kubeflow-irsa does not write (${keys.join("; ")})`);
+        }
+    });
+    if (found.length === 0) return undefined;
+    return (
+        `${found.join("; ")}. Editing this stack's subjects next to it would trust them without those conditions (in a statement of its own), ` +
+        "or leave a removed profile trusted inside it, so nothing was changed. Fix: take these subjects out of that statement " +
+        "(keep its extra conditions for subjects of your own), or give its conditions up so that kubeflow-irsa may edit it " +
+        "(only the `sub` list and `aud` = sts.amazonaws.com, the issuer spelled as in the OIDC provider's ARN); then run `pulumi up`"
+    );
 }
 
 /**

@@ -265,6 +265,25 @@ describe("TrustSubjects failure paths (local IAM, host-loaded provider, engine p
             assert.deepEqual(next.state.outs.leftovers, []);
         });
 
+        it("GIVEN a person added aws:SourceIp to the statement holding the stack's subjects WHEN a profile is removed THEN the preview refuses, naming the statement, and IAM is not written", async () => {
+            const role = "kf-hardened";
+            fake.putRole(role, buildTrustPolicy(DEV, [sa("alice"), sa("bob")]));
+            const args = { role, providerArn: DEV };
+            const { state } = await engine.up(undefined, { ...args, subjects: [sa("alice"), sa("bob")] });
+            const doc = fake.trustPolicy(role);
+            const hardened = { ...doc, Statement: statementsOf(doc).map((st: any) => ({ ...st, Condition: { ...st.Condition, IpAddress: { "aws:SourceIp": "10.0.0.0/8" } } })) };
+            fake.putRole(role, hardened);
+            fake.resetCalls();
+            const refused = await engine.up(state, { ...args, subjects: [sa("alice")] }).then(
+                () => undefined,
+                (err: Error) => err,
+            );
+            assert.ok(refused, "the diff (preview) refuses");
+            assert.match(refused.message, /update of role "kf-hardened": statement 0 trusts system:serviceaccount:alice:default-editor under conditions kubeflow-irsa does not write .*IpAddress aws:SourceIp.*Fix: take these subjects out of that statement/);
+            assert.equal(fake.count("UpdateAssumeRolePolicy"), 0);
+            assert.deepEqual(fake.trustPolicy(role), hardened, "the hardened statement is as the person left it");
+        });
+
         for (const ending of ["up", "destroy"] as const) {
             it(`GIVEN a move interrupted after its write was sent WHEN the next ${ending} runs THEN nothing of the old cluster stays`, async () => {
                 const role = `kf-user-us-west-2-kf-interrupted-${ending}`;

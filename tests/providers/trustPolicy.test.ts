@@ -127,9 +127,9 @@ describe("trustPolicy: the trust-policy algebra", () => {
                 assertNoAudOnly(doc);
             };
 
-            // bob is in RestrictedToMlTeam, whose extra condition would apply to him: that does not count.
+            // ml-team:trainer is in RestrictedToMlTeam, whose extra condition would apply to it: that does not count.
             assert.deepEqual(presentSubjects(original, DEV).sort(), [KF_USER, sa("alice"), "system:serviceaccount:ci-*:runner"].sort());
-            assert.deepEqual(presentSubjects(original, DEV, [sa("alice"), sa("bob")]), [sa("alice")]);
+            assert.deepEqual(presentSubjects(original, DEV, [sa("alice"), sa("ml-team", "trainer")]), [sa("alice")]);
             assert.deepEqual(presentSubjects(original, PROD), [sa("alice")]);
 
             // WHEN dev gains bob and dave
@@ -229,7 +229,7 @@ describe("trustPolicy: the trust-policy algebra", () => {
             it(`GIVEN a statement with ${what} WHEN a subject is added THEN that statement is NOT edited and a new one is added`, () => {
                 const original = frozen({ Version: "2012-10-17", Statement: [statement] } as PolicyDocument);
                 assert.deepEqual(presentSubjects(original, DEV), []);
-                const { document, changed } = applySubjectChange(original, { providerArn: DEV, add: [sa("alice")], remove: [KF_USER] });
+                const { document, changed } = applySubjectChange(original, { providerArn: DEV, add: [sa("alice")], remove: [] });
                 assert.equal(changed, true);
                 const [kept, added] = statementsOf(document);
                 assert.deepEqual(kept, statement);
@@ -285,3 +285,33 @@ describe("trustPolicy: the trust-policy algebra", () => {
 function asArray(value: unknown): unknown[] {
     return Array.isArray(value) ? value : [value];
 }
+
+describe("trustPolicy: statements a person hardened are never bypassed", () => {
+    const ours = (condition: Record<string, Record<string, string | string[]>>) =>
+        ({
+            Version: "2012-10-17",
+            Statement: [{ Sid: "KubeflowIrsa", Effect: "Allow", Principal: { Federated: DEV }, Action: WEB, Condition: condition }],
+        }) as PolicyDocument & { Statement: PolicyStatement[] };
+
+    it("GIVEN our statement with an aws:SourceIp condition a person added WHEN a subject is added or removed THEN the edit is refused, naming the statement, the subjects and the fix", () => {
+        const doc = ours({ StringEquals: { [`${DEV_ISSUER}:sub`]: [sa("alice"), sa("bob")], [`${DEV_ISSUER}:aud`]: STS }, IpAddress: { "aws:SourceIp": "10.0.0.0/8" } });
+        assert.throws(
+            () => applySubjectChange(doc, { providerArn: DEV, add: [sa("alice")], remove: [sa("bob")] }),
+            /statement 0 \(Sid "KubeflowIrsa"\) trusts system:serviceaccount:alice:default-editor, system:serviceaccount:bob:default-editor under conditions kubeflow-irsa does not write \(.*IpAddress aws:SourceIp\).*nothing was changed\. Fix: take these subjects out of that statement/,
+        );
+        assert.throws(() => applySubjectChange(doc, { providerArn: DEV, add: [sa("alice"), sa("bob"), sa("carol")], remove: [] }), /would trust them without those conditions/);
+    });
+
+    it("GIVEN the sub key spelled with the issuer in another case (IAM compares keys case-insensitively) WHEN its subject is removed THEN the edit is refused instead of leaving it trusted", () => {
+        const doc = ours({ StringEquals: { [`${DEV_ISSUER.toUpperCase()}:sub`]: [sa("alice")] } });
+        assert.throws(() => applySubjectChange(doc, { providerArn: DEV, add: [], remove: [sa("alice")] }), /statement 0 .*trusts system:serviceaccount:alice:default-editor/);
+    });
+
+    it("GIVEN a hardened statement that holds none of the stack's subjects THEN it is left alone and the edit goes on", () => {
+        const doc = ours({ StringEquals: { [`${DEV_ISSUER}:sub`]: [sa("ci")] }, IpAddress: { "aws:SourceIp": "10.0.0.0/8" } });
+        const edit = applySubjectChange(doc, { providerArn: DEV, add: [sa("alice")], remove: [] });
+        assert.equal(edit.changed, true);
+        assert.deepEqual(presentSubjects(edit.document, DEV), [sa("alice")]);
+        assert.deepEqual((edit.document.Statement as unknown[])[0], doc.Statement[0]);
+    });
+});

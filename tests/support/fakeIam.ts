@@ -320,6 +320,21 @@ export class FakeIam {
     this.calls.length = 0;
   }
 
+  /**
+   * Every request waits a random 0–`maxMs` before it is applied and again before a success is answered
+   * (seeded, reproducible): IAM's own latency, which lets two writers' read-modify-writes
+   * interleave. `undefined` turns it off.
+   */
+  latency(maxMs: number | undefined, seed = 1): void {
+    this.delay = maxMs === undefined ? undefined : { maxMs, random: mulberry32(seed) };
+  }
+
+  private delay: { maxMs: number; random: () => number } | undefined;
+
+  private async wait(): Promise<void> {
+    if (this.delay) await new Promise((resolve) => setTimeout(resolve, this.delay!.random() * this.delay!.maxMs));
+  }
+
   // ---- HTTP ----
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -327,6 +342,7 @@ export class FakeIam {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const params = new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
 
+    await this.wait();
     const action = params.get("Action") ?? "";
     const roleName = params.get("RoleName") ?? undefined;
     this.calls.push(roleName === undefined ? { action } : { action, roleName });
@@ -343,7 +359,9 @@ export class FakeIam {
 
     try {
       this.runHooks(this.beforeHooks, action);
-      this.sendResult(res, action, this.dispatch(action, params));
+      const result = this.dispatch(action, params);
+      await this.wait();
+      this.sendResult(res, action, result);
     } catch (e) {
       this.sendError(res, e instanceof IamError ? e : new IamError("ServiceFailure", 500, `FakeIam: ${String(e)}`));
     }

@@ -49,7 +49,7 @@ export function sharedRolePolicy(devUsers: string | string[] = KF_USER, prodUser
                 Effect: "Allow",
                 Principal: { Federated: DEV },
                 Action: WEB,
-                Condition: { StringEquals: { [DEV_SUB]: [sa("bob")], [`${DEV_ISSUER}:aud`]: STS, "aws:RequestTag/team": "ml" } },
+                Condition: { StringEquals: { [DEV_SUB]: [sa("ml-team", "trainer")], [`${DEV_ISSUER}:aud`]: STS, "aws:RequestTag/team": "ml" } },
             },
             { Sid: "Ec2", Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
         ],

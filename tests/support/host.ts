@@ -63,7 +63,7 @@ export async function registeredTrustSubjects(): Promise<Record<string, unknown>
     return captured;
 }
 
-const AWS_ENV = ["AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_PROFILE", "AWS_EC2_METADATA_DISABLED"];
+const AWS_ENV = ["KUBEFLOW_IRSA_WRITE_SETTLE_MS", "AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_PROFILE", "AWS_EC2_METADATA_DISABLED"];
 
 /** Points the AWS SDK at the local IAM endpoint (and nowhere else); returns the undo. */
 export function useLocalIam(fake: FakeIam): () => void {
@@ -75,6 +75,8 @@ export function useLocalIam(fake: FakeIam): () => void {
         AWS_SECRET_ACCESS_KEY: "fake-secret-for-tests",
         AWS_REGION: "us-west-2",
         AWS_EC2_METADATA_DISABLED: "true",
+        // The local IAM answers at once and has one writer unless a test adds another (and sets its own window).
+        KUBEFLOW_IRSA_WRITE_SETTLE_MS: "0",
     });
     return () => {
         for (const key of AWS_ENV) {
@@ -131,7 +133,8 @@ export class Engine {
             const created = await this.call(() => p.create(inputs), undefined);
             return { state: { id: created.id, outs: created.outs }, op: "create" };
         }
-        const diff = await p.diff!(state.id, { ...state.outs, __provider: "provider text of the previous deployment" }, { ...inputs });
+        // As the host: the state's outputs carry the provider text they were written with.
+        const diff = await p.diff!(state.id, { __provider: this.providerText, ...state.outs }, { ...inputs });
         if (!diff.changes && !state.initFailed) return { state, op: "same" };
         if (diff.replaces && diff.replaces.length > 0) {
             const created = await this.call(() => p.create(inputs), undefined);

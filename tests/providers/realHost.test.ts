@@ -1,0 +1,140 @@
+// TrustSubjects through Pulumi's own provider host: the plugin process spawned in the project
+// directory and spoken to over gRPC as the engine does (tests/support/realHost.ts), against the
+// local IAM. What the in-process model cannot show: partial state must cross the host's gRPC
+// trailer, the serialized provider must find the installed code from wherever the host runs,
+// and state written by an earlier version must be taken over by the current code.
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { FakeIam } from "../support/fakeIam";
+import { ACCOUNT, DEV, KF_USER, PROD, sa } from "../support/fixtures";
+import { registeredTrustSubjects, useLocalIam } from "../support/host";
+import { HostEngine, HostError, RealHost } from "../support/realHost";
+import { buildTrustPolicy, presentSubjects } from "../../providers/trustPolicy";
+
+const denied = { kind: "error" as const, code: "AccessDenied", status: 403, message: "User is not authorized to perform: iam:GetRole" };
+const OLD_PROVIDER = fs.readFileSync(path.join(__dirname, "..", "upgrade", "fixtures", "trustSubjects-provider-6a8d54d.txt"), "utf8");
+const statementsSids = (doc: { Statement: unknown }) => (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]).map((st) => (st as { Sid?: string }).Sid).filter(Boolean);
+const team = (i: number) => sa(`team-${String(i).padStart(4, "0")}`);
+
+describe("TrustSubjects through Pulumi's provider host (spawned, gRPC, local IAM)", function () {
+    this.timeout(120_000);
+    let fake: FakeIam;
+    let restoreEnv: () => void;
+    let providerText: string;
+    let host: RealHost;
+    const trusts = (role: string) => presentSubjects(fake.trustPolicy(role), DEV);
+
+    before(async () => {
+        fake = await FakeIam.start({ accountId: ACCOUNT, quota: 8192 });
+        restoreEnv = useLocalIam(fake);
+        providerText = (await registeredTrustSubjects()).__provider as string;
+        host = await RealHost.start({ "aws:region": "us-west-2" });
+    });
+    after(async () => {
+        await host?.stop();
+        restoreEnv();
+        await fake.close();
+    });
+
+    it("GIVEN the serialized provider THEN it is a small shim that names no path of this checkout", () => {
+        assert.ok(providerText.length <= 16 * 1024, `__provider is ${providerText.length} characters`);
+        assert.ok(!providerText.includes(path.resolve(__dirname, "..", "..")), "no absolute path of this checkout is in state");
+        console.log(`      __provider: ${providerText.length} characters (the provider it replaces: ${OLD_PROVIDER.length})`);
+    });
+
+    it("GIVEN 2,000 subjects over 16 roles WHEN each update's write lands and its verifying read is denied THEN the engine gets every partial state; a reverted config and a destroy converge", async () => {
+        const roles = Array.from({ length: 16 }, (_, r) => `kf-user-us-west-2-kf-scale-${r}`);
+        const subjectsOf = (r: number) => Array.from({ length: 125 }, (_, i) => team(r * 125 + i));
+        const engines = roles.map((role) => new HostEngine(host, providerText, `trust-${role}`));
+        const states = [];
+        for (const [r, role] of roles.entries()) {
+            fake.putRole(role, buildTrustPolicy(DEV, [KF_USER]));
+            states.push((await engines[r].up(undefined, { role, providerArn: DEV, subjects: subjectsOf(r), anchors: [KF_USER], maxPolicyChars: 8192 })).state);
+        }
+        const bytes = states.map((s) => JSON.stringify(s.outs).length);
+        console.log(`      state per TrustSubjects with 125 subjects: ${Math.min(...bytes)}–${Math.max(...bytes)} bytes`);
+        for (const [r, role] of roles.entries()) {
+            const grown = [...subjectsOf(r), sa(`late-${r}`)];
+            fake.after("UpdateAssumeRolePolicy", () => fake.failNext("GetRole", denied, 20, role));
+            const failed = await engines[r].failingUp(states[r], { role, providerArn: DEV, subjects: grown, anchors: [KF_USER], maxPolicyChars: 8192 });
+            fake.clearFaults();
+            assert.equal(failed.state?.initFailed, true, `${role}: the host delivered ErrorResourceInitFailed (${failed.message})`);
+            assert.ok(failed.state!.outs.subjects.includes(sa(`late-${r}`)), `${role}: the partial state owns what the write added`);
+            assert.equal(failed.state!.outs.__provider, providerText, "the partial state names its provider, so the next step can load it");
+            assert.ok(trusts(role).includes(sa(`late-${r}`)));
+            states[r] = failed.state!;
+        }
+        // Half the roles: config reverted (the write's subject goes); the other half: kept, then destroyed.
+        for (const [r, role] of roles.entries()) {
+            if (r % 2 === 0) {
+                const reverted = await engines[r].up(states[r], { role, providerArn: DEV, subjects: subjectsOf(r), anchors: [KF_USER], maxPolicyChars: 8192 });
+                assert.equal(reverted.op, "update", "a partial state forces the next update");
+                assert.ok(!trusts(role).includes(sa(`late-${r}`)), `${role}: the reverted config removed it`);
+            } else {
+                await engines[r].destroy(states[r]);
+                assert.deepEqual(trusts(role), [KF_USER], `${role}: the destroy removed every owned subject, the failed write's too`);
+            }
+        }
+    });
+
+    it("GIVEN a TrustSubjects created by 6a8d54d (its whole provider in state) WHEN the current program runs THEN the update takes it over with no write, and read and delete then run the current code", async () => {
+        const role = "kf-user-us-west-2-kf-upgraded";
+        fake.putRole(role, buildTrustPolicy(DEV, [KF_USER]));
+        const old = new HostEngine(host, OLD_PROVIDER, "trust-upgraded");
+        const args = { role, providerArn: DEV, subjects: [sa("alice"), sa("bob")], anchors: [KF_USER] };
+        const created = await old.up(undefined, args);
+        assert.equal(created.state.outs.__provider, OLD_PROVIDER);
+
+        const current = new HostEngine(host, providerText, "trust-upgraded");
+        fake.resetCalls();
+        const taken = await current.up(created.state, args);
+        assert.equal(taken.op, "update", "state that names an earlier provider is rewritten");
+        assert.equal(fake.count("UpdateAssumeRolePolicy"), 0, "taking it over writes nothing to IAM");
+        assert.equal(taken.state.outs.__provider, providerText);
+        assert.equal((await current.up(taken.state, args)).op, "same", "and the next up has nothing to do");
+
+        fake.putRole(role, buildTrustPolicy(DEV, [KF_USER, sa("alice")])); // bob removed by hand
+        const refreshed = await current.refresh(taken.state);
+        assert.deepEqual(refreshed.outs.leftovers, [{ providerArn: DEV, subjects: [sa("bob")] }], "the current read holds what it did not see (6a8d54d's read dropped it)");
+        await current.destroy(refreshed);
+        assert.deepEqual(trusts(role), [KF_USER]);
+    });
+
+    it("GIVEN two stacks (two clusters) whose profiles share a role WHEN both `up` at once, 20 trials (20 shared roles, all at once) with IAM answering in 0–120 ms THEN no trial loses a subject", async () => {
+        const window = "800";
+        const roles = Array.from({ length: 20 }, (_, t) => `data-science-shared-${t}`);
+        for (const role of roles) fake.putRole(role, { Version: "2012-10-17", Statement: [{ Sid: "Ec2", Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }] });
+        // Each stack is its own `pulumi up`: its own host process.
+        const hosts = await Promise.all([DEV, PROD].map(() => RealHost.start({ "aws:region": "us-west-2" }, { env: { KUBEFLOW_IRSA_WRITE_SETTLE_MS: window } })));
+        try {
+            const args = (role: string, providerArn: string, subjects: string[]) => ({ role, providerArn, subjects, maxPolicyChars: 8192 });
+            const pairs = roles.map((role) => [DEV, PROD].map((providerArn, i) => ({ role, providerArn, engine: new HostEngine(hosts[i], providerText, `trust-${role}`), stack: i })));
+            const states = await Promise.all(pairs.flat().map((st) => st.engine.up(undefined, args(st.role, st.providerArn, [sa(`base-${st.stack}`)])).then((r) => r.state)));
+            fake.latency(120, 2026);
+            const started = Date.now();
+            const want = (st: { stack: number }) => [sa(`base-${st.stack}`), sa(`new-in-stack-${st.stack}`)];
+            await Promise.all(pairs.flat().map((st, k) => st.engine.up(states[k], args(st.role, st.providerArn, want(st)))));
+            const elapsed = Date.now() - started;
+            fake.latency(undefined);
+            const lost = pairs.flat().flatMap((st) => want(st).filter((s) => !presentSubjects(fake.trustPolicy(st.role), st.providerArn).includes(s)).map((s) => `${st.role}: ${s}`));
+            console.log(`      two stacks on one role, 20 trials: ${lost.length} subjects lost; both ups done in ${(elapsed / 1000).toFixed(1)} s (settle window ${window} ms)`);
+            assert.deepEqual(lost, [], "both ups reported success: each stack's subjects must be in the role");
+            for (const role of roles) assert.deepEqual(statementsSids(fake.trustPolicy(role)), ["Ec2"], "the statement neither stack wrote stays");
+        } finally {
+            fake.latency(undefined);
+            await Promise.all(hosts.map((h) => h.stop()));
+        }
+    });
+
+    it("GIVEN the host started outside any kubeflow-irsa checkout THEN every call fails with what to run", async () => {
+        const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "not-kubeflow-irsa-"));
+        const strayHost = await RealHost.start({ "aws:region": "us-west-2" }, { cwd: elsewhere, env: { KUBEFLOW_IRSA_HOME: "" } });
+        const stray = await new HostEngine(strayHost, providerText).up(undefined, { role: "kf-user-x", providerArn: DEV, subjects: [sa("alice")] }).catch((err: Error) => err);
+        await strayHost.stop();
+        assert.ok(stray instanceof HostError, `the first call fails: ${String(stray)}`);
+        assert.match(stray.message, /TrustSubjects \(kubeflow-irsa\): the provider runs the code of the kubeflow-irsa project that Pulumi runs in, and there is none at or above .*not-kubeflow-irsa-.*run pulumi in the kubeflow-irsa directory \(or set KUBEFLOW_IRSA_HOME to it\), after `npm ci`/);
+        fs.rmSync(elsewhere, { recursive: true });
+    });
+});
