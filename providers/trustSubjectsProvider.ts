@@ -370,7 +370,7 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
             // left to remove, and no pod can use it: nothing to refuse either.
             if (changes.length > 0) {
                 if (!(await reconcile(session.settings, props, changes, "delete", undefined, { settleAfterWriteMs: settleFor(props) }))) return;
-            } else if (unfinished.length > 0 && !(await roleExists(session.settings, props.roleName))) {
+            } else if (unfinished.length > 0 && !(await roleExists(session.settings, roleNameOf(props.role)))) {
                 return;
             }
             if (unfinished.length > 0) throw unfinishedMoves(props, unfinished);
