@@ -53,7 +53,7 @@ import { addedObjects, kubernetesObjects, kubernetesYaml, metadataOf, objectCoun
 import { parseRoleRef, roleKey, roleNameOf, subjectOf } from "../providers/subjects";
 import { createChanges } from "../providers/ownership";
 import {
-    applyTrustChange,
+    applyTrustChanges,
     buildTrustPolicy,
     parsePolicyDocument,
     policySize,
@@ -355,7 +355,7 @@ export function synthesize(model: StackModel): Synthesis {
         for (const trust of edits) {
             // The provider's own create: its owned statements, subjects and anchors, its retirements.
             const { inputs } = checkInputs(trust.inputs);
-            for (const change of createChanges(inputs)) document = applyTrustChange(document, change).document;
+            document = applyTrustChanges(document, createChanges(inputs)).document;
             if (typeof trust.inputs.maxPolicyChars === "number") limit = trust.inputs.maxPolicyChars;
             if (inputs.providerArn) edited.push({ providerArn: inputs.providerArn, subjects: inputs.subjects });
         }

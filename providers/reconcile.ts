@@ -6,7 +6,7 @@ import { createIamClient, explainAwsError, getTrustPolicy, isAwsError, putTrustP
 import type { TrustSubjectsInputs } from "./ownership";
 import { isUnknown } from "./ownership";
 import { parseOidcProviderArn, parseRoleRef, roleNameOf, sameRole } from "./subjects";
-import { applyTrustChange, canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, TrustPolicyError, type PolicyDocument, type TrustChange } from "./trustPolicy";
+import { applyTrustChanges, canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, TrustPolicyError, type PolicyDocument, type TrustChange } from "./trustPolicy";
 
 /** How long one reconcile may take in all, waits included, before it gives up with what it saw. */
 const RECONCILE_DEADLINE_MS = 180_000;
@@ -68,19 +68,14 @@ export function accountProblem(configured: string, actualArn: string): string | 
     );
 }
 
-/** Applies changes in order (additions first keep the document non-empty). */
+/** Applies changes (see applyTrustChanges), with the operation and role in any refusal. */
 function applyChanges(document: PolicyDocument, changes: TrustChange[], context: string): { document: PolicyDocument; changed: boolean } {
-    let result = { document, changed: false };
-    for (const change of changes) {
-        try {
-            const edit = applyTrustChange(result.document, change);
-            result = { document: edit.document, changed: result.changed || edit.changed };
-        } catch (err) {
-            if (err instanceof TrustPolicyError) throw new TrustPolicyError(`${context}: ${err.message}`);
-            throw err;
-        }
+    try {
+        return applyTrustChanges(document, changes);
+    } catch (err) {
+        if (err instanceof TrustPolicyError) throw new TrustPolicyError(`${context}: ${err.message}`);
+        throw err;
     }
-    return result;
 }
 
 /**

@@ -183,6 +183,28 @@ export function ensureStatements(document: PolicyDocument, statements: readonly 
 }
 
 /** One change of any kind. */
+/**
+ * Applies changes in order (additions first keep the document non-empty). Statements a person
+ * hardened are checked first against every owned subject of all the changes, so the refusal
+ * names them all, not only those of the first change that meets the statement.
+ */
+export function applyTrustChanges(document: PolicyDocument, changes: readonly TrustChange[]): EditResult {
+    const owned = new Map<string, string[]>();
+    for (const change of changes) {
+        if ("providerArn" in change) owned.set(change.providerArn, [...(owned.get(change.providerArn) ?? []), ...change.add, ...change.remove]);
+    }
+    for (const [providerArn, subjects] of owned) {
+        const problem = hardenedProblem(statementsOf(document), providerArn, [...new Set(subjects)]);
+        if (problem) throw new TrustPolicyError(problem);
+    }
+    let result: EditResult = { document, changed: false };
+    for (const change of changes) {
+        const edit = applyTrustChange(result.document, change);
+        result = { document: edit.document, changed: result.changed || edit.changed };
+    }
+    return result;
+}
+
 export function applyTrustChange(document: PolicyDocument, change: TrustChange): EditResult {
     if ("retire" in change) return retireStatements(document, change.retire);
     if ("ensure" in change) return ensureStatements(document, change.ensure);

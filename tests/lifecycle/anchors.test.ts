@@ -27,7 +27,7 @@ describe("anchors (program + host-loaded provider + local IAM)", function () {
     const local = localIamForSuite();
 
     it("GIVEN roles deployed with kfctl's anchors kubeflow:kf-user / kubeflow:kf-admin WHEN today's program runs `up` THEN each role moves to an anchor no pod can hold in one write, and a pod running as the old anchor can no longer assume it", async () => {
-        const stack = new StackLifecycle(local());
+        const stack = new StackLifecycle(local(), "real");
         const first = await stack.up(config);
         const provider = first.run.outputs.oidcProviderArn as string;
         const issuer = provider.split(":oidc-provider/")[1];

@@ -40,7 +40,7 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
     const movedBetween = (from: number, to: number) => TEAMS.filter((t) => shardOf(t, from) !== shardOf(t, to));
 
     it("GIVEN userRoleShards 1 → 3 THEN each moved profile is trusted by kf-user and its new shard until finishMoves; then only by the new one, in one write on kf-user", async () => {
-        const stack = new StackLifecycle(local());
+        const stack = new StackLifecycle(local(), "real");
         provider = (await stack.up(config(TEAMS.map((t) => profile(t))))).run.outputs.oidcProviderArn as string;
         const moved = movedBetween(1, 3);
         assert.ok(moved.length > 0 && moved.length < TEAMS.length, `the fixture moves some profiles: ${moved.join(", ")}`);
@@ -65,7 +65,7 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
     });
 
     it("GIVEN userRoleShards 3 → 1 THEN the shards beyond 1 stay (the program finds them in IAM) and keep trusting their moved profiles until finishMoves deletes them", async () => {
-        const stack = new StackLifecycle(local());
+        const stack = new StackLifecycle(local(), "real");
         const all = TEAMS.map((t) => profile(t));
         provider = (await stack.up(config(all, { "kubeflow-irsa:userRoleShards": "3" }))).run.outputs.oidcProviderArn as string;
         const lowered = await stack.up(config(all));
@@ -86,7 +86,7 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
     });
 
     it("GIVEN userRoleShards 3 → 1 and every move of the dropped shards finished by a finishMoves list THEN the next up deletes those shards; a same-named role without the stack's tags that trusts a team stops the up", async () => {
-        const stack = new StackLifecycle(local());
+        const stack = new StackLifecycle(local(), "real");
         const all = TEAMS.map((t) => profile(t));
         provider = (await stack.up(config(all, { "kubeflow-irsa:userRoleShards": "3" }))).run.outputs.oidcProviderArn as string;
         await stack.up(config(all));
@@ -112,7 +112,7 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
     });
 
     it("GIVEN an awsIamRole naming a kf-user shard beyond userRoleShards THEN the config is refused before anything is registered", async () => {
-        const stack = new StackLifecycle(local());
+        const stack = new StackLifecycle(local(), "real");
         const err = await stack.up(config([profile("team-a", `arn:aws:iam::${ACCOUNT}:role/${shard(3)}`)], { "kubeflow-irsa:userRoleShards": "2" })).then(
             () => undefined,
             (e: Error) => e,
@@ -123,7 +123,7 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
     });
 
     it("GIVEN a profile moved to an awsIamRole and back THEN both roles trust it after each move; finishMoves [team-a] finishes it; the role it leaves last refuses to drop it until the move is finished", async () => {
-        const stack = new StackLifecycle(local());
+        const stack = new StackLifecycle(local(), "real");
         provider = (await stack.up(config([profile("team-a"), profile("team-b")]))).run.outputs.oidcProviderArn as string;
 
         await stack.up(config([profile("team-a", EXTERNAL), profile("team-b"), profile("team-c", EXTERNAL)]));
@@ -149,7 +149,7 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
     });
 
     it("GIVEN a profile draining on an awsIamRole that other profiles still use WHEN the stack is destroyed THEN nothing refuses, and nothing the stack wrote stays", async () => {
-        const stack = new StackLifecycle(local());
+        const stack = new StackLifecycle(local(), "real");
         provider = (await stack.up(config([profile("team-a", EXTERNAL), profile("team-b", EXTERNAL)]))).run.outputs.oidcProviderArn as string;
         await stack.up(config([profile("team-a"), profile("team-b", EXTERNAL)]));
         assert.deepEqual(stack.trust.get("trust-123456789012-data-science")!.state.outs.draining, [sub("team-a")], "team-a drains on data-science");
@@ -159,7 +159,7 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
     });
 
     it("GIVEN a moved profile's old awsIamRole that someone deleted WHEN the stack lets it go THEN the delete completes: no pod can use a role that is gone", async () => {
-        const stack = new StackLifecycle(local());
+        const stack = new StackLifecycle(local(), "real");
         provider = (await stack.up(config([profile("team-a", EXTERNAL), profile("team-b")]))).run.outputs.oidcProviderArn as string;
         local().removeRole("data-science");
         const back = await stack.up(config([profile("team-a"), profile("team-b")]));
@@ -169,7 +169,7 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
     });
 
     it("GIVEN a profile removed from the config THEN its trust goes in that same up: only moves drain", async () => {
-        const stack = new StackLifecycle(local());
+        const stack = new StackLifecycle(local(), "real");
         provider = (await stack.up(config([profile("team-a"), profile("team-b")]))).run.outputs.oidcProviderArn as string;
         const removed = await stack.up(config([profile("team-b")]));
         assert.deepEqual(removed.writes, { [USER]: 1 });
@@ -178,7 +178,7 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
     });
 
     it("GIVEN finishMoves naming a profile the stack does not have THEN the config is refused before anything is registered", async () => {
-        const stack = new StackLifecycle(local());
+        const stack = new StackLifecycle(local(), "real");
         const err = await stack.up(config([profile("team-a")], { "kubeflow-irsa:finishMoves": ["team-z"] })).then(
             () => undefined,
             (e: Error) => e,

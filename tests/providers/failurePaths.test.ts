@@ -279,7 +279,7 @@ describe("TrustSubjects failure paths (local IAM, host-loaded provider, engine p
                 (err: Error) => err,
             );
             assert.ok(refused, "the diff (preview) refuses");
-            assert.match(refused.message, /update of role "kf-hardened": statement 0 trusts system:serviceaccount:alice:default-editor under conditions kubeflow-irsa does not write .*IpAddress aws:SourceIp.*Fix: take these subjects out of that statement/);
+            assert.match(refused.message, /update of role "kf-hardened": statement 0 trusts system:serviceaccount:alice:default-editor, system:serviceaccount:bob:default-editor under conditions kubeflow-irsa does not write .*IpAddress aws:SourceIp.*Fix: take these subjects out of that statement/);
             assert.equal(fake.count("UpdateAssumeRolePolicy"), 0);
             assert.deepEqual(fake.trustPolicy(role), hardened, "the hardened statement is as the person left it");
         });

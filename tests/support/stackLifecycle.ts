@@ -8,6 +8,7 @@
 import { runProgram, type ConfigValues, type ProgramRun, type RecordedResource } from "../../cli/evaluate";
 import type { FakeIam } from "./fakeIam";
 import { Engine, loadAsHost, type State } from "./host";
+import { HostEngine, RealHost } from "./realHost";
 import { ofType } from "./program";
 
 const TRUST_TYPE = "pulumi-nodejs:dynamic/kubeflow-irsa:TrustSubjects";
@@ -28,6 +29,9 @@ export interface UpResult {
     writes: Record<string, number>;
 }
 
+/** One resource's steps, in-process or through the real host. */
+type Stepper = Pick<Engine, "up" | "destroy" | "providerText">;
+
 export class StackLifecycle {
     /** TrustSubjects name → the state the engine keeps. */
     readonly trust = new Map<string, Held>();
@@ -36,17 +40,35 @@ export class StackLifecycle {
     /** Tags of the roles in the local IAM (it keeps none itself), by lower-cased name: the program's, or a test's. */
     readonly tags = new Map<string, Record<string, string>>();
     private engine: Engine | undefined;
+    /** With the real host: the one host process of the current `up` or destroy. */
+    private host: RealHost | undefined;
     private config: ConfigValues = {};
 
-    constructor(readonly fake: FakeIam) {}
+    /**
+     * `host`: "in-process" loads the provider text here as the host does (fast); "real" spawns
+     * Pulumi's own host process for each `up` and speaks gRPC to it (tests/support/realHost.ts).
+     */
+    constructor(
+        readonly fake: FakeIam,
+        readonly host_: "in-process" | "real" = "in-process",
+    ) {}
 
     /** One `pulumi up` with this config. Throws the first failing step's error. */
     async up(config: ConfigValues): Promise<UpResult> {
+        try {
+            return await this.upOnce(config);
+        } finally {
+            await this.stopHost();
+        }
+    }
+
+    private async upOnce(config: ConfigValues): Promise<UpResult> {
         // The program asks IAM which kf-user shards exist (aws.iam.getRoles): the local IAM answers.
         const existing = this.fake.roleNames().map((name) => ({ name, assumeRolePolicy: this.fake.role(name)!.document, tags: this.tags.get(name.toLowerCase()) ?? {} }));
         const run = await runProgram(config, "dev", undefined, undefined, existing);
         // Each `pulumi up` is a new host process: the provider is loaded and configured with this config.
         this.engine = undefined;
+        await this.stopHost();
         this.config = config;
         const before = this.fake.calls.length;
         const ops: Record<string, string> = {};
@@ -72,7 +94,7 @@ export class StackLifecycle {
         const names = new Set(registeredTrust.map((r) => r.name));
         for (const [name, held] of [...this.trust]) {
             if (names.has(name)) continue;
-            if (!held.retainOnDelete) await (await this.engineOf(held.providerText)).destroy(held.state);
+            if (!held.retainOnDelete) await (await this.engineOf(held.providerText, name)).destroy(held.state);
             this.trust.delete(name);
             ops[name] = held.retainOnDelete ? "retained" : "delete";
         }
@@ -96,9 +118,22 @@ export class StackLifecycle {
      * Throws the first failing delete's error, keeping what was not deleted.
      */
     async destroy(): Promise<void> {
+        try {
+            await this.destroyOnce();
+        } finally {
+            await this.stopHost();
+        }
+    }
+
+    private async stopHost(): Promise<void> {
+        await this.host?.stop();
+        this.host = undefined;
+    }
+
+    private async destroyOnce(): Promise<void> {
         this.engine = undefined;
         for (const [name, held] of [...this.trust]) {
-            if (!held.retainOnDelete) await (await this.engineOf(held.providerText)).destroy(held.state);
+            if (!held.retainOnDelete) await (await this.engineOf(held.providerText, name)).destroy(held.state);
             this.trust.delete(name);
         }
         for (const [name, options] of [...this.roles]) {
@@ -118,11 +153,15 @@ export class StackLifecycle {
         return { ...doc, Statement: Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement] };
     }
 
-    private async engineFor(resource: RecordedResource): Promise<Engine> {
-        return this.engineOf(String(resource.inputs.__provider));
+    private async engineFor(resource: RecordedResource): Promise<Stepper> {
+        return this.engineOf(String(resource.inputs.__provider), resource.name);
     }
 
-    private async engineOf(text: string): Promise<Engine> {
+    private async engineOf(text: string, name: string): Promise<Stepper> {
+        if (this.host_ === "real") {
+            this.host ??= await RealHost.start(this.config as Record<string, string>);
+            return new HostEngine(this.host, text, name);
+        }
         if (!this.engine || this.engine.providerText !== text) this.engine = new Engine(await loadAsHost(text, this.config), text);
         return this.engine;
     }
