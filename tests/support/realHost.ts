@@ -154,9 +154,15 @@ export class RealHost {
         await this.call<unknown>((cb) => this.client.delete(req, cb));
     }
 
+    /** Kills the process at once (SIGKILL), as an out-of-memory kill or a lost machine would: no call in flight is answered. */
+    kill(): void {
+        this.child.kill("SIGKILL");
+    }
+
     async stop(): Promise<void> {
         this.client.close();
-        if (this.child.exitCode === null) {
+        // A process killed by a signal keeps exitCode null: signalCode says it is gone.
+        if (this.child.exitCode === null && this.child.signalCode === null) {
             const exited = new Promise((resolve) => this.child.once("exit", resolve));
             this.child.kill();
             await exited;
