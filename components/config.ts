@@ -262,7 +262,7 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
         enableFsx,
         albController,
         adminRoleMode,
-        adminServiceAccounts: readAdminServiceAccounts(reader, defaultAdminServiceAccounts({ albController, enableFsx, adminRoleMode, identityMode })),
+        adminServiceAccounts: readAdminServiceAccounts(reader, defaultAdminServiceAccounts({ albController, enableFsx, adminRoleMode })),
         userPolicyArns: reader.list("userPolicyArns", DEFAULTS.userPolicyArns),
         profiles: readProfiles(reader),
         trustPolicyMaxChars: reader.integer(

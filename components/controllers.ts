@@ -53,22 +53,20 @@ export function controlPlaneComponents(selection: ComponentSelection): ControlPl
     ];
 }
 
-/** kfctl's own kf-admin service account: its roles' anchor, and the default association of podIdentity stacks. */
+/** kfctl's own kf-admin service account: the IRSA anchor of kfctl's roles, never a default binding. */
 export const KF_ADMIN_SERVICE_ACCOUNT = "kubeflow:kf-admin";
 
 /**
  * kf-admin's service accounts when `adminServiceAccounts` is not set: only accounts that call AWS
  * (Kubeflow's profile controller with `annotateOnly` makes no AWS call). In perController mode the
  * components' accounts are trusted by their own roles, so kf-admin keeps only its anchor, which
- * no pod can hold. IRSA: kfctl's `kubeflow:kf-admin` is not among them — it was only ever the
- * role's anchor, and as one it let any pod running as it take kf-admin's control-plane rights.
- * podIdentity stacks have associated it since they exist (an association is an explicit binding,
- * not an anchor), so it stays their default: an upgrade must not delete an association.
+ * no pod can hold. kfctl's `kubeflow:kf-admin` is not among them in either mode: it was only ever
+ * an anchor of IRSA trust policies, and trusted (IRSA) or associated (podIdentity) it lets any pod
+ * running as it take kf-admin's control-plane rights. List it in adminServiceAccounts to bind it.
  */
-export function defaultAdminServiceAccounts(selection: ComponentSelection & { adminRoleMode: AdminRoleMode; identityMode: "irsa" | "podIdentity" }): string[] {
-    const kfctl = selection.identityMode === "podIdentity" ? [KF_ADMIN_SERVICE_ACCOUNT] : [];
-    if (selection.adminRoleMode === "perController") return kfctl;
-    return [...kfctl, ...controlPlaneComponents(selection).flatMap((c) => c.serviceAccounts)];
+export function defaultAdminServiceAccounts(selection: ComponentSelection & { adminRoleMode: AdminRoleMode }): string[] {
+    if (selection.adminRoleMode === "perController") return [];
+    return controlPlaneComponents(selection).flatMap((c) => c.serviceAccounts);
 }
 
 /** The name of a component's own role (perController mode). */
@@ -83,9 +81,13 @@ export function componentRoleName(component: Pick<ControlPlaneComponent, "short"
  * may run elsewhere, and trusting both controllers is how a v1 → v2 migration goes.
  */
 export function controlPlaneWarnings(config: ComponentSelection & { adminRoleMode: AdminRoleMode; adminServiceAccounts: string[] }): string[] {
-    if (config.adminRoleMode !== "shared") return [];
     const trusted = new Set(config.adminServiceAccounts);
-    const warnings: string[] = [];
+    const warnings: string[] = trusted.has(KF_ADMIN_SERVICE_ACCOUNT)
+        ? [
+              `kubeflow-irsa:adminServiceAccounts binds ${KF_ADMIN_SERVICE_ACCOUNT}, kfctl's anchor: any pod running as it gets kf-admin's control-plane rights; remove it unless a workload of yours runs as it`,
+          ]
+        : [];
+    if (config.adminRoleMode !== "shared") return warnings;
     for (const component of controlPlaneComponents(config)) {
         if (!component.serviceAccounts.some((sa) => trusted.has(sa))) {
             warnings.push(

@@ -252,12 +252,12 @@ describe("npm run synth", function () {
                 const associations = yamlDocs(out, "pod-identity-associations.yaml");
                 assert.deepEqual(
                     associations.map((a) => `${a.namespace}:${a.serviceAccount}`),
-                    ["data-eng:default-editor", "kube-system:aws-load-balancer-controller", "kubeflow:fluentd", "kubeflow:kf-admin", "team-nlp:default-editor", "team-vision:default-editor"],
+                    ["data-eng:default-editor", "kube-system:aws-load-balancer-controller", "kubeflow:fluentd", "team-nlp:default-editor", "team-vision:default-editor"],
                 );
                 assert.ok(associations.every((a) => a.clusterName === "kf-dev"));
                 assert.equal(associations.find((a) => a.namespace === "data-eng")!.roleArn, EXTERNAL_ARN);
                 assert.equal(associations.find((a) => a.namespace === "team-nlp")!.roleArn, `arn:aws:iam::${ACCOUNT}:role/${DEV.user}`);
-                assert.match(pod.stdout, /pod-identity-associations\.yaml \(6 associations\)/);
+                assert.match(pod.stdout, /pod-identity-associations\.yaml \(5 associations\)/);
             });
 
             it("THEN Profiles carry no IAM plugin and managed roles the fixed Pod Identity trust", () => {

@@ -34,6 +34,11 @@ const INTENDED_REMOVALS: { version: string; urnEnd: string; why: string }[] = [
         urnEnd: "aws:eks/podIdentityAssociation:PodIdentityAssociation::pod-identity-kubeflow/profiles-controller-service-account",
         why: "the profile controller makes no AWS call under annotateOnly, so the default adminServiceAccounts no longer bind it; list it in adminServiceAccounts to keep it",
     },
+    ...["0ef7b38", "8c36ea4"].map((version) => ({
+        version,
+        urnEnd: "aws:eks/podIdentityAssociation:PodIdentityAssociation::pod-identity-kubeflow/kf-admin",
+        why: "kfctl's kubeflow:kf-admin was only an IRSA anchor; associated, it gave any pod running as it kf-admin's control-plane rights (issue 19); list it in adminServiceAccounts to keep it",
+    })),
 ];
 
 function intended(state: RecordedState, urn: string): boolean {
