@@ -5,6 +5,7 @@
 // `npm run synth`) the CLI is absent, so the defaults below apply. A test keeps the two in step.
 
 import * as pulumi from "@pulumi/pulumi";
+import { closest, editDistance, regionProblem } from "./names";
 import { DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
 import {
     duplicates,
@@ -158,22 +159,8 @@ export const CONFIG_KEYS = [
 /** Namespaces this close to the project's (edits) are typos of it, not another package's. */
 const NAMESPACE_TYPO_EDITS = 2;
 
-/** Levenshtein distance, case-insensitive: how many single-character edits turn a into b. */
-function editDistance(a: string, b: string): number {
-    const [x, y] = [a.toLowerCase(), b.toLowerCase()];
-    let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= x.length; i++) {
-        const current = [i];
-        for (let j = 1; j <= y.length; j++) {
-            current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
-        }
-        previous = current;
-    }
-    return previous[y.length];
-}
-
 function closestKey(name: string): string {
-    return CONFIG_KEYS.reduce((best, k) => (editDistance(name, k) < editDistance(name, best) ? k : best));
+    return closest(name, CONFIG_KEYS);
 }
 
 /**
@@ -242,9 +229,8 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
     const reader = new Reader(raw);
     reader.problems.push(...unknownKeyProblems(keys));
     const region = reader.required("aws:region", "set it with `pulumi config set aws:region us-west-2`");
-    if (region && !/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/.test(region)) {
-        reader.problem("aws:region", `${show(region)} is not an AWS region name such as "us-west-2"`);
-    }
+    const badRegion = region ? regionProblem(region) : undefined;
+    if (badRegion) reader.problem("aws:region", badRegion);
     const clusterName = reader.required("clusterName", "set it with `pulumi config set clusterName <name>`");
     if (clusterName && !/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/.test(clusterName)) {
         reader.problem("clusterName", `${show(clusterName)} is not an EKS cluster name: use letters, digits, '-' and '_', starting with a letter or digit`);
@@ -264,7 +250,7 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
         adminRoleMode,
         adminServiceAccounts: readAdminServiceAccounts(reader, defaultAdminServiceAccounts({ albController, enableFsx, adminRoleMode })),
         userPolicyArns: reader.list("userPolicyArns", DEFAULTS.userPolicyArns),
-        profiles: readProfiles(reader),
+        profiles: readProfiles(reader, region),
         trustPolicyMaxChars: reader.integer(
             "trustPolicyMaxChars",
             DEFAULTS.trustPolicyMaxChars,

@@ -12,6 +12,7 @@ import {
     serviceAccountProblem,
 } from "../providers/subjects";
 import type { ExistingClusterConfig, ProfileConfig } from "./config";
+import { AWS_REGIONS, partitionOf, reservedNamespaceProblem } from "./names";
 import { DEFAULT_WEBHOOK_IMAGE, issuerBucketName, issuerUrlOf, jwkOf, normalizedPem, rsaPublicKeyProblem } from "./issuerDocuments";
 
 export const PROJECT = "kubeflow-irsa";
@@ -143,7 +144,7 @@ export class Reader {
     }
 }
 
-export function readProfiles(reader: Reader): ProfileConfig[] {
+export function readProfiles(reader: Reader, region = ""): ProfileConfig[] {
     const entries = reader.objects("profiles") ?? [];
     const seen = new Map<string, number>();
     const profiles: ProfileConfig[] = [];
@@ -155,7 +156,7 @@ export function readProfiles(reader: Reader): ProfileConfig[] {
         if (typeof name !== "string" || name === "") {
             reader.problem(`${at}.name`, `${show(name)} is missing or not a string; set the profile's namespace name`);
         } else {
-            const problem = namespaceProblem(name);
+            const problem = namespaceProblem(name) ?? reservedNamespaceProblem(name);
             if (problem) reader.problem(`${at}.name`, problem);
             const first = seen.get(name);
             if (first !== undefined) {
@@ -170,7 +171,7 @@ export function readProfiles(reader: Reader): ProfileConfig[] {
             reader.problem(`${at}.owner`, `${show(owner)} is not an e-mail address; set the owner's login e-mail, e.g. "alice@example.com"`);
         }
         if (awsIamRole !== undefined) {
-            const problem = typeof awsIamRole === "string" ? roleArnProblem(awsIamRole) : `${show(awsIamRole)} is not a string`;
+            const problem = typeof awsIamRole === "string" ? (roleArnProblem(awsIamRole) ?? partitionProblem(awsIamRole, region)) : `${show(awsIamRole)} is not a string`;
             if (problem) reader.problem(`${at}.awsIamRole`, `${problem}; or leave awsIamRole out to use the stack's kf-user role`);
         }
         const serviceAccounts = readProfileServiceAccounts(reader, at, entry.serviceAccounts);
@@ -180,6 +181,13 @@ export function readProfiles(reader: Reader): ProfileConfig[] {
 }
 
 const PROFILE_FIELDS = ["name", "owner", "awsIamRole", "serviceAccounts"];
+
+/** Why a role ARN cannot serve a cluster in `region`: IAM roles of another partition (aws-cn, aws-us-gov, …) are out of its reach. */
+function partitionProblem(arn: string, region: string): string | undefined {
+    const arnPartition = arn.split(":")[1];
+    if (!region || !AWS_REGIONS.includes(region) || arnPartition === partitionOf(region)) return undefined;
+    return `"${arn}" is in partition "${arnPartition}", but the cluster's region ${region} is in "${partitionOf(region)}": a pod there cannot assume it; use a role ARN that starts with "arn:${partitionOf(region)}:iam::"`;
+}
 
 /** A profile's `serviceAccounts`: names (RFC 1123) of its namespace's service accounts, no repeats. */
 function readProfileServiceAccounts(reader: Reader, at: string, value: unknown): string[] {

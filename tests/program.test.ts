@@ -302,7 +302,27 @@ describe("program (index.ts under mocks)", function () {
             ["a misspelt namespace and key (kubeflow-irs:profile)", { "kubeflow-irs:profile": "[]" }, /kubeflow-irs:profile: "kubeflow-irs" is not this project's namespace; did you mean `kubeflow-irsa:profiles`\?/],
             ["deleteRemovedProfiles without kubeflowInstalled", { "kubeflow-irsa:kubeflowInstalled": "false", "kubeflow-irsa:deleteRemovedProfiles": "true" }, /kubeflow-irsa:deleteRemovedProfiles: true while kubeflow-irsa:kubeflowInstalled is false: .* an `up` would delete every Profile \(and Kubeflow every namespace\)/],
             ["a profile without owner", { "kubeflow-irsa:profiles": [{ name: "team-a" }] }, /kubeflow-irsa:profiles\[0\]\.owner: is required: set the owner's login e-mail, e.g. "alice@example.com"/],
+            // Names the stack must not accept (issue 19.9)
+            ...["kube-system", "kube-public", "kube-node-lease", "default", "kubeflow", "istio-system", "cert-manager", "amazon-cloudwatch", "kube-anything"].map(
+                (name) =>
+                    [
+                        `a profile named ${name} (a namespace someone else owns)`,
+                        { "kubeflow-irsa:profiles": [{ name, owner: "mallory@example.com" }] },
+                        new RegExp(`kubeflow-irsa:profiles\\[0\\]\\.name: "${name}" is a namespace that (Kubernetes|Kubeflow or EKS) owns: a profile of that name would make its owner admin of it .*; choose a name of the team's own`),
+                    ] as [string, Record<string, unknown>, RegExp],
+            ),
+            ["a misspelt region (us-wst-2)", { "aws:region": "us-wst-2" }, /aws:region: "us-wst-2" is not an AWS region; did you mean "us-west-2"\?/],
+            ["a region of the right shape that does not exist (us-west-9)", { "aws:region": "us-west-9" }, /aws:region: "us-west-9" is not an AWS region/],
+            [
+                "an awsIamRole in another partition (aws-cn in us-west-2)",
+                { "kubeflow-irsa:profiles": [{ name: "team-a", owner: "a@example.com", awsIamRole: "arn:aws-cn:iam::123456789012:role/data-science" }] },
+                /kubeflow-irsa:profiles\[0\]\.awsIamRole: "arn:aws-cn:iam::123456789012:role\/data-science" is in partition "aws-cn", but the cluster's region us-west-2 is in "aws": a pod there cannot assume it; use a role ARN that starts with "arn:aws:iam::"/,
+            ],
         ];
+        it("WHEN the region is in another partition and the awsIamRole too (us-gov-west-1, arn:aws-us-gov) THEN it is accepted", async () => {
+            const run = await runProgram(devConfig({ "aws:region": "us-gov-west-1", "kubeflow-irsa:profiles": [{ name: "team-a", owner: "a@example.com", awsIamRole: "arn:aws-us-gov:iam::123456789012:role/data-science" }] }));
+            assert.equal((run.outputs.profileRoleArns as Record<string, string>)["team-a"], "arn:aws-us-gov:iam::123456789012:role/data-science");
+        });
         for (const [what, extra, message] of cases) {
             it(`WHEN ${what}`, async () => {
                 await assert.rejects(runProgram(devConfig(extra)), (err: Error & { registered?: string[] }) => {
