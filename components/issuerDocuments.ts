@@ -96,8 +96,10 @@ export function apiServerFlags(issuerUrl: string): string[] {
         `--service-account-issuer=${issuerUrl}   (first; keep the old issuer as a second --service-account-issuer while old tokens live)`,
         "--service-account-key-file=<each public key of serviceAccountKeys>",
         "--service-account-signing-key-file=<the current private signing key>",
-        // Not sts.amazonaws.com: the first API audience is every default pod token's audience, which
-        // would make each kube-api-access token an STS credential. The webhook asks for sts.amazonaws.com itself.
-        "--api-audiences=<keep the API server's own audience, e.g. https://kubernetes.default.svc; do NOT put sts.amazonaws.com first>",
+        // Never sts.amazonaws.com, in any position: a token request without audiences gets all of
+        // them (Kubernetes TokenREST: out.Spec.Audiences = r.auds), and every pod's default
+        // kube-api-access token is such a request, so each would be an STS credential. The
+        // webhook asks for sts.amazonaws.com tokens itself and needs no API-server audience.
+        "--api-audiences=<keep its current value (where it was unset: the old --service-account-issuer URL); never include sts.amazonaws.com>",
     ];
 }

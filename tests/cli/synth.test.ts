@@ -358,9 +358,13 @@ describe("npm run synth", function () {
         assert.equal(discovery.jwks_uri, `${discovery.issuer}/keys.json`);
         const jwks = readJson<{ keys: { n: string }[] }>(out, "oidc-issuer/keys.json");
         assert.equal(jwks.keys[0].n, (publicKey.export({ format: "jwk" }) as { n: string }).n);
-        for (const flag of [`--service-account-issuer=${discovery.issuer}`, "--service-account-key-file=", "--service-account-signing-key-file=", "--api-audiences=<keep the API server's own audience"]) {
+        for (const flag of [`--service-account-issuer=${discovery.issuer}`, "--service-account-key-file=", "--service-account-signing-key-file=", "--api-audiences=<keep its current value"]) {
             assert.ok(result.stdout.includes(flag), flag);
         }
+        // A token request without audiences gets all of them: sts.amazonaws.com anywhere would make every default token an STS credential.
+        const audiences = result.stdout.split("\n").find((l) => l.includes("--api-audiences="))!;
+        assert.match(audiences, /never include sts\.amazonaws\.com/);
+        assert.doesNotMatch(audiences, /first/, "no advice that its position matters");
         const summary = readJson<{ hostedIssuer: { url: string; apiServerFlags: string[] } }>(out, "summary.json");
         assert.equal(summary.hostedIssuer.url, discovery.issuer);
         const kinds = yamlDocs(out, "kubernetes.yaml").map((o) => o.kind);
