@@ -1,7 +1,9 @@
 // The reviewed permission policies of the control plane, read as IAM would read them after the
 // program fills in partition, region and cluster: what each grants, and on what.
 import { strict as assert } from "assert";
-import { loadPolicy } from "../../components/roles";
+import { loadPolicy, type PolicyVariables } from "../../components/roles";
+import { evaluatePermissions } from "../../providers/permissionEvaluation";
+import { parsePolicyDocument } from "../../providers/trustPolicy";
 
 interface Statement {
     Sid?: string;
@@ -147,6 +149,26 @@ describe("control-plane permission policies", () => {
         for (const lbc of ["aws-load-balancer-controller", "alb-ingress"]) {
             const total = [lbc, "cloudwatch-logs", "fsx-lustre-csi"].map((name) => loadPolicy(name, vars).replace(/\s/g, "").length).reduce((a, b) => a + b, 0);
             assert.ok(total <= 10_240, `${lbc}: ${total} characters`);
+        }
+    });
+
+    describe("GIVEN the log shipper's policy (cloudwatch-logs) THEN it reaches the cluster's application logs but never the EKS control-plane (audit) log group", () => {
+        const vars: PolicyVariables = { partition: "aws", region: "us-west-2", cluster: "kf-prod" };
+        const policies = [{ name: "cloudwatch-logs", document: parsePolicyDocument(loadPolicy("cloudwatch-logs", vars)) }];
+        const group = (name: string) => `arn:aws:logs:us-west-2:123456789012:log-group:${name}`;
+        const cases: [string, string, string][] = [
+            ["logs:PutLogEvents", `${group("/aws/eks/kf-prod/containers")}:log-stream:team-a`, "allowed"],
+            ["logs:CreateLogGroup", group("/aws/containerinsights/kf-prod/application"), "allowed"],
+            ["logs:PutLogEvents", `${group("/aws/eks/kf-prod/cluster")}:log-stream:kube-apiserver-audit-1`, "explicitly denied"],
+            ["logs:PutRetentionPolicy", group("/aws/eks/kf-prod/cluster"), "explicitly denied"],
+            ["logs:PutRetentionPolicy", `${group("/aws/eks/kf-prod/cluster")}:*`, "explicitly denied"],
+            ["logs:CreateLogStream", `${group("/aws/eks/kf-prod/cluster")}:log-stream:forged`, "explicitly denied"],
+            ["logs:PutLogEvents", `${group("/aws/eks/other-cluster/containers")}:log-stream:x`, "implicitly denied"],
+        ];
+        for (const [action, resource, expected] of cases) {
+            it(`WHEN ${action} on ${resource.replace(/^.*log-group:/, "")} THEN ${expected}`, () => {
+                assert.equal(evaluatePermissions(policies, { action, resource, context: {} }).decision, expected);
+            });
         }
     });
 });
