@@ -20,7 +20,13 @@ export interface ChainTarget {
 
 const NAMESPACE_TAG = "aws:PrincipalTag/kubernetes-namespace";
 const SERVICE_ACCOUNT_TAG = "aws:PrincipalTag/kubernetes-service-account";
-const stsId = (s: string) => s.replace(/[^A-Za-z0-9]/g, "");
+/**
+ * A statement id for a namespace: Sids are [A-Za-z0-9] and unique within a policy (IAM refuses
+ * duplicates with MalformedPolicyDocument). Namespaces are lower-case RFC 1123 labels, so their
+ * one other character, '-', becomes an upper-case 'X': one-to-one ("team-a" → "teamXa", "teama"
+ * stays "teama"), where dropping it made "team-a" and "teama" the same Sid.
+ */
+export const namespaceSid = (namespace: string) => namespace.replace(/-/g, "X");
 
 /**
  * What kf-user needs to chain: per profile, sts:AssumeRole and sts:TagSession on its target role,
@@ -32,7 +38,7 @@ export function targetRolesPolicy(targets: readonly ChainTarget[]): PolicyDocume
         Statement: [...targets]
             .sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0))
             .map((t) => ({
-                Sid: `Chain${stsId(t.namespace)}`.slice(0, 100),
+                Sid: `Chain${namespaceSid(t.namespace)}`,
                 Effect: "Allow",
                 Action: ["sts:AssumeRole", "sts:TagSession"],
                 Resource: t.targetRoleArn,

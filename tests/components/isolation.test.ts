@@ -7,7 +7,7 @@ import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { configuredAccount, runProgram, type ConfigValues, type ProgramRun } from "../../cli/evaluate";
 import { cliValues } from "../support/program";
 import { evaluatePermissions } from "../../providers/permissionEvaluation";
-import { parsePolicyDocument, type PolicyDocument } from "../../providers/trustPolicy";
+import { parsePolicyDocument, statementsOf, type PolicyDocument } from "../../providers/trustPolicy";
 
 const ACCOUNT = "123456789012";
 const BUCKET = "acme-ml-workspaces";
@@ -76,6 +76,22 @@ describe("team isolation (podIdentity + profileBucket)", function () {
         const text = JSON.stringify(policies.find((p) => p.name === "profile-bucket")!.document);
         assert.ok(text.includes(`arn:aws:s3:::${BUCKET}/\${aws:PrincipalTag/kubernetes-namespace}/*`), text);
         for (const a of run.resources.filter((r) => r.type === ASSOCIATION_TYPE)) assert.notEqual(a.inputs.disableSessionTags, true, `${a.name}: the namespace tag is what isolates`);
+    });
+
+    it("GIVEN chained profiles whose namespaces differ only by a '-' (team-a, teama) THEN every inline policy's Sids are valid and unique, as IAM requires", async () => {
+        const chained = await runProgram(
+            config({
+                "kubeflow-irsa:profiles": ["team-a", "teama", "team-a-b", "teamab", "team--a"].map((name, i) => ({ name, owner: `u${i}@example.com`, awsIamRole: `arn:aws:iam::99999999999${i}:role/partner-${i}` })),
+            }),
+        );
+        const policies = chained.resources.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy");
+        assert.ok(policies.length > 0);
+        for (const p of policies) {
+            const sids = statementsOf(parsePolicyDocument(String(p.inputs.policy))).map((st) => st.Sid).filter((sid): sid is string => sid !== undefined);
+            assert.ok(sids.every((sid) => /^[A-Za-z0-9]*$/.test(sid)), `${p.name}: ${sids.join(", ")}`);
+            assert.equal(new Set(sids).size, sids.length, `${p.name}: duplicate Sids ${sids.join(", ")}`);
+        }
+        assert.equal(statementsOf(inlinePolicies(chained, KF_USER).find((p) => p.name === "assume-target-roles")!.document).length, 5);
     });
 
     const cases: [string, string, string, Record<string, string>, string][] = [
