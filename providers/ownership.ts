@@ -183,33 +183,6 @@ export function deleteChanges(state: TrustSubjectsOutputs, keep: readonly string
     return [...floor, ...removals];
 }
 
-/**
- * The state an operation works from, extended by what an earlier write of this resource recorded
- * before it was sent and the role holds (./intent: the process died before the engine heard back,
- * so the state never learnt of it): owned like leftovers, so what the inputs do not name goes.
- * A create has no state: it works from one that owns nothing but that.
- */
-export function withPending(state: TrustSubjectsOutputs | undefined, inputs: TrustSubjectsInputs, pending: readonly HeldSubjects[]): TrustSubjectsOutputs {
-    const base: TrustSubjectsOutputs = state ?? {
-        ...inputs,
-        subjects: [],
-        anchors: [],
-        statements: [],
-        retiredStatements: [],
-        roleName: "",
-        roleArn: "",
-        policyChars: 0,
-        leftovers: [],
-        draining: [],
-    };
-    return pending.length === 0 ? base : { ...base, leftovers: mergeHeld([...base.leftovers, ...pending]) };
-}
-
-/** The providers whose subjects an operation from this state to these inputs may add or hold (for ./intent). */
-export function intentScope(state: TrustSubjectsOutputs | undefined, inputs: TrustSubjectsInputs): string[] {
-    return [...new Set([inputs.providerArn, ...(state ? held(state).map((e) => e.providerArn) : [])])].filter(Boolean);
-}
-
 /** Whether the state asks for an update even when the inputs did not change. */
 export function hasLeftovers(state: TrustSubjectsOutputs): boolean {
     return state.leftovers.length > 0;

@@ -2,12 +2,11 @@
 // the ACLSizePerRole quota, the role's account, a document that cannot be edited. IAM calls go
 // through ./iam; every decision about the document is ./trustPolicy's.
 
-import { createIamClient, explainAwsError, getTrustPolicy, isAwsError, putTrustPolicy, tagRole, untagRole, type AwsSettings } from "./iam";
-import { intentKeys, intentTags, pendingSubjects, type Tag } from "./intent";
-import type { HeldSubjects, TrustSubjectsInputs } from "./ownership";
+import { createIamClient, explainAwsError, getTrustPolicy, isAwsError, putTrustPolicy, type AwsSettings } from "./iam";
+import type { TrustSubjectsInputs } from "./ownership";
 import { isUnknown } from "./ownership";
 import { parseOidcProviderArn, parseRoleRef, roleNameOf, sameRole } from "./subjects";
-import { applyTrustChanges, canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, presentSubjects, TrustPolicyError, type PolicyDocument, type TrustChange } from "./trustPolicy";
+import { applyTrustChanges, canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, TrustPolicyError, type PolicyDocument, type TrustChange } from "./trustPolicy";
 
 /** How long one reconcile may take in all, waits included, before it gives up with what it saw. */
 const RECONCILE_DEADLINE_MS = 180_000;
@@ -117,12 +116,7 @@ export interface ReconcileResult {
     roleArn: string;
     document: PolicyDocument;
     writes: number;
-    /** What the role holds that an earlier, unanswered write of this resource recorded (./intent), as last read. */
-    pending: HeldSubjects[];
 }
-
-/** The changes to make, given what an earlier unanswered write may have added (see ./intent). */
-export type ChangePlan = TrustChange[] | ((pending: HeldSubjects[]) => TrustChange[]);
 
 function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, ms));
@@ -154,13 +148,6 @@ export interface ReconcileOptions {
      * then seen, and our change is applied again on top of it. 0: done at the first read-back.
      */
     settleAfterWriteMs?: number;
-    /**
-     * The OIDC providers whose write-ahead intent (./intent) this operation reads and keeps: before
-     * a write adds subjects under one of them, the role is tagged with what it adds; what an
-     * earlier, unanswered write recorded and the role holds is passed to the plan as pending; once
-     * the operation is done the tags go. Undefined: no intent.
-     */
-    intent?: string[];
 }
 
 /** How long a write to a role other writers may share is watched after it reads back (see ReconcileOptions). */
@@ -195,13 +182,12 @@ export function writeSettleMs(): number {
 export async function reconcile(
     settings: AwsSettings,
     inputs: TrustSubjectsInputs,
-    plan: ChangePlan,
+    changes: TrustChange[],
     operation: string,
     progress: WriteProgress = { sent: false },
     options: ReconcileOptions = {},
 ): Promise<ReconcileResult | undefined> {
     const client = createIamClient(settings);
-    const intent = new IntentLog(options.intent ?? [], operation);
     const roleName = roleNameOf(inputs.role);
     const context = `${operation} of role "${roleName}"`;
     let writes = 0;
@@ -244,9 +230,7 @@ export async function reconcile(
             const seen = canonicalPolicy(current.document);
             run = run.document === seen ? { document: seen, reads: run.reads + 1 } : { document: seen, reads: 1 };
             latest ??= { document: seen, at: Date.now(), ours: false };
-            const pending = intent.pending(current.tags, current.document);
-            const edit = applyChanges(current.document, typeof plan === "function" ? plan(pending) : plan, context);
-            const done = async () => ({ roleArn: current.roleArn, document: current.document, writes, pending: await intent.clear(client, roleName, current.tags) });
+            const edit = applyChanges(current.document, changes, context);
 
             if (seen !== latest.document) {
                 if (replaced.has(seen) && Date.now() - latest.at < CONSISTENCY_WAIT_MS) {
@@ -265,7 +249,7 @@ export async function reconcile(
                 replaced.delete(seen);
                 latest = { document: seen, at: Date.now(), ours: false };
                 contested = false;
-                if (!edit.changed) return done(); // built on ours
+                if (!edit.changed) return { roleArn: current.roleArn, document: current.document, writes }; // built on ours
                 if (lost) {
                     if (++retries > MAX_WRITE_ROUNDS) throw lostUpdates(operation, roleName, retries);
                     await sleep(backoff(retries));
@@ -279,10 +263,9 @@ export async function reconcile(
                 await sleep(Math.min(SETTLE_DELAY_MS * (0.5 + Math.random()), Math.max(1, latest.at + options.settleAfterWriteMs! - Date.now())));
                 continue;
             }
-            if (!edit.changed) return done();
+            if (!edit.changed) return { roleArn: current.roleArn, document: current.document, writes };
             const problem = editQuotaProblem(roleName, current.document, edit.document, inputs);
             if (problem) throw new Error(problem);
-            await intent.record(client, roleName, current.document, edit.document);
             const sentBefore = progress.sent;
             progress.sent = true;
             try {
@@ -301,75 +284,6 @@ export async function reconcile(
         }
     } finally {
         client.destroy();
-    }
-}
-
-/**
- * The write-ahead intent of one reconcile (see ./intent): what it recorded on the role, and what
- * earlier unanswered writes recorded. Tagging is best effort: without iam:TagRole (a role the
- * deployer may only read and write the trust policy of) or past the role's 50 tags the write goes
- * ahead as before, with a warning, since refusing would block every `up`.
- */
-class IntentLog {
-    private readonly recorded = new Map<string, Set<string>>();
-    private readonly written = new Set<string>();
-    private disabled = false;
-    private lastPending: HeldSubjects[] = [];
-
-    constructor(
-        private readonly providers: readonly string[],
-        private readonly operation: string,
-    ) {}
-
-    /** What the role holds of what an earlier write recorded, per provider. */
-    pending(tags: readonly Tag[], document: PolicyDocument): HeldSubjects[] {
-        if (this.providers.length === 0) return [];
-        const pending = pendingSubjects(tags, this.providers.map((providerArn) => ({ providerArn, subjects: presentSubjects(document, providerArn) })));
-        for (const { providerArn, subjects } of pending) {
-            const set = this.recorded.get(providerArn) ?? new Set<string>();
-            for (const s of subjects) set.add(s);
-            this.recorded.set(providerArn, set);
-        }
-        this.lastPending = pending;
-        return pending;
-    }
-
-    /** Before a write: tag the role with every subject the write adds under one of the providers (and what earlier writes left). */
-    async record(client: Parameters<typeof tagRole>[0], roleName: string, before: PolicyDocument, after: PolicyDocument): Promise<void> {
-        if (this.providers.length === 0 || this.disabled) return;
-        const tags: Tag[] = [];
-        for (const providerArn of this.providers) {
-            const had = new Set(presentSubjects(before, providerArn));
-            const added = presentSubjects(after, providerArn).filter((s) => !had.has(s));
-            const set = this.recorded.get(providerArn) ?? new Set<string>();
-            if (added.every((s) => set.has(s))) continue;
-            for (const s of added) set.add(s);
-            this.recorded.set(providerArn, set);
-            tags.push(...intentTags(providerArn, [...set]));
-        }
-        if (tags.length === 0) return;
-        try {
-            await tagRole(client, roleName, tags);
-            for (const t of tags) this.written.add(t.Key);
-        } catch (err) {
-            this.disabled = true;
-            console.warn(
-                `warning: ${this.operation} of role "${roleName}": could not record what this write adds (iam:TagRole: ${(err as Error).message ?? String(err)}); ` +
-                    "the write goes ahead, but if this process dies before Pulumi hears back, the subjects it adds are owned by no state: " +
-                    "allow iam:TagRole and iam:UntagRole on the role (README, Deployer permissions)",
-            );
-        }
-    }
-
-    /** After the operation completed: the intent tags go (best effort); returns the pending subjects last read. */
-    async clear(client: Parameters<typeof untagRole>[0], roleName: string, tags: readonly Tag[]): Promise<HeldSubjects[]> {
-        const keys = [...new Set([...intentKeys(tags, this.providers), ...this.written])];
-        if (keys.length > 0) {
-            await untagRole(client, roleName, keys).catch((err: unknown) =>
-                console.warn(`warning: ${this.operation} of role "${roleName}": could not remove the tags ${keys.join(", ")} (iam:UntagRole: ${(err as Error).message ?? String(err)}); remove them by hand`),
-            );
-        }
-        return this.lastPending;
     }
 }
 

@@ -11,13 +11,11 @@
 
 import type * as pulumi from "@pulumi/pulumi";
 import { awsSettingsFromConfig, createIamClient, getTrustPolicy, type AwsSettings } from "./iam";
-import { pendingSubjects } from "./intent";
 import {
     createChanges,
     deleteChanges,
     drainingAfter,
     hasLeftovers,
-    intentScope,
     isUnknown,
     mergeHeld,
     normalized,
@@ -26,9 +24,7 @@ import {
     trusted,
     UNKNOWN,
     updateChanges,
-    withPending,
     type TrustSubjectsInputs,
-    type HeldSubjects,
     type TrustSubjectsOutputs,
 } from "./ownership";
 import { drainChanged, moveSettingsFromConfig, NO_MOVES, unfinishedMovesOnDelete, type MoveSettings } from "./moves";
@@ -189,6 +185,15 @@ async function previewProblem(settings: AwsSettings, inputs: TrustSubjectsInputs
     });
 }
 
+async function roleExists(settings: AwsSettings, roleName: string): Promise<boolean> {
+    const client = createIamClient(settings);
+    try {
+        return (await getTrustPolicy(client, roleName)) !== undefined;
+    } finally {
+        client.destroy();
+    }
+}
+
 function missingRole(operation: string, roleName: string): Error {
     return new Error(`${operation}: role "${roleName}" does not exist; create it first, or point awsIamRole at an existing role`);
 }
@@ -290,16 +295,14 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
         async create(checked: TrustSubjectsInputs): Promise<pulumi.dynamic.CreateResult<TrustSubjectsOutputs>> {
             const inputs = normalized(checked);
             const progress: WriteProgress = { sent: false };
-            // What an unanswered earlier create recorded (./intent) and the config no longer names goes.
-            const plan = (pending: HeldSubjects[]) => (pending.length === 0 ? createChanges(inputs) : updateChanges(withPending(undefined, inputs, pending), inputs, session.moves));
             let result;
             try {
-                result = await reconcile(session.settings, inputs, plan, "create", progress, { awaitRole: true, settleAfterWriteMs: settleFor(inputs), intent: intentScope(undefined, inputs) });
+                result = await reconcile(session.settings, inputs, createChanges(inputs), "create", progress, { awaitRole: true, settleAfterWriteMs: settleFor(inputs) });
             } catch (err) {
                 throw failure(err, progress, undefined, inputs, checked);
             }
             if (!result) throw missingRole("create", roleNameOf(inputs.role));
-            return { id: resourceId(result.roleArn), outs: outputsOf(inputs, result, drainingAfter(withPending(undefined, inputs, result.pending), inputs, session.moves)) };
+            return { id: resourceId(result.roleArn), outs: outputsOf(inputs, result) };
         },
 
         async read(id: string, props?: TrustSubjectsOutputs): Promise<pulumi.dynamic.ReadResult<TrustSubjectsOutputs>> {
@@ -337,12 +340,7 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                 const draining = present(providerArn, state?.draining ?? []);
                 const seen = new Set([...inputs.subjects, ...draining, ...present(providerArn, inputs.anchors)]);
                 const unseen = [...(state?.subjects ?? []), ...(state?.draining ?? []), ...inputs.anchors].filter((s) => !seen.has(s));
-                // What an earlier write recorded before it was sent (./intent), unanswered, and the
-                // role holds: owned from now on, so the next up removes what the config does not name.
-                const providers = state ? [...new Set([providerArn, ...state.leftovers.map((e) => e.providerArn)])] : [];
-                const pending = pendingSubjects(current.tags, providers.filter(Boolean).map((p) => ({ providerArn: p, subjects: presentSubjects(current.document, p) })))
-                    .map((e) => ({ providerArn: e.providerArn, subjects: e.subjects.filter((s) => e.providerArn !== providerArn || !seen.has(s)) }));
-                const leftovers = mergeHeld([...(state?.leftovers ?? []), { providerArn, subjects: unseen }, ...pending]);
+                const leftovers = mergeHeld([...(state?.leftovers ?? []), { providerArn, subjects: unseen }]);
                 return { id, props: { ...outputsOf(inputs, current, draining), leftovers } };
             } finally {
                 client.destroy();
@@ -353,30 +351,30 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
             const [olds, news] = [normalizedState(oldOutputs), normalized(newInputs)];
             const progress: WriteProgress = { sent: false };
             let result;
-            const plan = (pending: HeldSubjects[]) => updateChanges(withPending(olds, news, pending), news, session.moves);
             try {
-                result = await reconcile(session.settings, news, plan, "update", progress, { awaitRole: true, settleAfterWriteMs: settleFor(news), intent: intentScope(olds, news) });
+                result = await reconcile(session.settings, news, updateChanges(olds, news, session.moves), "update", progress, { awaitRole: true, settleAfterWriteMs: settleFor(news) });
             } catch (err) {
                 throw failure(err, progress, olds, news, newInputs, id);
             }
             if (!result) throw missingRole("update", roleNameOf(news.role));
-            return { outs: outputsOf(news, result, drainingAfter(withPending(olds, news, result.pending), news, session.moves)) };
+            return { outs: outputsOf(news, result, drainingAfter(olds, news, session.moves)) };
         },
 
         async delete(_id: string, state: TrustSubjectsOutputs): Promise<void> {
             const props = normalizedState(state);
             // Moves this delete may not finish stay; everything else owned goes in the same write,
             // so a profile removed from the config loses its trust even while the delete is refused.
-            // What an unanswered earlier write recorded (./intent) and the role holds is owned too.
-            let unfinished = unfinishedMovesOnDelete(props, session.moves);
-            const plan = (pending: HeldSubjects[]) => {
-                const owned = withPending(props, props, pending);
-                unfinished = unfinishedMovesOnDelete(owned, session.moves);
-                return deleteChanges(owned, unfinished);
-            };
-            // A role that is already gone has nothing left to remove, and no pod can use it: nothing to refuse either.
-            if (!(await reconcile(session.settings, props, plan, "delete", undefined, { settleAfterWriteMs: settleFor(props), intent: intentScope(props, props) }))) return;
+            const unfinished = unfinishedMovesOnDelete(props, session.moves);
+            const changes = deleteChanges(props, unfinished);
+            // Nothing owned (only anchors): no IAM call. A role that is already gone has nothing
+            // left to remove, and no pod can use it: nothing to refuse either.
+            if (changes.length > 0) {
+                if (!(await reconcile(session.settings, props, changes, "delete", undefined, { settleAfterWriteMs: settleFor(props) }))) return;
+            } else if (unfinished.length > 0 && !(await roleExists(session.settings, roleNameOf(props.role)))) {
+                return;
+            }
             if (unfinished.length > 0) throw unfinishedMoves(props, unfinished);
         },
     };
 }
+

@@ -112,43 +112,6 @@ describe("TrustSubjects failure paths (local IAM, host-loaded provider, engine p
         });
     });
 
-    describe("1c. the write-ahead record of what a write adds (role tags)", () => {
-        it("GIVEN iam:TagRole denied (a role the deployer may only read and write the trust policy of) THEN the write goes ahead with a warning that names the permission", async () => {
-            fake.putRole("kf-untaggable", sharedRolePolicy());
-            const args = { role: "kf-untaggable", providerArn: DEV };
-            const { state } = await engine.up(undefined, { ...args, subjects: [sa("alice")] });
-            fake.failNext("TagRole", { kind: "error", code: "AccessDenied", status: 403, message: "User is not authorized to perform: iam:TagRole" });
-            const warnings: string[] = [];
-            const warn = console.warn;
-            console.warn = (...parts: unknown[]) => void warnings.push(parts.join(" "));
-            try {
-                await engine.up(state, { ...args, subjects: [sa("alice"), sa("carol")] });
-            } finally {
-                console.warn = warn;
-            }
-            assert.ok(trusts("kf-untaggable", DEV).includes(sa("carol")));
-            assert.ok(warnings.some((w) => /could not record what this write adds \(iam:TagRole.*allow iam:TagRole and iam:UntagRole on the role/.test(w)), warnings.join("\n"));
-        });
-
-        it("GIVEN an up that adds a subject THEN the role is tagged before the write and untagged after it; an unchanged up touches no tag, and another stack's record on the role stays", async () => {
-            fake.putRole("kf-tagged", sharedRolePolicy());
-            const args = { role: "kf-tagged", providerArn: DEV };
-            const { state } = await engine.up(undefined, { ...args, subjects: [sa("alice")] });
-            const foreignKey = "kubeflow-irsa:pending:someoneElse0:0";
-            fake.putRoleTag("kf-tagged", foreignKey, "AAAAAAAA");
-            const order: string[] = [];
-            fake.before("TagRole", () => order.push(`tag (carol trusted: ${trusts("kf-tagged", DEV).includes(sa("carol"))})`));
-            fake.before("UpdateAssumeRolePolicy", () => order.push("write"));
-            fake.before("UntagRole", () => order.push(`untag (carol trusted: ${trusts("kf-tagged", DEV).includes(sa("carol"))})`));
-            const grown = await engine.up(state, { ...args, subjects: [sa("alice"), sa("carol")] });
-            assert.deepEqual(order, ["tag (carol trusted: false)", "write", "untag (carol trusted: true)"]);
-            assert.deepEqual(fake.tags("kf-tagged"), { [foreignKey]: "AAAAAAAA" }, "only this resource's record goes");
-            fake.resetCalls();
-            await engine.up(grown.state, { ...args, subjects: [sa("alice"), sa("carol")] });
-            assert.equal(fake.count("TagRole") + fake.count("UntagRole") + fake.count("GetRole"), 0, "an unchanged up makes no IAM call");
-        });
-    });
-
     describe("2. a cluster move under lagging, non-monotonic reads", () => {
         it("GIVEN six seeded trials of stale reads WHEN a shared role moves from the dev to a new cluster THEN the new cluster is always trusted and the old never", async () => {
             const initial = sharedRolePolicy();
