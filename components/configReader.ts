@@ -7,6 +7,7 @@ import {
     issuerHostPath,
     namespaceProblem,
     oidcProviderArnProblem,
+    parseRoleRef,
     parseServiceAccountRef,
     roleArnProblem,
     serviceAccountProblem,
@@ -184,8 +185,8 @@ const PROFILE_FIELDS = ["name", "owner", "awsIamRole", "serviceAccounts"];
 
 /** Why a role ARN cannot serve a cluster in `region`: IAM roles of another partition (aws-cn, aws-us-gov, …) are out of its reach. */
 function partitionProblem(arn: string, region: string): string | undefined {
-    const arnPartition = arn.split(":")[1];
-    if (!region || !AWS_REGIONS.includes(region) || arnPartition === partitionOf(region)) return undefined;
+    const arnPartition = parseRoleRef(arn)?.partition;
+    if (arnPartition === undefined || !region || !AWS_REGIONS.includes(region) || arnPartition === partitionOf(region)) return undefined;
     return `"${arn}" is in partition "${arnPartition}", but the cluster's region ${region} is in "${partitionOf(region)}": a pod there cannot assume it; use a role ARN that starts with "arn:${partitionOf(region)}:iam::"`;
 }
 
