@@ -28,6 +28,11 @@ export interface TrustSubjectsInputs {
      * anchors, so the trust policy never runs empty.
      */
     statements: PolicyStatement[];
+    /**
+     * The stack that owns the resource (`<organization>/<project>/<stack>`): names its write-ahead
+     * record on the role (./intent). "" in states of versions before the record.
+     */
+    owner: string;
 }
 
 /** Owned subjects that may be in the role under one OIDC provider. */
@@ -78,6 +83,7 @@ export function normalized<T extends TrustSubjectsInputs>(inputs: T): T {
         retiredStatements: Array.isArray(inputs.retiredStatements) ? inputs.retiredStatements : [],
         statements: Array.isArray(inputs.statements) ? inputs.statements : [],
         providerArn: inputs.providerArn ?? "",
+        owner: typeof inputs.owner === "string" ? inputs.owner : "",
     };
 }
 
@@ -164,14 +170,16 @@ export function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInp
 
 /**
  * A delete: every owned subject goes, under every provider the state names, but those in `keep`
- * (moves a delete may not finish, see ./moves); anchors stay. The removals come after what keeps
+ * (moves a delete may not finish, see ./moves); anchors stay under the current provider. The removals come after what keeps
  * the document non-empty — the anchors, or else the owned statements — added where a partial
  * write left them out: the state owns them, but IAM need not hold them. No removal, no change.
  */
 export function deleteChanges(state: TrustSubjectsOutputs, keep: readonly string[] = []): TrustChange[] {
-    const kept = new Set([...state.anchors, ...keep]);
+    const kept = new Set(keep);
+    // Anchors stay under the current provider only: under another one (what a move left) they went with the move.
+    const anchored = (providerArn: string) => (providerArn === state.providerArn ? new Set(state.anchors) : new Set<string>());
     const removals = held(state)
-        .map((e) => ({ providerArn: e.providerArn, add: [], remove: e.subjects.filter((s) => !kept.has(s)) }))
+        .map((e) => ({ providerArn: e.providerArn, add: [], remove: e.subjects.filter((s) => !kept.has(s) && !anchored(e.providerArn).has(s)) }))
         .filter((c) => c.remove.length > 0);
     if (removals.length === 0) return [];
     const floor: TrustChange[] =
@@ -181,6 +189,17 @@ export function deleteChanges(state: TrustSubjectsOutputs, keep: readonly string
               ? [{ ensure: state.statements }]
               : [];
     return [...floor, ...removals];
+}
+
+/**
+ * The state an operation works from, extended by what an earlier write of this stack recorded
+ * before it was sent and the role holds (./intent: the process died before the engine heard back,
+ * so the state never learnt of it): owned like leftovers, so what the inputs do not name goes.
+ * A create has no state: it works from one that owns nothing but that.
+ */
+export function withPending(state: TrustSubjectsOutputs | undefined, inputs: TrustSubjectsInputs, pending: readonly HeldSubjects[]): TrustSubjectsOutputs {
+    const base: TrustSubjectsOutputs = state ?? { ...inputs, subjects: [], anchors: [], statements: [], retiredStatements: [], roleName: "", roleArn: "", policyChars: 0, leftovers: [], draining: [] };
+    return pending.length === 0 ? base : { ...base, leftovers: mergeHeld([...base.leftovers, ...pending]) };
 }
 
 /** Whether the state asks for an update even when the inputs did not change. */

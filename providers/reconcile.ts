@@ -2,8 +2,9 @@
 // the ACLSizePerRole quota, the role's account, a document that cannot be edited. IAM calls go
 // through ./iam; every decision about the document is ./trustPolicy's.
 
-import { createIamClient, explainAwsError, getTrustPolicy, isAwsError, putTrustPolicy, type AwsSettings } from "./iam";
-import type { TrustSubjectsInputs } from "./ownership";
+import { createIamClient, explainAwsError, getTrustPolicy, isAwsError, putTrustPolicy, tagRole, untagRole, type AwsSettings } from "./iam";
+import { addedHashes, entryHash, pendingSubjects, recordOf, recordTags, type IntentRecord, type Tag } from "./intent";
+import type { HeldSubjects, TrustSubjectsInputs } from "./ownership";
 import { isUnknown } from "./ownership";
 import { parseOidcProviderArn, parseRoleRef, roleNameOf, sameRole } from "./subjects";
 import { applyTrustChanges, canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, TrustPolicyError, type PolicyDocument, type TrustChange } from "./trustPolicy";
@@ -116,7 +117,12 @@ export interface ReconcileResult {
     roleArn: string;
     document: PolicyDocument;
     writes: number;
+    /** What the role holds that an earlier, unanswered write of this stack recorded (./intent), as last read. */
+    pending: HeldSubjects[];
 }
+
+/** The changes to make, given what an earlier unanswered write of the stack may have added (see ./intent). */
+export type ChangePlan = TrustChange[] | ((pending: HeldSubjects[]) => TrustChange[]);
 
 function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, ms));
@@ -148,6 +154,15 @@ export interface ReconcileOptions {
      * then seen, and our change is applied again on top of it. 0: done at the first read-back.
      */
     settleAfterWriteMs?: number;
+    /**
+     * The stack's write-ahead record on the role (./intent), when `inputs.owner` names the stack:
+     * what an earlier, unanswered write recorded and the role holds is passed to the plan as
+     * pending; before a write adds subjects they are recorded; when the operation is done the
+     * record keeps only what the role still holds and the operation's answer will not own (a
+     * delete that is then refused leaves the engine with the old state): `answerOwns` says which.
+     * Default: the answer owns everything (create, update).
+     */
+    answerOwns?: (providerArn: string, subject: string) => boolean;
 }
 
 /** How long a write to a role other writers may share is watched after it reads back (see ReconcileOptions). */
@@ -182,7 +197,7 @@ export function writeSettleMs(): number {
 export async function reconcile(
     settings: AwsSettings,
     inputs: TrustSubjectsInputs,
-    changes: TrustChange[],
+    plan: ChangePlan,
     operation: string,
     progress: WriteProgress = { sent: false },
     options: ReconcileOptions = {},
@@ -190,6 +205,7 @@ export async function reconcile(
     const client = createIamClient(settings);
     const roleName = roleNameOf(inputs.role);
     const context = `${operation} of role "${roleName}"`;
+    const intent = new IntentLog(client, roleName, inputs.owner, context);
     let writes = 0;
     let retries = 0;
     let waits = 0;
@@ -230,7 +246,12 @@ export async function reconcile(
             const seen = canonicalPolicy(current.document);
             run = run.document === seen ? { document: seen, reads: run.reads + 1 } : { document: seen, reads: 1 };
             latest ??= { document: seen, at: Date.now(), ours: false };
-            const edit = applyChanges(current.document, changes, context);
+            const pending = intent.read(current.tags, current.document);
+            const edit = applyChanges(current.document, typeof plan === "function" ? plan(pending) : plan, context);
+            const done = async (): Promise<ReconcileResult> => {
+                await intent.settle(current.document, options.answerOwns ?? (() => true));
+                return { roleArn: current.roleArn, document: current.document, writes, pending };
+            };
 
             if (seen !== latest.document) {
                 if (replaced.has(seen) && Date.now() - latest.at < CONSISTENCY_WAIT_MS) {
@@ -249,7 +270,7 @@ export async function reconcile(
                 replaced.delete(seen);
                 latest = { document: seen, at: Date.now(), ours: false };
                 contested = false;
-                if (!edit.changed) return { roleArn: current.roleArn, document: current.document, writes }; // built on ours
+                if (!edit.changed) return done(); // built on ours
                 if (lost) {
                     if (++retries > MAX_WRITE_ROUNDS) throw lostUpdates(operation, roleName, retries);
                     await sleep(backoff(retries));
@@ -263,9 +284,10 @@ export async function reconcile(
                 await sleep(Math.min(SETTLE_DELAY_MS * (0.5 + Math.random()), Math.max(1, latest.at + options.settleAfterWriteMs! - Date.now())));
                 continue;
             }
-            if (!edit.changed) return { roleArn: current.roleArn, document: current.document, writes };
+            if (!edit.changed) return done();
             const problem = editQuotaProblem(roleName, current.document, edit.document, inputs);
             if (problem) throw new Error(problem);
+            const recordBefore = await intent.ahead(current.document, edit.document);
             const sentBefore = progress.sent;
             progress.sent = true;
             try {
@@ -275,7 +297,10 @@ export async function reconcile(
                 latest = { document: canonicalPolicy(edit.document), at: Date.now(), ours: true };
                 contested = false;
             } catch (err) {
-                if (refused(err)) progress.sent = sentBefore;
+                if (refused(err)) {
+                    progress.sent = sentBefore;
+                    await intent.restore(recordBefore); // nothing landed: the record must not name what this write would have added
+                }
                 if (isAwsError(err, "NoSuchEntity") && !progress.sent) return undefined;
                 if (!isAwsError(err, "ConcurrentModification") && !isAwsError(err, "NoSuchEntity")) throw explainAwsError(err, "iam:UpdateAssumeRolePolicy", roleName);
                 if (++retries > MAX_WRITE_ROUNDS) throw lostUpdates(operation, roleName, retries);
@@ -284,6 +309,81 @@ export async function reconcile(
         }
     } finally {
         client.destroy();
+    }
+}
+
+/**
+ * One operation's use of the stack's write-ahead record on the role (see ./intent). The record is
+ * read once (our own tag writes may read back late; no one else writes our keys) and then kept
+ * here. Recording is best effort: without iam:TagRole, or past the role's 50 tags, the write goes
+ * ahead as before with a warning, since refusing would block every `up`.
+ */
+class IntentLog {
+    private record: IntentRecord | undefined;
+    private disabled = false;
+
+    constructor(
+        private readonly client: ReturnType<typeof createIamClient>,
+        private readonly roleName: string,
+        private readonly owner: string,
+        private readonly context: string,
+    ) {}
+
+    /** What the role holds of what the record names, per provider. */
+    read(tags: readonly Tag[], document: PolicyDocument): HeldSubjects[] {
+        if (!this.owner) return [];
+        this.record ??= recordOf(tags, this.owner);
+        return pendingSubjects(this.record, document);
+    }
+
+    /** Before a write: record what it adds. Returns the record as it was, for `restore`. */
+    async ahead(before: PolicyDocument, after: PolicyDocument): Promise<IntentRecord | undefined> {
+        const record = this.record;
+        if (!this.owner || !record || this.disabled) return undefined;
+        const added = addedHashes(before, after).filter((h) => !record.hashes.has(h));
+        if (added.length === 0) return undefined;
+        const next = new Set([...record.hashes, ...added]);
+        try {
+            await this.write(next);
+        } catch (err) {
+            this.disabled = true;
+            console.warn(
+                `warning: ${this.context}: could not record what this write adds (iam:TagRole: ${(err as Error).message ?? String(err)}); ` +
+                    "the write goes ahead, but if this process dies before Pulumi hears back, what it adds is owned by no state: " +
+                    "allow iam:TagRole and iam:UntagRole on the role (README, Deployer permissions)",
+            );
+            return undefined;
+        }
+        return record;
+    }
+
+    /** After a write IAM refused: the record goes back to what it was before that write (best effort). */
+    async restore(previous: IntentRecord | undefined): Promise<void> {
+        if (!previous) return;
+        await this.write(previous.hashes).catch((err: unknown) => this.warn("put back the record of this stack", err));
+    }
+
+    /**
+     * When the operation is done: the record keeps only what `document` (the role as the operation
+     * leaves it) holds and the answer will not own; usually nothing, and the tags go (best effort).
+     */
+    async settle(document: PolicyDocument, answerOwns: (providerArn: string, subject: string) => boolean): Promise<void> {
+        if (!this.record || this.record.keys.length === 0) return;
+        const residual = pendingSubjects(this.record, document).flatMap(({ providerArn, subjects }) => subjects.filter((s) => !answerOwns(providerArn, s)).map((s) => entryHash(providerArn, s)));
+        await this.write(new Set(residual)).catch((err: unknown) => this.warn(`update the tags ${this.record!.keys.join(", ")}`, err));
+    }
+
+    /** Makes the role's record name exactly `hashes`: tags written, keys no longer needed removed. */
+    private async write(hashes: Set<string>): Promise<void> {
+        const tags = recordTags(this.owner, hashes);
+        const stale = (this.record?.keys ?? []).filter((k) => !tags.some((t) => t.Key === k));
+        if (tags.length > 0) await tagRole(this.client, this.roleName, tags);
+        if (stale.length > 0) await untagRole(this.client, this.roleName, stale);
+        this.record = { keys: tags.map((t) => t.Key), hashes };
+    }
+
+    private warn(what: string, err: unknown): void {
+        console.warn(`warning: ${this.context}: could not ${what} (${(err as Error).message ?? String(err)}); the tags are harmless but for what they name: remove them by hand once \`pulumi up\` has succeeded`);
     }
 }
 

@@ -39,6 +39,23 @@ export interface TrustSubjectsArgs {
      * Identity trust in podIdentity mode, so one resource owns the role's trust in both modes. @default []
      */
     statements?: pulumi.Input<PolicyStatement[]>;
+    /**
+     * The stack that owns the subjects, naming its write-ahead record on the role (see
+     * ./intent): two stacks on one role must differ. @default `<organization>/<project>/<stack>`
+     */
+    owner?: pulumi.Input<string>;
+}
+
+/** The stack running this program, as TrustSubjects names its owner. */
+export function currentOwner(): string {
+    // Self-managed backends call every organization "organization"; so do we where none is set (mocks).
+    let organization = "organization";
+    try {
+        organization = pulumi.getOrganization() || organization;
+    } catch {
+        // setMocks without an organization
+    }
+    return `${organization}/${pulumi.getProject()}/${pulumi.getStack()}`;
 }
 
 /** One provider object for every TrustSubjects resource: the SDK serializes it once. */
@@ -73,6 +90,7 @@ export class TrustSubjects extends pulumi.dynamic.Resource {
                 retiredStatements: [],
                 statements: [],
                 providerArn: "",
+                owner: currentOwner(),
                 ...args,
             },
             opts,
