@@ -30,7 +30,8 @@ import {
 import { drainChanged, moveSettingsFromConfig, NO_MOVES, unfinishedMovesOnDelete, type MoveSettings } from "./moves";
 import { accountProblem, liveProblem, quotaProblem, reconcile, writeSettleMs, type ReconcileResult, type WriteProgress } from "./reconcile";
 import { oidcProviderArnProblem, parseRoleRef, roleNameOf, sameRole, subjectProblem } from "./subjects";
-import { buildTrustPolicy, canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, policySize, presentSubjects, type PolicyStatement, type TrustChange } from "./trustPolicy";
+import type { TrustChange } from "./trustChanges";
+import { buildTrustPolicy, canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, policySize, presentSubjects, type PolicyStatement } from "./trustPolicy";
 
 export { quotaProblem } from "./reconcile";
 export { UNKNOWN, type TrustSubjectsInputs, type TrustSubjectsOutputs } from "./ownership";
