@@ -158,7 +158,8 @@ function retirements(statements: readonly PolicyStatement[]): TrustChange[] {
  * every subject and anchor first, then owned subjects no longer wanted go — under the current
  * provider the dropped subjects (and anchors the inputs no longer name), under any other provider the
  * state names (an earlier cluster, or what an interrupted move left) everything, anchors too:
- * they moved to the new provider, and nothing this resource wrote for an old provider stays.
+ * they moved to the new provider, and nothing this resource wrote for an old provider stays —
+ * nor the statement its role was created with (initialRetirement), which no state may name.
  */
 export function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInputs, settings: MoveSettings = NO_MOVES): TrustChange[] {
     const keep = new Set([...trusted(news), ...drainingAfter(olds, news, settings)]);
