@@ -52,8 +52,8 @@ import {
 import { addedObjects, kubernetesObjects, kubernetesYaml, metadataOf, objectCounts, qualifiedName, yamlDocuments, type KubernetesObject } from "./synthKubernetes";
 import { parseRoleRef, roleKey, roleNameOf, subjectOf } from "../providers/subjects";
 import { createChanges } from "../providers/ownership";
+import { applyTrustChanges } from "../providers/trustChanges";
 import {
-    applyTrustChanges,
     buildTrustPolicy,
     parsePolicyDocument,
     policySize,

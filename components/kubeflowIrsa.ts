@@ -10,28 +10,29 @@ import {
     ANCHOR_SUBJECTS,
     capacityProblems,
     drainingShardsOf,
-    needsAccount,
-    pinnedShardProblems,
     planTrust,
     podIdentityTargets,
     roleNameProblems,
-    roleNames,
     shardDrains,
     userRoleName,
     type ExistingRole,
     type TrustPlan,
 } from "./placement";
-import { roleIdentity } from "../providers/subjects";
 import { KubeflowProfiles } from "./profiles";
 import { KubeflowRoles } from "./roles";
+import { componentRoleProblems, needsAccount, pinnedShardProblems, unknownAccountProblems } from "./stackRoles";
 
 /**
- * Plans the stack and validates what config parsing cannot see alone (role-name length, trust
- * policy capacity per role). Throws ConfigError before any resource is registered.
+ * Plans the stack and validates what config parsing cannot see alone (role-name length, which
+ * awsIamRole ARNs are the stack's own roles, trust policy capacity per role). `account`: the one
+ * the stack deploys to (deployerAccount). Throws ConfigError before any resource is registered.
  */
 export function planStack(config: StackConfig, account?: string, drainingShards: readonly number[] = []): TrustPlan {
     const shards = shardCount(config);
-    const problems = [...roleNameProblems({ ...config, userRoleShards: shards }), ...componentRoleProblems(config), ...pinnedShardProblems(config, shards)];
+    const stackRoles = config.enablePodIamPolicy
+        ? [...unknownAccountProblems(config, shards, account), ...componentRoleProblems(config, account), ...pinnedShardProblems(config, shards, account)]
+        : [];
+    const problems = [...roleNameProblems({ ...config, userRoleShards: shards }), ...stackRoles];
     if (problems.length > 0) throw new ConfigError(problems);
     const plan = planTrust(config, shards, account, drainingShards);
     if (config.enablePodIamPolicy && config.identityMode === "irsa") {
@@ -39,22 +40,6 @@ export function planStack(config: StackConfig, account?: string, drainingShards:
         if (capacity.length > 0) throw new ConfigError(capacity);
     }
     return plan;
-}
-
-/**
- * A profile may not use a component's own role (perController): that role is trusted only by its
- * component's service accounts, and a team's pods would get load-balancer or logging rights.
- */
-function componentRoleProblems(config: StackConfig): string[] {
-    const own = new Map(roleNames(config, 1).controllers.map((c) => [c.name.toLowerCase(), c]));
-    return config.profiles.flatMap((p, index) => {
-        const component = p.awsIamRole ? own.get(roleIdentity(p.awsIamRole)?.name ?? "") : undefined;
-        return component
-            ? [
-                  `kubeflow-irsa:profiles[${index}].awsIamRole: ${JSON.stringify(p.awsIamRole)} is the ${component.component.title}'s own role (adminRoleMode perController), which only its service accounts may assume; give the profile a role of its own, or leave awsIamRole out for kf-user`,
-              ]
-            : [];
-    });
 }
 
 /** Pod Identity bindings do not grow any trust policy: one kf-user role serves every profile. */
@@ -135,7 +120,11 @@ async function existingRole(name: string): Promise<ExistingRole | undefined> {
 }
 
 export interface KubeflowIrsaArgs extends StackConfig {
-    /** The account the roles are created in (see deployerAccount). @default unknown: no awsIamRole ARN is taken for a managed role */
+    /**
+     * The account the roles are created in (see deployerAccount). Required when an awsIamRole ARN
+     * has the name of a role this stack creates (needsDeployerAccount): without it the config is refused.
+     * @default unknown
+     */
     accountId?: string;
     /** kf-user shards beyond userRoleShards that still exist (drainingUserShards). @default none */
     drainingUserShards?: number[];

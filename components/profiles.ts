@@ -95,7 +95,8 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
 
         const roleArnOf = (profile: string): pulumi.Output<string> => {
             const target = plan.profileRoles.get(profile)!;
-            // An awsIamRole ARN is used as configured, also when it names a role this stack manages.
+            // A role this stack creates is named by its own ARN, also when an awsIamRole ARN names it
+            // (in another spelling, or with a path it does not have); another role by the ARN as configured.
             return target.roleArn !== undefined ? pulumi.output(target.roleArn) : args.managedRoleArns.get(target.roleName)!;
         };
 

@@ -6,7 +6,8 @@
 // ones, under every provider involved), so the next `up`, a config revert or a destroy converges.
 
 import { drainingOf, NO_MOVES, type MoveSettings } from "./moves";
-import { canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, type PolicyDocument, type PolicyStatement, type TrustChange } from "./trustPolicy";
+import type { TrustChange } from "./trustChanges";
+import { canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, type PolicyDocument, type PolicyStatement } from "./trustPolicy";
 
 /** How the Pulumi engine spells an unknown value (a preview-time Output) to a dynamic provider. */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -139,9 +140,19 @@ function additions(inputs: TrustSubjectsInputs): TrustChange[] {
     ];
 }
 
-/** A create: the owned statements and the new provider's subjects and anchors are added; retired statements go. */
+/** A create: the owned statements and the new provider's subjects and anchors are added; retired statements go, and the role's first statement under an earlier provider. */
 export function createChanges(inputs: TrustSubjectsInputs): TrustChange[] {
-    return [...additions(inputs), ...retirements(inputs.retiredStatements)];
+    return [...additions(inputs), ...initialRetirement(inputs), ...retirements(inputs.retiredStatements)];
+}
+
+/**
+ * A role this stack creates (it has anchors) keeps nothing of its first trust statement under an
+ * earlier provider: the stack's own aws.iam.Role wrote it, and when the cluster changed before this
+ * resource ever wrote (its create failed first), no state names it (see InitialStatementRetirement).
+ */
+function initialRetirement(inputs: TrustSubjectsInputs): TrustChange[] {
+    const known = !isUnknown(inputs.anchors) && !isUnknown(inputs.providerArn);
+    return known && inputs.providerArn !== "" && inputs.anchors.length > 0 ? [{ retireInitial: { anchors: inputs.anchors, providerArn: inputs.providerArn } }] : [];
 }
 
 function retirements(statements: readonly PolicyStatement[]): TrustChange[] {
@@ -153,7 +164,8 @@ function retirements(statements: readonly PolicyStatement[]): TrustChange[] {
  * every subject and anchor first, then owned subjects no longer wanted go — under the current
  * provider the dropped subjects (and anchors the inputs no longer name), under any other provider the
  * state names (an earlier cluster, or what an interrupted move left) everything, anchors too:
- * they moved to the new provider, and nothing this resource wrote for an old provider stays.
+ * they moved to the new provider, and nothing this resource wrote for an old provider stays —
+ * nor the statement its role was created with (initialRetirement), which no state may name.
  */
 export function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInputs, settings: MoveSettings = NO_MOVES): TrustChange[] {
     const keep = new Set([...trusted(news), ...drainingAfter(olds, news, settings)]);
@@ -165,7 +177,7 @@ export function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInp
     }
     // Owned statements the inputs stop naming go too (a switch from Pod Identity back to IRSA).
     const retired = [...news.retiredStatements, ...statementsMinus(olds.statements, [...news.statements, ...news.retiredStatements])];
-    return [...changes, ...retirements(retired)];
+    return [...changes, ...initialRetirement(news), ...retirements(retired)];
 }
 
 /**

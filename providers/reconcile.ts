@@ -7,7 +7,8 @@ import { addedHashes, entryHash, pendingSubjects, recordOf, recordTags, type Int
 import type { HeldSubjects, TrustSubjectsInputs } from "./ownership";
 import { isUnknown } from "./ownership";
 import { parseOidcProviderArn, parseRoleRef, roleNameOf, sameRole } from "./subjects";
-import { applyTrustChanges, canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, TrustPolicyError, type PolicyDocument, type TrustChange } from "./trustPolicy";
+import { applyTrustChanges, type TrustChange } from "./trustChanges";
+import { canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, TrustPolicyError, type PolicyDocument } from "./trustPolicy";
 
 /** How long one reconcile may take in all, waits included, before it gives up with what it saw. */
 const RECONCILE_DEADLINE_MS = 180_000;

@@ -33,7 +33,8 @@ import {
 import { drainChanged, moveSettingsFromConfig, NO_MOVES, unfinishedMovesOnDelete, type MoveSettings } from "./moves";
 import { accountProblem, liveProblem, reconcile, writeSettleMs, type ReconcileResult, type WriteProgress } from "./reconcile";
 import { roleNameOf, sameRole } from "./subjects";
-import { canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, policySize, presentSubjects, type PolicyStatement, type TrustChange } from "./trustPolicy";
+import type { TrustChange } from "./trustChanges";
+import { canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, policySize, presentSubjects, type PolicyStatement } from "./trustPolicy";
 
 export { quotaProblem } from "./reconcile";
 export { checkInputs } from "./checkInputs";

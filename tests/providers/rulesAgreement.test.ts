@@ -4,7 +4,8 @@
 import { strict as assert } from "assert";
 import fc from "fast-check";
 import { subjectProblem } from "../../providers/subjects";
-import { applyTrustChange, buildTrustPolicy, TrustPolicyError, webIdentityStatement, type PolicyDocument, type PolicyStatement } from "../../providers/trustPolicy";
+import { applyTrustChange } from "../../providers/trustChanges";
+import { buildTrustPolicy, TrustPolicyError, webIdentityStatement, type PolicyDocument, type PolicyStatement } from "../../providers/trustPolicy";
 import { checkTrustPolicy, isMandatory } from "../../providers/trustRules";
 import { DEV, DEV_ISSUER, PROD, PROD_ISSUER, STS, WEB } from "../support/fixtures";
 
