@@ -6,13 +6,15 @@ import { deployerAccount, drainingUserShards, KubeflowIrsa, mayDrainShards, need
 const config = readStackConfig();
 // Two questions to AWS, asked only when the answer matters, before anything is registered: the
 // account the stack deploys to, when an awsIamRole ARN names a role this stack creates (STS);
-// and which kf-user shards beyond userRoleShards still exist and may drain moved profiles (IAM).
+// then which kf-user shards beyond the count still exist and may drain moved profiles (IAM) —
+// with `userRoleShards: auto` the count depends on which of those ARNs are the stack's shards.
 // Every other stack is built at once, as a plain module.
 const stack =
     needsDeployerAccount(config) || mayDrainShards(config)
-        ? Promise.all([deployerAccount(config), drainingUserShards(config)]).then(
-              ([accountId, draining]) => new KubeflowIrsa("kubeflow-irsa", { ...config, ...(accountId ? { accountId } : {}), drainingUserShards: draining }),
-          )
+        ? deployerAccount(config).then(async (accountId) => {
+              const draining = await drainingUserShards(config, accountId);
+              return new KubeflowIrsa("kubeflow-irsa", { ...config, ...(accountId ? { accountId } : {}), drainingUserShards: draining });
+          })
         : new KubeflowIrsa("kubeflow-irsa", config);
 
 type Exported =

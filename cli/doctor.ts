@@ -606,10 +606,11 @@ function requireIrsa(model: StackModel, stack: string): void {
  */
 async function stackRoles(ctx: StackContext, model: StackModel): Promise<LiveRole[]> {
     const roles = (await Promise.all(ctx.roles.values())).filter((r): r is LiveRole => r !== undefined);
-    // kf-user's name, as the program exported it (shards are `<kf-user>-<n>`); shards are contiguous.
-    const kfUser = (model.run.outputs.kfUserRoleArns as string[] | undefined)?.[0];
-    const stem = kfUser ? parseRoleRef(kfUser)?.name : undefined;
-    for (let shard = Math.max(model.config.userRoleShards, 1); stem !== undefined; shard++) {
+    // kf-user's name, as the program exported it (shards are `<kf-user>-<n>`); shards are contiguous,
+    // and the export lists as many as the program plans (userRoleShards, or the count `auto` picked).
+    const kfUsers = (model.run.outputs.kfUserRoleArns as string[] | undefined) ?? [];
+    const stem = kfUsers[0] ? parseRoleRef(kfUsers[0])?.name : undefined;
+    for (let shard = Math.max(kfUsers.length, 1); stem !== undefined; shard++) {
         const name = `${stem}-${shard}`;
         if (roles.some((r) => sameRole(r.name, name))) continue;
         const role = await fetchRole(ctx.client, { name });

@@ -94,7 +94,8 @@ export interface StackConfig {
     profiles: ProfileConfig[];
     trustPolicyMaxChars: number;
     profileApiVersion: ProfileApiVersion;
-    userRoleShards: number;
+    /** kf-user roles: a count (rendezvous hashing) or `auto` (bounded loads, the stack picks the count). @default 1 */
+    userRoleShards: number | "auto";
     identityMode: IdentityMode;
     nodeGroup: NodeGroupConfig;
     /** Kubeflow (and its Profile CRD) runs on the cluster: register the Profile objects. Required: see readKubeflowInstalled. */
@@ -259,7 +260,7 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
             "set it to your account's 'Role trust policy length' quota (Service Quotas, IAM)",
         ),
         profileApiVersion: reader.oneOf("profileApiVersion", PROFILE_API_VERSIONS, DEFAULTS.profileApiVersion),
-        userRoleShards: reader.integer("userRoleShards", DEFAULTS.userRoleShards, 1, MAX_USER_ROLE_SHARDS, "each shard is one more kf-user role"),
+        userRoleShards: reader.integerOr("userRoleShards", "auto", DEFAULTS.userRoleShards, 1, MAX_USER_ROLE_SHARDS, "each shard is one more kf-user role; or auto, and the stack picks the count"),
         identityMode,
         nodeGroup: {
             instanceType: reader.string("instanceType", DEFAULTS.instanceType)!,

@@ -103,6 +103,13 @@ export class Reader {
         return n;
     }
 
+    /** A whole number as integer() reads it, or the one word `word` (as written, e.g. `userRoleShards: auto`). */
+    integerOr<W extends string>(name: string, word: W, fallback: number, min: number, max: number, fix: string): number | W {
+        const value = this.raw(key(name));
+        if (typeof value === "string" && value.trim() === word) return word;
+        return this.integer(name, fallback, min, max, fix);
+    }
+
     oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
         const value = this.string(name, fallback) as T;
         if (!allowed.includes(value)) {

@@ -15,6 +15,7 @@ import {
     roleNameProblems,
     shardDrains,
     userRoleName,
+    userShards,
     type ExistingRole,
     type TrustPlan,
 } from "./placement";
@@ -28,11 +29,11 @@ import { componentRoleProblems, needsAccount, pinnedShardProblems, unknownAccoun
  * the stack deploys to (deployerAccount). Throws ConfigError before any resource is registered.
  */
 export function planStack(config: StackConfig, account?: string, drainingShards: readonly number[] = []): TrustPlan {
-    const shards = shardCount(config);
+    const shards = userShards(config, account);
     const stackRoles = config.enablePodIamPolicy
-        ? [...unknownAccountProblems(config, shards, account), ...componentRoleProblems(config, account), ...pinnedShardProblems(config, shards, account)]
+        ? [...unknownAccountProblems(config, shards.shards, account), ...componentRoleProblems(config, account), ...pinnedShardProblems(config, shards.shards, account)]
         : [];
-    const problems = [...roleNameProblems({ ...config, userRoleShards: shards }), ...stackRoles];
+    const problems = [...roleNameProblems(config, shards.shards), ...stackRoles];
     if (problems.length > 0) throw new ConfigError(problems);
     const plan = planTrust(config, shards, account, drainingShards);
     if (config.enablePodIamPolicy && config.identityMode === "irsa") {
@@ -42,17 +43,12 @@ export function planStack(config: StackConfig, account?: string, drainingShards:
     return plan;
 }
 
-/** Pod Identity bindings do not grow any trust policy: one kf-user role serves every profile. */
-function shardCount(config: StackConfig): number {
-    return config.identityMode === "podIdentity" ? 1 : config.userRoleShards;
-}
-
 /** Whether placement needs the deployer's account (see deployerAccount). */
 export function needsDeployerAccount(config: StackConfig): boolean {
     if (!config.enablePodIamPolicy) return false;
     // podIdentity: a role of another account is reached by chaining from kf-user (podIdentityTargets).
     const chaining = config.identityMode === "podIdentity" && config.profiles.some((p) => p.awsIamRole !== undefined);
-    return chaining || needsAccount(config, shardCount(config));
+    return chaining || needsAccount(config);
 }
 
 /**
@@ -93,11 +89,12 @@ export function mayDrainShards(config: StackConfig): boolean {
  * drains, until the moves are finished — otherwise the engine would delete a role that running
  * pods use. Invokes, not resources.
  */
-export async function drainingUserShards(config: StackConfig): Promise<number[]> {
+export async function drainingUserShards(config: StackConfig, account?: string): Promise<number[]> {
     if (!mayDrainShards(config)) return [];
     const stem = userRoleName(config);
     const found = await aws.iam.getRoles({ nameRegex: `^${stem.replace(/[.+]/g, "\\$&")}-[0-9]+$` });
-    const candidates = drainingShardsOf(config, shardCount(config), found?.names ?? []);
+    // The count as planStack computes it (with `auto` it depends on the profiles, and on which awsIamRole ARNs are the stack's shards).
+    const candidates = drainingShardsOf(config, userShards(config, account).shards, found?.names ?? []);
     const roles = await Promise.all(candidates.map((n) => existingRole(`${stem}-${n}`)));
     const verdicts = roles.map((role) => (role ? shardDrains(config, role) : false));
     const problems = verdicts.flatMap((v) => (typeof v === "object" ? [v.problem] : []));
@@ -160,7 +157,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                 this,
             );
         }
-        if (config.identityMode === "podIdentity" && config.userRoleShards > 1) {
+        if (config.identityMode === "podIdentity" && typeof config.userRoleShards === "number" && config.userRoleShards > 1) {
             pulumi.log.warn(`kubeflow-irsa:userRoleShards (${config.userRoleShards}) is ignored in podIdentity mode: Pod Identity does not grow trust policies`, this);
         }
 

@@ -2,12 +2,12 @@
 // holds, and whether that fits the ACLSizePerRole quota. Pure functions: the program calls them
 // before registering anything, so capacity problems fail `pulumi preview`, not half an `up`.
 
-import { createHash } from "crypto";
 import { buildTrustPolicy, parsePolicyDocument, policySize, presentSubjects, LIST_ITEM_OVERHEAD, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
 import { trustedOidcProviders } from "../providers/trustRules";
 import { ANCHOR_NAMESPACE, anchorSubject, inAccount, issuerHostPath, parseOidcProviderArn, ROLE_NAME_MAX, roleIdentity, roleKey, roleNameOf, sameRole, subjectOf, subjectOfRef } from "../providers/subjects";
 import { MAX_USER_ROLE_SHARDS, type StackConfig } from "./config";
 import { componentRoleName, controlPlaneComponents, type ControlPlaneComponent } from "./controllers";
+import { autoPlacement, rendezvousShardsNeeded, shardOf, type ShardItem, type ShardPlacement } from "./shardPlacement";
 
 /**
  * The subject every project-created role's trust statement keeps, so that the trust policy stays
@@ -125,57 +125,17 @@ export function allRoleNames(names: RoleNames): string[] {
     return [names.admin, ...names.controllers.map((c) => c.name), ...names.users, ...names.drainingUsers];
 }
 
-/** Role names over IAM's 64-character limit, as config problems. */
-export function roleNameProblems(config: RoleConfig & Pick<StackConfig, "userRoleShards">): string[] {
-    const names = roleNames(config, config.userRoleShards);
+/** Role names over IAM's 64-character limit at `shards` kf-user roles, as config problems. */
+export function roleNameProblems(config: RoleConfig, shards: number): string[] {
+    const names = roleNames(config, shards);
     const longest = allRoleNames(names).reduce((a, b) => (b.length > a.length ? b : a));
     if (longest.length <= ROLE_NAME_MAX) return [];
     const room = config.clusterName.length - (longest.length - ROLE_NAME_MAX);
     return [
         `kubeflow-irsa:clusterName: ${JSON.stringify(config.clusterName)} makes the role name "${longest}" ${longest.length} characters, ` +
             `over IAM's limit of ${ROLE_NAME_MAX}; use a cluster name of at most ${Math.max(room, 0)} characters in ${config.region}` +
-            (config.userRoleShards > 1 ? ` with ${config.userRoleShards} shards` : ""),
+            (shards > 1 ? ` with ${shards} shards` : ""),
     ];
-}
-
-/** MurmurHash3's 32-bit finalizer: a cheap, well-mixed bijection on 32-bit integers. */
-function fmix32(h: number): number {
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return h >>> 0;
-}
-
-/** A profile's hash seed: the first 64 bits of SHA-256 of its name. */
-function seedOf(profile: string): [number, number] {
-    const digest = createHash("sha256").update(profile).digest();
-    return [digest.readUInt32BE(0), digest.readUInt32BE(4)];
-}
-
-/** The weight of a (profile, shard) pair. Part of the contract: changing it would move profiles. */
-function weight(seed: [number, number], shard: number): number {
-    return fmix32(seed[0] ^ fmix32((seed[1] + Math.imul(shard + 1, 0x9e3779b9)) >>> 0));
-}
-
-/**
- * The kf-user shard of a profile: rendezvous (highest-random-weight) hashing. It depends only on
- * the profile's name and the shard count, so adding or removing other profiles never moves a
- * profile, and growing from n to n+1 shards moves only the ~1/(n+1) of profiles the new shard wins.
- */
-export function shardOf(profile: string, shards: number): number {
-    const seed = seedOf(profile);
-    let best = 0;
-    let bestWeight = -1;
-    for (let shard = 0; shard < shards; shard++) {
-        const w = weight(seed, shard);
-        if (w > bestWeight) {
-            best = shard;
-            bestWeight = w;
-        }
-    }
-    return best;
 }
 
 /** One role whose trust subjects this stack owns. */
@@ -220,8 +180,9 @@ export function accountFromConfig(config: Pick<StackConfig, "existingCluster">):
  * ARN. An ARN of another account is used as configured. The caller refuses an ARN with a managed
  * role's name when the account is not known (namesStackRole).
  */
-export function planTrust(config: StackConfig, shards = config.userRoleShards, account?: string, drainingShards: readonly number[] = []): TrustPlan {
-    const names = roleNames(config, shards, drainingShards);
+export function planTrust(config: StackConfig, shards?: number | ShardPlacement, account?: string, drainingShards: readonly number[] = []): TrustPlan {
+    const placed = typeof shards === "number" ? rendezvousPlacement(config, shards) : (shards ?? userShards(config, account));
+    const names = roleNames(config, placed.shards, drainingShards);
     const groups = new Map<string, TrustGroup>();
     const group = (key: string, roleName: string, managed: boolean, anchor?: string, roleArn?: string): TrustGroup => {
         let g = groups.get(key);
@@ -250,7 +211,7 @@ export function planTrust(config: StackConfig, shards = config.userRoleShards, a
         const managed = arn !== undefined && account !== undefined ? managedNames.find((n) => sameRole(arn, n, account)) : undefined;
         let g: TrustGroup;
         if (arn === undefined) {
-            g = groups.get(names.users[shardOf(profile.name, shards)])!;
+            g = groups.get(names.users[placed.shardOf.get(profile.name)!])!;
         } else if (managed !== undefined) {
             g = groups.get(managed)!;
         } else {
@@ -315,39 +276,60 @@ export function managedPolicySize(providerArn: string, group: Pick<TrustGroup, "
 }
 
 /**
- * The smallest shard count from `from` on at which every kf-user shard fits `maxChars`, or
- * undefined when none up to MAX_USER_ROLE_SHARDS does. Each profile's rendezvous winner is kept
- * as the count grows, so the search costs one hash per profile and count.
+ * The kf-user shard count and each profile's shard (profiles without awsIamRole): one role in
+ * podIdentity mode (no trust policy grows); an explicit userRoleShards by rendezvous hashing, as
+ * always; `auto` by rendezvous with bounded loads, at the count that fits (./shardPlacement).
  */
-export function shardsNeeded(config: StackConfig, maxChars: number, from = 1, account?: string): number | undefined {
-    const providerArn = providerArnForSizing(config);
-    const base = managedPolicySize(providerArn, { anchor: ANCHOR_SUBJECTS.user, subjects: [] });
+export function userShards(config: StackConfig, account?: string): ShardPlacement {
+    if (config.identityMode === "podIdentity") return rendezvousPlacement(config, 1);
+    if (config.userRoleShards !== "auto") return rendezvousPlacement(config, config.userRoleShards);
+    const { free, pinned, room } = userShardLoad(config, config.trustPolicyMaxChars, account);
+    return autoPlacement(free, pinned, room);
+}
+
+/** Each profile without awsIamRole on its rendezvous shard among `shards`. */
+function rendezvousPlacement(config: Pick<StackConfig, "profiles">, shards: number): ShardPlacement {
+    const shardOfProfile = new Map(config.profiles.filter((p) => !p.awsIamRole).map((p) => [p.name, shardOf(p.name, shards)]));
+    return { shards, shardOf: shardOfProfile, unplaced: [] };
+}
+
+/**
+ * What kf-user placement works with at `maxChars`: the profiles without awsIamRole and the
+ * characters their subjects add to a trust policy; the characters on each shard of profiles whose
+ * awsIamRole names it (only known with the account); and a shard's room for subjects besides
+ * its anchor.
+ */
+function userShardLoad(config: StackConfig, maxChars: number, account?: string): { free: ShardItem[]; pinned: Map<number, number>; room: number } {
+    const base = managedPolicySize(providerArnForSizing(config), { anchor: ANCHOR_SUBJECTS.user, subjects: [] });
     const cost = (profile: StackConfig["profiles"][number]) => profileSubjects(profile).reduce((sum, s) => sum + s.length + LIST_ITEM_OVERHEAD, 0);
     const names = account ? roleNames(config, MAX_USER_ROLE_SHARDS).users.map((n) => roleKey(n, account)) : [];
     const pinned = new Map<number, number>();
-    const free: { cost: number; seed: [number, number]; shard: number; weight: number }[] = [];
+    const free: ShardItem[] = [];
     for (const profile of config.profiles) {
         if (!profile.awsIamRole) {
-            const seed = seedOf(profile.name);
-            free.push({ cost: cost(profile), seed, shard: 0, weight: weight(seed, 0) });
+            free.push({ name: profile.name, cost: cost(profile) });
             continue;
         }
         const index = names.indexOf(roleKey(profile.awsIamRole));
         if (index >= 0) pinned.set(index, (pinned.get(index) ?? 0) + cost(profile));
     }
-    for (let shards = 1; shards <= MAX_USER_ROLE_SHARDS; shards++) {
-        if (shards > 1) {
-            for (const p of free) {
-                const w = weight(p.seed, shards - 1);
-                if (w > p.weight) Object.assign(p, { shard: shards - 1, weight: w });
-            }
-        }
-        if (shards < from) continue;
-        const sizes = Array.from({ length: shards }, (_, i) => base + (pinned.get(i) ?? 0));
-        for (const p of free) sizes[p.shard] += p.cost;
-        if (sizes.every((size) => size <= maxChars)) return shards;
-    }
-    return undefined;
+    return { free, pinned, room: maxChars - base };
+}
+
+/**
+ * The smallest explicit shard count from `from` on at which every kf-user shard fits `maxChars`
+ * under rendezvous hashing, or undefined when none up to MAX_USER_ROLE_SHARDS does.
+ */
+export function shardsNeeded(config: StackConfig, maxChars: number, from = 1, account?: string): number | undefined {
+    const { free, pinned, room } = userShardLoad(config, maxChars, account);
+    return rendezvousShardsNeeded(free, pinned, room, from);
+}
+
+/** The count `auto` picks at `maxChars`, or undefined when no count up to MAX_USER_ROLE_SHARDS fits. */
+export function autoShardsNeeded(config: StackConfig, maxChars: number, account?: string): number | undefined {
+    const { free, pinned, room } = userShardLoad(config, maxChars, account);
+    const placed = autoPlacement(free, pinned, room);
+    return placed.unplaced.length === 0 ? placed.shards : undefined;
 }
 
 /**
@@ -364,12 +346,7 @@ export function capacityProblems(config: StackConfig, plan: TrustPlan, account?:
         const isUser = plan.names.users.includes(g.roleName);
         let fix: string;
         if (isUser) {
-            const atLimit = shardsNeeded(config, limit, config.userRoleShards + 1, account);
-            const atMax = limit < MAX_POLICY_CHARS_LIMIT ? shardsNeeded(config, MAX_POLICY_CHARS_LIMIT, 1, account) : undefined;
-            fix = atLimit
-                ? `set kubeflow-irsa:userRoleShards to ${atLimit}` +
-                  (atMax ? `, or raise the account's "Role trust policy length" quota (Service Quotas, IAM, code L-C07B4B0D) to ${MAX_POLICY_CHARS_LIMIT} and set kubeflow-irsa:trustPolicyMaxChars: ${MAX_POLICY_CHARS_LIMIT} (then ${atMax} shard${atMax > 1 ? "s" : ""} fit)` : "")
-                : "give some profiles an awsIamRole of their own";
+            fix = userCapacityFix(config, g, limit, account);
         } else {
             fix = "move some of its profiles to kf-user (remove their awsIamRole) or trust fewer service accounts";
         }
@@ -379,4 +356,29 @@ export function capacityProblems(config: StackConfig, plan: TrustPlan, account?:
         );
     }
     return problems;
+}
+
+/** How to make an over-full kf-user shard fit: the count that fits, explicit and with `auto`, or what no count helps. */
+function userCapacityFix(config: StackConfig, group: TrustGroup, limit: number, account?: string): string {
+    const countAt = (maxChars: number) => (config.userRoleShards === "auto" ? autoShardsNeeded(config, maxChars, account) : shardsNeeded(config, maxChars, 1, account));
+    const atMax = limit < MAX_POLICY_CHARS_LIMIT ? countAt(MAX_POLICY_CHARS_LIMIT) : undefined;
+    const raise = atMax
+        ? `raise the account's "Role trust policy length" quota (Service Quotas, IAM, code L-C07B4B0D) to ${MAX_POLICY_CHARS_LIMIT} and set kubeflow-irsa:trustPolicyMaxChars: ${MAX_POLICY_CHARS_LIMIT} (then ${atMax} shard${atMax > 1 ? "s" : ""} fit)`
+        : undefined;
+    const { free, room } = userShardLoad(config, limit, account);
+    const alone = free.find((p) => group.profiles.includes(p.name) && p.cost > room);
+    if (alone) {
+        return `profile "${alone.name}" alone needs ${alone.cost} characters of subjects, more than a role holds besides its anchor (${room}); give it an awsIamRole of its own, or fewer serviceAccounts` + (raise ? `, or ${raise}` : "");
+    }
+    if (config.userRoleShards === "auto") {
+        return "give some profiles an awsIamRole of their own, or take the awsIamRole that names this role off some" + (raise ? `, or ${raise}` : "");
+    }
+    const atLimit = shardsNeeded(config, limit, config.userRoleShards + 1, account);
+    const auto = autoShardsNeeded(config, limit, account);
+    if (!atLimit) return "give some profiles an awsIamRole of their own" + (raise ? `, or ${raise}` : "");
+    return (
+        `set kubeflow-irsa:userRoleShards to ${atLimit}` +
+        (auto ? ` — or to auto: ${auto} shard${auto > 1 ? "s" : ""} fit with bounded loads (profiles move between roles once, make-before-break: see the README, "Scaling past one role's quota")` : "") +
+        (raise ? `, or ${raise}` : "")
+    );
 }

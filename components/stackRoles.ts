@@ -21,8 +21,11 @@ export function namesStackRole(config: RoleConfig, shards: number, ref: string):
     return name !== undefined && (managed.has(name) || shardNumber(config, name) !== undefined);
 }
 
-/** Whether placement needs the account the stack deploys to: some awsIamRole ARN has the name of a stack role (namesStackRole). */
-export function needsAccount(config: StackConfig, shards = config.userRoleShards): boolean {
+/**
+ * Whether placement needs the account the stack deploys to: some awsIamRole ARN has the name of a
+ * stack role (namesStackRole; a kf-user shard's name at any count, so the count may be left out).
+ */
+export function needsAccount(config: StackConfig, shards = 1): boolean {
     return config.profiles.some((p) => p.awsIamRole !== undefined && namesStackRole(config, shards, p.awsIamRole));
 }
 

@@ -2,7 +2,8 @@
 import { strict as assert } from "assert";
 import { parseStackConfig, type StackConfig } from "../../components/config";
 import { planStack } from "../../components/kubeflowIrsa";
-import { ANCHOR_SUBJECTS, capacityProblems, managedPolicySize, planTrust, providerArnForSizing, shardOf, shardsNeeded } from "../../components/placement";
+import { ANCHOR_SUBJECTS, capacityProblems, managedPolicySize, planTrust, providerArnForSizing, shardsNeeded } from "../../components/placement";
+import { shardOf } from "../../components/shardPlacement";
 import { applySubjectChange, buildTrustPolicy, policySize } from "../../providers/trustPolicy";
 
 const WORDS = ["vision", "nlp", "speech", "recsys", "fraud", "search", "ads", "risk", "maps", "ml-infra"];

@@ -9,7 +9,7 @@ import { ACCOUNT } from "../support/fixtures";
 import { localIamForSuite } from "../support/host";
 import { StackLifecycle } from "../support/stackLifecycle";
 import { evaluateTrustPolicy } from "../../providers/trustEvaluation";
-import { shardOf } from "../../components/placement";
+import { shardOf } from "../../components/shardPlacement";
 
 const USER = "kf-user-us-west-2-kf-dev";
 const shard = (n: number) => (n === 0 ? USER : `${USER}-${n}`);
