@@ -15,13 +15,18 @@ import { createHash } from "crypto";
 import { MAX_USER_ROLE_SHARDS } from "./config";
 
 /**
- * The share of a shard's room that `auto` leaves free for subjects that drain (a moved profile
- * stays trusted by its old role until finishMoves, see providers/moves.ts): a shard that both
- * gains and loses profiles in one `up` holds both until the move is finished.
+ * What `auto` leaves free on each shard for subjects that drain (a moved profile stays trusted by
+ * its old role until finishMoves, see providers/moves.ts): a shard that both gains and loses
+ * profiles in one `up` holds both until the move is finished. A single change moves a profile
+ * onto a shard at most once, so the reserve is the largest profile's subjects, and at least
+ * DRAIN_RESERVE of the room; at most DRAIN_RESERVE_MAX of it, so that one profile with many
+ * service accounts does not cost every shard its room (such a profile is better given an
+ * awsIamRole of its own).
  */
 export const DRAIN_RESERVE = 0.05;
+export const DRAIN_RESERVE_MAX = 0.2;
 
-/** How full `auto` packs its shards on average, as a share of their capacity (room less DRAIN_RESERVE). */
+/** How full `auto` packs its shards on average, as a share of their capacity (room less the drain reserve). */
 export const AUTO_FILL = 0.9;
 
 /** A profile to place: its name (the hash key) and the characters its subjects take in a trust policy. */
@@ -109,41 +114,60 @@ export function rendezvousShardsNeeded(items: readonly ShardItem[], pinned: Read
     return undefined;
 }
 
-/** One profile's proposal to a shard, and how the shard ranks it. */
+/** One profile's proposal to a shard, and how the shard ranks it: all of it independent of the count. */
 interface Proposal {
     item: ShardItem;
-    /** The shard is the profile's first choice (its rendezvous shard at this count). */
-    own: boolean;
+    /** No lower-numbered shard outweighs this one for the profile: at some count it is the profile's rendezvous shard. */
+    rising: boolean;
     /**
-     * For its own shard: the lowest shard number beyond the count whose weight beats it — the
-     * count at which rendezvous would hand the profile to another shard (MAX_USER_ROLE_SHARDS:
-     * never). Independent of the count, since no shard below it beats the profile's own.
+     * When rising: the lowest higher-numbered shard that outweighs it — the count at which
+     * rendezvous hashing hands the profile on (MAX_USER_ROLE_SHARDS: never). At any count below
+     * that and above the shard's number, the shard is the profile's first choice.
      */
     tenure: number;
     weight: number;
 }
 
 /**
- * How a shard ranks its proposals, best first: profiles whose first choice it is before profiles
- * pushed out of theirs; among the first, those it would keep longest as the count grows (tenure);
- * then by weight, then by name (code units, the same on every machine).
+ * How a shard ranks its proposals, best first: those for which rendezvous keeps it longest as the
+ * count grows (rising, then tenure) — so profiles whose first choice it is come before profiles
+ * turned away by theirs; then by weight, then by name (code units, the same on every machine).
  */
 function ranks(a: Proposal, b: Proposal): number {
-    if (a.own !== b.own) return a.own ? -1 : 1;
+    if (a.rising !== b.rising) return a.rising ? -1 : 1;
     return b.tenure - a.tenure || b.weight - a.weight || (a.item.name < b.item.name ? -1 : a.item.name > b.item.name ? 1 : 0);
+}
+
+/**
+ * A proposal's standing (see Proposal). `first`: the shard is the profile's first choice among
+ * `shards`, so no other shard below the count outweighs it and the scan starts at the count.
+ */
+function proposal(item: ShardItem, seed: [number, number], shard: number, w: number, shards: number, first: boolean): Proposal {
+    if (!first) {
+        // A lower shard of equal weight wins too (rendezvous takes the first of equals).
+        for (let lower = 0; lower < shard; lower++) if (weight(seed, lower) >= w) return { item, rising: false, tenure: 0, weight: w };
+    }
+    for (let higher = first ? shards : shard + 1; higher < MAX_USER_ROLE_SHARDS; higher++) {
+        if (weight(seed, higher) > w) return { item, rising: true, tenure: higher, weight: w };
+    }
+    return { item, rising: true, tenure: MAX_USER_ROLE_SHARDS, weight: w };
 }
 
 /**
  * Rendezvous hashing with bounded loads: each profile proposes to the shards in its rendezvous
  * order (highest weight first); a shard keeps the longest run of its best-ranked proposals (see
- * ranks) that fits its `capacity` — a single proposal alone may use up to `limit` — and turns the
- * rest away, who propose to their next shard. The result is the same whatever order the proposals
- * come in only up to ties of size; the order here is fixed (by name), so it is a pure function.
+ * ranks) that fits its `capacity` — the best one alone may use up to `limit` — and turns the rest
+ * away, who propose to their next shard; once it has turned a proposal away it takes none ranked
+ * below it (a smaller one would fit the gap, but then a shard's set would depend on the order the
+ * proposals came in). The order is fixed anyway (by name), so it is a pure function.
  *
- * Why this ranking: a shard never gives up a profile it holds as its own for a newcomer that ranks
- * it lower, so growing the count moves a profile that sits on its own shard only to the new shard,
- * and lowering it (or switching from an explicit count to auto) never pushes a shard's own
- * profiles out for the ones the dropped shards leave.
+ * Why this ranking: a profile's rank at a shard does not depend on the count, and the profiles a
+ * count change brings to a shard rank below those it keeps. Growing the count by one therefore
+ * moves a profile that sits on its own shard only to the new shard (or, if the new shard turns it
+ * away, back where it was); lowering it — or switching from an explicit count to auto — never
+ * pushes a shard's own profiles out for those the dropped shards leave, so every shard then only
+ * gains or only loses, and no trust policy holds more than its old or its new subjects while
+ * moves drain.
  */
 export function boundedPlacement(items: readonly ShardItem[], shards: number, capacity: readonly number[], limit: readonly number[]): ShardPlacement {
     const ordered = [...items].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -151,6 +175,9 @@ export function boundedPlacement(items: readonly ShardItem[], shards: number, ca
     const refused = new Map<ShardItem, Set<number>>();
     const held: Proposal[][] = Array.from({ length: shards }, () => []);
     const used = new Array<number>(shards).fill(0);
+    // The best-ranked proposal each shard has turned away: it takes nothing ranked below it since,
+    // so that what a shard holds is always the longest run of its best proposals that fits.
+    const cutoff: (Proposal | undefined)[] = new Array(shards).fill(undefined);
     const unplaced: ShardItem[] = [];
     // Profiles to (re)propose; the last is next, so the first name goes first.
     const pending = ordered.reverse();
@@ -164,13 +191,17 @@ export function boundedPlacement(items: readonly ShardItem[], shards: number, ca
             unplaced.push(item);
             continue;
         }
-        const own = skip.size === 0;
+        const offer = proposal(item, seed, shard, w, shards, skip.size === 0);
         skip.add(shard);
-        const proposal: Proposal = { item, own, tenure: own ? tenureOf(seed, w, shards) : 0, weight: w };
+        const below = cutoff[shard];
+        if (below !== undefined && ranks(below, offer) < 0) {
+            pending.push(item);
+            continue;
+        }
         const list = held[shard];
         let at = list.length;
-        while (at > 0 && ranks(list[at - 1], proposal) > 0) at--;
-        list.splice(at, 0, proposal);
+        while (at > 0 && ranks(list[at - 1], offer) > 0) at--;
+        list.splice(at, 0, offer);
         if (list.length > 1 && used[shard] + item.cost <= capacity[shard]) {
             used[shard] += item.cost; // all still fit: nobody is turned away
             continue;
@@ -183,7 +214,9 @@ export function boundedPlacement(items: readonly ShardItem[], shards: number, ca
             sum += cost;
         }
         used[shard] = sum;
-        pending.push(...list.splice(kept).map((p) => p.item).reverse());
+        const turnedAway = list.splice(kept);
+        if (turnedAway.length > 0) cutoff[shard] = turnedAway[0];
+        pending.push(...turnedAway.map((p) => p.item).reverse());
     }
     const placement = new Map<string, number>();
     held.forEach((list, shard) => list.forEach((p) => placement.set(p.item.name, shard)));
@@ -192,21 +225,16 @@ export function boundedPlacement(items: readonly ShardItem[], shards: number, ca
     return { shards, shardOf: placement, unplaced: unplaced.map((item) => item.name) };
 }
 
-/** The lowest shard number from `from` on whose weight beats `w`; MAX_USER_ROLE_SHARDS when none does. */
-function tenureOf(seed: [number, number], w: number, from: number): number {
-    for (let shard = from; shard < MAX_USER_ROLE_SHARDS; shard++) if (weight(seed, shard) > w) return shard;
-    return MAX_USER_ROLE_SHARDS;
-}
-
 /**
  * `userRoleShards: auto`: the smallest count, one at a time, at which boundedPlacement places every
  * profile with the shards filled to AUTO_FILL of their capacity on average, the capacity being
- * `room` less DRAIN_RESERVE; and never fewer than the highest pinned shard needs. `pinned`:
+ * `room` less the drain reserve; and never fewer than the highest pinned shard needs. `pinned`:
  * characters already on a shard (profiles whose awsIamRole names it). When even
  * MAX_USER_ROLE_SHARDS do not fit, the placement at that count, with what did not fit unplaced.
  */
 export function autoPlacement(items: readonly ShardItem[], pinned: ReadonlyMap<number, number>, room: number): ShardPlacement {
-    const capacity = Math.floor(room * (1 - DRAIN_RESERVE));
+    const largest = items.reduce((most, item) => Math.max(most, item.cost), 0);
+    const capacity = room - Math.min(Math.max(Math.ceil(room * DRAIN_RESERVE), largest), Math.floor(room * DRAIN_RESERVE_MAX));
     const total = items.reduce((sum, item) => sum + item.cost, 0) + [...pinned.values()].reduce((a, b) => a + b, 0);
     const least = Math.max(1, Math.ceil(total / (AUTO_FILL * capacity)), ...[...pinned.keys()].map((shard) => shard + 1));
     // A profile whose subjects alone exceed a role's room fits no count: more shards would not help.
