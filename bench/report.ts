@@ -3,6 +3,7 @@
 // test checks the widths on the bench's own tables without running the benchmark.
 
 import type { EvalResult, IamResult } from "./common";
+import type { PlacementRow } from "./placement";
 
 /** The widest line the report prints. */
 export const REPORT_COLUMNS = 120;
@@ -180,6 +181,31 @@ export function capacityTable(rows: CapacityRow[], profiles: number): string {
             [`kf-user shards for ${fmt(profiles)} profiles (shardsNeeded)`, ...col((r) => r.shards5000)],
             ["  perfect-packing lower bound", ...col((r) => r.shards5000LowerBound)],
             ["  shardsNeeded() ms", ...col((r) => fmt(r.shards5000Ms))],
+        ],
+        { rightAligned: [false, ...rows.map(() => true)] },
+    );
+}
+
+export function placementTable(rows: PlacementRow[]): string {
+    const col = (f: (r: PlacementRow) => string | number) => rows.map(f);
+    const ratio = (n: number, r: PlacementRow) => `${n} (${fmt(n / r.perfect, 2)}×)`;
+    return table(
+        ["", ...rows.map((r) => `quota ${r.maxChars}`)],
+        [
+            ["room per role besides the anchor (chars)", ...col((r) => r.room)],
+            [`perfect packing for ${fmt(rows[0]?.profiles ?? 0)} profiles (roles)`, ...col((r) => r.perfect)],
+            ["explicit count that fits (rendezvous)", ...col((r) => ratio(r.rendezvous, r))],
+            ["userRoleShards: auto (bounded loads)", ...col((r) => ratio(r.auto, r))],
+            ["  fullest role under auto (chars)", ...col((r) => r.largest)],
+            ["  placement ms: auto / rendezvous count", ...col((r) => `${fmt(r.autoMs)} / ${fmt(r.rendezvousMs)}`)],
+            ["one-profile change: moves mean / max", ...col((r) => `${fmt(r.movesMean, 2)} / ${r.movesMax}`)],
+            ["  changes measured (of them, count changed)", ...col((r) => `${r.changes} (${r.countChanged})`)],
+            ["  roles over the quota while moves drain", ...col((r) => r.overDuringChanges)],
+            ["growth by one role: profiles added first", ...col((r) => r.growthAdded)],
+            ["  moved / of them into the new role", ...col((r) => `${r.growthMoved} / ${r.growthIntoNew}`)],
+            ["  roles over the quota while moves drain", ...col((r) => r.growthOverDuringMove)],
+            ["explicit count → auto: profiles moved", ...col((r) => r.switchMoved)],
+            ["  roles over the quota while moves drain", ...col((r) => r.switchOverDuringMove)],
         ],
         { rightAligned: [false, ...rows.map(() => true)] },
     );

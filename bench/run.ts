@@ -9,6 +9,10 @@
 //  3. Trust-policy capacity: subjects per role at 2,048, 4,096 and 8,192 characters (IAM's
 //     default quota, the old and the 2026 maximum), checked against real documents, and the
 //     kf-user shards 5,000 profiles need.
+//  4. kf-user placement at those quotas for 5,000 profiles with names of 8–20 characters: roles
+//     used by userRoleShards auto and by an explicit count against the perfect packing, placement
+//     time, moves per single-profile change (mean and max over 100 seeded changes; --quick: 20),
+//     growth by one role, and switching an explicit count to auto (bench/placement.ts).
 //
 // The report goes to stdout, every line within REPORT_COLUMNS (bench/report.ts); progress of the
 // long sections (each evaluation, each IAM phase, each quota) goes to stderr.
@@ -32,7 +36,8 @@ import {
     type Job,
     type WorkerMessage,
 } from "./common";
-import { capacityTable, evaluationTable, fmt, iamTable, wrap, type CapacityRow } from "./report";
+import { PLACEMENT_CHANGES, placementRow } from "./placement";
+import { capacityTable, evaluationTable, fmt, iamTable, placementTable, wrap, type CapacityRow } from "./report";
 
 const ROOT = path.resolve(__dirname, "..");
 const RESULTS = path.join(__dirname, "results.json");
@@ -242,6 +247,17 @@ async function main(): Promise<void> {
             `placement stable when profiles come and go, but balances only statistically: the fullest shard sets the count.`,
     );
     say();
+
+    // ---- 4. placement ----
+    const placements = QUOTAS.map((q) => placementRow(q, progress, quick ? 20 : PLACEMENT_CHANGES));
+    say(`4. kf-user placement — ${fmt(placements[0].profiles)} profiles, seeded names of 8–20 characters, default-editor each; planTrust() as the program plans`);
+    say(placementTable(placements));
+    say(
+        `  A move is make-before-break: the old role keeps the moved subjects until finishMoves, so "over the quota while moves drain" counts roles whose ` +
+            `old and new subjects together would pass it. One-profile changes alternate an added and a removed profile at the auto count; growth adds ` +
+            `profiles one at a time until auto's count grows, and counts what that change moves; the switch is from the explicit count above to auto.`,
+    );
+    say();
     const totalMs = since(started);
     progress("done");
     say(`Total bench time ${fmt(totalMs / 1000, 1)} s. JSON: ${RESULTS}`);
@@ -261,6 +277,7 @@ async function main(): Promise<void> {
         },
         iam,
         capacity: { providerArn: PROVIDER_ARN, anchor: ANCHOR_SUBJECTS.user, rows },
+        placement: placements,
         totalMs,
         report: lines.join("\n"),
     };

@@ -378,7 +378,7 @@ function userCapacityFix(config: StackConfig, group: TrustGroup, limit: number, 
     if (!atLimit) return "give some profiles an awsIamRole of their own" + (raise ? `, or ${raise}` : "");
     return (
         `set kubeflow-irsa:userRoleShards to ${atLimit}` +
-        (auto ? ` — or to auto: ${auto} shard${auto > 1 ? "s" : ""} fit with bounded loads (profiles move between roles once, make-before-break: see the README, "Scaling past one role's quota")` : "") +
+        (auto ? `, or to auto (${auto} shard${auto > 1 ? "s" : ""} fit now, and the stack picks the count as profiles come and go: see the README, "Scaling past one role's quota")` : "") +
         (raise ? `, or ${raise}` : "")
     );
 }

@@ -230,6 +230,20 @@ describe("program (index.ts under mocks)", function () {
         assert.equal(ofType(run, "kubernetes:kubeflow.org/v1beta1:Profile").length, 4);
     });
 
+    it("GIVEN userRoleShards auto and 80 kf-user profiles at quota 2048 THEN the stack creates the roles auto picks, and each TrustSubjects holds the profiles planTrust placed there", async () => {
+        const many = Array.from({ length: 80 }, (_, i) => ({ name: `team-${String(i).padStart(3, "0")}-ml`, owner: `user${i}@example.com` }));
+        const run = await runProgram(devConfig({ "kubeflow-irsa:profiles": many, "kubeflow-irsa:userRoleShards": "auto" }));
+        const arns = run.outputs.kfUserRoleArns as string[];
+        // 80 subjects of 48 characters (+3 each in the list) are 4,080 characters: three roles (1,556 each
+        // besides the anchor) would be 87% full, more than auto's 90% of the room less its 5% reserve.
+        assert.deepEqual(arns, [0, 1, 2, 3].map((i) => `arn:aws:iam::${ACCOUNT}:role/kf-user-us-west-2-kf-dev${i ? `-${i}` : ""}`));
+        const placed = arns.flatMap((arn) => (trustFor(run, arn.split("/").pop()!)!.inputs.subjects as string[]).map((s) => [s, arn] as const));
+        assert.equal(placed.length, 80, "every profile's default-editor on exactly one kf-user role");
+        const roles = run.outputs.profileRoleArns as Record<string, string>;
+        for (const [subject, arn] of placed) assert.equal(roles[subject.split(":")[2]], arn, subject);
+        for (const arn of arns) assert.equal(trustFor(run, arn.split("/").pop()!)!.inputs.maxPolicyChars, 2048);
+    });
+
     it("GIVEN identityMode podIdentity THEN roles trust pods.eks.amazonaws.com and every default-editor and admin service account is associated", async () => {
         const run = await runProgram(devConfig({ "kubeflow-irsa:identityMode": "podIdentity", "kubeflow-irsa:adminServiceAccounts": ["kubeflow:kf-admin", "kubeflow:fluentd"] }));
         // No trust-policy growth: each managed role's TrustSubjects owns only the Pod Identity statement.
@@ -295,6 +309,7 @@ describe("program (index.ts under mocks)", function () {
             ],
             // a typo must never mean "no profiles" (and an up that deletes them all)
             ["a misspelt key (profile)", { "kubeflow-irsa:profile": [{ name: "team-x", owner: "x@example.com" }] }, /^invalid stack configuration:\n {2}- kubeflow-irsa:profile: is not a key of this project; did you mean `kubeflow-irsa:profiles`\? \(rename it in Pulumi\.<stack>\.yaml or with `pulumi config rm` \/ `set`\)$/],
+            ["a userRoleShards that is neither a number nor auto", { "kubeflow-irsa:userRoleShards": "Auto" }, /kubeflow-irsa:userRoleShards: "Auto" .*whole number from 1 to 1000.*or auto, and the stack picks the count/],
             ["a misspelt key (userRoleShard)", { "kubeflow-irsa:userRoleShard": "3" }, /kubeflow-irsa:userRoleShard: is not a key of this project; did you mean `kubeflow-irsa:userRoleShards`\?/],
             ["a key in the wrong case (identitymode)", { "kubeflow-irsa:identitymode": "podIdentity" }, /kubeflow-irsa:identitymode: is not a key of this project; did you mean `kubeflow-irsa:identityMode`\?/],
             ["a misspelt namespace (kubeflow_irsa)", { "kubeflow_irsa:profiles": "[]" }, /^invalid stack configuration:\n {2}- kubeflow_irsa:profiles: "kubeflow_irsa" is not this project's namespace; did you mean `kubeflow-irsa:profiles`\?$/],

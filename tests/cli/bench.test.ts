@@ -2,7 +2,8 @@
 // own tables with figures as large as a full run gives, without running the benchmark.
 import { strict as assert } from "assert";
 import type { EvalResult, IamResult, PhaseResult } from "../../bench/common";
-import { capacityTable, columns, evaluationTable, iamTable, REPORT_COLUMNS, table, wrap, type CapacityRow } from "../../bench/report";
+import type { PlacementRow } from "../../bench/placement";
+import { capacityTable, columns, evaluationTable, iamTable, placementTable, REPORT_COLUMNS, table, wrap, type CapacityRow } from "../../bench/report";
 
 const lines = (text: string) => text.split("\n");
 const widest = (text: string) => Math.max(...lines(text).map(columns));
@@ -66,6 +67,33 @@ function capacityRow(maxChars: number): CapacityRow {
     };
 }
 
+/** Placement figures as large as a full run could give (5,000 profiles at quota 2048). */
+function placementRow(maxChars: number): PlacementRow {
+    return {
+        maxChars,
+        profiles: 5000,
+        room: 7700,
+        perfect: 1_000,
+        rendezvous: 1_000,
+        rendezvousMs: 12_345.6,
+        auto: 1_000,
+        autoMs: 12_345.6,
+        largest: 8192,
+        changes: 100,
+        countChanged: 100,
+        movesMean: 49.99,
+        movesMax: 5000,
+        overDuringChanges: 1_000,
+        growthAdded: 1_000,
+        growthTo: 1_000,
+        growthMoved: 5000,
+        growthIntoNew: 5000,
+        growthOverDuringMove: 1_000,
+        switchMoved: 5000,
+        switchOverDuringMove: 1_000,
+    };
+}
+
 describe("npm run bench: report formatting", () => {
     it("GIVEN the evaluation table with 5,000-profile figures THEN every line fits 120 columns", () => {
         const pod = (n: number) => evalRun(n, { identityMode: "podIdentity", shards: 1, resources: 2 * n + 14 });
@@ -95,6 +123,13 @@ describe("npm run bench: report formatting", () => {
         assert.ok(widest(text) <= REPORT_COLUMNS, text);
         assert.match(text, /quota 2048 +quota 4096 +quota 8192$/m);
         assert.match(text, /^ +kf-user shards for 5,000 profiles \(shardsNeeded\) +1000 +1000 +1000$/m);
+    });
+
+    it("GIVEN the placement table at quotas 2048, 4096 and 8192 THEN every line fits 120 columns, with each ratio to the perfect packing", () => {
+        const text = placementTable([placementRow(2048), placementRow(4096), placementRow(8192)]);
+        assert.ok(widest(text) <= REPORT_COLUMNS, text);
+        assert.match(text, /^ +userRoleShards: auto \(bounded loads\) +1000 \(1\.00×\) +1000 \(1\.00×\) +1000 \(1\.00×\)$/m);
+        assert.match(text, /^ +one-profile change: moves mean \/ max +49\.99 \/ 5000 /m);
     });
 
     it("GIVEN a table that fits THEN it is one header line, aligned: numbers right, text left", () => {
