@@ -64,6 +64,30 @@ describe("moves: make before break (program + host-loaded provider + local IAM)"
         assert.deepEqual(settled.writes, {}, "removing the key afterwards writes nothing");
     });
 
+    it("GIVEN userRoleShards auto WHEN added profiles make it grow from one role to two THEN each moved profile is trusted by kf-user and its new role until finishMoves", async () => {
+        const stack = new StackLifecycle(local(), "real");
+        const teams = Array.from({ length: 32 }, (_, i) => `team-${String(i).padStart(2, "0")}`);
+        const auto = (names: string[], extra: Record<string, unknown> = {}) => config(names.map((t) => profile(t)), { "kubeflow-irsa:userRoleShards": "auto", ...extra });
+        const first = await stack.up(auto(teams.slice(0, 24)));
+        provider = first.run.outputs.oidcProviderArn as string;
+        assert.deepEqual(first.run.outputs.kfUserRoleArns, [`arn:aws:iam::${ACCOUNT}:role/${USER}`], "24 profiles: one role");
+
+        const grown = await stack.up(auto(teams));
+        assert.deepEqual(grown.run.outputs.kfUserRoleArns, [USER, shard(1)].map((r) => `arn:aws:iam::${ACCOUNT}:role/${r}`), "32 profiles: the count grew by one");
+        const roleOf = grown.run.outputs.profileRoleArns as Record<string, string>;
+        const moved = teams.slice(0, 24).filter((t) => roleOf[t].endsWith(`/${shard(1)}`));
+        assert.ok(moved.length > 0, "the new role takes some of the earlier profiles");
+        for (const team of teams) {
+            assert.ok(trusts(roleOf[team].split("/").pop()!, team), `${team} is trusted by the role its Profile now names`);
+            if (moved.includes(team)) assert.ok(trusts(USER, team), `${team}: kf-user keeps trusting it while running pods may hold its ARN`);
+        }
+        for (const [role, n] of Object.entries(grown.writes)) assert.ok(n <= 1, `${role}: ${n} writes`);
+
+        await stack.up(auto(teams, { "kubeflow-irsa:finishMoves": "true" }));
+        for (const team of moved) assert.equal(trusts(USER, team), false, `${team}'s move is finished`);
+        for (const team of teams) assert.ok(trusts(roleOf[team].split("/").pop()!, team), `${team} keeps its new role`);
+    });
+
     it("GIVEN userRoleShards 3 → 1 THEN the shards beyond 1 stay (the program finds them in IAM) and keep trusting their moved profiles until finishMoves deletes them", async () => {
         const stack = new StackLifecycle(local(), "real");
         const all = TEAMS.map((t) => profile(t));
