@@ -19,6 +19,7 @@ import {
     type TrustPlan,
 } from "./placement";
 import { KubeflowProfiles } from "./profiles";
+import { currentOwner } from "../providers/trustSubjects";
 import { KubeflowRoles } from "./roles";
 import { componentRoleProblems, needsAccount, pinnedShardProblems, unknownAccountProblems } from "./stackRoles";
 
@@ -216,6 +217,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                 managedRoleArns,
                 oidcProviderArn: cluster.oidcProviderArn,
                 clusterName: cluster.clusterName,
+                owner: currentOwner(`${config.region}/${config.clusterName}`),
                 maxPolicyChars: config.trustPolicyMaxChars,
                 adminServiceAccounts: config.adminServiceAccounts,
                 k8sProvider: cluster.k8sProvider,

@@ -27,6 +27,8 @@ export interface KubeflowProfilesArgs {
     managedRoleArns: Map<string, pulumi.Output<string>>;
     oidcProviderArn: pulumi.Input<string | undefined>;
     clusterName: pulumi.Input<string>;
+    /** The stack, as its TrustSubjects name their owner (see currentOwner). */
+    owner: string;
     /** The account's ACLSizePerRole quota. */
     maxPolicyChars: number;
     /** `namespace:name` service accounts bound to kf-admin (podIdentity mode); the components' own roles are in plan.names.controllers. */
@@ -122,6 +124,7 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
                         subjects: irsa ? group.subjects : [],
                         anchors: irsa && group.anchor ? [group.anchor] : [],
                         maxPolicyChars: args.maxPolicyChars,
+                        owner: args.owner,
                         statements: irsa ? [] : podIdentity,
                         // A role created in podIdentity mode, or by an earlier version that let its
                         // Role resource write the Pod Identity trust, holds that statement without

@@ -12,7 +12,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { checkInputs } from "./checkInputs";
 import { awsSettingsFromConfig, createIamClient, getTrustPolicy, type AwsSettings } from "./iam";
-import { pendingSubjects, recordOf } from "./intent";
+import { pendingSubjects, recent, recordOf, unheldHashes } from "./intent";
 import {
     createChanges,
     deleteChanges,
@@ -110,8 +110,9 @@ async function roleExists(settings: AwsSettings, roleName: string): Promise<bool
 
 /**
  * Whether the role holds what an earlier write of this stack recorded before it was sent and never
- * reported (./intent: the host died before the engine heard back): then an unchanged config still
- * needs an update, which owns it and removes what the config does not name. One read; a read that
+ * reported (./intent: the host died before the engine heard back), or the record names a write that
+ * never landed: then an unchanged config still needs an update, which owns what the role holds and
+ * removes what the config does not name, and drops the rest of the record. One read; a read that
  * fails only warns, like every preview read.
  */
 async function unansweredWrite(settings: AwsSettings, state: TrustSubjectsOutputs, inputs: TrustSubjectsInputs): Promise<boolean> {
@@ -120,9 +121,13 @@ async function unansweredWrite(settings: AwsSettings, state: TrustSubjectsOutput
     try {
         const current = await getTrustPolicy(client, roleNameOf(inputs.role));
         if (!current) return false;
+        const record = recordOf(current.tags, inputs.owner);
         // What the state owns already needs nothing (a record an earlier operation could not remove).
         const owned = new Map(held(state).map((e) => [e.providerArn, new Set(e.subjects)]));
-        return pendingSubjects(recordOf(current.tags, inputs.owner), current.document).some((e) => e.subjects.some((s) => !owned.get(e.providerArn)?.has(s)));
+        const unowned = pendingSubjects(record, current.document).some((e) => e.subjects.some((s) => !owned.get(e.providerArn)?.has(s)));
+        // What the record names and the role does not hold, past the horizon, is a write that never
+        // landed: the update (which writes no trust policy) drops it before someone else adds it.
+        return unowned || (unheldHashes(record, current.document).length > 0 && !recent(record, Date.now()));
     } catch (err) {
         console.warn(`warning: TrustSubjects ${roleNameOf(inputs.role)}: the role could not be read at preview to look for an unanswered earlier write (${(err as Error).message ?? String(err)}); \`pulumi refresh\` finds it`);
         return false;

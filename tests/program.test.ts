@@ -92,6 +92,9 @@ describe("program (index.ts under mocks)", function () {
             for (const t of trusts) {
                 assert.equal(t.inputs.providerArn, run.outputs.oidcProviderArn);
                 assert.equal(t.inputs.maxPolicyChars, 2048);
+                // The record of a write in flight is keyed by this: two deployments of a stack named
+                // the same on two self-managed backends ("organization") differ by region and cluster.
+                assert.match(String(t.inputs.owner), /^[^/]+\/[^/]+\/[^/]+\/us-west-2\/kf-dev$/);
             }
             // Each role the stack creates keeps an anchor no pod can hold under the current provider, even
             // after a cluster replacement or a switch from podIdentity; a foreign role gets none.
