@@ -20,6 +20,7 @@ import {
     hasLeftovers,
     held,
     isUnknown,
+    trusted,
     mergeHeld,
     normalized,
     normalizedState,
@@ -109,13 +110,13 @@ async function roleExists(settings: AwsSettings, roleName: string): Promise<bool
 }
 
 /**
- * Whether the role holds what an earlier write of this stack recorded before it was sent and never
- * reported (./intent: the host died before the engine heard back), or the record names a write that
- * never landed: then an unchanged config still needs an update, which owns what the role holds and
- * removes what the config does not name, and drops the rest of the record. One read; a read that
- * fails only warns, like every preview read.
+ * Whether an unchanged config still needs an update: an owned subject is missing from the role;
+ * the role holds what an earlier write of this stack recorded before it was sent and never
+ * reported (./intent: the host died before the engine heard back) — the update owns it and removes
+ * what the config does not name; or the record names a write that never landed — the update drops
+ * it. One read; a read that fails only warns, like every preview read.
  */
-async function unansweredWrite(settings: AwsSettings, state: TrustSubjectsOutputs, inputs: TrustSubjectsInputs): Promise<boolean> {
+async function roleNeedsUpdate(settings: AwsSettings, state: TrustSubjectsOutputs, inputs: TrustSubjectsInputs): Promise<boolean> {
     if (!inputs.owner || isUnknown(inputs.role)) return false;
     const client = createIamClient(settings);
     try {
@@ -127,9 +128,14 @@ async function unansweredWrite(settings: AwsSettings, state: TrustSubjectsOutput
         const unowned = pendingSubjects(record, current.document).some((e) => e.subjects.some((s) => !owned.get(e.providerArn)?.has(s)));
         // What the record names and the role does not hold, past the horizon, is a write that never
         // landed: the update (which writes no trust policy) drops it before someone else adds it.
-        return unowned || (unheldHashes(record, current.document).length > 0 && !recent(record, Date.now()));
+        const neverLanded = unheldHashes(record, current.document).length > 0 && !recent(record, Date.now());
+        // An owned subject the role no longer trusts (a person removed it; another resource of the
+        // stack that left the program removed it on its way out): the update puts it back.
+        const wanted = trusted(inputs);
+        const missing = inputs.providerArn !== "" && presentSubjects(current.document, inputs.providerArn, wanted).length < wanted.length;
+        return unowned || neverLanded || missing;
     } catch (err) {
-        console.warn(`warning: TrustSubjects ${roleNameOf(inputs.role)}: the role could not be read at preview to look for an unanswered earlier write (${(err as Error).message ?? String(err)}); \`pulumi refresh\` finds it`);
+        console.warn(`warning: TrustSubjects ${roleNameOf(inputs.role)}: the role could not be read at preview to look for drift or an unanswered earlier write (${(err as Error).message ?? String(err)}); \`pulumi refresh\` finds it`);
         return false;
     } finally {
         client.destroy();
@@ -226,7 +232,7 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                 // (an earlier version's) is rewritten, so a later delete or refresh can find the record.
                 const sameOwner = olds.owner === news.owner;
                 if (sameSubjects(olds.subjects, news.subjects) && sameSubjects(olds.anchors, news.anchors) && sameStatements && drainSettled && !hasLeftovers(olds)) {
-                    return { changes: !sameProvider || !sameOwner || (await unansweredWrite(session.settings, olds, news)) };
+                    return { changes: !sameProvider || !sameOwner || (await roleNeedsUpdate(session.settings, olds, news)) };
                 }
             }
             // Preview-time quota check against the live document: fail now, not half-way through `up`.

@@ -147,6 +147,18 @@ describe("TrustSubjects write-ahead record (role tags, local IAM, host-loaded pr
         assert.deepEqual(records(role), {});
     });
 
+    it("GIVEN an owned subject someone removed (a person, or another resource of the stack on its way out of the program) WHEN the config is unchanged THEN diff's read finds it and the update puts it back, without a refresh", async () => {
+        const role = "kf-user-us-west-2-drifted";
+        fake.putRole(role, buildTrustPolicy(DEV, [KF_USER]));
+        const args = { role, providerArn: DEV, anchors: [KF_USER], subjects: [sa("team-a"), sa("team-b")] };
+        const { state } = await engine.up(undefined, args);
+        fake.putRole(role, buildTrustPolicy(DEV, [KF_USER, sa("team-a")]));
+        const healed = await engine.up(state, args);
+        assert.equal(healed.op, "update");
+        assert.deepEqual(trusts(role), [KF_USER, sa("team-a"), sa("team-b")].sort());
+        assert.equal((await engine.up(healed.state, args)).op, "same");
+    });
+
     describe("a record that must not outlive what it names (review of ab3080d)", () => {
         /** A dead write: the record captured when the write is sent is put back after the answer, which is dropped. */
         const deadUp = async (on: Engine, role: string, state: Parameters<Engine["up"]>[0], args: Record<string, unknown>) => {
