@@ -55,6 +55,10 @@ export function applyOverrides(defaults: ConfigValues, stackFile: StackFile, ove
     const values: ConfigValues = { ...defaults, ...stackFile.values };
     const unknown: UnknownValue[] = [];
     const needed: string[] = [];
+    for (const key of stackFile.encrypted.filter((k) => overrides[k] === "")) {
+        // `--config profiles="$(pulumi config get …)"` whose command failed (no login, no passphrase) gives "".
+        needed.push(`${key}: --config gave it an empty value, and ${stackFile.file} holds it encrypted; did \`pulumi config get ${key}\` fail? Give the value itself`);
+    }
     for (const key of stackFile.encrypted.filter((k) => !(k in overrides))) {
         if (valueShapesResources(key)) {
             const flag = key.startsWith(`${PROJECT}:`) ? key.slice(PROJECT.length + 1) : key;

@@ -38,7 +38,9 @@ const cliDefault = (value: unknown): string => (typeof value === "object" && val
 /** Full key (`project:key`) for a key of Pulumi.yaml's config block. */
 const fullKey = (key: string): string => (key.includes(":") ? key : `${PROJECT}:${key}`);
 
-const isEncrypted = (value: unknown) => typeof value === "object" && value !== null && !Array.isArray(value) && "secure" in value;
+/** An encrypted value (`secure:`), or a list or map holding one at any depth (`pulumi config set --path --secret`). */
+const isEncrypted = (value: unknown): boolean =>
+    typeof value === "object" && value !== null && ("secure" in value && !Array.isArray(value) ? true : Object.values(value).some(isEncrypted));
 
 /** A YAML file's content; a syntax error names the file, the line and the column. */
 function readYaml(file: string): unknown {

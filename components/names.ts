@@ -31,7 +31,12 @@ export function closeMatch(name: string, candidates: readonly string[]): string 
         const distance = editDistance(name, candidate);
         if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
     }
-    return bestDistance <= allowed ? best : undefined;
+    if (bestDistance <= allowed) return best;
+    // A shortened or lengthened name (`adminRole` for adminRoleMode, `maxChars` for
+    // trustPolicyMaxChars): one candidate that contains it, or that it contains, at least 4 letters long.
+    const lower = name.toLowerCase();
+    const containing = lower.length >= 4 ? candidates.filter((c) => c.toLowerCase().includes(lower) || (c.length >= 4 && lower.includes(c.toLowerCase()))) : [];
+    return containing.length === 1 ? containing[0] : undefined;
 }
 
 /** Every region the AWS provider knows (its `aws.Region` enum, kept by the provider's maintainers). */

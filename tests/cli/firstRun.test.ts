@@ -111,6 +111,20 @@ describe("first runs of the offline tools (child processes)", function () {
             assert.doesNotMatch(run.stderr, /kubeflow-irsa:kubeconfig/, "kubeconfig may stay unknown");
         });
 
+        it("WHEN the suggested $(pulumi config get …) failed and --config gives the encrypted profiles empty THEN synth and the doctor refuse instead of judging zero profiles", async () => {
+            for (const run of [await synth("--stack", "eks", "--project-dir", dir, "--out", out("eks-empty"), "--config", "profiles="), await doctor("--stack", "eks", "--project-dir", dir, "--offline", "--config", "profiles=")]) {
+                assertExit(run, 2);
+                assert.match(problemLine(run.stderr, "kubeflow-irsa:profiles"), /--config gave it an empty value, and .*Pulumi\.eks\.yaml holds it encrypted; did `pulumi config get kubeflow-irsa:profiles` fail\?/);
+            }
+        });
+
+        it("WHEN one profile's field is encrypted (pulumi config set --path --secret) THEN the whole key is encrypted, and the error says to give it with --config", async () => {
+            stackFile("nested", toYaml({ config: { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-eks", "kubeflow-irsa:existingCluster": { oidcIssuerUrl: ISSUER_URL }, "kubeflow-irsa:profiles": [{ name: "team-a", owner: SECRET }] } }));
+            const run = await synth("--stack", "nested", "--project-dir", dir, "--out", out("nested"));
+            assertExit(run, 2);
+            assert.match(problemLine(run.stderr, "kubeflow-irsa:profiles"), /is encrypted in .*Pulumi\.nested\.yaml.*give its value with --config profiles=/);
+        });
+
         it("WHEN the doctor gets the profiles with --config THEN it judges them offline, and notes the kubeconfig it went without", async () => {
             const run = await doctor("--stack", "eks", "--project-dir", dir, "--offline", "--config", `profiles=${JSON.stringify(PROFILES)}`);
             assertExit(run, 0);
