@@ -8,7 +8,8 @@ import { createHash } from "crypto";
 import * as path from "path";
 import { ConfigError, PROJECT, parseStackConfig, type OriginOf, type StackConfig } from "../components/config";
 import type { ExistingRole } from "../components/placement";
-import { issuerHostPath } from "../providers/subjects";
+import { namesStackRole } from "../components/stackRoles";
+import { issuerHostPath, roleIdentity } from "../providers/subjects";
 import { applyOverrides, UNKNOWN_VALUE, type UnknownValue } from "./configOverrides";
 import { readProjectDefaults, readStackFile, type ConfigValues, type StackFile } from "./stackFiles";
 
@@ -98,6 +99,17 @@ export function configuredAccount(config: ConfigValues): string | undefined {
     } catch {
         return undefined; // the program reports malformed config itself
     }
+}
+
+/**
+ * Without an existing cluster's provider ARN, the account of an awsIamRole ARN that has the name of a
+ * role this stack creates: such an ARN almost always names that very role (`up`, which asks STS,
+ * then gives it no TrustSubjects of its own), and a placeholder account would plan it as another
+ * account's role — a layout `up` does not produce.
+ */
+function stackRoleAccount(config: StackConfig): string | undefined {
+    const ref = config.profiles.find((p) => p.awsIamRole !== undefined && namesStackRole(config, config.userRoleShards, p.awsIamRole))?.awsIamRole;
+    return ref === undefined ? undefined : roleIdentity(ref)?.accountId;
 }
 
 function mocks(config: ConfigValues, stack: string, account: string, record: (r: RecordedResource) => void, iamRoles: readonly ExistingRole[]): pulumi.runtime.Mocks {
@@ -295,7 +307,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackMode
     const { values, unknown } = applyOverrides(readProjectDefaults(projectDir), stackFile, overrides);
     const config = parseConfig(values, (key) => (key in overrides ? "--config" : "stack"), stackFile);
     // synth and the doctor: the deployer's account as far as the config tells it, else the placeholder.
-    const run = await runProgram(values, options.stack, configuredAccount(values) ?? MOCK_ACCOUNT);
+    const run = await runProgram(values, options.stack, configuredAccount(values) ?? stackRoleAccount(config) ?? MOCK_ACCOUNT);
     assertUnknownUnused(run, unknown);
     const roleArns = (run.outputs.profileRoleArns ?? {}) as Record<string, string>;
     return {

@@ -118,6 +118,17 @@ describe("first runs of the offline tools (child processes)", function () {
             }
         });
 
+        it("WHEN no provider ARN tells the account and an awsIamRole ARN has kf-user's name THEN synth plans it as kf-user in that ARN's account, as `up` would: one trust policy, not a second role's", async () => {
+            stackFile("acct", toYaml({ config: { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-eks", "kubeflow-irsa:kubeflowInstalled": true, "kubeflow-irsa:existingCluster": { oidcIssuerUrl: ISSUER_URL }, "kubeflow-irsa:profiles": [{ name: "team-a", owner: "a@example.com", awsIamRole: "arn:aws:iam::111122223333:role/kf-user-us-west-2-kf-eks" }, { name: "team-b", owner: "b@example.com" }] } }));
+            const run = await synth("--stack", "acct", "--project-dir", dir, "--out", out("acct"));
+            assertExit(run, 0);
+            const policies = fs.readdirSync(path.join(out("acct"), "trust-policies")).sort();
+            assert.deepEqual(policies.filter((f) => f.includes("kf-user")), ["kf-user-us-west-2-kf-eks.json"], policies.join(", "));
+            const kfUser = fs.readFileSync(path.join(out("acct"), "trust-policies", "kf-user-us-west-2-kf-eks.json"), "utf8");
+            assert.match(kfUser, /team-a:default-editor/);
+            assert.match(kfUser, /team-b:default-editor/);
+        });
+
         it("WHEN one profile's field is encrypted (pulumi config set --path --secret) THEN the whole key is encrypted, and the error says to give it with --config", async () => {
             stackFile("nested", toYaml({ config: { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-eks", "kubeflow-irsa:existingCluster": { oidcIssuerUrl: ISSUER_URL }, "kubeflow-irsa:profiles": [{ name: "team-a", owner: SECRET }] } }));
             const run = await synth("--stack", "nested", "--project-dir", dir, "--out", out("nested"));
