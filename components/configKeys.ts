@@ -88,6 +88,8 @@ export function unknownKeyProblems(keys: readonly string[], origin: OriginOf = (
             problems.push(
                 near
                     ? `${full}: is not a key of this project; did you mean \`${PROJECT}:${near}\`? (${renameFix(full, origin)})`
+                    : AWS_CONFIG_KEYS.includes(name)
+                    ? `${full}: is not a key of this project; it is the aws provider's: did you mean \`aws:${name}\`? (${renameFix(full, origin)})`
                     : `${full}: is not a key of this project (its keys are those Pulumi.yaml declares, listed in the README's Configuration section); ${removeFix(full, origin)}`,
             );
         } else if (namespace !== PROJECT && namespace !== "" && editDistance(namespace, PROJECT) <= NAMESPACE_TYPO_EDITS) {

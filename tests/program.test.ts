@@ -299,6 +299,7 @@ describe("program (index.ts under mocks)", function () {
             // a typo must never mean "no profiles" (and an up that deletes them all)
             ["a misspelt key (profile)", { "kubeflow-irsa:profile": [{ name: "team-x", owner: "x@example.com" }] }, /^invalid stack configuration:\n {2}- kubeflow-irsa:profile: is not a key of this project; did you mean `kubeflow-irsa:profiles`\? \(rename it in Pulumi\.<stack>\.yaml or with `pulumi config rm` \/ `set`\)$/],
             ["a misspelt key (userRoleShard)", { "kubeflow-irsa:userRoleShard": "3" }, /kubeflow-irsa:userRoleShard: is not a key of this project; did you mean `kubeflow-irsa:userRoleShards`\?/],
+            ["an aws provider key without its namespace (region)", { "kubeflow-irsa:region": "us-east-1" }, /kubeflow-irsa:region: is not a key of this project; it is the aws provider's: did you mean `aws:region`\?/],
             ["a shortened key (adminRole)", { "kubeflow-irsa:adminRole": "perController" }, /kubeflow-irsa:adminRole: is not a key of this project; did you mean `kubeflow-irsa:adminRoleMode`\?/],
             ["a shortened key (maxChars)", { "kubeflow-irsa:maxChars": "4096" }, /kubeflow-irsa:maxChars: is not a key of this project; did you mean `kubeflow-irsa:trustPolicyMaxChars`\?/],
             ["a key in the wrong case (identitymode)", { "kubeflow-irsa:identitymode": "podIdentity" }, /kubeflow-irsa:identitymode: is not a key of this project; did you mean `kubeflow-irsa:identityMode`\?/],
