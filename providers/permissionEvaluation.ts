@@ -7,7 +7,7 @@
 // ForAnyValue/ForAllValues and IfExists. Other operators are reported as not evaluated.
 // Used by `npm run doctor -- --s3`; the tests cross-check it with an independent simulator.
 
-import { asStrings, conditionEntries, globMatch, label, type ParsedOperator } from "./policyReading";
+import { asStrings, conditionEntries, globMatch, holdsWhenMissing, label, type ParsedOperator } from "./policyReading";
 import { statementsOf, type PolicyDocument, type PolicyStatement } from "./trustPolicy";
 
 export interface PermissionRequest {
@@ -59,11 +59,7 @@ function conditionHolds(op: ParsedOperator, key: string, policyValues: string[],
     }
     const str = op.string;
     if (!str) return undefined;
-    if (values === undefined) {
-        if (op.set === "ForAllValues") return true;
-        if (op.set === "ForAnyValue") return false;
-        return op.ifExists || str.negated;
-    }
+    if (values === undefined) return holdsWhenMissing(op, policyValues);
     const filled = policyValues.map((v) => substitute(v, context)).filter((v): v is string => v !== undefined);
     const matchOne = (value: string) => filled.some((p) => str.compare(p, value));
     if (op.set === "ForAllValues") return values.every((v) => (str.negated ? !matchOne(v) : matchOne(v)));
