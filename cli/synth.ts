@@ -34,6 +34,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import type { ConfigValues, RecordedResource, StackModel } from "./evaluate";
 import { targetTrustStatement } from "../components/chaining";
+import { clusterArnOfRole } from "../components/podIdentityTrust";
 import { apiServerFlags } from "../components/issuerDocuments";
 import { findingLines, hasMandatory, roleFindings, type RoleFinding } from "./findings";
 import { isMandatory } from "../providers/trustRules";
@@ -600,7 +601,7 @@ export function targetTrustFiles(synthesis: Synthesis): Map<string, PolicyDocume
     for (const [target, associations] of [...byTarget].sort(([a], [b]) => byName(a, b))) {
         const ref = parseRoleRef(target);
         const statements = associations.map((a, i) => ({
-            ...targetTrustStatement(a.roleArn, `<externalId of ${a.namespace}/${a.serviceAccount}: pulumi stack output podIdentityExternalIds>`, a.namespace, a.serviceAccount),
+            ...targetTrustStatement(a.roleArn, `<externalId of ${a.namespace}/${a.serviceAccount}: pulumi stack output podIdentityExternalIds>`, clusterArnOfRole(a.roleArn, synthesis.region, a.clusterName), a.namespace, a.serviceAccount),
             Sid: `EksPodIdentity${i}`,
         }));
         files.set(`${TARGET_TRUST_DIR}/${ref?.accountId ?? "unknown"}-${ref?.name ?? "role"}.json`, { Version: "2012-10-17", Statement: statements });
@@ -756,7 +757,7 @@ export function summaryTable(synthesis: Synthesis): string {
     }
     const unmanaged = [...new Set(synthesis.podIdentityAssociations.filter((a) => !a.roleManaged).map((a) => roleNameOf(a.roleArn)))];
     if (unmanaged.length > 0) {
-        lines.push(`Associated but not managed by this stack (their trust policies must allow pods.eks.amazonaws.com): ${unmanaged.join(", ")}`);
+        lines.push(`Associated but not managed by this stack (their trust policies must allow pods.eks.amazonaws.com, pinned with aws:RequestTag/eks-cluster-arn): ${unmanaged.join(", ")}`);
     }
     return lines.join("\n");
 }

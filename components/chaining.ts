@@ -4,10 +4,12 @@
 // Every profile's pods share kf-user, and an external id is no secret (EKS's is derived from the
 // cluster, namespace and service account). So both ends are held to the Pod Identity session tags
 // EKS sets and passes on to the chained session: only the profile's own namespace and service
-// accounts may reach its target role — not another team's pods calling sts:AssumeRole themselves.
+// accounts may reach its target role — not another team's pods calling sts:AssumeRole themselves —
+// and only from sessions of this cluster (eks-cluster-arn), not a same-named namespace elsewhere.
 
 import { parseRoleRef } from "../providers/subjects";
 import { POLICY_VERSION, type PolicyDocument, type PolicyStatement } from "../providers/trustPolicy";
+import { CLUSTER_ARN_PRINCIPAL_TAG } from "./podIdentityTrust";
 
 export const TARGET_ROLES_POLICY = "assume-target-roles";
 
@@ -30,9 +32,9 @@ export const namespaceSid = (namespace: string) => namespace.replace(/-/g, "X");
 
 /**
  * What kf-user needs to chain: per profile, sts:AssumeRole and sts:TagSession on its target role,
- * only from a session of that profile's namespace and service accounts.
+ * only from a session of that profile's namespace and service accounts on this cluster.
  */
-export function targetRolesPolicy(targets: readonly ChainTarget[]): PolicyDocument {
+export function targetRolesPolicy(targets: readonly ChainTarget[], clusterArn: string): PolicyDocument {
     return {
         Version: POLICY_VERSION,
         Statement: [...targets]
@@ -42,7 +44,7 @@ export function targetRolesPolicy(targets: readonly ChainTarget[]): PolicyDocume
                 Effect: "Allow",
                 Action: ["sts:AssumeRole", "sts:TagSession"],
                 Resource: t.targetRoleArn,
-                Condition: { StringEquals: { [NAMESPACE_TAG]: t.namespace, [SERVICE_ACCOUNT_TAG]: [...t.serviceAccounts].sort() } },
+                Condition: { StringEquals: { [CLUSTER_ARN_PRINCIPAL_TAG]: clusterArn, [NAMESPACE_TAG]: t.namespace, [SERVICE_ACCOUNT_TAG]: [...t.serviceAccounts].sort() } },
             })),
     };
 }
@@ -51,9 +53,9 @@ export function targetRolesPolicy(targets: readonly ChainTarget[]): PolicyDocume
  * The statement a target role in another account needs for one association: the association's
  * role (named through its account and aws:PrincipalArn, so the statement survives kf-user being
  * re-created and can be saved before it exists), with the association's external id, and only
- * for that namespace and service account.
+ * for that namespace and service account of that cluster.
  */
-export function targetTrustStatement(sourceRoleArn: string, externalId: string, namespace: string, serviceAccount: string): PolicyStatement {
+export function targetTrustStatement(sourceRoleArn: string, externalId: string, clusterArn: string, namespace: string, serviceAccount: string): PolicyStatement {
     const source = parseRoleRef(sourceRoleArn);
     return {
         Sid: "EksPodIdentityChain",
@@ -62,7 +64,7 @@ export function targetTrustStatement(sourceRoleArn: string, externalId: string, 
         Action: ["sts:AssumeRole", "sts:TagSession"],
         Condition: {
             ArnEquals: { "aws:PrincipalArn": sourceRoleArn },
-            StringEquals: { "sts:ExternalId": externalId, [NAMESPACE_TAG]: namespace, [SERVICE_ACCOUNT_TAG]: serviceAccount },
+            StringEquals: { "sts:ExternalId": externalId, [CLUSTER_ARN_PRINCIPAL_TAG]: clusterArn, [NAMESPACE_TAG]: namespace, [SERVICE_ACCOUNT_TAG]: serviceAccount },
         },
     };
 }

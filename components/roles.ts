@@ -9,23 +9,12 @@ import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { subjectOfRef } from "../providers/subjects";
-import { buildTrustPolicy, POLICY_VERSION, serializePolicy, type PolicyDocument } from "../providers/trustPolicy";
+import { buildTrustPolicy, serializePolicy, type PolicyDocument } from "../providers/trustPolicy";
 import { TARGET_ROLES_POLICY, targetRolesPolicy, type ChainTarget } from "./chaining";
+import { podIdentityTrust } from "./podIdentityTrust";
 import type { IdentityMode } from "./config";
 import { controlPlaneComponents, type AdminRoleMode, type AlbController, type ComponentId } from "./controllers";
 import { partitionOf, roleTags, type RoleNames } from "./placement";
-
-/** The Pod Identity trust (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html). */
-export const POD_IDENTITY_TRUST: PolicyDocument = {
-    Version: POLICY_VERSION,
-    Statement: [
-        {
-            Effect: "Allow",
-            Principal: { Service: "pods.eks.amazonaws.com" },
-            Action: ["sts:AssumeRole", "sts:TagSession"],
-        },
-    ],
-};
 
 export interface PolicyVariables {
     partition: string;
@@ -33,6 +22,8 @@ export interface PolicyVariables {
     cluster: string;
     /** The profiles' S3 bucket (profile-bucket.json). */
     bucket?: string;
+    /** The cluster's ARN, which Pod Identity sessions are tagged with (profile-bucket.json). */
+    clusterArn?: string;
 }
 
 /** A reviewed policy document from `components/policies/<name>.json`, with `${var}` filled in. */
@@ -50,6 +41,8 @@ export interface KubeflowRolesArgs {
     identityMode: IdentityMode;
     /** The cluster's IAM OIDC provider (IRSA mode). */
     oidcProviderArn: pulumi.Input<string | undefined>;
+    /** podIdentity: this cluster's ARN; the roles trust, and kf-user's policies allow, only sessions EKS tags with it. */
+    clusterArn?: pulumi.Input<string>;
     /** The subject each role's initial trust statement names (IRSA mode); a component's role names its first service account. */
     anchors: { admin: string; user: string };
     region: string;
@@ -81,13 +74,14 @@ export class KubeflowRoles extends pulumi.ComponentResource {
 
     constructor(name: string, args: KubeflowRolesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeflow-irsa:roles:KubeflowRoles", name, {}, opts);
+        if (args.identityMode === "podIdentity" && args.clusterArn === undefined) throw new Error("KubeflowRoles: podIdentity mode needs clusterArn, which pins the roles to the cluster");
         const tags = roleTags(args);
 
         const role = (roleName: string, anchor: string, description: string) => {
             const irsa = args.identityMode === "irsa";
             const trust = irsa
                 ? pulumi.output(args.oidcProviderArn).apply((arn) => serializePolicy(buildTrustPolicy(arn!, [anchor])))
-                : serializePolicy(POD_IDENTITY_TRUST);
+                : pulumi.output(args.clusterArn).apply((arn) => serializePolicy(podIdentityTrust(arn!)));
             const created = new aws.iam.Role(
                 roleName,
                 // forceDetachPolicies: a policy someone attached by hand must not make the role's
@@ -103,8 +97,16 @@ export class KubeflowRoles extends pulumi.ComponentResource {
             return created;
         };
         const vars: PolicyVariables = { partition: partitionOf(args.region), region: args.region, cluster: args.clusterName, ...(args.profileBucket ? { bucket: args.profileBucket } : {}) };
-        const attach = (target: aws.iam.Role, roleName: string, policy: string) =>
-            new aws.iam.RolePolicy(`${roleName}-${policy}`, { role: target.name, name: policy, policy: loadPolicy(policy, vars) }, { parent: target });
+        const attach = (target: aws.iam.Role, roleName: string, policy: string, withCluster = false) =>
+            new aws.iam.RolePolicy(
+                `${roleName}-${policy}`,
+                {
+                    role: target.name,
+                    name: policy,
+                    policy: withCluster ? pulumi.output(args.clusterArn).apply((clusterArn) => loadPolicy(policy, { ...vars, clusterArn })) : loadPolicy(policy, vars),
+                },
+                { parent: target },
+            );
 
         this.adminRole = role(args.names.admin, args.anchors.admin, `Kubeflow control plane on ${args.clusterName} (kubeflow-irsa)`);
         if (args.adminRoleMode === "shared") {
@@ -129,13 +131,13 @@ export class KubeflowRoles extends pulumi.ComponentResource {
             for (const policyArn of args.userPolicyArns) {
                 new aws.iam.RolePolicyAttachment(`${roleName}-${shortHash(policyArn)}`, { role: userRole.name, policyArn }, { parent: userRole });
             }
-            // Each Pod Identity session carries its namespace as a tag: one policy isolates every team.
-            if (args.profileBucket) attach(userRole, roleName, "profile-bucket");
+            // Each Pod Identity session carries its namespace and cluster as tags: one policy isolates every team.
+            if (args.profileBucket) attach(userRole, roleName, "profile-bucket", true);
             const targets = args.chainTargets ?? [];
             if (targets.length > 0) {
                 new aws.iam.RolePolicy(
                     `${roleName}-${TARGET_ROLES_POLICY}`,
-                    { role: userRole.name, name: TARGET_ROLES_POLICY, policy: serializePolicy(targetRolesPolicy(targets)) },
+                    { role: userRole.name, name: TARGET_ROLES_POLICY, policy: pulumi.output(args.clusterArn).apply((arn) => serializePolicy(targetRolesPolicy(targets, arn!))) },
                     { parent: userRole },
                 );
             }

@@ -334,6 +334,7 @@ describe("npm run synth", function () {
             const sa = st.Condition.StringEquals["aws:PrincipalTag/kubernetes-service-account"];
             assert.equal(st.Condition.StringEquals["sts:ExternalId"], `<externalId of partner/${sa}: pulumi stack output podIdentityExternalIds>`);
             assert.equal(st.Condition.StringEquals["aws:PrincipalTag/kubernetes-namespace"], "partner");
+            assert.equal(st.Condition.StringEquals["aws:PrincipalTag/eks-cluster-arn"], "arn:aws:eks:us-west-2:123456789012:cluster/kf-dev", "only sessions of this cluster");
         }
         assert.match(result.stdout, /Chained to roles of other accounts: .*target-role-trust\/999999999999-partner-ml\.json/);
         assert.deepEqual(permissionTree(out)["kf-user-us-west-2-kf-dev"], ["assume-target-roles.json"]);
