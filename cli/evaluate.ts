@@ -179,17 +179,17 @@ function mocks(config: ConfigValues, stack: string, account: string, record: (r:
                     Object.assign(state, {
                         eksCluster: { name },
                         oidcIssuer: issuer,
-                        oidcProviderArn: `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/${issuer}`,
+                        oidcProviderArn: `arn:aws:iam::${account}:oidc-provider/${issuer}`,
                         kubeconfigJson: JSON.stringify({ apiVersion: "v1", kind: "Config", clusters: [{ name }] }),
                     });
                     break;
                 }
                 case ROLE_TYPE:
                     id = String(inputs.name);
-                    state.arn = `arn:aws:iam::${MOCK_ACCOUNT}:role/${inputs.name}`;
+                    state.arn = `arn:aws:iam::${account}:role/${inputs.name}`;
                     break;
                 case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
-                    state.arn = `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/${issuerHostPath(String(inputs.url))}`;
+                    state.arn = `arn:aws:iam::${account}:oidc-provider/${issuerHostPath(String(inputs.url))}`;
                     break;
                 // @pulumi/tls computes keys and certificates at `up`: placeholders that say so.
                 case "tls:index/privateKey:PrivateKey":
@@ -204,7 +204,7 @@ function mocks(config: ConfigValues, stack: string, account: string, record: (r:
                     state.certPem = `-----BEGIN CERTIFICATE-----\n(${args.name}: issued by @pulumi/tls at up)\n-----END CERTIFICATE-----\n`;
                     break;
                 case "aws:eks/podIdentityAssociation:PodIdentityAssociation":
-                    state.associationArn = `arn:aws:eks:${region}:${MOCK_ACCOUNT}:podidentityassociation/${inputs.clusterName}/a-${args.name}`;
+                    state.associationArn = `arn:aws:eks:${region}:${account}:podidentityassociation/${inputs.clusterName}/a-${args.name}`;
                     break;
             }
             const options = registeredOptions.get(`${args.type}::${args.name}`)!;
@@ -313,6 +313,10 @@ export interface ProfileModel {
 export interface StackModel {
     stack: string;
     region: string;
+    /** The account of the ARNs of what the stack creates: the config's (configuredAccount), else MOCK_ACCOUNT. */
+    account: string;
+    /** Whether `account` is the config's. */
+    accountFromConfig: boolean;
     config: StackConfig;
     profiles: ProfileModel[];
     run: ProgramRun;
@@ -332,11 +336,15 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackMode
     const values = { ...readStackFiles(projectDir, options.stack), ...options.overrides };
     const config = parseStackConfig((key) => values[key], undefined, Object.keys(values));
     // synth and the doctor: the deployer's account as far as the config tells it, else the placeholder.
-    const run = await runProgram(values, options.stack, configuredAccount(values) ?? MOCK_ACCOUNT);
+    const fromConfig = configuredAccount(values);
+    const account = fromConfig ?? MOCK_ACCOUNT;
+    const run = await runProgram(values, options.stack, account);
     const roleArns = (run.outputs.profileRoleArns ?? {}) as Record<string, string>;
     return {
         stack: options.stack,
         region: config.region,
+        account,
+        accountFromConfig: fromConfig !== undefined,
         config,
         profiles: config.profiles.map((p) => ({ name: p.name, owner: p.owner, roleArn: roleArns[p.name] ?? "", serviceAccounts: p.serviceAccounts })),
         run,

@@ -86,7 +86,8 @@ export const DELETED_NOTE = "deleted: Kubeflow deletes the namespace and everyth
 
 export const OWNED_STATEMENT_NOTE = "statement owned by this stack (the role's other statements are kept as they are)";
 
-export function placeholderNote(account: string): string {
+export function placeholderNote(account: string, fromConfig = false): string {
+    if (fromConfig) return `ARNs of resources this stack creates carry account ${account}, the account of kubeflow-irsa:existingCluster.oidcProviderArn`;
     return `ARNs of resources this stack creates carry the placeholder account ${account}; ` + "`pulumi up` uses the deploying account's ID (ARNs taken from the stack's config are as configured)";
 }
 
@@ -238,6 +239,8 @@ export interface Synthesis {
     profiles: { name: string; roleArn: string }[];
     /** The account of the ARNs the mock runtime made up. */
     placeholderAccount: string;
+    /** Whether that account is the config's (existingCluster.oidcProviderArn), not the placeholder. */
+    accountFromConfig: boolean;
     stack: string;
     region: string;
     clusterName: string;
@@ -303,7 +306,8 @@ function permissionDocument(policy: RecordedResource): PolicyDocument {
  * messages `pulumi preview` or `up` would give when the TrustSubjects provider would refuse.
  */
 export function synthesize(model: StackModel): Synthesis {
-    const { MOCK_ACCOUNT, PROJECT, ROLE_TYPE, TRUST_SUBJECTS_TYPE, checkInputs, quotaProblem } = program();
+    const { PROJECT, ROLE_TYPE, TRUST_SUBJECTS_TYPE, checkInputs, quotaProblem } = program();
+    const account = model.account;
     const resources = model.run.resources;
     const outputs = model.run.outputs;
     const identityMode = model.config.identityMode;
@@ -313,8 +317,8 @@ export function synthesize(model: StackModel): Synthesis {
     if (problems.length > 0) throw new SynthError(problems.join("\n"));
 
     // One entry per real role, by the project's one rule of role identity (account and
-    // case-folded name); the stack's own roles are in the placeholder account.
-    const keyOf = (ref: string) => roleKey(ref, MOCK_ACCOUNT);
+    // case-folded name); the stack's own roles are in the stack's account (or the placeholder).
+    const keyOf = (ref: string) => roleKey(ref, account);
     const roleResources = new Map(ofType(resources, ROLE_TYPE).map((r) => [keyOf(str(r.inputs.name)), r]));
     const trustsByRole = new Map<string, RecordedResource[]>();
     for (const trust of trusts) {
@@ -373,7 +377,7 @@ export function synthesize(model: StackModel): Synthesis {
         const chars = policySize(document);
         roles.push({
             role,
-            arn: str(resource.state.arn) || `arn:aws:iam::${MOCK_ACCOUNT}:role/${role}`,
+            arn: str(resource.state.arn) || `arn:aws:iam::${account}:role/${role}`,
             managed: true,
             scope: "policy",
             binding: identityMode === "podIdentity" ? "podIdentity" : "irsa",
@@ -414,7 +418,8 @@ export function synthesize(model: StackModel): Synthesis {
     return {
         project: PROJECT,
         profiles: model.profiles.map((p) => ({ name: p.name, roleArn: p.roleArn })),
-        placeholderAccount: MOCK_ACCOUNT,
+        placeholderAccount: account,
+        accountFromConfig: model.accountFromConfig,
         stack: model.stack,
         region: model.region,
         clusterName: str(outputs.clusterName) || model.config.clusterName,
@@ -539,7 +544,7 @@ export function summaryOf(synthesis: Synthesis, context: SynthContext = { phase:
         identityMode: synthesis.identityMode,
         ...(synthesis.oidcProviderArn ? { oidcProviderArn: synthesis.oidcProviderArn } : {}),
         placeholderAccount: synthesis.placeholderAccount,
-        note: placeholderNote(synthesis.placeholderAccount),
+        note: placeholderNote(synthesis.placeholderAccount, synthesis.accountFromConfig),
         phase: context.phase,
         profiles: synthesis.profiles.map((p) => ({ name: p.name, namespace: p.name, roleArn: p.roleArn })),
         roles: synthesis.roles.map((r) => ({
@@ -617,7 +622,7 @@ export function renderFiles(synthesis: Synthesis, context: SynthContext = { phas
         for (const policy of role.permissionPolicies) files.set(permissionFile(role, policy.name), prettyPolicy(policy.document));
     }
     const source = `Generated offline by \`npm run synth -- --stack ${synthesis.stack}\` (${synthesis.project}) from the program's registered resources.`;
-    const placeholders = `${placeholderNote(synthesis.placeholderAccount)}.`;
+    const placeholders = `${placeholderNote(synthesis.placeholderAccount, synthesis.accountFromConfig)}.`;
     files.set(
         KUBERNETES_FILE,
         kubernetesYaml([`Kubernetes objects stack "${synthesis.stack}" applies with \`pulumi up\`.`, source, placeholders], synthesis.kubernetes),
@@ -889,7 +894,7 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
 
         const out = io.stdout;
         out.write(`${synthesis.project} stack "${stack}": region ${synthesis.region}, cluster ${synthesis.clusterName}, identityMode ${synthesis.identityMode}\n`);
-        out.write(`${placeholderNote(synthesis.placeholderAccount)}.\n\n`);
+        out.write(`${placeholderNote(synthesis.placeholderAccount, synthesis.accountFromConfig)}.\n\n`);
         out.write(`${summaryTable(synthesis)}\n\n`);
         const objects = objectCounts(synthesis.kubernetes);
         out.write(`${phaseLines(context, objects).join("\n")}\n`);
