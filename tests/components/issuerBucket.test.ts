@@ -5,10 +5,12 @@ import { strict as assert } from "assert";
 import { generateKeyPairSync } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { anonymousPrincipal, runSimulation } from "@cloud-copilot/iam-simulate";
 import { runProgram, type ProgramRun } from "../../cli/evaluate";
+import { issuerBucketPolicy } from "../../components/issuer";
 import { evaluatePermissions } from "../../providers/permissionEvaluation";
 import type { PolicyDocument } from "../../providers/trustPolicy";
-import { cliValues, ofType } from "../support/program";
+import { cliValues, named, ofType } from "../support/program";
 
 const CLUSTER = "kops-ml";
 const pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" }).toString();
@@ -55,6 +57,38 @@ const CALLS: Record<string, { bucket: string[]; object?: string[] }> = {
     },
 };
 
+const ACCOUNT = "123456789012";
+/** What STS's GetCallerIdentity says of the mocked deployer (cli/evaluate.ts): an IAM user's unique id. */
+const DEPLOYER = "AIDASYNTH";
+const OURS = { allowed: "Allowed", "implicitly denied": "ImplicitlyDenied", "explicitly denied": "ExplicitlyDenied", undetermined: "Undetermined" } as const;
+
+/**
+ * IAM's verdict for a same-account principal whose own policy allows every S3 action, under the
+ * bucket policy — by iam-simulate, and by the doctor's evaluator reading the bucket policy (it
+ * tells whether the bucket policy denies; the identity policy allows the rest), which must agree.
+ */
+async function verdict(bucketPolicy: PolicyDocument, userId: string | undefined, action: string, resource: string): Promise<string> {
+    const principal = userId === undefined ? "anonymous" : userId.startsWith("AIDA") ? `arn:aws:iam::${ACCOUNT}:user/someone` : `arn:aws:sts::${ACCOUNT}:assumed-role/someone/${userId.split(":")[1]}`;
+    const context: Record<string, string> = userId === undefined ? {} : { "aws:userid": userId };
+    const response = await runSimulation(
+        {
+            identityPolicies: userId === undefined ? [] : [{ name: "s3-admin", policy: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:*", Resource: "*" }] } }],
+            serviceControlPolicies: [],
+            resourceControlPolicies: [],
+            resourcePolicy: bucketPolicy,
+            request: { principal: userId === undefined ? anonymousPrincipal : principal, action, resource: { resource, accountId: ACCOUNT }, contextVariables: context },
+        } as unknown as Parameters<typeof runSimulation>[0],
+        {},
+    );
+    assert.notEqual(response.resultType, "error", JSON.stringify(response));
+    const simulated = (response as { overallResult: string }).overallResult;
+    const ours = evaluatePermissions([{ name: "bucket policy", document: bucketPolicy }], { action, resource, context, principal: { type: "AWS", name: principal } }).decision;
+    // The bucket policy alone: an explicit deny stands; otherwise the identity policy (or the public Allow) decides.
+    const combined = ours === "explicitly denied" ? "ExplicitlyDenied" : userId !== undefined || ours === "allowed" ? "Allowed" : OURS[ours];
+    assert.equal(combined, simulated, `the evaluator and iam-simulate disagree on ${action} ${resource} by ${userId ?? "anonymous"}`);
+    return simulated;
+}
+
 describe("self-managed issuer bucket", function () {
     this.timeout(60_000);
     let run: ProgramRun;
@@ -78,5 +112,49 @@ describe("self-managed issuer bucket", function () {
         }
         // Scoped to the issuer bucket: another bucket of the account is not the deployer's to change.
         assert.equal(evaluatePermissions(policies, { action: "s3:PutObject", resource: "arn:aws:s3:::acme-ml-workspaces/team-a/x", context: {} }).decision, "implicitly denied");
+    });
+
+    it("THEN versioning is on, and each document is written only after the versioning and the deny are in place", () => {
+        const versioning = ofType(run, "aws:s3/bucketVersioningV2:BucketVersioningV2");
+        assert.equal(versioning.length, 1);
+        assert.deepEqual(versioning[0].inputs.versioningConfiguration, { status: "Enabled" });
+        for (const o of ofType(run, "aws:s3/bucketObjectv2:BucketObjectv2")) {
+            for (const dep of ["cluster-issuer-versioning", "cluster-issuer-policy"]) assert.ok(o.options.dependencies.includes(named(run, dep).urn), `${o.name} waits for ${dep}`);
+        }
+    });
+
+    it("WHEN anyone but the deployer, whatever their IAM policies, writes or deletes a document THEN the bucket policy denies it; the deployer may; everyone may read the two documents — iam-simulate and the doctor's evaluator agree", async () => {
+        const policy = JSON.parse(String(named(run, "cluster-issuer-policy").inputs.policy)) as PolicyDocument;
+        const keys = `${bucketArn}/keys.json`;
+        for (const action of ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"]) {
+            assert.equal(await verdict(policy, "AROAMALLORY000000000:mallory", action, keys), "ExplicitlyDenied", `${action} by another role`);
+            assert.equal(await verdict(policy, "AIDAANOTHERUSER00000", action, keys), "ExplicitlyDenied", `${action} by another user`);
+            assert.equal(await verdict(policy, DEPLOYER, action, keys), "Allowed", `${action} by the deployer`);
+        }
+        assert.equal(await verdict(policy, "AROAMALLORY000000000:mallory", "s3:PutObject", `${bucketArn}/.well-known/openid-configuration`), "ExplicitlyDenied");
+        assert.equal(await verdict(policy, undefined, "s3:GetObject", keys), "Allowed", "IAM and STS read it anonymously");
+        assert.equal(await verdict(policy, undefined, "s3:PutObject", keys), "ExplicitlyDenied", "an unsigned request has no deployer id either");
+    });
+
+    it("GIVEN a deployer that is a role session THEN every session of that role may write, and no other role's", async () => {
+        const policy = JSON.parse(issuerBucketPolicy(bucketArn, "AROADEPLOYROLE000000:ci-run-41")) as PolicyDocument;
+        const keys = `${bucketArn}/keys.json`;
+        assert.equal(await verdict(policy, "AROADEPLOYROLE000000:ci-run-42", "s3:PutObject", keys), "Allowed", "the next CI run");
+        assert.equal(await verdict(policy, "AROAOTHERROLE0000000:ci-run-41", "s3:PutObject", keys), "ExplicitlyDenied", "another role, same session name");
+    });
+
+    it("THEN the webhook keeps one replica through drains (a PodDisruptionBudget) and prefers its two replicas on different nodes and zones", () => {
+        const deployment = named(run, "cluster-webhook-deployment");
+        const spec = deployment.inputs.spec as { replicas: number; template: { metadata: { labels: Record<string, string> }; spec: { affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: { podAffinityTerm: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } } }[] } } } } };
+        const pdb = named(run, "cluster-webhook-pdb");
+        assert.equal(pdb.type, "kubernetes:policy/v1:PodDisruptionBudget");
+        const budget = pdb.inputs.spec as { minAvailable: number; selector: { matchLabels: Record<string, string> } };
+        assert.deepEqual(budget.selector.matchLabels, spec.template.metadata.labels, "the budget covers the webhook's pods");
+        assert.equal((pdb.inputs.metadata as { namespace: string }).namespace, (deployment.inputs.metadata as { namespace: string }).namespace);
+        assert.ok(budget.minAvailable >= 1 && budget.minAvailable < spec.replicas, `minAvailable ${budget.minAvailable} of ${spec.replicas}: never both evicted, and a drain can still proceed`);
+        const terms = spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution.map((t) => t.podAffinityTerm);
+        assert.deepEqual(terms.map((t) => t.topologyKey), ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
+        for (const t of terms) assert.deepEqual(t.labelSelector.matchLabels, spec.template.metadata.labels);
+        assert.equal(named(run, "cluster-k8s").urn.length > 0 && pdb.options.provider, `${named(run, "cluster-k8s").urn}::cluster-k8s-id`, "through the self-managed cluster's provider");
     });
 });
