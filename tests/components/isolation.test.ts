@@ -4,9 +4,9 @@
 // which must agree; cross-account roles reached by chaining; the pin to this cluster (a namespace of
 // the same name on another cluster of the account gets nothing); and what IRSA mode refuses.
 import { strict as assert } from "assert";
-import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { configuredAccount, runProgram, type ConfigValues, type ProgramRun } from "../../cli/evaluate";
 import { cliValues } from "../support/program";
+import { AS_SIMULATED, simulate } from "../support/simulator";
 import { evaluatePermissions } from "../../providers/permissionEvaluation";
 import { parsePolicyDocument, statementsOf, type PolicyDocument, type PolicyStatement } from "../../providers/trustPolicy";
 
@@ -66,28 +66,25 @@ function podIdentityTrust(run: ProgramRun, role: string): PolicyDocument {
     return { Version: "2012-10-17", Statement: trust.inputs.statements as PolicyStatement[] };
 }
 
-async function simulated(
+function simulated(
     policies: { name: string; document: PolicyDocument }[],
     action: string,
     resource: string,
     context: Record<string, string | string[]>,
     trust?: { principal: string; document: PolicyDocument },
 ): Promise<string> {
-    const response = await runSimulation(
-        {
-            identityPolicies: policies.map((p) => ({ name: p.name, policy: p.document as unknown as Record<string, unknown> })),
-            serviceControlPolicies: [],
-            resourceControlPolicies: [],
-            ...(trust ? { resourcePolicy: trust.document } : {}),
-            request: { principal: trust?.principal ?? `arn:aws:sts::${ACCOUNT}:assumed-role/${KF_USER}/eks-kf-prod-pod`, action, resource: { resource, accountId: ACCOUNT }, contextVariables: context },
-        } as unknown as Parameters<typeof runSimulation>[0],
-        {},
-    );
-    assert.notEqual(response.resultType, "error", JSON.stringify(response));
-    return (response as { overallResult: string }).overallResult;
+    return simulate({
+        identityPolicies: policies,
+        ...(trust ? { resourcePolicy: trust.document } : {}),
+        principal: trust?.principal ?? `arn:aws:sts::${ACCOUNT}:assumed-role/${KF_USER}/eks-kf-prod-pod`,
+        action,
+        resource,
+        account: ACCOUNT,
+        context,
+    });
 }
 
-const OURS = { allowed: "Allowed", "implicitly denied": "ImplicitlyDenied", "explicitly denied": "ExplicitlyDenied", undetermined: "Undetermined" } as const;
+const OURS = AS_SIMULATED;
 
 describe("team isolation (podIdentity + profileBucket)", function () {
     this.timeout(60_000);

@@ -5,12 +5,12 @@ import { strict as assert } from "assert";
 import { generateKeyPairSync } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { anonymousPrincipal, runSimulation } from "@cloud-copilot/iam-simulate";
 import { runProgram, type ProgramRun } from "../../cli/evaluate";
 import { issuerBucketPolicy } from "../../components/issuer";
 import { evaluatePermissions } from "../../providers/permissionEvaluation";
 import type { PolicyDocument } from "../../providers/trustPolicy";
 import { cliValues, named, ofType } from "../support/program";
+import { AS_SIMULATED, simulate } from "../support/simulator";
 
 const CLUSTER = "kops-ml";
 const pem = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey.export({ type: "spki", format: "pem" }).toString();
@@ -60,31 +60,19 @@ const CALLS: Record<string, { bucket: string[]; object?: string[] }> = {
 const ACCOUNT = "123456789012";
 /** What STS's GetCallerIdentity says of the mocked deployer (cli/evaluate.ts): an IAM user's unique id. */
 const DEPLOYER = "AIDASYNTH";
-const OURS = { allowed: "Allowed", "implicitly denied": "ImplicitlyDenied", "explicitly denied": "ExplicitlyDenied", undetermined: "Undetermined" } as const;
-
 /**
  * IAM's verdict for a same-account principal whose own policy allows every S3 action, under the
  * bucket policy — by iam-simulate, and by the doctor's evaluator reading the bucket policy (it
  * tells whether the bucket policy denies; the identity policy allows the rest), which must agree.
  */
 async function verdict(bucketPolicy: PolicyDocument, userId: string | undefined, action: string, resource: string): Promise<string> {
-    const principal = userId === undefined ? "anonymous" : userId.startsWith("AIDA") ? `arn:aws:iam::${ACCOUNT}:user/someone` : `arn:aws:sts::${ACCOUNT}:assumed-role/someone/${userId.split(":")[1]}`;
+    const principal = userId === undefined ? undefined : userId.startsWith("AIDA") ? `arn:aws:iam::${ACCOUNT}:user/someone` : `arn:aws:sts::${ACCOUNT}:assumed-role/someone/${userId.split(":")[1]}`;
     const context: Record<string, string> = userId === undefined ? {} : { "aws:userid": userId };
-    const response = await runSimulation(
-        {
-            identityPolicies: userId === undefined ? [] : [{ name: "s3-admin", policy: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:*", Resource: "*" }] } }],
-            serviceControlPolicies: [],
-            resourceControlPolicies: [],
-            resourcePolicy: bucketPolicy,
-            request: { principal: userId === undefined ? anonymousPrincipal : principal, action, resource: { resource, accountId: ACCOUNT }, contextVariables: context },
-        } as unknown as Parameters<typeof runSimulation>[0],
-        {},
-    );
-    assert.notEqual(response.resultType, "error", JSON.stringify(response));
-    const simulated = (response as { overallResult: string }).overallResult;
-    const ours = evaluatePermissions([{ name: "bucket policy", document: bucketPolicy }], { action, resource, context, principal: { type: "AWS", name: principal } }).decision;
+    const s3Admin = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "s3:*", Resource: "*" }] };
+    const simulated = await simulate({ identityPolicies: principal ? [{ name: "s3-admin", document: s3Admin }] : [], resourcePolicy: bucketPolicy, principal, action, resource, account: ACCOUNT, context });
+    const ours = evaluatePermissions([{ name: "bucket policy", document: bucketPolicy }], { action, resource, context, principal: { type: "AWS", name: principal ?? "*" } }).decision;
     // The bucket policy alone: an explicit deny stands; otherwise the identity policy (or the public Allow) decides.
-    const combined = ours === "explicitly denied" ? "ExplicitlyDenied" : userId !== undefined || ours === "allowed" ? "Allowed" : OURS[ours];
+    const combined = ours === "explicitly denied" ? "ExplicitlyDenied" : principal !== undefined || ours === "allowed" ? "Allowed" : AS_SIMULATED[ours];
     assert.equal(combined, simulated, `the evaluator and iam-simulate disagree on ${action} ${resource} by ${userId ?? "anonymous"}`);
     return simulated;
 }
