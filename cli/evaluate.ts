@@ -26,6 +26,8 @@ export interface RecordedOptions {
     ignoreChanges: string[];
     retainOnDelete: boolean;
     protect: boolean;
+    /** Replaced by deleting the old one first (a gap), instead of creating the new one first. */
+    deleteBeforeReplace: boolean;
     parent: string;
 }
 
@@ -49,6 +51,7 @@ interface RegisterRequest {
     getIgnorechangesList(): string[];
     getRetainondelete(): boolean | undefined;
     getProtect(): boolean | undefined;
+    getDeletebeforereplace(): boolean | undefined;
 }
 
 /**
@@ -70,6 +73,7 @@ function tapMockMonitor(): void {
             ignoreChanges: req.getIgnorechangesList(),
             retainOnDelete: req.getRetainondelete() ?? false,
             protect: req.getProtect() ?? false,
+            deleteBeforeReplace: req.getDeletebeforereplace() ?? false,
             parent: req.getParent(),
         });
         return original.call(this, req, callback);
@@ -187,6 +191,9 @@ function mocks(config: ConfigValues, stack: string, account: string, record: (r:
                 case ROLE_TYPE:
                     id = String(inputs.name);
                     state.arn = `arn:aws:iam::${account}:role/${inputs.name}`;
+                    break;
+                case "aws:iam/policy:Policy":
+                    state.arn = `arn:aws:iam::${account}:policy/${inputs.name}`;
                     break;
                 case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
                     state.arn = `arn:aws:iam::${account}:oidc-provider/${issuerHostPath(String(inputs.url))}`;

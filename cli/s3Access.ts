@@ -74,7 +74,7 @@ export function s3Access(model: StackModel, synthesis: Synthesis, namespace: str
                   [CLUSTER_ARN_PRINCIPAL_TAG]: clusterArnOfRole(role.arn, synthesis.region, synthesis.clusterName),
               }
             : {};
-    const policies = role.permissionPolicies;
+    const policies = [...role.permissionPolicies, ...role.managedPolicies];
     const check = (access: S3Check["access"], action: string, resource: string, extra: Record<string, string> = {}, listPrefix?: string): S3Check => {
         const verdict = evaluatePermissions(policies, { action, resource, context: { ...context, ...extra } });
         return {

@@ -35,6 +35,7 @@ import { parseArgs } from "node:util";
 import type { ConfigValues, RecordedResource, StackModel } from "./evaluate";
 import { targetTrustStatement } from "../components/chaining";
 import { clusterArnOfRole } from "../components/podIdentityTrust";
+import { permissionTable, sizesOf, type PermissionSizes } from "./permissionSizes";
 import { apiServerFlags } from "../components/issuerDocuments";
 import { findingLines, hasMandatory, roleFindings, type RoleFinding } from "./findings";
 import { isMandatory } from "../providers/trustRules";
@@ -69,6 +70,7 @@ export const EXIT_INVALID = 2;
 export const POD_IDENTITY_TYPE = "aws:eks/podIdentityAssociation:PodIdentityAssociation";
 const ROLE_POLICY_TYPE = "aws:iam/rolePolicy:RolePolicy";
 const ROLE_POLICY_ATTACHMENT_TYPE = "aws:iam/rolePolicyAttachment:RolePolicyAttachment";
+const MANAGED_POLICY_TYPE = "aws:iam/policy:Policy";
 
 export { TRUST_DIR, PERMISSION_DIR, KUBERNETES_FILE, AFTER_KUBEFLOW_FILE, POD_IDENTITY_FILE, SUMMARY_FILE, writeFiles, removePreviousOutput };
 export type { KubernetesObject };
@@ -214,6 +216,8 @@ export interface RoleTrust {
     managedPolicyArns: string[];
     /** The inline policies (aws.iam.RolePolicy) as sent to IAM, by name. */
     permissionPolicies: PermissionPolicy[];
+    /** The customer managed policies the stack creates for the role (chained profiles' pages). */
+    managedPolicies: PermissionPolicy[];
 }
 
 export interface PermissionPolicy {
@@ -342,11 +346,9 @@ export function synthesize(model: StackModel): Synthesis {
             .filter((p) => keyOf(str(p.inputs.role)) === key)
             .map((p) => ({ name: str(p.inputs.name), document: permissionDocument(p) }))
             .sort((a, b) => byName(a.name, b.name));
-        return {
-            inlinePolicies: inline.map((p) => p.name),
-            managedPolicyArns: ofType(resources, ROLE_POLICY_ATTACHMENT_TYPE).filter((p) => keyOf(str(p.inputs.role)) === key).map((p) => str(p.inputs.policyArn)).sort(),
-            permissionPolicies: inline,
-        };
+        const managedPolicyArns = ofType(resources, ROLE_POLICY_ATTACHMENT_TYPE).filter((p) => keyOf(str(p.inputs.role)) === key).map((p) => str(p.inputs.policyArn)).sort();
+        const own = ofType(resources, MANAGED_POLICY_TYPE).filter((p) => managedPolicyArns.includes(str(p.state.arn)));
+        return { inlinePolicies: inline.map((p) => p.name), managedPolicyArns, permissionPolicies: inline, managedPolicies: own.map((p) => ({ name: str(p.inputs.name), document: permissionDocument(p) })) };
     };
 
     const roles: RoleTrust[] = [];
@@ -450,8 +452,10 @@ export interface SummaryRole {
     headroom: number;
     inlinePolicies: string[];
     managedPolicyArns: string[];
-    /** Each inline policy's file (in inlinePolicies' order). */
+    /** Each inline policy's file (in inlinePolicies' order), then each managed policy the stack creates. */
     permissionPolicies: { name: string; file: string }[];
+    /** Against IAM's quotas on permission policies (cli/permissionSizes.ts). */
+    permissions: PermissionSizes;
 }
 
 export interface ObjectRef {
@@ -561,7 +565,8 @@ export function summaryOf(synthesis: Synthesis, context: SynthContext = { phase:
             headroom: r.headroom,
             inlinePolicies: r.inlinePolicies,
             managedPolicyArns: r.managedPolicyArns,
-            permissionPolicies: r.permissionPolicies.map((p) => ({ name: p.name, file: permissionFile(r, p.name) })),
+            permissionPolicies: [...r.permissionPolicies, ...r.managedPolicies].map((p) => ({ name: p.name, file: permissionFile(r, p.name) })),
+            permissions: sizesOf(r),
         })),
         kubernetes: { file: KUBERNETES_FILE, objects: synthesis.kubernetes.map(refOf) },
         ...(context.afterKubeflow
@@ -619,7 +624,7 @@ export function renderFiles(synthesis: Synthesis, context: SynthContext = { phas
     const files = new Map<string, string>();
     for (const role of synthesis.roles) {
         files.set(trustFile(role), prettyPolicy(role.document));
-        for (const policy of role.permissionPolicies) files.set(permissionFile(role, policy.name), prettyPolicy(policy.document));
+        for (const policy of [...role.permissionPolicies, ...role.managedPolicies]) files.set(permissionFile(role, policy.name), prettyPolicy(policy.document));
     }
     const source = `Generated offline by \`npm run synth -- --stack ${synthesis.stack}\` (${synthesis.project}) from the program's registered resources.`;
     const placeholders = `${placeholderNote(synthesis.placeholderAccount, synthesis.accountFromConfig)}.`;
@@ -755,6 +760,7 @@ export function summaryTable(synthesis: Synthesis): string {
         if (synthesis.identityMode === "podIdentity") {
             lines.push("Pod Identity: trust policies are fixed (pods.eks.amazonaws.com); SUBJECTS counts the service accounts associated with each role.");
         }
+        lines.push(...permissionTable(synthesis.roles.filter((r) => r.managed)));
     }
     const targets = [...targetTrustFiles(synthesis).keys()];
     if (targets.length > 0) {
@@ -904,7 +910,7 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
             out.write(`${apiServerFlags(synthesis.hostedIssuerUrl).map((f) => `  ${f}`).join("\n")}\n`);
         }
         out.write("\n");
-        const permissions = synthesis.roles.reduce((n, r) => n + r.permissionPolicies.length, 0);
+        const permissions = synthesis.roles.reduce((n, r) => n + r.permissionPolicies.length + r.managedPolicies.length, 0);
         const written = [
             `${synthesis.roles.length} trust ${synthesis.roles.length === 1 ? "policy" : "policies"} in ${TRUST_DIR}/`,
             `${permissions} permission ${permissions === 1 ? "policy" : "policies"} in ${PERMISSION_DIR}/`,

@@ -24,6 +24,8 @@ import {
 import { roleIdentity } from "../providers/subjects";
 import { KubeflowProfiles } from "./profiles";
 import { KubeflowRoles } from "./roles";
+import type { ChainTarget } from "./chaining";
+import { permissionPlanProblems } from "./permissionPlan";
 
 /**
  * Plans the stack and validates what config parsing cannot see alone (role-name length, trust
@@ -38,7 +40,16 @@ export function planStack(config: StackConfig, account?: string, drainingShards:
         const capacity = capacityProblems(config, plan, account);
         if (capacity.length > 0) throw new ConfigError(capacity);
     }
+    // IAM's quotas on permission policies (inline total, managed size and count), per role.
+    const permissions = config.enablePodIamPolicy ? permissionPlanProblems({ ...config, names: plan.names, chainTargets: chainTargets(config, account) }) : [];
+    if (permissions.length > 0) throw new ConfigError(permissions);
     return plan;
+}
+
+/** The profiles kf-user chains to a role of another account (podIdentity), for its policies. */
+function chainTargets(config: StackConfig, account?: string): ChainTarget[] {
+    const targets = podIdentityTargets(config, account);
+    return config.profiles.filter((p) => targets.has(p.name)).map((p) => ({ namespace: p.name, serviceAccounts: p.serviceAccounts, targetRoleArn: targets.get(p.name)! }));
 }
 
 /**
@@ -208,9 +219,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                     adminRoleMode: config.adminRoleMode,
                     userPolicyArns: config.userPolicyArns,
                     ...(config.profileBucket ? { profileBucket: config.profileBucket } : {}),
-                    chainTargets: config.profiles
-                        .filter((p) => targets.has(p.name))
-                        .map((p) => ({ namespace: p.name, serviceAccounts: p.serviceAccounts, targetRoleArn: targets.get(p.name)! })),
+                    chainTargets: chainTargets(config, config.accountId),
                 },
                 { parent: this },
             );
