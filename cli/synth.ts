@@ -39,6 +39,7 @@ import { permissionTable, sizesOf, type PermissionSizes } from "./permissionSize
 import { apiServerFlags } from "../components/issuerDocuments";
 import { findingLines, hasMandatory, roleFindings, type RoleFinding } from "./findings";
 import { isMandatory } from "../providers/trustRules";
+import { muteNodeVersionSupportWarning } from "./outputHygiene";
 import {
     AFTER_KUBEFLOW_FILE,
     KUBERNETES_FILE,
@@ -54,8 +55,8 @@ import {
 import { addedObjects, kubernetesObjects, kubernetesYaml, metadataOf, objectCounts, qualifiedName, yamlDocuments, type KubernetesObject } from "./synthKubernetes";
 import { parseRoleRef, roleKey, roleNameOf, subjectOf } from "../providers/subjects";
 import { createChanges } from "../providers/ownership";
+import { applyTrustChanges } from "../providers/trustChanges";
 import {
-    applyTrustChanges,
     buildTrustPolicy,
     parsePolicyDocument,
     policySize,
@@ -102,44 +103,12 @@ function program() {
     /* eslint-disable @typescript-eslint/no-require-imports */
     return {
         ...(require("./evaluate") as typeof import("./evaluate")),
+        ...(require("./configOverrides") as typeof import("./configOverrides")),
+        ...(require("./stackFiles") as typeof import("./stackFiles")),
         ...(require("../providers/trustSubjects") as typeof import("../providers/trustSubjects")),
         PROJECT: (require("../components/config") as typeof import("../components/config")).PROJECT,
     };
     /* eslint-enable @typescript-eslint/no-require-imports */
-}
-
-// ---------------------------------------------------------------------------------------------
-// Output hygiene (shared with cli/doctor.ts)
-
-const NODE_VERSION_SUPPORT_WARNING = "NodeVersionSupportWarning";
-const MUTED = Symbol.for("kubeflow-irsa.muteNodeVersionSupportWarning");
-
-/**
- * Whether a `process.emitWarning(warning, typeOrOptions)` call is the AWS SDK's Node-version
- * notice: by its type or name, or — as @aws-sdk/core emits it, a plain string of type "Warning" —
- * by the message's first word.
- */
-export function isNodeVersionSupportWarning(warning: unknown, typeOrOptions?: unknown): boolean {
-    const type = typeof typeOrOptions === "string" ? typeOrOptions : (typeOrOptions as { type?: unknown } | undefined)?.type;
-    const name = warning instanceof Error ? warning.name : undefined;
-    const message = warning instanceof Error ? warning.message : String(warning);
-    return type === NODE_VERSION_SUPPORT_WARNING || name === NODE_VERSION_SUPPORT_WARNING || message.trimStart().startsWith(NODE_VERSION_SUPPORT_WARNING);
-}
-
-/**
- * Drops the AWS SDK's NodeVersionSupportWarning (Node < 22: SDK releases from 2027 on need Node
- * 22; see README, Prerequisites). It says nothing about the command's result, and written to
- * stderr in the middle of a run it interleaves with the output a terminal or a pipe reads. Every
- * other warning is emitted as before. For the command-line entry points only; idempotent.
- */
-export function muteNodeVersionSupportWarning(): void {
-    const emit = process.emitWarning as ((...args: unknown[]) => void) & { [MUTED]?: true };
-    if (emit[MUTED]) return;
-    const filtered = function (this: unknown, warning: unknown, ...rest: unknown[]): void {
-        if (isNodeVersionSupportWarning(warning, rest[0])) return;
-        emit.call(process, warning, ...rest);
-    };
-    process.emitWarning = Object.assign(filtered, { [MUTED]: true as const }) as unknown as typeof process.emitWarning;
 }
 
 /** Where the CLI writes; `process` fits, and tests pass collectors. */
@@ -148,14 +117,14 @@ export interface SynthIo {
     stderr: { write(text: string): unknown };
 }
 
-const help = (project: string, account: string) => `Usage:
+const help = (configHelp: string, account: string) => `Usage:
   npm run synth -- --stack <name> [--out <dir>] [--project-dir <dir>] [--config key=value ...]
 
 Runs the program offline (Pulumi mock runtime; no AWS, no Pulumi CLI) with Pulumi.yaml and
 Pulumi.<stack>.yaml, and writes what \`pulumi up\` would apply:
   ${TRUST_DIR}/<role>.json  the trust policy each role the stack creates has after \`up\`
       (pretty-printed; sizes count it minified, as IAM does); for a role it only edits (a
-      profile's awsIamRole), just the statement it owns (its other statements are kept)
+      profile's awsIamRole), ${TRUST_DIR}/<account>-<role>.json with just the statement it owns
   ${PERMISSION_DIR}/<role>/<policy>.json  each inline permission policy the stack puts on
       a role it creates, as sent to IAM (pretty-printed)
   ${KUBERNETES_FILE}  the Kubernetes objects as applied (multi-document YAML): Profiles, and
@@ -163,6 +132,8 @@ Pulumi.<stack>.yaml, and writes what \`pulumi up\` would apply:
   ${AFTER_KUBEFLOW_FILE}  while ${KUBEFLOW_INSTALLED_KEY} is false: the objects
       the \`up\` after setting it to true adds (the program evaluated a second time)
   ${POD_IDENTITY_FILE}  the EKS Pod Identity associations (identityMode podIdentity)
+  ${ISSUER_DIR}/.well-known/openid-configuration and ${ISSUER_DIR}/keys.json  a self-managed
+      cluster's issuer documents, as the stack hosts them (note the hidden .well-known/)
   ${SUMMARY_FILE}  per role: subjects, characters used, quota, headroom; the phase; the
       namespaces added and removed since the previous synth in the same directory
 and prints the summary table.
@@ -172,8 +143,7 @@ Options:
   --stack <name>        the stack (Pulumi.<name>.yaml)
   --out <dir>           output directory (default synth.out/<stack>)
   --project-dir <dir>   where Pulumi.yaml is (default: this project)
-  --config key=value    override a config value, as \`pulumi config set\` would (repeatable;
-                        keys without a namespace are ${project}:<key>; lists and maps as JSON)
+${configHelp}
   -h, --help            this text
 
 Every trust policy is checked with the trust-policy rules (the policy pack's, see policy/);
@@ -257,6 +227,8 @@ export interface Synthesis {
     issuerDocuments: Map<string, string>;
     /** The issuer URL the stack hosts, when it hosts one. */
     hostedIssuerUrl?: string;
+    /** Encrypted config values not known offline, which nothing here depends on: a note each. */
+    unknownConfig: string[];
 }
 
 const ofType = (resources: RecordedResource[], type: string) => resources.filter((r) => r.type === type);
@@ -432,6 +404,7 @@ export function synthesize(model: StackModel): Synthesis {
         podIdentityAssociations: associations,
         issuerDocuments: new Map(ofType(resources, "aws:s3/bucketObjectv2:BucketObjectv2").map((o) => [str(o.inputs.key), str(o.inputs.content)])),
         ...(model.config.existingCluster?.selfManaged ? { hostedIssuerUrl: model.config.existingCluster.oidcIssuerUrl } : {}),
+        unknownConfig: model.unknownConfig.map((u) => u.note),
     };
 }
 
@@ -515,6 +488,8 @@ export interface Summary {
     findings: RoleFinding[];
     /** A self-managed cluster's issuer the stack hosts: its URL, the documents, and the API server flags. */
     hostedIssuer?: { url: string; files: string[]; apiServerFlags: string[] };
+    /** Encrypted config values the run went without (nothing written depends on them). */
+    unknownConfig?: string[];
 }
 
 /**
@@ -587,6 +562,7 @@ export function summaryOf(synthesis: Synthesis, context: SynthContext = { phase:
         ...(synthesis.podIdentityAssociations.length > 0
             ? { podIdentityAssociations: { file: POD_IDENTITY_FILE, associations: synthesis.podIdentityAssociations } }
             : {}),
+        ...(synthesis.unknownConfig.length > 0 ? { unknownConfig: synthesis.unknownConfig } : {}),
     };
 }
 
@@ -805,17 +781,6 @@ function parseFlags(argv: string[]): Flags {
     return { stack: values.stack, out: values.out, projectDir: values["project-dir"], config: values.config ?? [], help: values.help ?? false };
 }
 
-function overridesOf(pairs: string[], project: string): ConfigValues {
-    const overrides: ConfigValues = {};
-    for (const pair of pairs) {
-        const eq = pair.indexOf("=");
-        if (eq <= 0) throw new SynthError(`--config "${pair}" is not key=value (e.g. --config userRoleShards=4)`);
-        const key = pair.slice(0, eq);
-        overrides[key.includes(":") ? key : `${project}:${key}`] = pair.slice(eq + 1);
-    }
-    return overrides;
-}
-
 const isConfigError = (err: unknown): err is Error => err instanceof Error && err.name === "ConfigError";
 
 const shown = (dir: string) => {
@@ -853,18 +818,19 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
     };
     try {
         const flags = parseFlags(argv);
-        const { PROJECT, MOCK_ACCOUNT, evaluateStack, readStackFiles } = program();
+        const { MOCK_ACCOUNT, configFlagHelp, evaluateStack, parseConfigOverrides, readStackFile } = program();
         if (flags.help) {
-            io.stdout.write(help(PROJECT, MOCK_ACCOUNT));
+            io.stdout.write(help(configFlagHelp(24), MOCK_ACCOUNT));
             return EXIT_OK;
         }
         if (!flags.stack) throw new SynthError("--stack is required (e.g. --stack dev, for Pulumi.dev.yaml); run with --help for usage");
         const stack = flags.stack;
         outDir = path.resolve(flags.out ?? path.join("synth.out", stack));
         const projectDir = path.resolve(flags.projectDir ?? path.join(__dirname, ".."));
-        const overrides = overridesOf(flags.config, PROJECT);
+        let overrides: ConfigValues;
         try {
-            readStackFiles(projectDir, stack); // the files' own problems: no such stack, secrets, YAML
+            overrides = parseConfigOverrides(flags.config);
+            readStackFile(projectDir, stack); // the files' own problems: no such stack, YAML
         } catch (err) {
             throw new SynthError((err as Error).message);
         }
@@ -900,7 +866,7 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
 
         const out = io.stdout;
         out.write(`${synthesis.project} stack "${stack}": region ${synthesis.region}, cluster ${synthesis.clusterName}, identityMode ${synthesis.identityMode}\n`);
-        out.write(`${placeholderNote(synthesis.placeholderAccount, synthesis.accountFromConfig)}.\n\n`);
+        out.write(`${placeholderNote(synthesis.placeholderAccount, synthesis.accountFromConfig)}.\n${synthesis.unknownConfig.map((note) => `Note: ${note}.\n`).join("")}\n`);
         out.write(`${summaryTable(synthesis)}\n\n`);
         const objects = objectCounts(synthesis.kubernetes);
         out.write(`${phaseLines(context, objects).join("\n")}\n`);

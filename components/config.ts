@@ -5,7 +5,8 @@
 // `npm run synth`) the CLI is absent, so the defaults below apply. A test keeps the two in step.
 
 import * as pulumi from "@pulumi/pulumi";
-import { closest, editDistance, regionProblem } from "./names";
+import { bucketNameProblem, regionProblem } from "./names";
+import { CONFIG_KEYS, unknownKeyProblems } from "./configKeys";
 import { DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
 import {
     duplicates,
@@ -15,6 +16,7 @@ import {
     readExistingCluster,
     readProfiles,
     show,
+    type OriginOf,
     type RawConfig,
 } from "./configReader";
 import {
@@ -28,8 +30,8 @@ import {
     type AlbController,
 } from "./controllers";
 
-export { PROJECT };
-export type { RawConfig, RawValue } from "./configReader";
+export { PROJECT, CONFIG_KEYS, unknownKeyProblems };
+export type { OriginOf, RawConfig, RawValue } from "./configReader";
 
 export const PROFILE_API_VERSIONS = ["kubeflow.org/v1", "kubeflow.org/v1beta1"] as const;
 export type ProfileApiVersion = (typeof PROFILE_API_VERSIONS)[number];
@@ -135,61 +137,6 @@ export const DEFAULTS = {
     deleteRemovedProfiles: false,
 };
 
-/** Every `kubeflow-irsa:*` key (Pulumi.yaml declares the same, checked by a test); any other is a typo. */
-export const CONFIG_KEYS = [
-    "clusterName",
-    "existingCluster",
-    "kubeconfig",
-    "enablePodIamPolicy",
-    "enableFsx",
-    "albController",
-    "adminRoleMode",
-    "adminServiceAccounts",
-    "logShipperServiceAccounts",
-    "userPolicyArns",
-    "profiles",
-    "trustPolicyMaxChars",
-    "profileApiVersion",
-    "userRoleShards",
-    "identityMode",
-    "instanceType",
-    "desiredCapacity",
-    "minSize",
-    "maxSize",
-    "kubeflowInstalled",
-    "deleteRemovedProfiles",
-    "finishMoves",
-    "profileBucket",
-] as const;
-
-/** Namespaces this close to the project's (edits) are typos of it, not another package's. */
-const NAMESPACE_TYPO_EDITS = 2;
-
-function closestKey(name: string): string {
-    return closest(name, CONFIG_KEYS);
-}
-
-/**
- * Config keys that look meant for this project but are not its keys: a misspelt key of the
- * `kubeflow-irsa` namespace, or any key of a namespace one or two edits away from it. Silently
- * ignoring `kubeflow-irsa:profile` would mean zero profiles, and an `up` that removes them all.
- * Keys of other namespaces (aws, kubernetes, pulumi, …) are never refused.
- */
-export function unknownKeyProblems(keys: readonly string[]): string[] {
-    const problems: string[] = [];
-    for (const full of keys) {
-        const at = full.indexOf(":");
-        const [namespace, name] = at < 0 ? ["", full] : [full.slice(0, at), full.slice(at + 1)];
-        const known = (CONFIG_KEYS as readonly string[]).includes(name);
-        if (namespace === PROJECT && !known) {
-            problems.push(`${full}: is not a key of this project; did you mean \`${PROJECT}:${closestKey(name)}\`? (rename it in Pulumi.<stack>.yaml or with \`pulumi config rm\` / \`set\`)`);
-        } else if (namespace !== PROJECT && namespace !== "" && editDistance(namespace, PROJECT) <= NAMESPACE_TYPO_EDITS) {
-            problems.push(`${full}: "${namespace}" is not this project's namespace; did you mean \`${PROJECT}:${known ? name : closestKey(name)}\`?`);
-        }
-    }
-    return problems;
-}
-
 /** IAM's hard limit of managed policies per role (10 by default, adjustable to 20). */
 export const MAX_MANAGED_POLICIES_PER_ROLE = 20;
 
@@ -230,10 +177,11 @@ function readKubeflowInstalled(reader: Reader): boolean {
 /**
  * Reads and validates the whole configuration from a key lookup. Pure: the program passes
  * Pulumi's config, tests and `npm run synth` pass plain maps. Throws ConfigError with every problem.
+ * `origin` tells which values came from the offline tools' --config, so a fix says where to make it.
  */
-export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<string>, keys: readonly string[] = []): StackConfig {
-    const reader = new Reader(raw);
-    reader.problems.push(...unknownKeyProblems(keys));
+export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<string>, keys: readonly string[] = [], origin?: OriginOf): StackConfig {
+    const reader = new Reader(raw, origin);
+    reader.problems.push(...unknownKeyProblems(keys, reader.origin));
     const region = reader.required("aws:region", "set it with `pulumi config set aws:region us-west-2`");
     const badRegion = region ? regionProblem(region) : undefined;
     if (badRegion) reader.problem("aws:region", badRegion);
@@ -362,14 +310,10 @@ const optional = <K extends string, V>(key: K, value: V | undefined) => (value =
 /** AWS-managed policies that reach every bucket's objects (read or write). */
 const BROAD_S3_POLICIES = ["AdministratorAccess", "PowerUserAccess", "ReadOnlyAccess", "AmazonS3FullAccess", "AmazonS3ReadOnlyAccess", "ViewOnlyAccess", "DataScientist"];
 
-/** S3's bucket naming rules (general purpose buckets). */
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
 function profileBucketProblems(reader: Reader, config: StackConfig): void {
     const bucket = config.profileBucket!;
-    if (!BUCKET_NAME.test(bucket) || bucket.includes("..") || /^\d+\.\d+\.\d+\.\d+$/.test(bucket) || bucket.startsWith("xn--") || bucket.startsWith("sthree-") || /(-s3alias|--ol-s3|--x-s3|\.mrap)$/.test(bucket)) {
-        reader.problem("profileBucket", `${show(bucket)} is not an S3 bucket name (3–63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit); give the name, not an ARN or s3:// URL`);
-    }
+    const badName = bucketNameProblem(bucket);
+    if (badName) reader.problem("profileBucket", `${badName}; give the bucket's name, not an ARN or s3:// URL`);
     // AWS-managed policies that grant S3 on every bucket: with one on kf-user, every team reads every prefix.
     config.userPolicyArns.forEach((arn, index) => {
         const name = /^arn:aws(-cn|-us-gov)?:iam::aws:policy\/(?:.*\/)?([\w+=,.@-]+)$/.exec(arn)?.[2];

@@ -77,7 +77,7 @@ export class SelfHostedIssuer extends pulumi.ComponentResource {
             { bucket: this.bucket.id, blockPublicAcls: true, ignorePublicAcls: true, blockPublicPolicy: false, restrictPublicBuckets: false },
             child,
         );
-        const versioning = new aws.s3.BucketVersioningV2(`${name}-versioning`, { bucket: this.bucket.id, versioningConfiguration: { status: "Enabled" } }, child);
+        const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, { bucket: this.bucket.id, versioningConfiguration: { status: "Enabled" } }, child);
         const arn = `arn:${partitionOf(args.region)}:s3:::${bucketName}`;
         // The deploying principal as STS names it now: a stack deployed by someone else rewrites
         // the policy for them before it writes a document.

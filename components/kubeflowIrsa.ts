@@ -10,30 +10,32 @@ import {
     ANCHOR_SUBJECTS,
     capacityProblems,
     drainingShardsOf,
-    needsAccount,
-    pinnedShardProblems,
     planTrust,
     podIdentityTargets,
     roleNameProblems,
-    roleNames,
     shardDrains,
     userRoleName,
     type ExistingRole,
     type TrustPlan,
 } from "./placement";
-import { roleIdentity } from "../providers/subjects";
 import { KubeflowProfiles } from "./profiles";
+import { currentOwner } from "../providers/trustSubjects";
 import { KubeflowRoles } from "./roles";
 import type { ChainTarget } from "./chaining";
 import { permissionPlanProblems } from "./permissionPlan";
+import { componentRoleProblems, needsAccount, pinnedShardProblems, unknownAccountProblems } from "./stackRoles";
 
 /**
- * Plans the stack and validates what config parsing cannot see alone (role-name length, trust
- * policy capacity per role). Throws ConfigError before any resource is registered.
+ * Plans the stack and validates what config parsing cannot see alone (role-name length, which
+ * awsIamRole ARNs are the stack's own roles, trust policy capacity per role). `account`: the one
+ * the stack deploys to (deployerAccount). Throws ConfigError before any resource is registered.
  */
 export function planStack(config: StackConfig, account?: string, drainingShards: readonly number[] = []): TrustPlan {
     const shards = shardCount(config);
-    const problems = [...roleNameProblems({ ...config, userRoleShards: shards }), ...componentRoleProblems(config), ...pinnedShardProblems(config, shards)];
+    const stackRoles = config.enablePodIamPolicy
+        ? [...unknownAccountProblems(config, shards, account), ...componentRoleProblems(config, account), ...pinnedShardProblems(config, shards, account)]
+        : [];
+    const problems = [...roleNameProblems({ ...config, userRoleShards: shards }), ...stackRoles];
     if (problems.length > 0) throw new ConfigError(problems);
     const plan = planTrust(config, shards, account, drainingShards);
     if (config.enablePodIamPolicy && config.identityMode === "irsa") {
@@ -50,22 +52,6 @@ export function planStack(config: StackConfig, account?: string, drainingShards:
 function chainTargets(config: StackConfig, account?: string): ChainTarget[] {
     const targets = podIdentityTargets(config, account);
     return config.profiles.filter((p) => targets.has(p.name)).map((p) => ({ namespace: p.name, serviceAccounts: p.serviceAccounts, targetRoleArn: targets.get(p.name)! }));
-}
-
-/**
- * A profile may not use a component's own role (perController): that role is trusted only by its
- * component's service accounts, and a team's pods would get load-balancer or logging rights.
- */
-function componentRoleProblems(config: StackConfig): string[] {
-    const own = new Map(roleNames(config, 1).controllers.map((c) => [c.name.toLowerCase(), c]));
-    return config.profiles.flatMap((p, index) => {
-        const component = p.awsIamRole ? own.get(roleIdentity(p.awsIamRole)?.name ?? "") : undefined;
-        return component
-            ? [
-                  `kubeflow-irsa:profiles[${index}].awsIamRole: ${JSON.stringify(p.awsIamRole)} is the ${component.component.title}'s own role (adminRoleMode perController), which only its service accounts may assume; give the profile a role of its own, or leave awsIamRole out for kf-user`,
-              ]
-            : [];
-    });
 }
 
 /** Pod Identity bindings do not grow any trust policy: one kf-user role serves every profile. */
@@ -146,7 +132,11 @@ async function existingRole(name: string): Promise<ExistingRole | undefined> {
 }
 
 export interface KubeflowIrsaArgs extends StackConfig {
-    /** The account the roles are created in (see deployerAccount). @default unknown: no awsIamRole ARN is taken for a managed role */
+    /**
+     * The account the roles are created in (see deployerAccount). Required when an awsIamRole ARN
+     * has the name of a role this stack creates (needsDeployerAccount): without it the config is refused.
+     * @default unknown
+     */
     accountId?: string;
     /** kf-user shards beyond userRoleShards that still exist (drainingUserShards). @default none */
     drainingUserShards?: number[];
@@ -238,6 +228,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                 oidcProviderArn: cluster.oidcProviderArn,
                 clusterName: cluster.clusterName,
                 ...(cluster.clusterArn ? { clusterArn: cluster.clusterArn } : {}),
+                owner: currentOwner(`${config.region}/${config.clusterName}`),
                 maxPolicyChars: config.trustPolicyMaxChars,
                 adminServiceAccounts: config.adminServiceAccounts,
                 k8sProvider: cluster.k8sProvider,

@@ -5,7 +5,7 @@
 import { createHash } from "crypto";
 import { buildTrustPolicy, parsePolicyDocument, policySize, presentSubjects, LIST_ITEM_OVERHEAD, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
 import { trustedOidcProviders } from "../providers/trustRules";
-import { ANCHOR_NAMESPACE, anchorSubject, issuerHostPath, parseOidcProviderArn, parseRoleRef, ROLE_NAME_MAX, roleIdentity, roleKey, subjectOf, subjectOfRef } from "../providers/subjects";
+import { ANCHOR_NAMESPACE, anchorSubject, inAccount, issuerHostPath, parseOidcProviderArn, ROLE_NAME_MAX, roleIdentity, roleKey, roleNameOf, sameRole, subjectOf, subjectOfRef } from "../providers/subjects";
 import { MAX_USER_ROLE_SHARDS, type StackConfig } from "./config";
 import { componentRoleName, controlPlaneComponents, type ControlPlaneComponent } from "./controllers";
 
@@ -33,7 +33,7 @@ export interface RoleNames {
     controllers: { component: ControlPlaneComponent; name: string }[];
 }
 
-type RoleConfig = Pick<StackConfig, "region" | "clusterName" | "adminRoleMode" | "albController" | "enableFsx">;
+export type RoleConfig = Pick<StackConfig, "region" | "clusterName" | "adminRoleMode" | "albController" | "enableFsx">;
 
 /** The components with a role of their own: every one in perController mode, none in shared mode. */
 export function ownRoleComponents(config: Pick<StackConfig, "adminRoleMode" | "albController" | "enableFsx">): ControlPlaneComponent[] {
@@ -70,7 +70,7 @@ export function drainingShardsOf(config: Pick<StackConfig, "region" | "clusterNa
 }
 
 /** The n of a role named `kf-user-<region>-<cluster>-<n>` (n ≥ 1, IAM names fold case); undefined for any other name. */
-function shardNumber(config: Pick<StackConfig, "region" | "clusterName">, roleName: string): number | undefined {
+export function shardNumber(config: Pick<StackConfig, "region" | "clusterName">, roleName: string): number | undefined {
     const stem = `${userRoleName(config).toLowerCase()}-`;
     const name = roleName.toLowerCase();
     return name.startsWith(stem) && /^[1-9]\d*$/.test(name.slice(stem.length)) ? Number(name.slice(stem.length)) : undefined;
@@ -118,25 +118,6 @@ export function shardDrains(config: Pick<StackConfig, "clusterName" | "userRoleS
             `but does not carry this stack's tags (${wrong.map(([key, value]) => `${key}: ${value}`).join(", ")}), so the program can neither keep it as the stack's nor let it be deleted. ` +
             "If it is this stack's, restore its tags (and keep kubeflow-irsa/ and managed-by out of aws:ignoreTags); if it is not, rename it: the stack uses that name when userRoleShards grows",
     };
-}
-
-/**
- * Profiles whose awsIamRole names a kf-user shard the stack does not create at this count
- * (`kf-user-<region>-<cluster>-<n>`, n ≥ userRoleShards): that role exists only while the count
- * covers it, or while it drains, so pinning a team to it would leave the team's trust on a role
- * the stack deletes.
- */
-export function pinnedShardProblems(config: Pick<StackConfig, "region" | "clusterName" | "profiles">, shards: number): string[] {
-    return config.profiles.flatMap((p, index) => {
-        const name = p.awsIamRole ? roleIdentity(p.awsIamRole)?.name : undefined;
-        const n = name === undefined ? undefined : shardNumber(config, name);
-        return n !== undefined && n >= shards
-            ? [
-                  `kubeflow-irsa:profiles[${index}].awsIamRole: ${JSON.stringify(p.awsIamRole)} is kf-user shard ${n}, which this stack creates only while kubeflow-irsa:userRoleShards is above ${n} (it is ${shards}); ` +
-                      `leave awsIamRole out to let placement choose a kf-user shard, or set userRoleShards to ${n + 1}`,
-              ]
-            : [];
-    });
 }
 
 /** Every role name of the plan: kf-admin, the components' roles, kf-user and its shards (draining ones too). */
@@ -218,7 +199,7 @@ export interface TrustPlan {
     names: RoleNames;
     /** By role name, in a stable order: kf-admin, kf-user shards, then other roles by name. */
     groups: TrustGroup[];
-    /** Profile name → the role it uses: its group, and the ARN as configured (awsIamRole) if any. */
+    /** Profile name → the role it uses: its group, and for a role this stack does not create the awsIamRole ARN as configured. */
     profileRoles: Map<string, { key: string; roleName: string; managed: boolean; roleArn?: string }>;
 }
 
@@ -232,20 +213,12 @@ export function accountFromConfig(config: Pick<StackConfig, "existingCluster">):
     return arn ? parseOidcProviderArn(arn)?.accountId : undefined;
 }
 
-/** Whether placement needs the deployer's account: some awsIamRole ARN names a role this stack creates. */
-export function needsAccount(config: StackConfig, shards = config.userRoleShards): boolean {
-    const names = roleNames(config, shards);
-    // Names only (whether the account matches is what the caller asks STS). A managed name may be
-    // over IAM's 64 characters here, which roleNameProblems reports: fold its case by hand.
-    const managed = new Set(allRoleNames(names).map((n) => roleIdentity(n)?.name ?? n.toLowerCase()));
-    return config.profiles.some((p) => p.awsIamRole !== undefined && managed.has(roleIdentity(p.awsIamRole)?.name ?? ""));
-}
-
 /**
  * Groups owned subjects per role: one TrustSubjects resource, one read-modify-write, per role.
- * An awsIamRole ARN is the role this stack creates only when it is that role — same name, and the
- * account the stack deploys to (`account`); an ARN of another account, or of an unknown one, is
- * used as configured.
+ * An awsIamRole ARN is the role this stack creates only when it is that role (sameRole: same name,
+ * any path, in the account the stack deploys to, `account`); its profiles then use the role's own
+ * ARN. An ARN of another account is used as configured. The caller refuses an ARN with a managed
+ * role's name when the account is not known (namesStackRole).
  */
 export function planTrust(config: StackConfig, shards = config.userRoleShards, account?: string, drainingShards: readonly number[] = []): TrustPlan {
     const names = roleNames(config, shards, drainingShards);
@@ -269,27 +242,27 @@ export function planTrust(config: StackConfig, shards = config.userRoleShards, a
     // No profile is placed on a draining shard: its TrustSubjects keeps what drains (providers/moves.ts).
     names.drainingUsers.forEach((name) => group(name, name, true, ANCHOR_SUBJECTS.user));
     admin.subjects.push(...config.adminServiceAccounts.map(subjectOfRef));
-    // One rule for role identity (roleKey): case-insensitive names, accounts kept apart. Without a
-    // known account no ARN is taken for a managed role.
-    const managedNames = new Map(account ? [...groups.keys()].map((n) => [roleKey(n, account), n]) : []);
+    // One rule for role identity (sameRole): case-insensitive names, paths ignored, accounts kept apart.
+    const managedNames = [...groups.keys()];
     const profileRoles: TrustPlan["profileRoles"] = new Map();
     for (const profile of config.profiles) {
-        const explicit = profile.awsIamRole ? parseRoleRef(profile.awsIamRole)! : undefined;
+        const arn = profile.awsIamRole;
+        const managed = arn !== undefined && account !== undefined ? managedNames.find((n) => sameRole(arn, n, account)) : undefined;
         let g: TrustGroup;
-        if (!explicit) {
+        if (arn === undefined) {
             g = groups.get(names.users[shardOf(profile.name, shards)])!;
-        } else if (managedNames.has(roleKey(explicit.arn!))) {
-            g = groups.get(managedNames.get(roleKey(explicit.arn!))!)!;
+        } else if (managed !== undefined) {
+            g = groups.get(managed)!;
         } else {
-            // Keyed by account and case-folded name: IAM names are case-insensitive, and the same
-            // name in two accounts is two roles.
-            g = group(`${explicit.accountId}-${explicit.name.toLowerCase()}`, explicit.name, false, undefined, profile.awsIamRole);
+            // Keyed by the role's identity (account and case-folded name; the key is in resource
+            // names, so its `<account>-<name>` form stays).
+            const id = roleIdentity(arn)!;
+            g = group(`${id.accountId}-${id.name}`, roleNameOf(arn), false, undefined, arn);
         }
         g.subjects.push(...profileSubjects(profile));
         g.profiles.push(profile.name);
-        // The role ARN as configured, whichever group its subject joins.
-        const roleArn = profile.awsIamRole ?? g.roleArn;
-        profileRoles.set(profile.name, { key: g.key, roleName: g.roleName, managed: g.managed, ...(roleArn ? { roleArn } : {}) });
+        // A role of this stack is named by its own ARN (the group's); another by the ARN as configured.
+        profileRoles.set(profile.name, { key: g.key, roleName: g.roleName, managed: g.managed, ...(!g.managed && arn ? { roleArn: arn } : {}) });
     }
     for (const g of groups.values()) {
         g.subjects = [...new Set(g.subjects.filter((s) => s !== g.anchor))].sort();
@@ -312,7 +285,7 @@ export function profileSubjects(profile: Pick<StackConfig["profiles"][number], "
 export function podIdentityTargets(config: Pick<StackConfig, "identityMode" | "profiles">, account?: string): Map<string, string> {
     if (config.identityMode !== "podIdentity" || account === undefined) return new Map();
     return new Map(
-        config.profiles.filter((p) => p.awsIamRole !== undefined && parseRoleRef(p.awsIamRole)?.accountId !== account).map((p) => [p.name, p.awsIamRole!]),
+        config.profiles.filter((p) => p.awsIamRole !== undefined && !inAccount(p.awsIamRole, account)).map((p) => [p.name, p.awsIamRole!]),
     );
 }
 

@@ -29,6 +29,8 @@ export interface KubeflowProfilesArgs {
     clusterName: pulumi.Input<string>;
     /** podIdentity: this cluster's ARN; the managed roles trust only Pod Identity sessions EKS tags with it. */
     clusterArn?: pulumi.Input<string>;
+    /** The stack, as its TrustSubjects name their owner (see currentOwner). */
+    owner: string;
     /** The account's ACLSizePerRole quota. */
     maxPolicyChars: number;
     /** `namespace:name` service accounts bound to kf-admin (podIdentity mode); the components' own roles are in plan.names.controllers. */
@@ -97,7 +99,8 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
 
         const roleArnOf = (profile: string): pulumi.Output<string> => {
             const target = plan.profileRoles.get(profile)!;
-            // An awsIamRole ARN is used as configured, also when it names a role this stack manages.
+            // A role this stack creates is named by its own ARN, also when an awsIamRole ARN names it
+            // (in another spelling, or with a path it does not have); another role by the ARN as configured.
             return target.roleArn !== undefined ? pulumi.output(target.roleArn) : args.managedRoleArns.get(target.roleName)!;
         };
 
@@ -126,6 +129,7 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
                         subjects: irsa ? group.subjects : [],
                         anchors: irsa && group.anchor ? [group.anchor] : [],
                         maxPolicyChars: args.maxPolicyChars,
+                        owner: args.owner,
                         statements: podIdentity,
                         // A role created in podIdentity mode, or by an earlier version that let its
                         // Role resource write the Pod Identity trust, may hold that statement without

@@ -9,6 +9,8 @@ import {
     GetOpenIDConnectProviderCommand,
     GetRoleCommand,
     IAMClient,
+    TagRoleCommand,
+    UntagRoleCommand,
     UpdateAssumeRolePolicyCommand,
     type IAMClientConfig,
 } from "@aws-sdk/client-iam";
@@ -166,6 +168,8 @@ export function createIamClient(settings: AwsSettings): IAMClient {
 export interface RoleTrustPolicy {
     roleArn: string;
     document: PolicyDocument;
+    /** The role's tags (GetRole answers with them): where ./intent records what a write may add. */
+    tags: { Key: string; Value: string }[];
 }
 
 /** The role's trust policy, or undefined when the role does not exist. */
@@ -182,7 +186,8 @@ export async function getTrustPolicy(client: IAMClient, roleName: string): Promi
     }
     // A parse failure is about the document, not the call.
     try {
-        return { roleArn: role.Arn, document: parsePolicyDocument(role.AssumeRolePolicyDocument) };
+        const tags = (role.Tags ?? []).map((t) => ({ Key: t.Key ?? "", Value: t.Value ?? "" }));
+        return { roleArn: role.Arn, document: parsePolicyDocument(role.AssumeRolePolicyDocument), tags };
     } catch (err) {
         throw new TrustPolicyError(`the trust policy of role "${roleName}" cannot be read: ${(err as Error).message}`);
     }
@@ -191,6 +196,16 @@ export async function getTrustPolicy(client: IAMClient, roleName: string): Promi
 /** Replaces the role's whole trust policy (IAM has no partial or conditional write). */
 export async function putTrustPolicy(client: IAMClient, roleName: string, document: PolicyDocument): Promise<void> {
     await client.send(new UpdateAssumeRolePolicyCommand({ RoleName: roleName, PolicyDocument: serializePolicy(document) }));
+}
+
+/** Adds or overwrites tags on the role (iam:TagRole). */
+export async function tagRole(client: IAMClient, roleName: string, tags: { Key: string; Value: string }[]): Promise<void> {
+    if (tags.length > 0) await client.send(new TagRoleCommand({ RoleName: roleName, Tags: tags }));
+}
+
+/** Removes tags from the role (iam:UntagRole); keys it does not have are ignored by IAM. */
+export async function untagRole(client: IAMClient, roleName: string, keys: string[]): Promise<void> {
+    if (keys.length > 0) await client.send(new UntagRoleCommand({ RoleName: roleName, TagKeys: keys }));
 }
 
 /** The client ids (audiences) an IAM OIDC provider accepts, or undefined when it does not exist. */

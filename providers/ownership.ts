@@ -6,7 +6,8 @@
 // ones, under every provider involved), so the next `up`, a config revert or a destroy converges.
 
 import { drainingOf, NO_MOVES, type MoveSettings } from "./moves";
-import { canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, type PolicyDocument, type PolicyStatement, type TrustChange } from "./trustPolicy";
+import type { TrustChange } from "./trustChanges";
+import { canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, type PolicyDocument, type PolicyStatement } from "./trustPolicy";
 
 /** How the Pulumi engine spells an unknown value (a preview-time Output) to a dynamic provider. */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -28,6 +29,11 @@ export interface TrustSubjectsInputs {
      * anchors, so the trust policy never runs empty.
      */
     statements: PolicyStatement[];
+    /**
+     * The stack that owns the resource (`<organization>/<project>/<stack>`): names its write-ahead
+     * record on the role (./intent). "" in states of versions before the record.
+     */
+    owner: string;
 }
 
 /** Owned subjects that may be in the role under one OIDC provider. */
@@ -78,6 +84,7 @@ export function normalized<T extends TrustSubjectsInputs>(inputs: T): T {
         retiredStatements: Array.isArray(inputs.retiredStatements) ? inputs.retiredStatements : [],
         statements: Array.isArray(inputs.statements) ? inputs.statements : [],
         providerArn: inputs.providerArn ?? "",
+        owner: typeof inputs.owner === "string" ? inputs.owner : "",
     };
 }
 
@@ -133,9 +140,19 @@ function additions(inputs: TrustSubjectsInputs): TrustChange[] {
     ];
 }
 
-/** A create: the owned statements and the new provider's subjects and anchors are added; retired statements go. */
+/** A create: the owned statements and the new provider's subjects and anchors are added; retired statements go, and the role's first statement under an earlier provider. */
 export function createChanges(inputs: TrustSubjectsInputs): TrustChange[] {
-    return [...additions(inputs), ...retirements(inputs.retiredStatements)];
+    return [...additions(inputs), ...initialRetirement(inputs), ...retirements(inputs.retiredStatements)];
+}
+
+/**
+ * A role this stack creates (it has anchors) keeps nothing of its first trust statement under an
+ * earlier provider: the stack's own aws.iam.Role wrote it, and when the cluster changed before this
+ * resource ever wrote (its create failed first), no state names it (see InitialStatementRetirement).
+ */
+function initialRetirement(inputs: TrustSubjectsInputs): TrustChange[] {
+    const known = !isUnknown(inputs.anchors) && !isUnknown(inputs.providerArn);
+    return known && inputs.providerArn !== "" && inputs.anchors.length > 0 ? [{ retireInitial: { anchors: inputs.anchors, providerArn: inputs.providerArn } }] : [];
 }
 
 function retirements(statements: readonly PolicyStatement[]): TrustChange[] {
@@ -147,7 +164,8 @@ function retirements(statements: readonly PolicyStatement[]): TrustChange[] {
  * every subject and anchor first, then owned subjects no longer wanted go — under the current
  * provider the dropped subjects (and anchors the inputs no longer name), under any other provider the
  * state names (an earlier cluster, or what an interrupted move left) everything, anchors too:
- * they moved to the new provider, and nothing this resource wrote for an old provider stays.
+ * they moved to the new provider, and nothing this resource wrote for an old provider stays —
+ * nor the statement its role was created with (initialRetirement), which no state may name.
  */
 export function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInputs, settings: MoveSettings = NO_MOVES): TrustChange[] {
     const keep = new Set([...trusted(news), ...drainingAfter(olds, news, settings)]);
@@ -159,19 +177,21 @@ export function updateChanges(olds: TrustSubjectsOutputs, news: TrustSubjectsInp
     }
     // Owned statements the inputs stop naming go too (a switch from Pod Identity back to IRSA).
     const retired = [...news.retiredStatements, ...statementsMinus(olds.statements, [...news.statements, ...news.retiredStatements])];
-    return [...changes, ...retirements(retired)];
+    return [...changes, ...initialRetirement(news), ...retirements(retired)];
 }
 
 /**
  * A delete: every owned subject goes, under every provider the state names, but those in `keep`
- * (moves a delete may not finish, see ./moves); anchors stay. The removals come after what keeps
+ * (moves a delete may not finish, see ./moves); anchors stay under the current provider. The removals come after what keeps
  * the document non-empty — the anchors, or else the owned statements — added where a partial
  * write left them out: the state owns them, but IAM need not hold them. No removal, no change.
  */
 export function deleteChanges(state: TrustSubjectsOutputs, keep: readonly string[] = []): TrustChange[] {
-    const kept = new Set([...state.anchors, ...keep]);
+    const kept = new Set(keep);
+    // Anchors stay under the current provider only: under another one (what a move left) they went with the move.
+    const anchored = (providerArn: string) => (providerArn === state.providerArn ? new Set(state.anchors) : new Set<string>());
     const removals = held(state)
-        .map((e) => ({ providerArn: e.providerArn, add: [], remove: e.subjects.filter((s) => !kept.has(s)) }))
+        .map((e) => ({ providerArn: e.providerArn, add: [], remove: e.subjects.filter((s) => !kept.has(s) && !anchored(e.providerArn).has(s)) }))
         .filter((c) => c.remove.length > 0);
     if (removals.length === 0) return [];
     const floor: TrustChange[] =
@@ -181,6 +201,17 @@ export function deleteChanges(state: TrustSubjectsOutputs, keep: readonly string
               ? [{ ensure: state.statements }]
               : [];
     return [...floor, ...removals];
+}
+
+/**
+ * The state an operation works from, extended by what an earlier write of this stack recorded
+ * before it was sent and the role holds (./intent: the process died before the engine heard back,
+ * so the state never learnt of it): owned like leftovers, so what the inputs do not name goes.
+ * A create has no state: it works from one that owns nothing but that.
+ */
+export function withPending(state: TrustSubjectsOutputs | undefined, inputs: TrustSubjectsInputs, pending: readonly HeldSubjects[]): TrustSubjectsOutputs {
+    const base: TrustSubjectsOutputs = state ?? { ...inputs, subjects: [], anchors: [], statements: [], retiredStatements: [], roleName: "", roleArn: "", policyChars: 0, leftovers: [], draining: [] };
+    return pending.length === 0 ? base : { ...base, leftovers: mergeHeld([...base.leftovers, ...pending]) };
 }
 
 /** Whether the state asks for an update even when the inputs did not change. */

@@ -3,10 +3,12 @@
 // through ./iam; every decision about the document is ./trustPolicy's.
 
 import { createIamClient, explainAwsError, getTrustPolicy, isAwsError, putTrustPolicy, type AwsSettings } from "./iam";
-import type { TrustSubjectsInputs } from "./ownership";
+import { IntentLog } from "./intentLog";
+import type { HeldSubjects, TrustSubjectsInputs } from "./ownership";
 import { isUnknown } from "./ownership";
 import { parseOidcProviderArn, parseRoleRef, roleNameOf, sameRole } from "./subjects";
-import { applyTrustChanges, canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, TrustPolicyError, type PolicyDocument, type TrustChange } from "./trustPolicy";
+import { applyTrustChanges, type TrustChange } from "./trustChanges";
+import { canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, TrustPolicyError, type PolicyDocument } from "./trustPolicy";
 
 /** How long one reconcile may take in all, waits included, before it gives up with what it saw. */
 const RECONCILE_DEADLINE_MS = 180_000;
@@ -116,7 +118,12 @@ export interface ReconcileResult {
     roleArn: string;
     document: PolicyDocument;
     writes: number;
+    /** What the role holds that an earlier, unanswered write of this stack recorded (./intent), as last read. */
+    pending: HeldSubjects[];
 }
+
+/** The changes to make, given what an earlier unanswered write of the stack may have added (see ./intent). */
+export type ChangePlan = TrustChange[] | ((pending: HeldSubjects[]) => TrustChange[]);
 
 function sleep(ms: number): Promise<void> {
     return new Promise((resolve) => setTimeout(resolve, ms));
@@ -148,6 +155,15 @@ export interface ReconcileOptions {
      * then seen, and our change is applied again on top of it. 0: done at the first read-back.
      */
     settleAfterWriteMs?: number;
+    /**
+     * The stack's write-ahead record on the role (./intent), when `inputs.owner` names the stack:
+     * what an earlier, unanswered write recorded and the role holds is passed to the plan as
+     * pending; before a write adds subjects they are recorded; when the operation is done the
+     * record keeps only what the role still holds and the operation's answer will not own (a
+     * delete that is then refused leaves the engine with the old state): `answerOwns` says which.
+     * Default: the answer owns everything (create, update).
+     */
+    answerOwns?: (providerArn: string, subject: string) => boolean;
 }
 
 /** How long a write to a role other writers may share is watched after it reads back (see ReconcileOptions). */
@@ -182,7 +198,7 @@ export function writeSettleMs(): number {
 export async function reconcile(
     settings: AwsSettings,
     inputs: TrustSubjectsInputs,
-    changes: TrustChange[],
+    plan: ChangePlan,
     operation: string,
     progress: WriteProgress = { sent: false },
     options: ReconcileOptions = {},
@@ -190,6 +206,7 @@ export async function reconcile(
     const client = createIamClient(settings);
     const roleName = roleNameOf(inputs.role);
     const context = `${operation} of role "${roleName}"`;
+    const intent = new IntentLog(client, roleName, inputs.owner, context);
     let writes = 0;
     let retries = 0;
     let waits = 0;
@@ -230,7 +247,13 @@ export async function reconcile(
             const seen = canonicalPolicy(current.document);
             run = run.document === seen ? { document: seen, reads: run.reads + 1 } : { document: seen, reads: 1 };
             latest ??= { document: seen, at: Date.now(), ours: false };
-            const edit = applyChanges(current.document, changes, context);
+            const pending = intent.read(current.tags, current.document);
+            const edit = applyChanges(current.document, typeof plan === "function" ? plan(pending) : plan, context);
+            const done = async (): Promise<ReconcileResult> => {
+                // After our own write read back the document is what IAM holds; a first read may lag.
+                await intent.settle(current.document, options.answerOwns ?? (() => true), writes > 0);
+                return { roleArn: current.roleArn, document: current.document, writes, pending };
+            };
 
             if (seen !== latest.document) {
                 if (replaced.has(seen) && Date.now() - latest.at < CONSISTENCY_WAIT_MS) {
@@ -249,7 +272,7 @@ export async function reconcile(
                 replaced.delete(seen);
                 latest = { document: seen, at: Date.now(), ours: false };
                 contested = false;
-                if (!edit.changed) return { roleArn: current.roleArn, document: current.document, writes }; // built on ours
+                if (!edit.changed) return done(); // built on ours
                 if (lost) {
                     if (++retries > MAX_WRITE_ROUNDS) throw lostUpdates(operation, roleName, retries);
                     await sleep(backoff(retries));
@@ -263,9 +286,10 @@ export async function reconcile(
                 await sleep(Math.min(SETTLE_DELAY_MS * (0.5 + Math.random()), Math.max(1, latest.at + options.settleAfterWriteMs! - Date.now())));
                 continue;
             }
-            if (!edit.changed) return { roleArn: current.roleArn, document: current.document, writes };
+            if (!edit.changed) return done();
             const problem = editQuotaProblem(roleName, current.document, edit.document, inputs);
             if (problem) throw new Error(problem);
+            const recordBefore = await intent.ahead(current.document, edit.document);
             const sentBefore = progress.sent;
             progress.sent = true;
             try {
@@ -275,7 +299,10 @@ export async function reconcile(
                 latest = { document: canonicalPolicy(edit.document), at: Date.now(), ours: true };
                 contested = false;
             } catch (err) {
-                if (refused(err)) progress.sent = sentBefore;
+                if (refused(err)) {
+                    progress.sent = sentBefore;
+                    await intent.restore(recordBefore); // nothing landed: the record must not name what this write would have added
+                }
                 if (isAwsError(err, "NoSuchEntity") && !progress.sent) return undefined;
                 if (!isAwsError(err, "ConcurrentModification") && !isAwsError(err, "NoSuchEntity")) throw explainAwsError(err, "iam:UpdateAssumeRolePolicy", roleName);
                 if (++retries > MAX_WRITE_ROUNDS) throw lostUpdates(operation, roleName, retries);

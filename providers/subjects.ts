@@ -163,6 +163,14 @@ export function sameRole(a: string, b: string, account?: string): boolean {
     return ra.name === rb.name;
 }
 
+/**
+ * Whether a role reference is in `account`: an ARN of that account, or a bare name (the role of that
+ * name where the credentials reach). Part of the one rule above: callers never compare accounts themselves.
+ */
+export function inAccount(ref: string, account: string): boolean {
+    return roleIdentity(ref, account)?.accountId === account;
+}
+
 /** A stable key per role (`<account>/<lower-case name>`; `?/<name>` when the account is unknown). */
 export function roleKey(ref: string, account?: string): string {
     const id = roleIdentity(ref, account);

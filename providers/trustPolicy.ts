@@ -2,7 +2,8 @@
 //
 // The project owns a set of `sub` values for one OIDC provider in one role. Everything else in the
 // document (other statements, Sids, other providers, StringLike and other condition keys, values
-// it does not own) is carried through every edit unchanged.
+// it does not own) is carried through every edit unchanged. Changes to whole statements, and the
+// composition of one operation's changes, are in ./trustChanges.
 //
 // IAM policy grammar: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html
 // IRSA trust policy: https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html
@@ -64,25 +65,6 @@ export interface SubjectChange {
     add: readonly string[];
     remove: readonly string[];
 }
-
-/**
- * Statements to take out of a document where they appear exactly (key order aside): a statement
- * this stack wrote through another resource and no longer wants, such as a managed role's Pod
- * Identity trust after a switch back to IRSA. A statement that differs in anything stays.
- */
-export interface StatementRetirement {
-    retire: readonly PolicyStatement[];
-}
-
-/**
- * Whole statements the role must hold (a managed role's Pod Identity trust): each is added at the
- * end unless the document already holds it exactly (key order aside).
- */
-export interface StatementEnsure {
-    ensure: readonly PolicyStatement[];
-}
-
-export type TrustChange = SubjectChange | StatementRetirement | StatementEnsure;
 
 export interface EditResult {
     document: PolicyDocument;
@@ -160,55 +142,6 @@ export function canonicalPolicy(document: PolicyDocument): string {
         return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
     };
     return JSON.stringify(sortKeys(document));
-}
-
-/** Removes the statements equal to one of `statements`; throws when nothing would be left. */
-export function retireStatements(document: PolicyDocument, statements: readonly PolicyStatement[]): EditResult {
-    const retired = new Set(statements.map((s) => canonicalPolicy(s as unknown as PolicyDocument)));
-    const all = statementsOf(document);
-    const kept = all.filter((s) => !retired.has(canonicalPolicy(s as unknown as PolicyDocument)));
-    if (kept.length === all.length) return { document, changed: false };
-    if (kept.length === 0) throw new TrustPolicyError("retiring these statements would leave the trust policy with no statement, and IAM has no empty trust policy");
-    const single = !Array.isArray(document.Statement) && kept.length === 1;
-    return { document: { ...document, Statement: single ? kept[0] : kept }, changed: true };
-}
-
-/** Adds each statement the document does not hold exactly. */
-export function ensureStatements(document: PolicyDocument, statements: readonly PolicyStatement[]): EditResult {
-    const all = statementsOf(document);
-    const present = new Set(all.map((s) => canonicalPolicy(s as unknown as PolicyDocument)));
-    const missing = statements.filter((s) => !present.has(canonicalPolicy(s as unknown as PolicyDocument)));
-    if (missing.length === 0) return { document, changed: false };
-    return { document: { ...document, Statement: [...all, ...missing] }, changed: true };
-}
-
-/** One change of any kind. */
-/**
- * Applies changes in order (additions first keep the document non-empty). Statements a person
- * hardened are checked first against every owned subject of all the changes, so the refusal
- * names them all, not only those of the first change that meets the statement.
- */
-export function applyTrustChanges(document: PolicyDocument, changes: readonly TrustChange[]): EditResult {
-    const owned = new Map<string, string[]>();
-    for (const change of changes) {
-        if ("providerArn" in change) owned.set(change.providerArn, [...(owned.get(change.providerArn) ?? []), ...change.add, ...change.remove]);
-    }
-    for (const [providerArn, subjects] of owned) {
-        const problem = hardenedProblem(statementsOf(document), providerArn, [...new Set(subjects)]);
-        if (problem) throw new TrustPolicyError(problem);
-    }
-    let result: EditResult = { document, changed: false };
-    for (const change of changes) {
-        const edit = applyTrustChange(result.document, change);
-        result = { document: edit.document, changed: result.changed || edit.changed };
-    }
-    return result;
-}
-
-export function applyTrustChange(document: PolicyDocument, change: TrustChange): EditResult {
-    if ("retire" in change) return retireStatements(document, change.retire);
-    if ("ensure" in change) return ensureStatements(document, change.ensure);
-    return applySubjectChange(document, change);
 }
 
 /** Characters the document counts against the ACLSizePerRole quota (white space is not counted). */
@@ -401,7 +334,7 @@ export function applySubjectChange(document: PolicyDocument, change: SubjectChan
  * statement of our own would trust them without that statement's conditions; removing them from
  * ours would leave a removed profile trusted inside it. Undefined when no such statement holds one.
  */
-function hardenedProblem(statements: PolicyStatement[], providerArn: string, owned: readonly string[]): string | undefined {
+export function hardenedProblem(statements: PolicyStatement[], providerArn: string, owned: readonly string[]): string | undefined {
     if (owned.length === 0) return undefined;
     const sub = conditionKeys(providerArn).sub.toLowerCase();
     const wanted = new Set(owned);

@@ -39,6 +39,30 @@ export interface TrustSubjectsArgs {
      * Identity trust in podIdentity mode, so one resource owns the role's trust in both modes. @default []
      */
     statements?: pulumi.Input<PolicyStatement[]>;
+    /**
+     * The stack that owns the subjects, naming its write-ahead record on the role (see
+     * ./intent): two stacks on one role must differ. @default `<organization>/<project>/<stack>`
+     */
+    owner?: pulumi.Input<string>;
+}
+
+/**
+ * The stack running this program, as TrustSubjects names its owner: `<organization>/<project>/<stack>`,
+ * and after a `/` what else tells it apart. Self-managed backends (S3, a local folder) call every
+ * organization "organization", so two deployments of a stack named `prod` on two such backends
+ * would share a name: the component adds its region and cluster name (two clusters that share a
+ * role are in the role's account, and one account has one cluster of a name per region).
+ */
+export function currentOwner(scope?: string): string {
+    // Where no organization is set (mocks), "organization", as self-managed backends say.
+    let organization = "organization";
+    try {
+        organization = pulumi.getOrganization() || organization;
+    } catch {
+        // setMocks without an organization
+    }
+    const stack = `${organization}/${pulumi.getProject()}/${pulumi.getStack()}`;
+    return scope ? `${stack}/${scope}` : stack;
 }
 
 /** One provider object for every TrustSubjects resource: the SDK serializes it once. */
@@ -73,6 +97,7 @@ export class TrustSubjects extends pulumi.dynamic.Resource {
                 retiredStatements: [],
                 statements: [],
                 providerArn: "",
+                owner: currentOwner(),
                 ...args,
             },
             opts,

@@ -10,29 +10,34 @@
 // - during preview unknown inputs arrive as the string below, even where an array is expected.
 
 import type * as pulumi from "@pulumi/pulumi";
+import { checkInputs } from "./checkInputs";
 import { awsSettingsFromConfig, createIamClient, getTrustPolicy, type AwsSettings } from "./iam";
+import { pendingSubjects, recent, recordOf, unheldHashes } from "./intent";
 import {
     createChanges,
     deleteChanges,
     drainingAfter,
     hasLeftovers,
+    held,
     isUnknown,
     mergeHeld,
     normalized,
     normalizedState,
     partialState,
-    trusted,
-    UNKNOWN,
     updateChanges,
+    withPending,
+    type HeldSubjects,
     type TrustSubjectsInputs,
     type TrustSubjectsOutputs,
 } from "./ownership";
 import { drainChanged, moveSettingsFromConfig, NO_MOVES, unfinishedMovesOnDelete, type MoveSettings } from "./moves";
-import { accountProblem, liveProblem, quotaProblem, reconcile, writeSettleMs, type ReconcileResult, type WriteProgress } from "./reconcile";
-import { oidcProviderArnProblem, parseRoleRef, roleNameOf, sameRole, subjectProblem } from "./subjects";
-import { buildTrustPolicy, canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, policySize, presentSubjects, type PolicyStatement, type TrustChange } from "./trustPolicy";
+import { accountProblem, liveProblem, reconcile, writeSettleMs, type ReconcileResult, type WriteProgress } from "./reconcile";
+import { roleNameOf, sameRole } from "./subjects";
+import type { TrustChange } from "./trustChanges";
+import { canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, policySize, presentSubjects, type PolicyStatement } from "./trustPolicy";
 
 export { quotaProblem } from "./reconcile";
+export { checkInputs } from "./checkInputs";
 export { UNKNOWN, type TrustSubjectsInputs, type TrustSubjectsOutputs } from "./ownership";
 
 /**
@@ -45,97 +50,6 @@ export const PROVIDER_CONTRACT = 1;
 function sameSubjects(a: readonly string[], b: readonly string[]): boolean {
     const set = new Set(a);
     return set.size === new Set(b).size && b.every((s) => set.has(s));
-}
-
-/**
- * Validates and normalizes inputs. Returns the failures Pulumi shows per property; unknown values
- * (preview) are passed through unchecked.
- */
-export function checkInputs(news: Record<string, unknown>): { inputs: TrustSubjectsInputs; failures: pulumi.dynamic.CheckFailure[] } {
-    const failures: pulumi.dynamic.CheckFailure[] = [];
-    const role = news.role;
-    if (typeof role !== "string" || (role !== UNKNOWN && !parseRoleRef(role))) {
-        failures.push({
-            property: "role",
-            reason: `${JSON.stringify(role)} is neither an IAM role name (1–64 of [A-Za-z0-9+=,.@_-]) nor a role ARN ("arn:aws:iam::<account>:role/<name>")`,
-        });
-    }
-    const providerArn = news.providerArn === undefined ? "" : news.providerArn;
-    const providerProblem =
-        typeof providerArn !== "string" ? `${JSON.stringify(providerArn)} is not an OIDC provider ARN` : providerArn === UNKNOWN || providerArn === "" ? undefined : oidcProviderArnProblem(providerArn);
-    if (providerProblem) failures.push({ property: "providerArn", reason: providerProblem });
-
-    const allowWildcards = news.allowWildcards === undefined ? false : news.allowWildcards;
-    if (typeof allowWildcards !== "boolean" && allowWildcards !== UNKNOWN) {
-        failures.push({ property: "allowWildcards", reason: `${JSON.stringify(allowWildcards)} is not a boolean` });
-    }
-    const maxPolicyChars = news.maxPolicyChars === undefined ? DEFAULT_MAX_POLICY_CHARS : news.maxPolicyChars;
-    if (maxPolicyChars !== UNKNOWN && (!Number.isInteger(maxPolicyChars) || (maxPolicyChars as number) < DEFAULT_MAX_POLICY_CHARS || (maxPolicyChars as number) > MAX_POLICY_CHARS_LIMIT)) {
-        failures.push({
-            property: "maxPolicyChars",
-            reason: `${JSON.stringify(maxPolicyChars)} is not the account's trust-policy quota: IAM allows ${DEFAULT_MAX_POLICY_CHARS} by default and at most ${MAX_POLICY_CHARS_LIMIT}`,
-        });
-    }
-
-    // An unknown allowWildcards (preview) is checked at `up`, when it is known.
-    const wildcardsOk = allowWildcards === true || allowWildcards === UNKNOWN;
-    const subjects = checkSubjectList("subjects", news.subjects, wildcardsOk, failures);
-    const anchors = news.anchors === undefined ? [] : checkSubjectList("anchors", news.anchors, wildcardsOk, failures);
-    const retiredStatements = checkStatementList("retiredStatements", news.retiredStatements, failures);
-    const statements = checkStatementList("statements", news.statements, failures);
-    if (providerArn === "" && failures.length === 0 && (trustedCount(subjects) > 0 || trustedCount(anchors) > 0)) {
-        failures.push({ property: "providerArn", reason: "providerArn is required with subjects or anchors: they are trusted only for tokens of one OIDC provider" });
-    }
-    if (providerArn === "" && statements.length === 0 && failures.length === 0) {
-        failures.push({ property: "providerArn", reason: "providerArn is required unless the resource owns whole statements (statements): otherwise it would own nothing" });
-    }
-
-    const inputs: TrustSubjectsInputs = {
-        role: role as string,
-        providerArn: providerArn as string,
-        subjects,
-        maxPolicyChars: maxPolicyChars as number,
-        allowWildcards: allowWildcards as boolean,
-        anchors,
-        retiredStatements,
-        statements,
-    };
-    // The project's statement alone must fit: known before any IAM call.
-    const all = trusted(inputs);
-    if (failures.length === 0 && all.length > 0 && providerArn !== "" && !isUnknown(providerArn) && maxPolicyChars !== UNKNOWN) {
-        const alone = buildTrustPolicy(inputs.providerArn, all);
-        const problem = quotaProblem(inputs.role, alone, inputs);
-        if (problem) failures.push({ property: "subjects", reason: problem });
-    }
-    return { inputs, failures };
-}
-
-const trustedCount = (list: string[]) => (isUnknown(list) ? 1 : list.length);
-
-/** A validated list of policy statements (objects with an Effect); unknown or invalid gives []. */
-function checkStatementList(property: string, value: unknown, failures: pulumi.dynamic.CheckFailure[]): PolicyStatement[] {
-    if (value === undefined || value === UNKNOWN) return [];
-    const statementLike = (s: unknown) => typeof s === "object" && s !== null && !Array.isArray(s) && typeof (s as { Effect?: unknown }).Effect === "string";
-    if (!Array.isArray(value) || !value.every(statementLike)) {
-        failures.push({ property, reason: `${JSON.stringify(value)} is not a list of policy statements (objects with an Effect)` });
-        return [];
-    }
-    return value as PolicyStatement[];
-}
-
-/** A validated, deduplicated, sorted list of subjects; an unknown list passes through. */
-function checkSubjectList(property: string, value: unknown, wildcardsOk: boolean, failures: pulumi.dynamic.CheckFailure[]): string[] {
-    if (value === UNKNOWN) return value as unknown as string[];
-    if (!Array.isArray(value)) {
-        failures.push({ property, reason: `${property} must be a list of service-account subjects` });
-        return [];
-    }
-    for (const subject of value) {
-        if (subject === UNKNOWN) continue;
-        const problem = typeof subject === "string" ? subjectProblem(subject, wildcardsOk) : `${JSON.stringify(subject)} is not a string`;
-        if (problem) failures.push({ property, reason: problem });
-    }
-    return [...new Set(value as string[])].sort();
 }
 
 function outputsOf(inputs: TrustSubjectsInputs, result: Pick<ReconcileResult, "roleArn" | "document">, draining: string[] = []): TrustSubjectsOutputs {
@@ -189,6 +103,34 @@ async function roleExists(settings: AwsSettings, roleName: string): Promise<bool
     const client = createIamClient(settings);
     try {
         return (await getTrustPolicy(client, roleName)) !== undefined;
+    } finally {
+        client.destroy();
+    }
+}
+
+/**
+ * Whether the role holds what an earlier write of this stack recorded before it was sent and never
+ * reported (./intent: the host died before the engine heard back), or the record names a write that
+ * never landed: then an unchanged config still needs an update, which owns what the role holds and
+ * removes what the config does not name, and drops the rest of the record. One read; a read that
+ * fails only warns, like every preview read.
+ */
+async function unansweredWrite(settings: AwsSettings, state: TrustSubjectsOutputs, inputs: TrustSubjectsInputs): Promise<boolean> {
+    if (!inputs.owner || isUnknown(inputs.role)) return false;
+    const client = createIamClient(settings);
+    try {
+        const current = await getTrustPolicy(client, roleNameOf(inputs.role));
+        if (!current) return false;
+        const record = recordOf(current.tags, inputs.owner);
+        // What the state owns already needs nothing (a record an earlier operation could not remove).
+        const owned = new Map(held(state).map((e) => [e.providerArn, new Set(e.subjects)]));
+        const unowned = pendingSubjects(record, current.document).some((e) => e.subjects.some((s) => !owned.get(e.providerArn)?.has(s)));
+        // What the record names and the role does not hold, past the horizon, is a write that never
+        // landed: the update (which writes no trust policy) drops it before someone else adds it.
+        return unowned || (unheldHashes(record, current.document).length > 0 && !recent(record, Date.now()));
+    } catch (err) {
+        console.warn(`warning: TrustSubjects ${roleNameOf(inputs.role)}: the role could not be read at preview to look for an unanswered earlier write (${(err as Error).message ?? String(err)}); \`pulumi refresh\` finds it`);
+        return false;
     } finally {
         client.destroy();
     }
@@ -280,8 +222,11 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                 // an older shim) is rewritten by an update that writes nothing: `read` and
                 // `delete` run the text in state, and should run this code.
                 const sameProvider = (oldOutputs as { __provider?: unknown }).__provider === (newInputs as { __provider?: unknown }).__provider;
+                // The stack's name is the key of its record on the role (./intent): a state without it
+                // (an earlier version's) is rewritten, so a later delete or refresh can find the record.
+                const sameOwner = olds.owner === news.owner;
                 if (sameSubjects(olds.subjects, news.subjects) && sameSubjects(olds.anchors, news.anchors) && sameStatements && drainSettled && !hasLeftovers(olds)) {
-                    return { changes: !sameProvider };
+                    return { changes: !sameProvider || !sameOwner || (await unansweredWrite(session.settings, olds, news)) };
                 }
             }
             // Preview-time quota check against the live document: fail now, not half-way through `up`.
@@ -295,14 +240,16 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
         async create(checked: TrustSubjectsInputs): Promise<pulumi.dynamic.CreateResult<TrustSubjectsOutputs>> {
             const inputs = normalized(checked);
             const progress: WriteProgress = { sent: false };
+            // What an unanswered earlier create recorded (./intent) and the config no longer names goes.
+            const plan = (pending: HeldSubjects[]) => (pending.length === 0 ? createChanges(inputs) : updateChanges(withPending(undefined, inputs, pending), inputs, session.moves));
             let result;
             try {
-                result = await reconcile(session.settings, inputs, createChanges(inputs), "create", progress, { awaitRole: true, settleAfterWriteMs: settleFor(inputs) });
+                result = await reconcile(session.settings, inputs, plan, "create", progress, { awaitRole: true, settleAfterWriteMs: settleFor(inputs) });
             } catch (err) {
                 throw failure(err, progress, undefined, inputs, checked);
             }
             if (!result) throw missingRole("create", roleNameOf(inputs.role));
-            return { id: resourceId(result.roleArn), outs: outputsOf(inputs, result) };
+            return { id: resourceId(result.roleArn), outs: outputsOf(inputs, result, drainingAfter(withPending(undefined, inputs, result.pending), inputs, session.moves)) };
         },
 
         async read(id: string, props?: TrustSubjectsOutputs): Promise<pulumi.dynamic.ReadResult<TrustSubjectsOutputs>> {
@@ -333,6 +280,7 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                     anchors: state?.anchors ?? [],
                     retiredStatements: state?.retiredStatements ?? [],
                     statements: state?.statements ?? [],
+                    owner: state?.owner ?? "",
                 };
                 // A subject the read does not show is reported as drift (not in `subjects`, so the
                 // next up puts back what the config names) but stays owned: one read may lag a
@@ -340,7 +288,14 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                 const draining = present(providerArn, state?.draining ?? []);
                 const seen = new Set([...inputs.subjects, ...draining, ...present(providerArn, inputs.anchors)]);
                 const unseen = [...(state?.subjects ?? []), ...(state?.draining ?? []), ...inputs.anchors].filter((s) => !seen.has(s));
-                const leftovers = mergeHeld([...(state?.leftovers ?? []), { providerArn, subjects: unseen }]);
+                // What an earlier write of the stack recorded before it was sent (./intent), unanswered,
+                // and the role holds, under any provider: owned from now on, so the next up removes
+                // what the config does not name.
+                const pending = pendingSubjects(recordOf(current.tags, inputs.owner), current.document).map((e) => ({
+                    providerArn: e.providerArn,
+                    subjects: e.subjects.filter((s) => e.providerArn !== providerArn || !seen.has(s)),
+                }));
+                const leftovers = mergeHeld([...(state?.leftovers ?? []), { providerArn, subjects: unseen }, ...(inputs.owner ? pending : [])]);
                 return { id, props: { ...outputsOf(inputs, current, draining), leftovers } };
             } finally {
                 client.destroy();
@@ -350,26 +305,37 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
         async update(id: string, oldOutputs: TrustSubjectsOutputs, newInputs: TrustSubjectsInputs): Promise<pulumi.dynamic.UpdateResult<TrustSubjectsOutputs>> {
             const [olds, news] = [normalizedState(oldOutputs), normalized(newInputs)];
             const progress: WriteProgress = { sent: false };
+            const plan = (pending: HeldSubjects[]) => updateChanges(withPending(olds, news, pending), news, session.moves);
             let result;
             try {
-                result = await reconcile(session.settings, news, updateChanges(olds, news, session.moves), "update", progress, { awaitRole: true, settleAfterWriteMs: settleFor(news) });
+                result = await reconcile(session.settings, news, plan, "update", progress, { awaitRole: true, settleAfterWriteMs: settleFor(news) });
             } catch (err) {
                 throw failure(err, progress, olds, news, newInputs, id);
             }
             if (!result) throw missingRole("update", roleNameOf(news.role));
-            return { outs: outputsOf(news, result, drainingAfter(olds, news, session.moves)) };
+            return { outs: outputsOf(news, result, drainingAfter(withPending(olds, news, result.pending), news, session.moves)) };
         },
 
         async delete(_id: string, state: TrustSubjectsOutputs): Promise<void> {
             const props = normalizedState(state);
             // Moves this delete may not finish stay; everything else owned goes in the same write,
             // so a profile removed from the config loses its trust even while the delete is refused.
-            const unfinished = unfinishedMovesOnDelete(props, session.moves);
-            const changes = deleteChanges(props, unfinished);
-            // Nothing owned (only anchors): no IAM call. A role that is already gone has nothing
-            // left to remove, and no pod can use it: nothing to refuse either.
-            if (changes.length > 0) {
-                if (!(await reconcile(session.settings, props, changes, "delete", undefined, { settleAfterWriteMs: settleFor(props) }))) return;
+            // What an unanswered earlier write of the stack recorded (./intent) and the role holds is
+            // owned too; a refused delete keeps the record, since the engine then keeps the old state.
+            let unfinished = unfinishedMovesOnDelete(props, session.moves);
+            const plan = (pending: HeldSubjects[]) => {
+                const owned = withPending(props, props, pending);
+                unfinished = unfinishedMovesOnDelete(owned, session.moves);
+                return deleteChanges(owned, unfinished);
+            };
+            // A refused delete leaves the engine with the old state: what it owns, and no more.
+            const owned = new Map(held(props).map((e) => [e.providerArn, new Set(e.subjects)]));
+            const answerOwns = (providerArn: string, subject: string) => unfinished.length === 0 || (owned.get(providerArn)?.has(subject) ?? false);
+            const options = { settleAfterWriteMs: settleFor(props), answerOwns };
+            // Nothing owned (only anchors) and no record to look for: no IAM call. A role that is
+            // already gone has nothing left to remove, and no pod can use it: nothing to refuse either.
+            if (deleteChanges(props, unfinished).length > 0 || props.owner) {
+                if (!(await reconcile(session.settings, props, plan, "delete", undefined, options))) return;
             } else if (unfinished.length > 0 && !(await roleExists(session.settings, roleNameOf(props.role)))) {
                 return;
             }

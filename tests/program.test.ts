@@ -92,6 +92,9 @@ describe("program (index.ts under mocks)", function () {
             for (const t of trusts) {
                 assert.equal(t.inputs.providerArn, run.outputs.oidcProviderArn);
                 assert.equal(t.inputs.maxPolicyChars, 2048);
+                // The record of a write in flight is keyed by this: two deployments of a stack named
+                // the same on two self-managed backends ("organization") differ by region and cluster.
+                assert.match(String(t.inputs.owner), /^[^/]+\/[^/]+\/[^/]+\/us-west-2\/kf-dev$/);
             }
             // Each role the stack creates keeps an anchor no pod can hold under the current provider, even
             // after a cluster replacement or a switch from podIdentity; a foreign role gets none.
@@ -262,7 +265,7 @@ describe("program (index.ts under mocks)", function () {
         assert.deepEqual([...CONFIG_KEYS].sort(), declared.sort());
     });
 
-    it("GIVEN keys of other namespaces (aws, kubernetes, pulumi) THEN none is refused", async () => {
+    it("GIVEN valid keys of other namespaces (aws, kubernetes, pulumi) THEN none is refused", async () => {
         const run = await runProgram(devConfig({ "aws:profile": "platform", "aws:skipMetadataApiCheck": "true", "kubernetes:context": "kf-dev", "pulumi:disable-default-providers": '["kubernetes"]' }));
         assert.ok(run.resources.length > 0);
     });
@@ -313,6 +316,23 @@ describe("program (index.ts under mocks)", function () {
                         new RegExp(`kubeflow-irsa:profiles\\[0\\]\\.name: "${name}" is a namespace that (Kubernetes|Kubeflow or EKS) owns: a profile of that name would make its owner admin of it .*; choose a name of the team's own`),
                     ] as [string, Record<string, unknown>, RegExp],
             ),
+            // Suggestions only for close names; the day-one messages (issue 21)
+            [
+                "a key close to no key of the project (foo)",
+                { "kubeflow-irsa:foo": "bar" },
+                /^invalid stack configuration:\n {2}- kubeflow-irsa:foo: is not a key of this project \(its keys are those Pulumi\.yaml declares, listed in the README's Configuration section\); remove it from Pulumi\.<stack>\.yaml \(`pulumi config rm kubeflow-irsa:foo`\)$/,
+            ],
+            ["a misspelt aws key (aws:regin)", { "aws:regin": "us-west-2" }, /^invalid stack configuration:\n {2}- aws:regin: is not a config key of the aws provider; did you mean `aws:region`\? \(rename it in Pulumi\.<stack>\.yaml/],
+            ["profiles with every entry commented out (YAML null)", { "kubeflow-irsa:profiles": "null" }, /kubeflow-irsa:profiles: has no value \(YAML null: .*\); write `kubeflow-irsa:profiles: \[\]` for an empty list/],
+            ["a word for the quota", { "kubeflow-irsa:trustPolicyMaxChars": "lots" }, /kubeflow-irsa:trustPolicyMaxChars: "lots" is not a number: use a whole number from 2048 to 8192/],
+            ["a fraction for the quota", { "kubeflow-irsa:trustPolicyMaxChars": "4096.5" }, /kubeflow-irsa:trustPolicyMaxChars: "4096\.5" is not a whole number: use a whole number from 2048 to 8192/],
+            ["an unquoted numeric profile name", { "kubeflow-irsa:profiles": [{ name: 12345, owner: "a@example.com" }] }, /kubeflow-irsa:profiles\[0\]\.name: 12345 is a number, not a string: YAML reads it unquoted as one; quote it \("12345"\)/],
+            [
+                "the issuer URL as existingCluster",
+                { "kubeflow-irsa:existingCluster": "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE" },
+                /kubeflow-irsa:existingCluster: "https:\/\/oidc\.eks\.us-west-2\.amazonaws\.com\/id\/EXAMPLED539D4633E53DE1B71EXAMPLE" is a string, not a map; write it as a map with the issuer URL under oidcIssuerUrl: `kubeflow-irsa:existingCluster:` and under it, indented, `oidcIssuerUrl: https:\/\/oidc\.eks\.us-west-2\.amazonaws\.com\/id\/EXAMPLED539D4633E53DE1B71EXAMPLE`/,
+            ],
+            ["a region close to no region (mars-1)", { "aws:region": "mars-1" }, /aws:region: "mars-1" is not an AWS region; use a region code such as "us-west-2"/],
             ["a misspelt region (us-wst-2)", { "aws:region": "us-wst-2" }, /aws:region: "us-wst-2" is not an AWS region; did you mean "us-west-2"\?/],
             ["a region of the right shape that does not exist (us-west-9)", { "aws:region": "us-west-9" }, /aws:region: "us-west-9" is not an AWS region/],
             [

@@ -50,7 +50,7 @@ const CALLS: Record<string, { bucket: string[]; object?: string[] }> = {
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": { bucket: ["s3:PutBucketOwnershipControls", "s3:GetBucketOwnershipControls"] },
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": { bucket: ["s3:PutBucketPublicAccessBlock", "s3:GetBucketPublicAccessBlock"] },
     "aws:s3/bucketPolicy:BucketPolicy": { bucket: ["s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"] },
-    "aws:s3/bucketVersioningV2:BucketVersioningV2": { bucket: ["s3:PutBucketVersioning", "s3:GetBucketVersioning"] },
+    "aws:s3/bucketVersioning:BucketVersioning": { bucket: ["s3:PutBucketVersioning", "s3:GetBucketVersioning"] },
     "aws:s3/bucketObjectv2:BucketObjectv2": {
         bucket: ["s3:ListBucketVersions"],
         object: ["s3:PutObject", "s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObject", "s3:DeleteObjectVersion"],
@@ -103,7 +103,7 @@ describe("self-managed issuer bucket", function () {
     });
 
     it("THEN versioning is on, and each document is written only after the versioning and the deny are in place", () => {
-        const versioning = ofType(run, "aws:s3/bucketVersioningV2:BucketVersioningV2");
+        const versioning = ofType(run, "aws:s3/bucketVersioning:BucketVersioning");
         assert.equal(versioning.length, 1);
         assert.deepEqual(versioning[0].inputs.versioningConfiguration, { status: "Enabled" });
         for (const o of ofType(run, "aws:s3/bucketObjectv2:BucketObjectv2")) {

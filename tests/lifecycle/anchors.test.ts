@@ -1,12 +1,14 @@
 // Anchors no pod can hold: a stack deployed with kfctl's anchors (`kubeflow:kf-user`,
 // `kubeflow:kf-admin`, live grants to any pod running as those accounts) moves to
-// `kubeflow-irsa.invalid:<role>` in one write per role on its next `up`, through the provider
-// the host loads, against a local IAM. Judged by the trust evaluator.
+// `kubeflow-irsa.invalid:<role>` in one write per role on its next `up`; and the anchor statement a
+// role is created with never outlives its cluster. Through the provider the host loads, against a
+// local IAM. Judged by the trust evaluator.
 import { strict as assert } from "assert";
 import { cliValues } from "../support/program";
 import { localIamForSuite } from "../support/host";
 import { StackLifecycle } from "../support/stackLifecycle";
 import { evaluateTrustPolicy } from "../../providers/trustEvaluation";
+import { ACCOUNT } from "../support/fixtures";
 
 const ADMIN = "kf-admin-us-west-2-kf-dev";
 const USER = "kf-user-us-west-2-kf-dev";
@@ -65,5 +67,41 @@ describe("anchors (program + host-loaded provider + local IAM)", function () {
         // Settled: the next up writes nothing.
         const again = await stack.up(config);
         assert.deepEqual(again.writes, {});
+    });
+
+    it("GIVEN kf-user's TrustSubjects failed before its first write WHEN the cluster is then replaced THEN its one write moves the role to the new provider and removes the statement the role was created with under the old one, and nothing the stack did not write", async () => {
+        const iam = local();
+        for (const name of iam.roleNames()) iam.removeRole(name);
+        const clusterAt = (id: string) => {
+            const issuer = `oidc.eks.us-west-2.amazonaws.com/id/${id}`;
+            return { issuer, provider: `arn:aws:iam::${ACCOUNT}:oidc-provider/${issuer}`, config: { ...config, "kubeflow-irsa:existingCluster": JSON.stringify({ oidcIssuerUrl: `https://${issuer}`, oidcProviderArn: `arn:aws:iam::${ACCOUNT}:oidc-provider/${issuer}` }) } };
+        };
+        const [old, replacement] = [clusterAt("0A1B2C3D4E5F60718293A4B5C6D7E8F9"), clusterAt("F9E8D7C6B5A4938271605F4E3D2C1B0A")];
+        const stack = new StackLifecycle(iam, "real");
+        // The first up: kf-user is created with its anchor statement under the old provider; its
+        // TrustSubjects is refused its write (a denied iam:UpdateAssumeRolePolicy), so no state owns that statement.
+        iam.failNext("UpdateAssumeRolePolicy", { kind: "error", code: "AccessDenied", status: 403, message: `User: arn:aws:sts::${ACCOUNT}:assumed-role/deployer/ci is not authorized to perform: iam:UpdateAssumeRolePolicy on resource: role ${USER}` }, 1, USER);
+        await assert.rejects(stack.up(old.config), /not authorized to perform: iam:UpdateAssumeRolePolicy/);
+        assert.ok(!stack.trust.has(`trust-${USER}`), "the failed create left no state");
+        const created = local().trustPolicy(USER).Statement;
+        assert.deepEqual(JSON.stringify(created).match(/oidc-provider\/[^"]+/g), [`oidc-provider/${old.issuer}`], "the role holds its first statement, under the old provider");
+        // Someone else's statement under the old provider: not the stack's, it stays.
+        const theirs = { Sid: "Backup", Effect: "Allow", Principal: { Federated: old.provider }, Action: "sts:AssumeRoleWithWebIdentity", Condition: { StringEquals: { [`${old.issuer}:sub`]: sub("velero", "velero") } } };
+        iam.putRole(USER, { Version: "2012-10-17", Statement: [...(Array.isArray(created) ? created : [created]), theirs] });
+
+        const { writes, ops } = await stack.up(replacement.config);
+        assert.equal(ops[`trust-${USER}`], "create");
+        assert.equal(writes[USER], 1, "one write on kf-user");
+        const document = local().trustPolicy(USER);
+        const underOld = (role: string) => stack.document(role).Statement.filter((s) => JSON.stringify(s).includes(old.issuer));
+        assert.deepEqual(underOld(USER), [theirs], "of the old provider, only what the stack did not write is left");
+        assert.deepEqual(underOld(ADMIN), [], "kf-admin moved too (its state named the old provider)");
+        const judge = (providerArn: string, subject: string) => evaluateTrustPolicy(document, { providerArn, sub: subject, aud: "sts.amazonaws.com" }).allowed;
+        assert.ok(judge(replacement.provider, sub("team-a")), "team-a on the new cluster");
+        assert.ok(judge(old.provider, sub("velero", "velero")), "their subject keeps its trust");
+        const subs = document.Statement.flatMap((s: any) => s.Condition?.StringEquals?.[`${replacement.issuer}:sub`] ?? []);
+        assert.ok(subs.includes(NEW_ANCHOR[USER]), `the anchor moved to the new provider: ${JSON.stringify(subs)}`);
+        const again = await stack.up(replacement.config);
+        assert.deepEqual(again.writes, {}, "settled");
     });
 });

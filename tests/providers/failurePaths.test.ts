@@ -343,7 +343,8 @@ describe("TrustSubjects failure paths (local IAM, host-loaded provider, engine p
                     assert.deepEqual(finished.state.outs.leftovers, []);
                 } else {
                     await engine.destroy(failed.state!);
-                    assert.deepEqual(trusts(role, DEV), [KF_USER_ANCHOR], "alice is gone; the anchor keeps the role's only statement");
+                    assert.deepEqual(trusts(role, DEV), [], "alice is gone, and the anchor under the old cluster with her");
+                    assert.deepEqual(trusts(role, PROD), [KF_USER_ANCHOR], "the anchor, under the cluster the state names, keeps the trust policy from running empty");
                 }
             });
         }

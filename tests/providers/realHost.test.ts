@@ -79,6 +79,81 @@ describe("TrustSubjects through Pulumi's provider host (spawned, gRPC, local IAM
         }
     });
 
+    it("GIVEN 6 roles of 125 subjects, each shared with a second stack on the same cluster WHEN the host is killed as each write lands (no answer: the engine keeps the old state, or none for a create) THEN a refresh and a reverted config, a reverted config alone, a destroy, a kept config, a re-run create and a dead cluster move all converge, and neither stack touches the other's subject", async () => {
+        const roles = Array.from({ length: 6 }, (_, r) => `kf-user-us-west-2-kf-killed-${r}`);
+        const [REFRESHED, REVERTED, DESTROYED, KEPT, CREATE, MOVE] = [0, 1, 2, 3, 4, 5];
+        const subjectsOf = (r: number) => Array.from({ length: 125 }, (_, i) => team(5000 + r * 125 + i));
+        const [A, B] = ["organization/kubeflow-irsa/dev", "organization/kubeflow-irsa/dev-b"];
+        const args = (owner: string, role: string, subjects: string[], providerArn = DEV) => ({ owner, role, providerArn, subjects, anchors: [KF_USER], maxPolicyChars: 8192 });
+        const engine = (owner: string, role: string, on = host) => new HostEngine(on, providerText, `trust-${owner}-${role}`);
+        const late = (r: number) => sa(`late-${r}`);
+        const other = (r: number) => sa(`stack-b-${r}`);
+        /** The stacks with a record on the role (a record is one or more tags `kubeflow-irsa:pending:<stack hash>:<n>`). */
+        const pendingTags = (role: string) => [...new Set(Object.keys(fake.tags(role)).filter((k) => k.startsWith("kubeflow-irsa:pending:")).map((k) => k.slice(0, k.lastIndexOf(":"))))];
+        /** One `up` whose host is killed the moment its write is applied: the answer reaches no one. */
+        const killedUp = async (owner: string, role: string, state: Parameters<HostEngine["up"]>[0], props: Record<string, unknown>) => {
+            const doomed = await RealHost.start({ "aws:region": "us-west-2" });
+            fake.before("UpdateAssumeRolePolicy", () => doomed.kill());
+            const dead = await engine(owner, role, doomed).up(state, props).then(() => undefined, (err: Error) => err);
+            fake.clearFaults();
+            await doomed.stop();
+            assert.ok(dead, `${role}: the up got no answer`);
+        };
+        const statesA = [];
+        const statesB = [];
+        for (const [r, role] of roles.entries()) {
+            fake.putRole(role, buildTrustPolicy(DEV, [KF_USER]));
+            statesA.push(r === CREATE ? undefined : (await engine(A, role).up(undefined, args(A, role, subjectsOf(r)))).state);
+            statesB.push((await engine(B, role).up(undefined, args(B, role, [sa(`stack-b-base-${r}`)]))).state);
+            // Stack B's own write dies too, first: its record is on the role when stack A's comes.
+            await killedUp(B, role, statesB[r], args(B, role, [sa(`stack-b-base-${r}`), other(r)]));
+            // Stack A: its first create dies (the engine keeps no state at all), a move to another cluster dies, or an update.
+            const props = r === MOVE ? args(A, role, [...subjectsOf(r), late(r)], PROD) : args(A, role, [...subjectsOf(r), late(r)]);
+            await killedUp(A, role, statesA[r], props);
+            assert.ok(r === MOVE ? presentSubjects(fake.trustPolicy(role), PROD).includes(late(r)) : trusts(role).includes(late(r)), `${role}: the write landed`);
+            assert.equal(pendingTags(role).length, 2, `${role}: each stack recorded its write on the role before sending it`);
+        }
+        for (const [r, role] of roles.entries()) {
+            const base = subjectsOf(r);
+            if (r === CREATE) {
+                // The create runs again, the config reverted: what the dead create added goes.
+                const created = await engine(A, role).up(undefined, args(A, role, base.slice(0, 100)));
+                assert.deepEqual(created.state.outs.subjects, base.slice(0, 100).sort());
+                assert.ok(!trusts(role).includes(late(r)) && !trusts(role).includes(base[120]), `${role}: the re-run create removed what the dead one added`);
+            } else if (r === MOVE) {
+                // A destroy from the old cluster's state: the new cluster's subjects the dead move added go too.
+                await engine(A, role).destroy(statesA[r]!);
+                assert.deepEqual(presentSubjects(fake.trustPolicy(role), PROD), [], `${role}: nothing of the dead move stays under the new cluster`);
+                assert.ok(!base.some((s) => trusts(role).includes(s)), `${role}: nor under the old one`);
+            } else if (r === REFRESHED) {
+                // Pulumi's advice after an interrupted up: refresh; then the config is reverted.
+                const refreshed = await engine(A, role).refresh(statesA[r]!);
+                assert.deepEqual(refreshed.outs.leftovers, [{ providerArn: DEV, subjects: [late(r)] }], `${role}: the refresh owns what the dead write added, and nothing of stack B's`);
+                assert.equal((await engine(A, role).up(refreshed, args(A, role, base))).op, "update");
+            } else if (r === REVERTED) {
+                // The config reverted without a refresh: the inputs equal the state, yet diff finds the record.
+                const reverted = await engine(A, role).up(statesA[r], args(A, role, base));
+                assert.equal(reverted.op, "update", `${role}: the unanswered write makes an unchanged config an update`);
+            } else if (r === DESTROYED) {
+                await engine(A, role).destroy(statesA[r]!);
+                assert.ok(!base.some((s) => trusts(role).includes(s)), `${role}: the destroy removed every owned subject`);
+            } else if (r === KEPT) {
+                const kept = await engine(A, role).up(statesA[r], args(A, role, [...base, late(r)]));
+                assert.equal(kept.op, "update");
+                assert.ok(trusts(role).includes(late(r)), `${role}: the config still names it`);
+                assert.equal((await engine(A, role).up(kept.state, args(A, role, [...base, late(r)]))).op, "same", `${role}: and the next up has nothing to do`);
+                await engine(A, role).destroy(kept.state);
+            }
+            if (r !== KEPT) assert.ok(!trusts(role).includes(late(r)), `${role}: nothing of stack A's that its config does not name stays`);
+            assert.ok(trusts(role).includes(other(r)) && trusts(role).includes(sa(`stack-b-base-${r}`)), `${role}: stack A never removes stack B's subjects, recorded or not`);
+            assert.equal(pendingTags(role).length, 1, `${role}: stack A's record went, stack B's stays`);
+            // Stack B, its config reverted: its own record makes that an update, which removes its dead write's subject.
+            assert.equal((await engine(B, role).up(statesB[r], args(B, role, [sa(`stack-b-base-${r}`)]))).op, "update");
+            assert.ok(!trusts(role).includes(other(r)) && trusts(role).includes(sa(`stack-b-base-${r}`)), `${role}: stack B converged`);
+            assert.deepEqual(pendingTags(role), [], `${role}: no record is left`);
+        }
+    });
+
     it("GIVEN a TrustSubjects created by 6a8d54d (its whole provider in state) WHEN the current program runs THEN the update takes it over with no write, and read and delete then run the current code", async () => {
         const role = "kf-user-us-west-2-kf-upgraded";
         fake.putRole(role, buildTrustPolicy(DEV, [KF_USER]));

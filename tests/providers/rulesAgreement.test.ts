@@ -6,7 +6,8 @@
 import { strict as assert } from "assert";
 import fc from "fast-check";
 import { subjectProblem } from "../../providers/subjects";
-import { applyTrustChange, buildTrustPolicy, TrustPolicyError, webIdentityStatement, type PolicyDocument, type PolicyStatement } from "../../providers/trustPolicy";
+import { applyTrustChange } from "../../providers/trustChanges";
+import { buildTrustPolicy, TrustPolicyError, webIdentityStatement, type PolicyDocument, type PolicyStatement } from "../../providers/trustPolicy";
 import { evaluateTrustPolicy } from "../../providers/trustEvaluation";
 import { checkTrustPolicy, isMandatory } from "../../providers/trustRules";
 import { ACCOUNT, DEV, DEV_ISSUER, PROD, PROD_ISSUER, sa, STS, WEB } from "../support/fixtures";

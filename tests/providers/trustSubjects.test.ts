@@ -341,7 +341,7 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             }
             const ok = await provider.check!({}, { ...good, role: `arn:aws:iam::${ACCOUNT}:role/kubeflow/kf-user`, subjects: [sa("b"), sa("a"), sa("b")] });
             assert.deepEqual(ok.failures, []);
-            assert.deepEqual(ok.inputs, { ...good, role: `arn:aws:iam::${ACCOUNT}:role/kubeflow/kf-user`, subjects: [sa("a"), sa("b")], anchors: [], retiredStatements: [], statements: [] });
+            assert.deepEqual(ok.inputs, { ...good, role: `arn:aws:iam::${ACCOUNT}:role/kubeflow/kf-user`, subjects: [sa("a"), sa("b")], anchors: [], retiredStatements: [], statements: [], owner: "" });
             const wild = await provider.check!({}, { ...good, subjects: [sa("team-a", "runner-*")], allowWildcards: true });
             assert.deepEqual(wild.failures, []);
         });

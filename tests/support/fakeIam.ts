@@ -37,6 +37,8 @@ interface StoredRole {
   document: string;
   /** Every document the role has had, with when it was set (for lagging reads). */
   history: { at: number; document: string }[];
+  /** Tags in the order set; IAM compares tag keys case-insensitively. */
+  tags: { key: string; value: string }[];
 }
 
 interface StoredOidcProvider {
@@ -89,6 +91,16 @@ function list(params: URLSearchParams, name: string): string[] {
   const out: string[] = [];
   for (let i = 1; params.has(`${name}.member.${i}`); i++) out.push(params.get(`${name}.member.${i}`) as string);
   return out;
+}
+
+/** IAM's tag rules (IAM user guide, id_tags): 50 per role, keys of 1–128 and values of 0–256 characters of
+ * letters, digits, white space and `_ . : / = + - @`; the `aws:` prefix is reserved. */
+const MAX_TAGS = 50;
+function checkTag(key: string, value: string): void {
+  const charset = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+  if (key.length < 1 || key.length > 128 || !charset.test(key)) throw new IamError("ValidationError", 400, `1 validation error detected: Value '${key}' at 'tags.1.member.key' failed to satisfy constraint`);
+  if (value.length > 256 || !charset.test(value)) throw new IamError("ValidationError", 400, `1 validation error detected: Value '${value}' at 'tags.1.member.value' failed to satisfy constraint`);
+  if (key.toLowerCase().startsWith("aws:")) throw new IamError("InvalidInput", 400, "User-defined tag keys can't start with 'aws:'");
 }
 
 /**
@@ -254,6 +266,7 @@ export class FakeIam {
       createDate: existing?.createDate ?? isoNow(),
       document,
       history: [...(existing?.history ?? []), { at: Date.now(), document }],
+      tags: existing?.tags ?? [],
     };
     this.roles.set(roleKey(name), role);
     return role.arn;
@@ -271,6 +284,20 @@ export class FakeIam {
   role(name: string): { arn: string; document: string } | undefined {
     const r = this.roles.get(roleKey(name));
     return r && { arn: r.arn, document: r.document };
+  }
+
+  /** Sets one tag on the role (as someone else's TagRole would). */
+  putRoleTag(name: string, key: string, value: string): void {
+    const r = this.roles.get(roleKey(name));
+    if (!r) throw new Error(`FakeIam: no role named ${name}`);
+    r.tags = [...r.tags.filter((t) => t.key.toLowerCase() !== key.toLowerCase()), { key, value }];
+  }
+
+  /** The role's tags as a plain object (key → value). */
+  tags(name: string): Record<string, string> {
+    const r = this.roles.get(roleKey(name));
+    if (!r) throw new Error(`FakeIam: no role named ${name}`);
+    return Object.fromEntries(r.tags.map((t) => [t.key, t.value]));
   }
 
   trustPolicy(name: string): any {
@@ -442,6 +469,29 @@ export class FakeIam {
         role.history.push({ at: Date.now(), document });
         return undefined;
       }
+      case "TagRole": {
+        const role = this.mustGetRole(required(p, "RoleName"));
+        const tags: { key: string; value: string }[] = [];
+        for (let i = 1; p.has(`Tags.member.${i}.Key`); i++) tags.push({ key: p.get(`Tags.member.${i}.Key`)!, value: p.get(`Tags.member.${i}.Value`) ?? "" });
+        if (tags.length === 0) throw new IamError("ValidationError", 400, "1 validation error detected: Value null at 'tags' failed to satisfy constraint: Member must not be null");
+        for (const t of tags) checkTag(t.key, t.value);
+        const next = role.tags.slice();
+        for (const t of tags) {
+          const i = next.findIndex((x) => x.key.toLowerCase() === t.key.toLowerCase());
+          if (i >= 0) next[i] = { key: next[i].key, value: t.value };
+          else next.push(t);
+        }
+        // IAM: at most 50 tags per role.
+        if (next.length > MAX_TAGS) throw new IamError("LimitExceeded", 409, `Cannot exceed quota for TagsPerRole: ${MAX_TAGS}`);
+        role.tags = next;
+        return undefined;
+      }
+      case "UntagRole": {
+        const role = this.mustGetRole(required(p, "RoleName"));
+        const keys = new Set(list(p, "TagKeys").map((k) => k.toLowerCase()));
+        role.tags = role.tags.filter((t) => !keys.has(t.key.toLowerCase()));
+        return undefined;
+      }
       case "DeleteRole":
         this.roles.delete(roleKey(this.mustGetRole(required(p, "RoleName")).name));
         return undefined;
@@ -510,6 +560,7 @@ export class FakeIam {
       el("CreateDate", r.createDate) +
       el("AssumeRolePolicyDocument", encodeURIComponent(r.document)) +
       el("MaxSessionDuration", 3600) +
+      (r.tags.length > 0 ? `<Tags>${r.tags.map((t) => `<member>${el("Key", t.key)}${el("Value", t.value)}</member>`).join("")}</Tags>` : "") +
       `</${tag}>`
     );
   }

@@ -154,6 +154,11 @@ export class RealHost {
         await this.call<unknown>((cb) => this.client.delete(req, cb));
     }
 
+    /** Kills the process at once (SIGKILL), as an out-of-memory kill or a lost machine would: no call in flight is answered. */
+    kill(): void {
+        this.child.kill("SIGKILL");
+    }
+
     async stop(): Promise<void> {
         this.client.close();
         // A process killed by a signal keeps exitCode null: signalCode says it is gone.

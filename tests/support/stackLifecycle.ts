@@ -47,10 +47,12 @@ export class StackLifecycle {
     /**
      * `host`: "in-process" loads the provider text here as the host does (fast); "real" spawns
      * Pulumi's own host process for each `up` and speaks gRPC to it (tests/support/realHost.ts).
+     * `program`: another program than index.ts (one that uses the component, say).
      */
     constructor(
         readonly fake: FakeIam,
         readonly host_: "in-process" | "real" = "in-process",
+        readonly program?: string,
     ) {}
 
     /** One `pulumi up` with this config. Throws the first failing step's error. */
@@ -65,7 +67,7 @@ export class StackLifecycle {
     private async upOnce(config: ConfigValues): Promise<UpResult> {
         // The program asks IAM which kf-user shards exist (aws.iam.getRoles): the local IAM answers.
         const existing = this.fake.roleNames().map((name) => ({ name, assumeRolePolicy: this.fake.role(name)!.document, tags: this.tags.get(name.toLowerCase()) ?? {} }));
-        const run = await runProgram(config, "dev", undefined, undefined, existing);
+        const run = await runProgram(config, "dev", undefined, this.program, existing);
         // Each `pulumi up` is a new host process: the provider is loaded and configured with this config.
         this.engine = undefined;
         await this.stopHost();
