@@ -582,7 +582,7 @@ async function offlineStackMode(flags: Flags, stack: string): Promise<StackRepor
     const notes = [
         "offline: judged against the trust policies `pulumi up` would write, as `npm run synth` computes them; no AWS call was made",
         ...ownedOnly.map((r) => `${r.role} * (${r.arn}) is ${OWNED_ONLY_NOTE}`),
-        placeholderNote(synthesis.placeholderAccount),
+        placeholderNote(synthesis.placeholderAccount, synthesis.accountFromConfig),
         ...unknownNotes(model),
     ];
     return { stack, region: model.region, mode: "offline", allowed: profiles.every((p) => p.status !== "denied"), profiles, warnings: [...warnings], findings, notes };

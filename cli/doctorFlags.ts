@@ -20,7 +20,8 @@ Explains whether a Kubernetes service account can assume an IAM role through IRS
 (an explicit Deny wins, else any matching Allow, else implicit deny) and the exact fix. Beside
 the verdict it lists what the trust-policy rules find in each document it reads (irsa-aud-only,
 irsa-sub-matches-every-namespace, trust-open-principal: mandatory; irsa-wildcard-under-string-equals,
-irsa-audience, trust-policy-headroom: advisory), each naming the statement and the fix.
+irsa-condition-never-matches, irsa-audience, trust-policy-headroom: advisory), each naming the
+statement and the fix.
 
 Modes:
   --role, --namespace     check system:serviceaccount:<ns>:<service account> against the role.

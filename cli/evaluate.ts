@@ -29,6 +29,8 @@ export interface RecordedOptions {
     ignoreChanges: string[];
     retainOnDelete: boolean;
     protect: boolean;
+    /** Replaced by deleting the old one first (a gap), instead of creating the new one first. */
+    deleteBeforeReplace: boolean;
     parent: string;
 }
 
@@ -52,6 +54,7 @@ interface RegisterRequest {
     getIgnorechangesList(): string[];
     getRetainondelete(): boolean | undefined;
     getProtect(): boolean | undefined;
+    getDeletebeforereplace(): boolean | undefined;
 }
 
 /**
@@ -73,6 +76,7 @@ function tapMockMonitor(): void {
             ignoreChanges: req.getIgnorechangesList(),
             retainOnDelete: req.getRetainondelete() ?? false,
             protect: req.getProtect() ?? false,
+            deleteBeforeReplace: req.getDeletebeforereplace() ?? false,
             parent: req.getParent(),
         });
         return original.call(this, req, callback);
@@ -126,17 +130,20 @@ function mocks(config: ConfigValues, stack: string, account: string, record: (r:
                     Object.assign(state, {
                         eksCluster: { name },
                         oidcIssuer: issuer,
-                        oidcProviderArn: `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/${issuer}`,
+                        oidcProviderArn: `arn:aws:iam::${account}:oidc-provider/${issuer}`,
                         kubeconfigJson: JSON.stringify({ apiVersion: "v1", kind: "Config", clusters: [{ name }] }),
                     });
                     break;
                 }
                 case ROLE_TYPE:
                     id = String(inputs.name);
-                    state.arn = `arn:aws:iam::${MOCK_ACCOUNT}:role/${inputs.name}`;
+                    state.arn = `arn:aws:iam::${account}:role/${inputs.name}`;
+                    break;
+                case "aws:iam/policy:Policy":
+                    state.arn = `arn:aws:iam::${account}:policy/${inputs.name}`;
                     break;
                 case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
-                    state.arn = `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/${issuerHostPath(String(inputs.url))}`;
+                    state.arn = `arn:aws:iam::${account}:oidc-provider/${issuerHostPath(String(inputs.url))}`;
                     break;
                 // @pulumi/tls computes keys and certificates at `up`: placeholders that say so.
                 case "tls:index/privateKey:PrivateKey":
@@ -151,7 +158,7 @@ function mocks(config: ConfigValues, stack: string, account: string, record: (r:
                     state.certPem = `-----BEGIN CERTIFICATE-----\n(${args.name}: issued by @pulumi/tls at up)\n-----END CERTIFICATE-----\n`;
                     break;
                 case "aws:eks/podIdentityAssociation:PodIdentityAssociation":
-                    state.associationArn = `arn:aws:eks:${region}:${MOCK_ACCOUNT}:podidentityassociation/${inputs.clusterName}/a-${args.name}`;
+                    state.associationArn = `arn:aws:eks:${region}:${account}:podidentityassociation/${inputs.clusterName}/a-${args.name}`;
                     break;
             }
             const options = registeredOptions.get(`${args.type}::${args.name}`)!;
@@ -260,6 +267,10 @@ export interface ProfileModel {
 export interface StackModel {
     stack: string;
     region: string;
+    /** The account of the ARNs of what the stack creates: the config's (configuredAccount), else MOCK_ACCOUNT. */
+    account: string;
+    /** Whether `account` is the config's. */
+    accountFromConfig: boolean;
     config: StackConfig;
     profiles: ProfileModel[];
     run: ProgramRun;
@@ -307,12 +318,16 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackMode
     const { values, unknown } = applyOverrides(readProjectDefaults(projectDir), stackFile, overrides);
     const config = parseConfig(values, (key) => (key in overrides ? "--config" : "stack"), stackFile);
     // synth and the doctor: the deployer's account as far as the config tells it, else the placeholder.
-    const run = await runProgram(values, options.stack, configuredAccount(values) ?? stackRoleAccount(config) ?? MOCK_ACCOUNT);
+    const fromConfig = configuredAccount(values) ?? stackRoleAccount(config);
+    const account = fromConfig ?? MOCK_ACCOUNT;
+    const run = await runProgram(values, options.stack, account);
     assertUnknownUnused(run, unknown);
     const roleArns = (run.outputs.profileRoleArns ?? {}) as Record<string, string>;
     return {
         stack: options.stack,
         region: config.region,
+        account,
+        accountFromConfig: fromConfig !== undefined,
         config,
         profiles: config.profiles.map((p) => ({ name: p.name, owner: p.owner, roleArn: roleArns[p.name] ?? "", serviceAccounts: p.serviceAccounts })),
         run,

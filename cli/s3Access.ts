@@ -2,6 +2,7 @@
 // profile's pods read, write and list there, judged from the permission policies `up` would attach
 // to the profile's role (synth's model) and the session a pod of that namespace gets. No AWS call.
 
+import { clusterArnOfRole, CLUSTER_ARN_PRINCIPAL_TAG } from "../components/podIdentityTrust";
 import { evaluatePermissions, type PermissionVerdict } from "../providers/permissionEvaluation";
 import { bucketNameProblem } from "../components/names";
 import { parseRoleRef, sameRole } from "../providers/subjects";
@@ -69,9 +70,14 @@ export function s3Access(model: StackModel, synthesis: Synthesis, namespace: str
     // A Pod Identity session carries the pod's namespace and service account as tags; an IRSA session none.
     const context: Record<string, string> =
         synthesis.identityMode === "podIdentity"
-            ? { "aws:PrincipalTag/kubernetes-namespace": namespace, "aws:PrincipalTag/kubernetes-service-account": serviceAccount, "aws:PrincipalTag/eks-cluster-name": synthesis.clusterName }
+            ? {
+                  "aws:PrincipalTag/kubernetes-namespace": namespace,
+                  "aws:PrincipalTag/kubernetes-service-account": serviceAccount,
+                  "aws:PrincipalTag/eks-cluster-name": synthesis.clusterName,
+                  [CLUSTER_ARN_PRINCIPAL_TAG]: clusterArnOfRole(role.arn, synthesis.region, synthesis.clusterName),
+              }
             : {};
-    const policies = role.permissionPolicies;
+    const policies = [...role.permissionPolicies, ...role.managedPolicies];
     const check = (access: S3Check["access"], action: string, resource: string, extra: Record<string, string> = {}, listPrefix?: string): S3Check => {
         const verdict = evaluatePermissions(policies, { action, resource, context: { ...context, ...extra } });
         return {

@@ -34,6 +34,8 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import type { ConfigValues, RecordedResource, StackModel } from "./evaluate";
 import { targetTrustStatement } from "../components/chaining";
+import { clusterArnOfRole } from "../components/podIdentityTrust";
+import { permissionTable, sizesOf, type PermissionSizes } from "./permissionSizes";
 import { apiServerFlags } from "../components/issuerDocuments";
 import { findingLines, hasMandatory, roleFindings, type RoleFinding } from "./findings";
 import { isMandatory } from "../providers/trustRules";
@@ -69,6 +71,7 @@ export const EXIT_INVALID = 2;
 export const POD_IDENTITY_TYPE = "aws:eks/podIdentityAssociation:PodIdentityAssociation";
 const ROLE_POLICY_TYPE = "aws:iam/rolePolicy:RolePolicy";
 const ROLE_POLICY_ATTACHMENT_TYPE = "aws:iam/rolePolicyAttachment:RolePolicyAttachment";
+const MANAGED_POLICY_TYPE = "aws:iam/policy:Policy";
 
 export { TRUST_DIR, PERMISSION_DIR, KUBERNETES_FILE, AFTER_KUBEFLOW_FILE, POD_IDENTITY_FILE, SUMMARY_FILE, writeFiles, removePreviousOutput };
 export type { KubernetesObject };
@@ -86,7 +89,8 @@ export const DELETED_NOTE = "deleted: Kubeflow deletes the namespace and everyth
 
 export const OWNED_STATEMENT_NOTE = "statement owned by this stack (the role's other statements are kept as they are)";
 
-export function placeholderNote(account: string): string {
+export function placeholderNote(account: string, fromConfig = false): string {
+    if (fromConfig) return `ARNs of resources this stack creates carry account ${account}, the account the config names (kubeflow-irsa:existingCluster.oidcProviderArn, or an awsIamRole ARN with the name of a stack role)`;
     return `ARNs of resources this stack creates carry the placeholder account ${account}; ` + "`pulumi up` uses the deploying account's ID (ARNs taken from the stack's config are as configured)";
 }
 
@@ -182,6 +186,8 @@ export interface RoleTrust {
     managedPolicyArns: string[];
     /** The inline policies (aws.iam.RolePolicy) as sent to IAM, by name. */
     permissionPolicies: PermissionPolicy[];
+    /** The customer managed policies the stack creates for the role (chained profiles' pages). */
+    managedPolicies: PermissionPolicy[];
 }
 
 export interface PermissionPolicy {
@@ -207,6 +213,8 @@ export interface Synthesis {
     profiles: { name: string; roleArn: string }[];
     /** The account of the ARNs the mock runtime made up. */
     placeholderAccount: string;
+    /** Whether that account is the config's (existingCluster.oidcProviderArn), not the placeholder. */
+    accountFromConfig: boolean;
     stack: string;
     region: string;
     clusterName: string;
@@ -274,7 +282,8 @@ function permissionDocument(policy: RecordedResource): PolicyDocument {
  * messages `pulumi preview` or `up` would give when the TrustSubjects provider would refuse.
  */
 export function synthesize(model: StackModel): Synthesis {
-    const { MOCK_ACCOUNT, PROJECT, ROLE_TYPE, TRUST_SUBJECTS_TYPE, checkInputs, quotaProblem } = program();
+    const { PROJECT, ROLE_TYPE, TRUST_SUBJECTS_TYPE, checkInputs, quotaProblem } = program();
+    const account = model.account;
     const resources = model.run.resources;
     const outputs = model.run.outputs;
     const identityMode = model.config.identityMode;
@@ -284,8 +293,8 @@ export function synthesize(model: StackModel): Synthesis {
     if (problems.length > 0) throw new SynthError(problems.join("\n"));
 
     // One entry per real role, by the project's one rule of role identity (account and
-    // case-folded name); the stack's own roles are in the placeholder account.
-    const keyOf = (ref: string) => roleKey(ref, MOCK_ACCOUNT);
+    // case-folded name); the stack's own roles are in the stack's account (or the placeholder).
+    const keyOf = (ref: string) => roleKey(ref, account);
     const roleResources = new Map(ofType(resources, ROLE_TYPE).map((r) => [keyOf(str(r.inputs.name)), r]));
     const trustsByRole = new Map<string, RecordedResource[]>();
     for (const trust of trusts) {
@@ -309,11 +318,9 @@ export function synthesize(model: StackModel): Synthesis {
             .filter((p) => keyOf(str(p.inputs.role)) === key)
             .map((p) => ({ name: str(p.inputs.name), document: permissionDocument(p) }))
             .sort((a, b) => byName(a.name, b.name));
-        return {
-            inlinePolicies: inline.map((p) => p.name),
-            managedPolicyArns: ofType(resources, ROLE_POLICY_ATTACHMENT_TYPE).filter((p) => keyOf(str(p.inputs.role)) === key).map((p) => str(p.inputs.policyArn)).sort(),
-            permissionPolicies: inline,
-        };
+        const managedPolicyArns = ofType(resources, ROLE_POLICY_ATTACHMENT_TYPE).filter((p) => keyOf(str(p.inputs.role)) === key).map((p) => str(p.inputs.policyArn)).sort();
+        const own = ofType(resources, MANAGED_POLICY_TYPE).filter((p) => managedPolicyArns.includes(str(p.state.arn)));
+        return { inlinePolicies: inline.map((p) => p.name), managedPolicyArns, permissionPolicies: inline, managedPolicies: own.map((p) => ({ name: str(p.inputs.name), document: permissionDocument(p) })) };
     };
 
     const roles: RoleTrust[] = [];
@@ -344,7 +351,7 @@ export function synthesize(model: StackModel): Synthesis {
         const chars = policySize(document);
         roles.push({
             role,
-            arn: str(resource.state.arn) || `arn:aws:iam::${MOCK_ACCOUNT}:role/${role}`,
+            arn: str(resource.state.arn) || `arn:aws:iam::${account}:role/${role}`,
             managed: true,
             scope: "policy",
             binding: identityMode === "podIdentity" ? "podIdentity" : "irsa",
@@ -385,7 +392,8 @@ export function synthesize(model: StackModel): Synthesis {
     return {
         project: PROJECT,
         profiles: model.profiles.map((p) => ({ name: p.name, roleArn: p.roleArn })),
-        placeholderAccount: MOCK_ACCOUNT,
+        placeholderAccount: account,
+        accountFromConfig: model.accountFromConfig,
         stack: model.stack,
         region: model.region,
         clusterName: str(outputs.clusterName) || model.config.clusterName,
@@ -417,8 +425,10 @@ export interface SummaryRole {
     headroom: number;
     inlinePolicies: string[];
     managedPolicyArns: string[];
-    /** Each inline policy's file (in inlinePolicies' order). */
+    /** Each inline policy's file (in inlinePolicies' order), then each managed policy the stack creates. */
     permissionPolicies: { name: string; file: string }[];
+    /** Against IAM's quotas on permission policies (cli/permissionSizes.ts). */
+    permissions: PermissionSizes;
 }
 
 export interface ObjectRef {
@@ -513,7 +523,7 @@ export function summaryOf(synthesis: Synthesis, context: SynthContext = { phase:
         identityMode: synthesis.identityMode,
         ...(synthesis.oidcProviderArn ? { oidcProviderArn: synthesis.oidcProviderArn } : {}),
         placeholderAccount: synthesis.placeholderAccount,
-        note: placeholderNote(synthesis.placeholderAccount),
+        note: placeholderNote(synthesis.placeholderAccount, synthesis.accountFromConfig),
         phase: context.phase,
         profiles: synthesis.profiles.map((p) => ({ name: p.name, namespace: p.name, roleArn: p.roleArn })),
         roles: synthesis.roles.map((r) => ({
@@ -530,7 +540,8 @@ export function summaryOf(synthesis: Synthesis, context: SynthContext = { phase:
             headroom: r.headroom,
             inlinePolicies: r.inlinePolicies,
             managedPolicyArns: r.managedPolicyArns,
-            permissionPolicies: r.permissionPolicies.map((p) => ({ name: p.name, file: permissionFile(r, p.name) })),
+            permissionPolicies: [...r.permissionPolicies, ...r.managedPolicies].map((p) => ({ name: p.name, file: permissionFile(r, p.name) })),
+            permissions: sizesOf(r),
         })),
         kubernetes: { file: KUBERNETES_FILE, objects: synthesis.kubernetes.map(refOf) },
         ...(context.afterKubeflow
@@ -576,7 +587,7 @@ export function targetTrustFiles(synthesis: Synthesis): Map<string, PolicyDocume
     for (const [target, associations] of [...byTarget].sort(([a], [b]) => byName(a, b))) {
         const ref = parseRoleRef(target);
         const statements = associations.map((a, i) => ({
-            ...targetTrustStatement(a.roleArn, `<externalId of ${a.namespace}/${a.serviceAccount}: pulumi stack output podIdentityExternalIds>`, a.namespace, a.serviceAccount),
+            ...targetTrustStatement(a.roleArn, `<externalId of ${a.namespace}/${a.serviceAccount}: pulumi stack output podIdentityExternalIds>`, clusterArnOfRole(a.roleArn, synthesis.region, a.clusterName), a.namespace, a.serviceAccount),
             Sid: `EksPodIdentity${i}`,
         }));
         files.set(`${TARGET_TRUST_DIR}/${ref?.accountId ?? "unknown"}-${ref?.name ?? "role"}.json`, { Version: "2012-10-17", Statement: statements });
@@ -589,10 +600,10 @@ export function renderFiles(synthesis: Synthesis, context: SynthContext = { phas
     const files = new Map<string, string>();
     for (const role of synthesis.roles) {
         files.set(trustFile(role), prettyPolicy(role.document));
-        for (const policy of role.permissionPolicies) files.set(permissionFile(role, policy.name), prettyPolicy(policy.document));
+        for (const policy of [...role.permissionPolicies, ...role.managedPolicies]) files.set(permissionFile(role, policy.name), prettyPolicy(policy.document));
     }
     const source = `Generated offline by \`npm run synth -- --stack ${synthesis.stack}\` (${synthesis.project}) from the program's registered resources.`;
-    const placeholders = `${placeholderNote(synthesis.placeholderAccount)}.`;
+    const placeholders = `${placeholderNote(synthesis.placeholderAccount, synthesis.accountFromConfig)}.`;
     files.set(
         KUBERNETES_FILE,
         kubernetesYaml([`Kubernetes objects stack "${synthesis.stack}" applies with \`pulumi up\`.`, source, placeholders], synthesis.kubernetes),
@@ -725,6 +736,7 @@ export function summaryTable(synthesis: Synthesis): string {
         if (synthesis.identityMode === "podIdentity") {
             lines.push("Pod Identity: trust policies are fixed (pods.eks.amazonaws.com); SUBJECTS counts the service accounts associated with each role.");
         }
+        lines.push(...permissionTable(synthesis.roles.filter((r) => r.managed)));
     }
     const targets = [...targetTrustFiles(synthesis).keys()];
     if (targets.length > 0) {
@@ -732,7 +744,7 @@ export function summaryTable(synthesis: Synthesis): string {
     }
     const unmanaged = [...new Set(synthesis.podIdentityAssociations.filter((a) => !a.roleManaged).map((a) => roleNameOf(a.roleArn)))];
     if (unmanaged.length > 0) {
-        lines.push(`Associated but not managed by this stack (their trust policies must allow pods.eks.amazonaws.com): ${unmanaged.join(", ")}`);
+        lines.push(`Associated but not managed by this stack (their trust policies must allow pods.eks.amazonaws.com, pinned with aws:RequestTag/eks-cluster-arn): ${unmanaged.join(", ")}`);
     }
     return lines.join("\n");
 }
@@ -854,7 +866,7 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
 
         const out = io.stdout;
         out.write(`${synthesis.project} stack "${stack}": region ${synthesis.region}, cluster ${synthesis.clusterName}, identityMode ${synthesis.identityMode}\n`);
-        out.write(`${placeholderNote(synthesis.placeholderAccount)}.\n${synthesis.unknownConfig.map((note) => `Note: ${note}.\n`).join("")}\n`);
+        out.write(`${placeholderNote(synthesis.placeholderAccount, synthesis.accountFromConfig)}.\n${synthesis.unknownConfig.map((note) => `Note: ${note}.\n`).join("")}\n`);
         out.write(`${summaryTable(synthesis)}\n\n`);
         const objects = objectCounts(synthesis.kubernetes);
         out.write(`${phaseLines(context, objects).join("\n")}\n`);
@@ -864,7 +876,7 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
             out.write(`${apiServerFlags(synthesis.hostedIssuerUrl).map((f) => `  ${f}`).join("\n")}\n`);
         }
         out.write("\n");
-        const permissions = synthesis.roles.reduce((n, r) => n + r.permissionPolicies.length, 0);
+        const permissions = synthesis.roles.reduce((n, r) => n + r.permissionPolicies.length + r.managedPolicies.length, 0);
         const written = [
             `${synthesis.roles.length} trust ${synthesis.roles.length === 1 ? "policy" : "policies"} in ${TRUST_DIR}/`,
             `${permissions} permission ${permissions === 1 ? "policy" : "policies"} in ${PERMISSION_DIR}/`,

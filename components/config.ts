@@ -22,7 +22,9 @@ import {
 import {
     ADMIN_ROLE_MODES,
     ALB_CONTROLLERS,
+    CONTAINER_INSIGHTS_FLUENT_BIT,
     controlPlaneComponents,
+    DEFAULT_LOG_SHIPPER_SERVICE_ACCOUNTS,
     defaultAdminServiceAccounts,
     type AdminRoleMode,
     type AlbController,
@@ -92,6 +94,8 @@ export interface StackConfig {
     adminRoleMode: AdminRoleMode;
     /** `namespace:name` references trusted by kf-admin. @default see defaultAdminServiceAccounts */
     adminServiceAccounts: string[];
+    /** The log shipper's service accounts (cloudwatch-logs). @default DEFAULT_LOG_SHIPPER_SERVICE_ACCOUNTS */
+    logShipperServiceAccounts: string[];
     userPolicyArns: string[];
     profiles: ProfileConfig[];
     trustPolicyMaxChars: number;
@@ -119,6 +123,7 @@ export const DEFAULTS = {
     enableFsx: false,
     albController: "v2" as AlbController,
     adminRoleMode: "shared" as AdminRoleMode,
+    logShipperServiceAccounts: [...DEFAULT_LOG_SHIPPER_SERVICE_ACCOUNTS],
     userPolicyArns: [] as string[],
     profiles: [] as ProfileConfig[],
     trustPolicyMaxChars: DEFAULT_MAX_POLICY_CHARS,
@@ -188,6 +193,7 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
     const albController = reader.oneOf("albController", ALB_CONTROLLERS, DEFAULTS.albController);
     const adminRoleMode = reader.oneOf("adminRoleMode", ADMIN_ROLE_MODES, DEFAULTS.adminRoleMode);
     const identityMode = reader.oneOf("identityMode", IDENTITY_MODES, DEFAULTS.identityMode);
+    const logShipperServiceAccounts = readAdminServiceAccounts(reader, DEFAULTS.logShipperServiceAccounts, "logShipperServiceAccounts", CONTAINER_INSIGHTS_FLUENT_BIT);
     const config: StackConfig = {
         region,
         clusterName,
@@ -197,7 +203,8 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
         enableFsx,
         albController,
         adminRoleMode,
-        adminServiceAccounts: readAdminServiceAccounts(reader, defaultAdminServiceAccounts({ albController, enableFsx, adminRoleMode })),
+        adminServiceAccounts: readAdminServiceAccounts(reader, defaultAdminServiceAccounts({ albController, enableFsx, adminRoleMode, logShipperServiceAccounts })),
+        logShipperServiceAccounts,
         userPolicyArns: reader.list("userPolicyArns", DEFAULTS.userPolicyArns),
         profiles: readProfiles(reader, region),
         trustPolicyMaxChars: reader.integer(

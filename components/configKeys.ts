@@ -16,6 +16,7 @@ export const CONFIG_KEYS = [
     "albController",
     "adminRoleMode",
     "adminServiceAccounts",
+    "logShipperServiceAccounts",
     "userPolicyArns",
     "profiles",
     "trustPolicyMaxChars",

@@ -366,15 +366,17 @@ export function duplicates(reader: Reader, name: string, values: string[], norma
     });
 }
 
-export function readAdminServiceAccounts(reader: Reader, fallback: string[]): string[] {
-    const refs = reader.list("adminServiceAccounts", fallback);
-    duplicates(reader, "adminServiceAccounts", refs);
+/** A list of `namespace:name` references (adminServiceAccounts; logShipperServiceAccounts, which may not be empty). */
+export function readAdminServiceAccounts(reader: Reader, fallback: string[], name = "adminServiceAccounts", example = "kubeflow:kf-admin"): string[] {
+    const refs = reader.list(name, fallback);
+    if (name !== "adminServiceAccounts" && refs.length === 0) reader.problem(name, `is empty; list at least one service account, e.g. ["${example}"]`);
+    duplicates(reader, name, refs);
     refs.forEach((ref, index) => {
         const parsed = parseServiceAccountRef(ref);
         const problem = !parsed
             ? `${show(ref)} is not "namespace:name"`
             : namespaceProblem(parsed.namespace) ?? serviceAccountProblem(parsed.serviceAccount);
-        if (problem) reader.problem(`adminServiceAccounts[${index}]`, `${problem}; write each as "namespace:service-account", e.g. "kubeflow:kf-admin"`);
+        if (problem) reader.problem(`${name}[${index}]`, `${problem}; write each as "namespace:service-account", e.g. "${example}"`);
     });
     return refs;
 }

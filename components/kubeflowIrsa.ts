@@ -21,6 +21,8 @@ import {
 import { KubeflowProfiles } from "./profiles";
 import { currentOwner } from "../providers/trustSubjects";
 import { KubeflowRoles } from "./roles";
+import type { ChainTarget } from "./chaining";
+import { permissionPlanProblems } from "./permissionPlan";
 import { componentRoleProblems, needsAccount, pinnedShardProblems, unknownAccountProblems } from "./stackRoles";
 
 /**
@@ -40,7 +42,16 @@ export function planStack(config: StackConfig, account?: string, drainingShards:
         const capacity = capacityProblems(config, plan, account);
         if (capacity.length > 0) throw new ConfigError(capacity);
     }
+    // IAM's quotas on permission policies (inline total, managed size and count), per role.
+    const permissions = config.enablePodIamPolicy ? permissionPlanProblems({ ...config, names: plan.names, chainTargets: chainTargets(config, account) }) : [];
+    if (permissions.length > 0) throw new ConfigError(permissions);
     return plan;
+}
+
+/** The profiles kf-user chains to a role of another account (podIdentity), for its policies. */
+function chainTargets(config: StackConfig, account?: string): ChainTarget[] {
+    const targets = podIdentityTargets(config, account);
+    return config.profiles.filter((p) => targets.has(p.name)).map((p) => ({ namespace: p.name, serviceAccounts: p.serviceAccounts, targetRoleArn: targets.get(p.name)! }));
 }
 
 /** Pod Identity bindings do not grow any trust policy: one kf-user role serves every profile. */
@@ -189,6 +200,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                     names: plan.names,
                     identityMode: config.identityMode,
                     oidcProviderArn: cluster.oidcProviderArn,
+                    ...(cluster.clusterArn ? { clusterArn: cluster.clusterArn } : {}),
                     anchors: ANCHOR_SUBJECTS,
                     region: config.region,
                     clusterName: config.clusterName,
@@ -197,9 +209,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                     adminRoleMode: config.adminRoleMode,
                     userPolicyArns: config.userPolicyArns,
                     ...(config.profileBucket ? { profileBucket: config.profileBucket } : {}),
-                    chainTargets: config.profiles
-                        .filter((p) => targets.has(p.name))
-                        .map((p) => ({ namespace: p.name, serviceAccounts: p.serviceAccounts, targetRoleArn: targets.get(p.name)! })),
+                    chainTargets: chainTargets(config, config.accountId),
                 },
                 { parent: this },
             );
@@ -217,6 +227,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                 managedRoleArns,
                 oidcProviderArn: cluster.oidcProviderArn,
                 clusterName: cluster.clusterName,
+                ...(cluster.clusterArn ? { clusterArn: cluster.clusterArn } : {}),
                 owner: currentOwner(`${config.region}/${config.clusterName}`),
                 maxPolicyChars: config.trustPolicyMaxChars,
                 adminServiceAccounts: config.adminServiceAccounts,

@@ -233,7 +233,7 @@ describe("program (index.ts under mocks)", function () {
         assert.equal(ofType(run, "kubernetes:kubeflow.org/v1beta1:Profile").length, 4);
     });
 
-    it("GIVEN identityMode podIdentity THEN roles trust pods.eks.amazonaws.com and every default-editor and admin service account is associated", async () => {
+    it("GIVEN identityMode podIdentity THEN roles trust pods.eks.amazonaws.com of this cluster only and every default-editor and admin service account is associated", async () => {
         const run = await runProgram(devConfig({ "kubeflow-irsa:identityMode": "podIdentity", "kubeflow-irsa:adminServiceAccounts": ["kubeflow:kf-admin", "kubeflow:fluentd"] }));
         // No trust-policy growth: each managed role's TrustSubjects owns only the Pod Identity statement.
         for (const trust of ofType(run, TRUST_SUBJECTS_TYPE)) assert.deepEqual([trust.inputs.subjects, trust.inputs.anchors], [[], []], trust.name);
@@ -241,10 +241,12 @@ describe("program (index.ts under mocks)", function () {
         const [addon] = ofType(run, "aws:eks/addon:Addon");
         assert.equal(addon.inputs.addonName, "eks-pod-identity-agent");
         const user = named(run, "kf-user-us-west-2-kf-dev");
+        // Pinned to the cluster (issue 19.5): an association of another cluster of the account gets no session.
         assert.deepEqual(JSON.parse(String(user.inputs.assumeRolePolicy)).Statement[0], {
             Effect: "Allow",
             Principal: { Service: "pods.eks.amazonaws.com" },
             Action: ["sts:AssumeRole", "sts:TagSession"],
+            Condition: { StringEquals: { "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:us-west-2:123456789012:cluster/kf-dev" } },
         });
         const associations = ofType(run, "aws:eks/podIdentityAssociation:PodIdentityAssociation").map((a) => `${a.inputs.namespace}/${a.inputs.serviceAccount} → ${String(a.inputs.roleArn).split("/").pop()}`);
         assert.deepEqual(associations.sort(), [
