@@ -55,8 +55,9 @@ export function targetRolesPolicy(targets: readonly ChainTarget[], clusterArn: s
  * Chained profiles at scale. The exact policy costs some 300 characters a profile, and a role's
  * inline policies may total 10,240: about 30 profiles. Beyond, kf-user's side is written in pages
  * (customer managed policies, 6,144 characters each) that name no target role, only who may
- * chain: sessions of this cluster whose namespace is a chained profile's, to roles of any
- * account — about 13 characters a profile, so 1,000 profiles take 4 pages. Those sessions are
+ * chain: sessions of this cluster whose namespace and service account are a chained profile's, to
+ * roles of any account but the cluster's own — about 13 characters a profile, so 1,000 profiles
+ * take 4 pages. Those sessions are
  * EKS's own: a chained association hands the pod the target's credentials, never kf-user's, and
  * every other team's pods (which do hold kf-user sessions) are in no page. The pairing of each
  * association with its target role is the target's trust statement (external id, namespace,
@@ -71,8 +72,17 @@ function pageOf(namespace: string, pages: number): number {
     return parseInt(createHash("sha256").update(namespace).digest("hex").slice(0, 8), 16) % pages;
 }
 
-/** One page: sessions of these namespaces on this cluster may assume and tag roles of other accounts. */
-export function chainPageDocument(namespaces: readonly string[], clusterArn: string, partition: string): PolicyDocument {
+/**
+ * One page: sessions of these profiles' namespaces and service accounts on this cluster may assume
+ * and tag roles of other accounts — never one of the cluster's own account (chained targets are in
+ * other accounts by definition; `NotResource`, so a thousand target accounts cost nothing). Narrower
+ * than that (each namespace to its own role) costs a statement a profile; the pairing is the
+ * target's trust statement (targetTrustStatement). The cluster's account is read off its ARN, so
+ * a placeholder ARN of the same length sizes the page exactly.
+ */
+export function chainPageDocument(targets: readonly ChainTarget[], clusterArn: string, partition: string): PolicyDocument {
+    const sorted = (values: Iterable<string>) => [...new Set(values)].sort();
+    const clusterAccount = clusterArn.split(":")[4];
     return {
         Version: POLICY_VERSION,
         Statement: [
@@ -80,8 +90,14 @@ export function chainPageDocument(namespaces: readonly string[], clusterArn: str
                 Sid: "ChainedProfilesOfThisCluster",
                 Effect: "Allow",
                 Action: ["sts:AssumeRole", "sts:TagSession"],
-                Resource: `arn:${partition}:iam::*:role/*`,
-                Condition: { StringEquals: { [CLUSTER_ARN_PRINCIPAL_TAG]: clusterArn, [NAMESPACE_TAG]: [...namespaces].sort() } },
+                NotResource: `arn:${partition}:iam::${clusterAccount}:*`,
+                Condition: {
+                    StringEquals: {
+                        [CLUSTER_ARN_PRINCIPAL_TAG]: clusterArn,
+                        [NAMESPACE_TAG]: sorted(targets.map((t) => t.namespace)),
+                        [SERVICE_ACCOUNT_TAG]: sorted(targets.flatMap((t) => t.serviceAccounts)),
+                    },
+                },
             },
         ],
     };
@@ -112,7 +128,8 @@ export function chainLayout(targets: readonly ChainTarget[], clusterArn: string,
     const namespaces = [...new Set(targets.map((t) => t.namespace))].sort();
     let count = 1;
     const split = (n: number) => Array.from({ length: n }, (_, k) => namespaces.filter((ns) => pageOf(ns, n) === k));
-    while (count < MAX_PAGES && split(count).some((page) => policySize(chainPageDocument(page, clusterArn, partition)) > MANAGED_POLICY_MAX_CHARS)) count *= 2;
+    const targetsOf = (page: readonly string[]) => targets.filter((t) => page.includes(t.namespace));
+    while (count < MAX_PAGES && split(count).some((page) => policySize(chainPageDocument(targetsOf(page), clusterArn, partition)) > MANAGED_POLICY_MAX_CHARS)) count *= 2;
     const step = (k: number) => (k === 0 ? 1 : 2 ** (Math.floor(Math.log2(k)) + 1));
     const pages = split(count)
         .map((page, index) => ({ index, namespaces: page, after: [] as number[] }))

@@ -33,7 +33,9 @@ export const ISSUER_WRITE_ACTIONS = ["s3:PutObject", "s3:DeleteObject", "s3:Dele
  */
 export function deployerUserIdPattern(userId: string): string {
     const colon = userId.indexOf(":");
-    return colon < 0 ? userId : `${userId.slice(0, colon)}:*`;
+    // A federated user (GetFederationToken) is `<account>:<name>`: `<account>:*` would be every federated user of the account.
+    if (colon < 0 || /^[0-9]{12}:/.test(userId)) return userId;
+    return `${userId.slice(0, colon)}:*`;
 }
 
 /** The issuer bucket's policy: the two documents public, object writes and deletes for the deployer only. */
@@ -64,7 +66,9 @@ export class SelfHostedIssuer extends pulumi.ComponentResource {
         super("kubeflow-irsa:cluster:SelfHostedIssuer", name, {}, opts);
         const bucketName = args.selfManaged.issuerBucket;
         const child = { parent: this };
-        this.bucket = new aws.s3.Bucket(`${name}-bucket`, { bucket: bucketName, tags: { "managed-by": "kubeflow-irsa" } }, child);
+        // forceDestroy: the bucket holds only the stack's two documents, and versioning keeps their
+        // old versions (also of documents written before versioning was on), which a plain delete leaves.
+        this.bucket = new aws.s3.Bucket(`${name}-bucket`, { bucket: bucketName, forceDestroy: true, tags: { "managed-by": "kubeflow-irsa" } }, child);
         new aws.s3.BucketServerSideEncryptionConfiguration(
             `${name}-encryption`,
             { bucket: this.bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" }, bucketKeyEnabled: true }] },

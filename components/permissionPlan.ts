@@ -88,7 +88,7 @@ export function permissionPlan(args: PermissionArgs): RolePlan[] {
             if (layout.kind === "exact") inline.push({ name: TARGET_ROLES_POLICY, render: (clusterArn) => targetRolesPolicy(targets, clusterArn) });
             else {
                 for (const page of layout.pages) {
-                    pages.push({ name: `${role}-${CHAIN_PAGE}-${page.index}`, index: page.index, after: page.after, render: (clusterArn) => chainPageDocument(page.namespaces, clusterArn, partition) });
+                    pages.push({ name: `${role}-${CHAIN_PAGE}-${page.index}`, index: page.index, after: page.after, render: (clusterArn) => chainPageDocument(targets.filter((t) => page.namespaces.includes(t.namespace)), clusterArn, partition) });
                 }
             }
         }

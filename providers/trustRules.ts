@@ -264,7 +264,24 @@ function limits(entry: ConditionEntry, keyCounts: (lowerKey: string) => boolean)
     if (!keyCounts(entry.key.toLowerCase()) || op.ifExists || op.set === "ForAllValues" || values.length === 0) return false;
     const positive = (op.string !== undefined && !op.string.negated) || /^Arn(Equals|Like)$/.test(op.base);
     const like = op.string?.like === true || op.base === "ArnLike";
-    return positive && !(like && values.some((v) => /[*?]/.test(v)));
+    // A policy variable matches the caller itself (`aws:PrincipalAccount` = "${aws:PrincipalAccount}").
+    if (!positive || values.some((v) => v.includes("${"))) return false;
+    return !like || values.every((v) => scopedPattern(entry.key.toLowerCase(), v));
+}
+
+/**
+ * Whether a Like pattern still names whose it is: an ARN pattern with a literal account
+ * (`arn:aws:iam::111122223333:role/ci-*`), an organization path under a literal organization
+ * (`o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*`). Any other wildcard may match anyone.
+ */
+function scopedPattern(lowerKey: string, value: string): boolean {
+    if (!/[*?]/.test(value)) return true;
+    if (lowerKey === "aws:principalarn" || lowerKey === "aws:sourcearn") {
+        const parts = value.split(":");
+        return parts.length >= 6 && /^[0-9]{12}$/.test(parts[4]);
+    }
+    if (lowerKey === "aws:principalorgpaths" || lowerKey === "aws:sourceorgpaths") return /^o-[a-z0-9]{10,32}\//.test(value);
+    return false;
 }
 
 function checkOpenPrincipal(at: Located, report: Report): void {

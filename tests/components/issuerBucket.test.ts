@@ -131,6 +131,17 @@ describe("self-managed issuer bucket", function () {
         assert.equal(await verdict(policy, "AROAOTHERROLE0000000:ci-run-41", "s3:PutObject", keys), "ExplicitlyDenied", "another role, same session name");
     });
 
+    it("GIVEN a deployer that is a federated user (GetFederationToken: <account>:<name>) THEN that user may write, and no other federated user of the account", async () => {
+        const policy = JSON.parse(issuerBucketPolicy(bucketArn, `${ACCOUNT}:deployer`)) as PolicyDocument;
+        const keys = `${bucketArn}/keys.json`;
+        assert.equal(await verdict(policy, `${ACCOUNT}:deployer`, "s3:PutObject", keys), "Allowed");
+        assert.equal(await verdict(policy, `${ACCOUNT}:mallory`, "s3:PutObject", keys), "ExplicitlyDenied");
+    });
+
+    it("THEN the bucket may be destroyed with the old versions its documents leave (forceDestroy: the stack's own two documents only)", () => {
+        assert.equal(ofType(run, "aws:s3/bucket:Bucket")[0].inputs.forceDestroy, true);
+    });
+
     it("THEN the webhook keeps one replica through drains (a PodDisruptionBudget) and prefers its two replicas on different nodes and zones", () => {
         const deployment = named(run, "cluster-webhook-deployment");
         const spec = deployment.inputs.spec as { replicas: number; template: { metadata: { labels: Record<string, string> }; spec: { affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: { podAffinityTerm: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } } }[] } } } } };

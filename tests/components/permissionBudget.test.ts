@@ -7,7 +7,7 @@ import { strict as assert } from "assert";
 import fc from "fast-check";
 import { main as synthMain } from "../../cli/synth";
 import { runProgram, type ConfigValues, type ProgramRun } from "../../cli/evaluate";
-import { chainLayout, type ChainTarget } from "../../components/chaining";
+import { chainLayout, chainPageDocument, type ChainTarget } from "../../components/chaining";
 import { permissionProblems } from "../../components/permissionBudget";
 import { evaluatePermissions } from "../../providers/permissionEvaluation";
 import { parsePolicyDocument, statementsOf, type PolicyDocument } from "../../providers/trustPolicy";
@@ -173,6 +173,28 @@ describe("permission-policy quotas: chained profiles from a handful to 1,000", f
         assert.equal(user.permissions.inlineLimit, 10_240);
         assert.ok(summary.roles.every((r) => r.permissions.inlineChars <= r.permissions.inlineLimit));
         fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    describe("what the pages grant beyond the exact pairing (review of issue 19)", () => {
+        const targets: ChainTarget[] = Array.from({ length: 60 }, (_, i) => ({ namespace: partner(i), serviceAccounts: ["default-editor"], targetRoleArn: partnerRole(i) }));
+        const layout = chainLayout(targets, CLUSTER_ARN, "aws", 0);
+        const pages = layout.kind === "pages" ? layout.pages.map((p) => ({ name: `page-${p.index}`, document: chainPageDocument(targets.filter((t) => p.namespaces.includes(t.namespace)), CLUSTER_ARN, "aws") })) : [];
+        const session = (serviceAccount: string) => ({ "aws:PrincipalTag/kubernetes-namespace": partner(7), "aws:PrincipalTag/kubernetes-service-account": serviceAccount, "aws:PrincipalTag/eks-cluster-arn": CLUSTER_ARN });
+        const principal = `arn:aws:sts::${ACCOUNT}:assumed-role/${KF_USER}/eks-kf-prod-pod`;
+        const trustsRoot = (account: string) => ({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${account}:root` }, Action: "sts:AssumeRole" }] });
+        const cases: [string, string, string, string, boolean][] = [
+            ["its own target role", partnerRole(7), partnerRole(7).split(":")[4], "default-editor", true],
+            ["a role of the cluster's own account whose trust names the account root (a CDK deploy role)", `arn:aws:iam::${ACCOUNT}:role/cdk-hnb659fds-deploy-role-${ACCOUNT}-us-west-2`, ACCOUNT, "default-editor", false],
+            ["its own target role, from a service account the profile does not list (Katib's default)", partnerRole(7), partnerRole(7).split(":")[4], "default", false],
+        ];
+        for (const [label, resource, account, serviceAccount, allowed] of cases) {
+            it(`GIVEN a kf-user session of chained profile ${partner(7)} WHEN it assumes ${label} THEN ${allowed ? "allowed" : "denied"}, by the doctor's evaluator and by iam-simulate`, async () => {
+                assert.equal(layout.kind, "pages");
+                const context = session(serviceAccount);
+                assert.equal(evaluatePermissions(pages, { action: "sts:AssumeRole", resource, context }).decision, allowed ? "allowed" : "implicitly denied");
+                assert.equal(await simulate({ identityPolicies: pages, resourcePolicy: trustsRoot(ACCOUNT) as never, principal, action: "sts:AssumeRole", resource, account, context }), allowed ? "Allowed" : "ImplicitlyDenied");
+            });
+        }
     });
 
     describe("the pages' layout (chainLayout)", () => {

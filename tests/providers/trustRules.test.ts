@@ -162,6 +162,21 @@ describe("trust-policy rules", () => {
                 assert.deepEqual(rules(checkTrustPolicy(doc(open({ AWS: "*" }, condition)))), ["trust-open-principal@0"], JSON.stringify(condition));
             }
         });
+        it("GIVEN a who-key whose value is a policy variable (the caller's own account or id) THEN still mandatory; a Like pattern with a literal account or organization THEN limited", () => {
+            for (const condition of [
+                { StringEquals: { "aws:PrincipalAccount": "${aws:PrincipalAccount}" } } as PolicyStatement["Condition"],
+                { StringEquals: { "aws:userid": "${aws:userid}" } },
+                { ArnLike: { "aws:PrincipalArn": "arn:aws:iam::${aws:PrincipalAccount}:role/ci" } },
+            ]) {
+                assert.deepEqual(rules(checkTrustPolicy(doc(open({ AWS: "*" }, condition)))), ["trust-open-principal@0"], JSON.stringify(condition));
+            }
+            for (const condition of [
+                { ArnLike: { "aws:PrincipalArn": "arn:aws:iam::111122223333:role/ci-*" } } as PolicyStatement["Condition"],
+                { "ForAnyValue:StringLike": { "aws:PrincipalOrgPaths": "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*" } },
+            ]) {
+                assert.deepEqual(checkTrustPolicy(doc(open({ AWS: "*" }, condition))), [], JSON.stringify(condition));
+            }
+        });
         it("GIVEN each who-key, in any letter case, with a positive operator THEN the open principal is limited", () => {
             for (const [op, key, value] of [
                 ["StringEquals", "aws:PrincipalAccount", "111122223333"],
