@@ -396,7 +396,7 @@ describe("npm run synth", function () {
         assert.deepEqual(trust.Statement[0].Condition.ArnEquals, { "aws:PrincipalArn": "arn:aws:iam::111111111111:role/kf-user-us-west-2-kf-prod" });
         assert.equal(trust.Statement[0].Condition.StringEquals["aws:PrincipalTag/eks-cluster-arn"], "arn:aws:eks:us-west-2:111111111111:cluster/kf-prod");
         assert.doesNotMatch(JSON.stringify(readJson(out, "summary.json")), /123456789012/, "no placeholder account anywhere");
-        assert.match(result.stdout, /ARNs of resources this stack creates carry account 111111111111, the account of kubeflow-irsa:existingCluster\.oidcProviderArn/);
+        assert.match(result.stdout, /ARNs of resources this stack creates carry account 111111111111, the account the config names \(kubeflow-irsa:existingCluster\.oidcProviderArn/);
     });
 
     describe("GIVEN the trust-policy rules", () => {
