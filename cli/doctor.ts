@@ -7,7 +7,6 @@
 //
 // Exit codes: 0 allowed, 1 denied, 2 usage or AWS error.
 
-import { parseArgs } from "node:util";
 import type { IAMClient } from "@aws-sdk/client-iam";
 import { awsSettingsFromConfig, createIamClient, getOidcProviderClientIds, getTrustPolicy, type AwsSettings } from "../providers/iam";
 import {
@@ -39,7 +38,9 @@ import {
     type TokenSummary,
 } from "./doctorToken";
 import type { ProfileModel, StackModel } from "./evaluate";
-import { muteNodeVersionSupportWarning, placeholderNote, SynthError, synthesize, type RoleTrust, type Synthesis } from "./synth";
+import { forbid, HELP, parseFlags, selectedProfile, type Flags } from "./doctorFlags";
+import { muteNodeVersionSupportWarning } from "./outputHygiene";
+import { placeholderNote, SynthError, synthesize, type RoleTrust, type Synthesis } from "./synth";
 
 export const EXIT_ALLOWED = 0;
 export const EXIT_DENIED = 1;
@@ -53,139 +54,8 @@ export interface DoctorIo {
     stderr: { write(text: string): unknown };
 }
 
-const HELP = `Usage:
-  npm run doctor -- --role <arn|name> --namespace <ns> [--service-account ${DEFAULT_EDITOR}]
-                    [--provider-arn <arn>] [--audience ${STS_AUDIENCE}]
-  npm run doctor -- --role <arn|name> --token <file>
-  npm run doctor -- --stack <name> [--offline]
-  npm run doctor -- --stack <name> --offline --namespace <ns> --s3 s3://<bucket>/<key>
-
-Explains whether a Kubernetes service account can assume an IAM role through IRSA
-(sts:AssumeRoleWithWebIdentity): the role's trust policy statement by statement, IAM's verdict
-(an explicit Deny wins, else any matching Allow, else implicit deny) and the exact fix. Beside
-the verdict it lists what the trust-policy rules find in each document it reads (irsa-aud-only,
-irsa-sub-matches-every-namespace, trust-open-principal: mandatory; irsa-wildcard-under-string-equals,
-irsa-audience, trust-policy-headroom: advisory), each naming the statement and the fix.
-
-Modes:
-  --role, --namespace     check system:serviceaccount:<ns>:<service account> against the role.
-                          With --provider-arn, also check that the IAM OIDC provider exists and
-                          accepts the audience; without it, check every OIDC provider the role trusts.
-  --role, --token <file>  check a projected service-account token (a JWT, e.g. the pod's
-                          /var/run/secrets/eks.amazonaws.com/serviceaccount/token): its iss, sub,
-                          aud and exp. With --jwks <keys.json|synth dir> its signature is verified
-                          offline too (jose); without it only the claims are read.
-  --token <file> --jwks <keys.json|synth output dir>
-                          no --role: only the token's signature and claims, offline (a self-managed
-                          cluster's issuer: the JWKS synth writes to oidc-issuer/keys.json).
-  --stack <name>          check every profile of the stack (Pulumi.<name>.yaml, evaluated offline)
-                          against its live role; with --provider-arn, against that provider, else
-                          against every OIDC provider each role trusts.
-  --stack <name> --offline
-                          no AWS call: check every profile against the trust policy \`up\` would
-                          write (what \`npm run synth\` computes), with the same evaluator. For a role
-                          the stack does not create (awsIamRole), only the statement the stack owns
-                          is known offline, and that is what is judged.
-
-Options:
-  --service-account <name>  service account in the namespace (default ${DEFAULT_EDITOR})
-  --provider-arn <arn>      arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<ID>
-  --audience <aud>          token audience (default ${STS_AUDIENCE})
-  --project-dir <dir>       with --stack: where Pulumi.yaml is (default: this project)
-  --offline                 with --stack: judge the synthesized trust policies; reads no AWS
-  --s3 s3://<bucket>/<key>  with --stack --offline --namespace [--service-account]: can that profile's
-                            pods read, write and list there, judged from the permission policies \`up\`
-                            would attach (Pod Identity session tags included). Exit 0 if it can read.
-  --trust-policy-max-chars <n>
-                            the account's trust-policy quota, 2048–8192, for trust-policy-headroom
-                            (default 2048; with --stack, the stack's kubeflow-irsa:trustPolicyMaxChars)
-  --region <region>         AWS region (default: AWS_REGION, the profile's, or the stack's)
-  --profile <name>          AWS shared-config profile (default: AWS_PROFILE / the standard chain)
-  --json                    print the result as JSON (run as \`npm run -s doctor -- …\` or
-                            \`npx kubeflow-irsa-doctor …\`: without -s npm prints a banner to stdout)
-  -h, --help                this text
-
-Exit codes: 0 allowed, 1 denied, 2 usage or AWS error, 3 (--s3) unknown offline. Findings do not change the exit code:
-the verdict is IAM's; a mandatory finding means the role lets in more than it should.
-Needs iam:GetRole on the role and iam:GetOpenIDConnectProvider on the provider (nothing with --offline).
-`;
-
 // ---------------------------------------------------------------------------------------------
 // Arguments
-
-interface Flags {
-    role?: string;
-    namespace?: string;
-    serviceAccount?: string;
-    providerArn?: string;
-    audience?: string;
-    token?: string;
-    stack?: string;
-    projectDir?: string;
-    region?: string;
-    profile?: string;
-    offline?: true;
-    /** The account's trust-policy quota, for trust-policy-headroom (role and token modes). */
-    maxPolicyChars?: string;
-    /** `s3://bucket/key`: with --stack --offline --namespace, can that namespace's pods reach it. */
-    s3?: string;
-    /** With --token: the issuer's JWKS (keys.json or a synth output directory), to verify the signature offline. */
-    jwks?: string;
-    json: boolean;
-    help: boolean;
-}
-
-const OPTIONS = {
-    role: { type: "string" },
-    namespace: { type: "string" },
-    "service-account": { type: "string" },
-    "provider-arn": { type: "string" },
-    audience: { type: "string" },
-    token: { type: "string" },
-    stack: { type: "string" },
-    "project-dir": { type: "string" },
-    region: { type: "string" },
-    profile: { type: "string" },
-    offline: { type: "boolean" },
-    "trust-policy-max-chars": { type: "string" },
-    s3: { type: "string" },
-    jwks: { type: "string" },
-    json: { type: "boolean" },
-    help: { type: "boolean", short: "h" },
-} as const;
-
-function parseFlags(argv: string[]): Flags {
-    let values;
-    try {
-        ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
-    } catch (err) {
-        throw new DoctorError(`${(err as Error).message}; run with --help for usage`);
-    }
-    return {
-        role: values.role,
-        namespace: values.namespace,
-        serviceAccount: values["service-account"],
-        providerArn: values["provider-arn"],
-        audience: values.audience,
-        token: values.token,
-        stack: values.stack,
-        projectDir: values["project-dir"],
-        region: values.region,
-        profile: values.profile,
-        ...(values.offline ? { offline: true as const } : {}),
-        maxPolicyChars: values["trust-policy-max-chars"],
-        s3: values.s3,
-        jwks: values.jwks,
-        json: values.json ?? false,
-        help: values.help ?? false,
-    };
-}
-
-function forbid(flags: Flags, names: Array<keyof Flags>, because: string): void {
-    const flagName = (n: string) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-    const given = names.filter((n) => flags[n] !== undefined);
-    if (given.length > 0) throw new DoctorError(`${given.map(flagName).join(", ")} cannot be used ${because}`);
-}
 
 function requireRole(flags: Flags): RoleRef {
     if (flags.role === undefined) throw new DoctorError("--role is required (a role name such as kf-user-us-west-2-kf-dev, or its ARN); run with --help for usage");
@@ -496,7 +366,7 @@ export interface StackReport {
     warnings: string[];
     /** What the trust-policy rules find in the roles' documents (providers/trustRules.ts). */
     findings: RoleFinding[];
-    /** --offline: what the verdicts rest on. */
+    /** What the verdicts rest on (--offline), and config values not known offline. */
     notes?: string[];
     /** Live: moved service accounts their old role still trusts until kubeflow-irsa:finishMoves (cli/doctorDrain.ts). */
     draining?: DrainingRow[];
@@ -507,10 +377,18 @@ export interface StackReport {
  * mode: it brings in the Pulumi SDK and the program, which --role and --token do not need.
  */
 async function loadStack(flags: Flags, stack: string): Promise<StackModel> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    /* eslint-disable @typescript-eslint/no-require-imports */
     const { evaluateStack } = require("./evaluate") as typeof import("./evaluate");
+    const { parseConfigOverrides } = require("./configOverrides") as typeof import("./configOverrides");
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    let overrides;
     try {
-        return await evaluateStack({ stack, ...(flags.projectDir !== undefined ? { projectDir: flags.projectDir } : {}) });
+        overrides = parseConfigOverrides(flags.config ?? []);
+    } catch (err) {
+        throw new DoctorError((err as Error).message);
+    }
+    try {
+        return await evaluateStack({ stack, overrides, ...(flags.projectDir !== undefined ? { projectDir: flags.projectDir } : {}) });
     } catch (err) {
         throw new DoctorError(`--stack ${stack}: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -633,14 +511,15 @@ async function stackMode(flags: Flags, stack: string): Promise<StackReport> {
         for (const profile of accountsOf(model.profiles)) profiles.push(await checkProfile(ctx, flags, profile));
         const findings = [...ctx.findings.values()].flat();
         const draining = drainingRows(await stackRoles(ctx, model), profiles);
-        return { stack, region: model.region, mode: "live", allowed: profiles.every((p) => p.status !== "denied"), profiles, warnings: [...ctx.warnings], findings, draining };
+        const notes = unknownNotes(model);
+        return { stack, region: model.region, mode: "live", allowed: profiles.every((p) => p.status !== "denied"), profiles, warnings: [...ctx.warnings], findings, draining, ...(notes.length > 0 ? { notes } : {}) };
     });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Stacks, offline
 
-const OFFLINE_FLAGS: Array<keyof Flags> = ["role", "namespace", "serviceAccount", "token", "audience", "providerArn", "region", "profile", "maxPolicyChars"];
+const OFFLINE_FLAGS: Array<keyof Flags> = ["role", "token", "audience", "providerArn", "region", "profile", "maxPolicyChars"];
 const OFFLINE_ONLY = "--offline judges, with no AWS call, the trust policies `up` would write for each profile of a --stack";
 const OWNED_ONLY_NOTE =
     "not created by this stack: only the statement the stack owns in it is known offline, and only that was judged; " +
@@ -667,27 +546,45 @@ function offlineRow(synthesis: Synthesis, profile: ProfileAccount, warnings: Set
     return { ...row, judged: trust.scope };
 }
 
+/** What `up` would write; what `pulumi preview` would refuse (a trust policy over quota, a bad subject) leaves no policy to judge. */
+function synthesized(model: StackModel): Synthesis {
+    try {
+        return synthesize(model);
+    } catch (err) {
+        if (err instanceof SynthError) throw new DoctorError(`--stack ${model.stack}: ${err.message}`);
+        throw err;
+    }
+}
+
+/** The config values the evaluation went without (encrypted, and no result depends on them). */
+const unknownNotes = (model: StackModel) => model.unknownConfig.map((u) => u.note);
+
+/** The service accounts judged: every profile's, or with --namespace that profile's (with --service-account, that one). */
+function selectedAccounts(model: StackModel, flags: Flags): ProfileAccount[] {
+    if (flags.namespace === undefined) {
+        if (flags.serviceAccount !== undefined) throw new DoctorError("--service-account goes with --namespace <ns>: the profile whose service account to check");
+        return accountsOf(model.profiles);
+    }
+    const profile = selectedProfile(model, flags.namespace, flags.serviceAccount);
+    return accountsOf([profile]).filter((a) => flags.serviceAccount === undefined || a.serviceAccount === flags.serviceAccount);
+}
+
 async function offlineStackMode(flags: Flags, stack: string): Promise<StackReport> {
     const model = await loadStack(flags, stack);
     requireIrsa(model, stack);
-    let synthesis: Synthesis;
-    try {
-        synthesis = synthesize(model);
-    } catch (err) {
-        // What `pulumi preview` would refuse (a trust policy over quota, a bad subject): no policy to judge.
-        if (err instanceof SynthError) throw new DoctorError(`--stack ${stack}: ${err.message}`);
-        throw err;
-    }
+    const synthesis = synthesized(model);
     const warnings = new Set<string>();
-    const profiles = accountsOf(model.profiles).map((p) => offlineRow(synthesis, p, warnings));
+    const profiles = selectedAccounts(model, flags).map((p) => offlineRow(synthesis, p, warnings));
     // Every trust policy `up` would write, kf-admin's and the components' too (for a role the
-    // stack does not create, the statement it owns).
-    const findings = synthesis.roles.flatMap((r) => roleFindings(r.role, r.document, { maxPolicyChars: r.limit }));
+    // stack does not create, the statement it owns); with --namespace, that profile's role's.
+    const judged = flags.namespace === undefined ? synthesis.roles : synthesis.roles.filter((r) => profiles.some((p) => p.roleArn !== "" && sameRole(p.roleArn, r.arn)));
+    const findings = judged.flatMap((r) => roleFindings(r.role, r.document, { maxPolicyChars: r.limit }));
     const ownedOnly = synthesis.roles.filter((r) => r.scope === "owned-statement" && profiles.some((p) => p.judged === "owned-statement" && p.roleArn === r.arn));
     const notes = [
         "offline: judged against the trust policies `pulumi up` would write, as `npm run synth` computes them; no AWS call was made",
         ...ownedOnly.map((r) => `${r.role} * (${r.arn}) is ${OWNED_ONLY_NOTE}`),
-        placeholderNote(synthesis.placeholderAccount),
+        placeholderNote(synthesis.placeholderAccount, synthesis.accountFromConfig),
+        ...unknownNotes(model),
     ];
     return { stack, region: model.region, mode: "offline", allowed: profiles.every((p) => p.status !== "denied"), profiles, warnings: [...warnings], findings, notes };
 }
@@ -764,21 +661,15 @@ async function s3Mode(flags: Flags): Promise<S3AccessReport> {
     if (flags.stack === undefined || !flags.offline || flags.namespace === undefined) {
         throw new DoctorError("--s3 needs --stack <name> --offline --namespace <ns> (and optionally --service-account): it judges, with no AWS call, the policies `up` would attach to that profile's role");
     }
-    const nsProblem = namespaceProblem(flags.namespace);
-    if (nsProblem) throw new DoctorError(`--namespace: ${nsProblem}`);
     const model = await loadStack(flags, flags.stack);
-    let synthesis: Synthesis;
+    const synthesis = synthesized(model);
+    let report: S3AccessReport;
     try {
-        synthesis = synthesize(model);
+        report = s3Access(model, synthesis, flags.namespace, flags.serviceAccount ?? DEFAULT_EDITOR, flags.s3!);
     } catch (err) {
-        if (err instanceof SynthError) throw new DoctorError(`--stack ${flags.stack}: ${err.message}`);
-        throw err;
+        throw err instanceof DoctorError ? err : new DoctorError((err as Error).message);
     }
-    try {
-        return s3Access(model, synthesis, flags.namespace, flags.serviceAccount ?? DEFAULT_EDITOR, flags.s3!);
-    } catch (err) {
-        throw new DoctorError((err as Error).message);
-    }
+    return { ...report, notes: [...report.notes, ...unknownNotes(model)] };
 }
 
 async function run(flags: Flags): Promise<{ allowed: boolean; text: string; json: unknown; exit?: number }> {
@@ -796,7 +687,7 @@ async function run(flags: Flags): Promise<{ allowed: boolean; text: string; json
         const report = await stackMode(flags, flags.stack);
         return { allowed: report.allowed, text: renderStackReport(report), json: report };
     }
-    forbid(flags, ["projectDir"], "without --stack");
+    forbid(flags, ["projectDir", "config"], "without --stack: they say where the stack is and set its config values");
     if (flags.role === undefined && flags.namespace === undefined && flags.token === undefined) {
         throw new DoctorError("give --role with --namespace or --token, or --stack; run with --help for usage");
     }

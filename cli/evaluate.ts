@@ -5,12 +5,15 @@
 
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import * as fs from "fs";
 import * as path from "path";
-import { parse as parseYaml } from "yaml";
-import { PROJECT, parseStackConfig, type StackConfig } from "../components/config";
+import { ConfigError, PROJECT, parseStackConfig, type OriginOf, type StackConfig } from "../components/config";
 import type { ExistingRole } from "../components/placement";
-import { issuerHostPath } from "../providers/subjects";
+import { namesStackRole } from "../components/stackRoles";
+import { issuerHostPath, roleIdentity } from "../providers/subjects";
+import { applyOverrides, UNKNOWN_VALUE, type UnknownValue } from "./configOverrides";
+import { readProjectDefaults, readStackFile, type ConfigValues, type StackFile } from "./stackFiles";
+
+export { readProjectDefaults, readStackFiles, readStackValues, type ConfigValues } from "./stackFiles";
 
 /** The account mock ARNs are made in; a placeholder, like every ARN synth prints. */
 export const MOCK_ACCOUNT = "123456789012";
@@ -26,6 +29,8 @@ export interface RecordedOptions {
     ignoreChanges: string[];
     retainOnDelete: boolean;
     protect: boolean;
+    /** Replaced by deleting the old one first (a gap), instead of creating the new one first. */
+    deleteBeforeReplace: boolean;
     parent: string;
 }
 
@@ -49,6 +54,7 @@ interface RegisterRequest {
     getIgnorechangesList(): string[];
     getRetainondelete(): boolean | undefined;
     getProtect(): boolean | undefined;
+    getDeletebeforereplace(): boolean | undefined;
 }
 
 /**
@@ -70,6 +76,7 @@ function tapMockMonitor(): void {
             ignoreChanges: req.getIgnorechangesList(),
             retainOnDelete: req.getRetainondelete() ?? false,
             protect: req.getProtect() ?? false,
+            deleteBeforeReplace: req.getDeletebeforereplace() ?? false,
             parent: req.getParent(),
         });
         return original.call(this, req, callback);
@@ -79,73 +86,6 @@ function tapMockMonitor(): void {
 export interface ProgramRun {
     resources: RecordedResource[];
     outputs: Record<string, unknown>;
-}
-
-/** Config as the CLI hands it to a program: every value a string, structured values as JSON. */
-export type ConfigValues = Record<string, string>;
-
-function stringify(value: unknown): string {
-    return typeof value === "string" ? value : JSON.stringify(value);
-}
-
-/**
- * A Pulumi.yaml default as the CLI passes it (pulumi/pulumi sdk/go/common/workspace, createConfigValue):
- * primitives as text, lists and maps as JSON.
- */
-function cliDefault(value: unknown): string {
-    return typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
-}
-
-/** Full key (`project:key`) for a key of Pulumi.yaml's config block. */
-function fullKey(key: string): string {
-    return key.includes(":") ? key : `${PROJECT}:${key}`;
-}
-
-/**
- * A stack's configuration as the CLI would pass it: Pulumi.yaml's declared defaults, then the
- * values of Pulumi.<stack>.yaml. Errors name the file.
- */
-export function readStackFiles(projectDir: string, stack: string): ConfigValues {
-    const values = readStackValues(projectDir, stack);
-    return { ...readProjectDefaults(projectDir), ...values };
-}
-
-/** The defaults (and fixed values) Pulumi.yaml declares, as the CLI passes them. */
-export function readProjectDefaults(projectDir: string): ConfigValues {
-    const project = readYaml(path.join(projectDir, "Pulumi.yaml")) as { config?: Record<string, { default?: unknown; value?: unknown }> };
-    const values: ConfigValues = {};
-    for (const [key, declaration] of Object.entries(project.config ?? {})) {
-        const value = declaration?.value ?? declaration?.default;
-        if (value !== undefined) values[fullKey(key)] = cliDefault(value);
-    }
-    return values;
-}
-
-/** The values Pulumi.<stack>.yaml sets, as the CLI passes them. */
-export function readStackValues(projectDir: string, stack: string): ConfigValues {
-    const stackFile = path.join(projectDir, `Pulumi.${stack}.yaml`);
-    if (!fs.existsSync(stackFile)) {
-        const stacks = fs.readdirSync(projectDir).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).map((f) => f.slice(7, -5));
-        throw new Error(`no stack "${stack}": ${stackFile} does not exist; stacks here: ${stacks.join(", ") || "none"}`);
-    }
-    const values: ConfigValues = {};
-    const stackDoc = (readYaml(stackFile) ?? {}) as { config?: Record<string, unknown> };
-    for (const [key, value] of Object.entries(stackDoc.config ?? {})) {
-        if (typeof value === "object" && value !== null && "secure" in value) {
-            throw new Error(`${stackFile}: ${key} is encrypted; offline evaluation cannot decrypt it — use a stack without secrets, or pass the value with --config`);
-        }
-        values[fullKey(key)] = stringify(value);
-    }
-    return values;
-}
-
-/** A YAML file's content; a syntax error names the file, the line and the column. */
-function readYaml(file: string): unknown {
-    try {
-        return parseYaml(fs.readFileSync(file, "utf8"));
-    } catch (err) {
-        throw new Error(`${file}: not valid YAML: ${(err as Error).message}`);
-    }
 }
 
 /** A stable fake issuer ID per cluster, shaped like EKS's (32 upper-case hex characters). */
@@ -165,6 +105,18 @@ export function configuredAccount(config: ConfigValues): string | undefined {
     }
 }
 
+/**
+ * Without an existing cluster's provider ARN, the account of an awsIamRole ARN that has the name of a
+ * role this stack creates: such an ARN almost always names that very role (`up`, which asks STS,
+ * then gives it no TrustSubjects of its own), and a placeholder account would plan it as another
+ * account's role — a layout `up` does not produce.
+ */
+function stackRoleAccount(config: StackConfig): string | undefined {
+    // Any count: namesStackRole knows every kf-user shard's name (and with `auto` the count is not known yet).
+    const ref = config.profiles.find((p) => p.awsIamRole !== undefined && namesStackRole(config, 1, p.awsIamRole))?.awsIamRole;
+    return ref === undefined ? undefined : roleIdentity(ref)?.accountId;
+}
+
 function mocks(config: ConfigValues, stack: string, account: string, record: (r: RecordedResource) => void, iamRoles: readonly ExistingRole[]): pulumi.runtime.Mocks {
     const region = config["aws:region"] ?? "us-east-1";
     return {
@@ -179,17 +131,20 @@ function mocks(config: ConfigValues, stack: string, account: string, record: (r:
                     Object.assign(state, {
                         eksCluster: { name },
                         oidcIssuer: issuer,
-                        oidcProviderArn: `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/${issuer}`,
+                        oidcProviderArn: `arn:aws:iam::${account}:oidc-provider/${issuer}`,
                         kubeconfigJson: JSON.stringify({ apiVersion: "v1", kind: "Config", clusters: [{ name }] }),
                     });
                     break;
                 }
                 case ROLE_TYPE:
                     id = String(inputs.name);
-                    state.arn = `arn:aws:iam::${MOCK_ACCOUNT}:role/${inputs.name}`;
+                    state.arn = `arn:aws:iam::${account}:role/${inputs.name}`;
+                    break;
+                case "aws:iam/policy:Policy":
+                    state.arn = `arn:aws:iam::${account}:policy/${inputs.name}`;
                     break;
                 case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
-                    state.arn = `arn:aws:iam::${MOCK_ACCOUNT}:oidc-provider/${issuerHostPath(String(inputs.url))}`;
+                    state.arn = `arn:aws:iam::${account}:oidc-provider/${issuerHostPath(String(inputs.url))}`;
                     break;
                 // @pulumi/tls computes keys and certificates at `up`: placeholders that say so.
                 case "tls:index/privateKey:PrivateKey":
@@ -204,7 +159,7 @@ function mocks(config: ConfigValues, stack: string, account: string, record: (r:
                     state.certPem = `-----BEGIN CERTIFICATE-----\n(${args.name}: issued by @pulumi/tls at up)\n-----END CERTIFICATE-----\n`;
                     break;
                 case "aws:eks/podIdentityAssociation:PodIdentityAssociation":
-                    state.associationArn = `arn:aws:eks:${region}:${MOCK_ACCOUNT}:podidentityassociation/${inputs.clusterName}/a-${args.name}`;
+                    state.associationArn = `arn:aws:eks:${region}:${account}:podidentityassociation/${inputs.clusterName}/a-${args.name}`;
                     break;
             }
             const options = registeredOptions.get(`${args.type}::${args.name}`)!;
@@ -313,9 +268,15 @@ export interface ProfileModel {
 export interface StackModel {
     stack: string;
     region: string;
+    /** The account of the ARNs of what the stack creates: the config's (configuredAccount), else MOCK_ACCOUNT. */
+    account: string;
+    /** Whether `account` is the config's. */
+    accountFromConfig: boolean;
     config: StackConfig;
     profiles: ProfileModel[];
     run: ProgramRun;
+    /** Encrypted values the run went without (no result depends on them): the tools print each note. */
+    unknownConfig: UnknownValue[];
 }
 
 export interface EvaluateOptions {
@@ -326,19 +287,51 @@ export interface EvaluateOptions {
     overrides?: ConfigValues;
 }
 
-/** Evaluates a stack of this project offline. Throws with the program's message on bad config. */
+/** The config's own problems, headed by the reason the stack file sets nothing, if that is why. */
+function parseConfig(values: ConfigValues, origin: OriginOf, stackFile: StackFile): StackConfig {
+    try {
+        return parseStackConfig((key) => values[key], undefined, Object.keys(values), origin);
+    } catch (err) {
+        if (err instanceof ConfigError && stackFile.noConfig) throw new ConfigError([stackFile.noConfig, ...err.problems]);
+        throw err;
+    }
+}
+
+/**
+ * An unknown value reached a resource: a result would depend on it. Providers (their connection)
+ * and the program's own components (whose arguments pass it on to the provider) may hold it.
+ */
+function assertUnknownUnused(run: ProgramRun, unknown: UnknownValue[]): void {
+    if (unknown.length === 0) return;
+    const holds = (r: RecordedResource) => r.type.startsWith("pulumi:providers:") || r.type.startsWith(`${PROJECT}:`);
+    const user = run.resources.find((r) => !holds(r) && JSON.stringify(r.inputs).includes(UNKNOWN_VALUE));
+    if (user) throw new Error(`${user.type} '${user.name}' received an encrypted value taken as not needed offline (${unknown.map((u) => u.key).join(", ")}): components/configKeys.ts must list it as needed`);
+}
+
+/**
+ * Evaluates a stack of this project offline. Throws with the program's message on bad config (a
+ * ConfigError), or an Error naming the stack file when it cannot be read.
+ */
 export async function evaluateStack(options: EvaluateOptions): Promise<StackModel> {
     const projectDir = options.projectDir ?? path.resolve(__dirname, "..");
-    const values = { ...readStackFiles(projectDir, options.stack), ...options.overrides };
-    const config = parseStackConfig((key) => values[key], undefined, Object.keys(values));
+    const overrides = options.overrides ?? {};
+    const stackFile = readStackFile(projectDir, options.stack);
+    const { values, unknown } = applyOverrides(readProjectDefaults(projectDir), stackFile, overrides);
+    const config = parseConfig(values, (key) => (key in overrides ? "--config" : "stack"), stackFile);
     // synth and the doctor: the deployer's account as far as the config tells it, else the placeholder.
-    const run = await runProgram(values, options.stack, configuredAccount(values) ?? MOCK_ACCOUNT);
+    const fromConfig = configuredAccount(values) ?? stackRoleAccount(config);
+    const account = fromConfig ?? MOCK_ACCOUNT;
+    const run = await runProgram(values, options.stack, account);
+    assertUnknownUnused(run, unknown);
     const roleArns = (run.outputs.profileRoleArns ?? {}) as Record<string, string>;
     return {
         stack: options.stack,
         region: config.region,
+        account,
+        accountFromConfig: fromConfig !== undefined,
         config,
         profiles: config.profiles.map((p) => ({ name: p.name, owner: p.owner, roleArn: roleArns[p.name] ?? "", serviceAccounts: p.serviceAccounts })),
         run,
+        unknownConfig: unknown,
     };
 }

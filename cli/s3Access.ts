@@ -2,8 +2,11 @@
 // profile's pods read, write and list there, judged from the permission policies `up` would attach
 // to the profile's role (synth's model) and the session a pod of that namespace gets. No AWS call.
 
+import { clusterArnOfRole, CLUSTER_ARN_PRINCIPAL_TAG } from "../components/podIdentityTrust";
 import { evaluatePermissions, type PermissionVerdict } from "../providers/permissionEvaluation";
+import { bucketNameProblem } from "../components/names";
 import { parseRoleRef, sameRole } from "../providers/subjects";
+import { selectedProfile } from "./doctorFlags";
 import type { StackModel } from "./evaluate";
 import type { Synthesis } from "./synth";
 
@@ -39,21 +42,22 @@ export interface S3AccessReport {
     notes: string[];
 }
 
-/** `s3://bucket/key` → bucket and key (the key may be empty or end with "/"). Undefined when malformed. */
-export function parseS3Url(url: string): { bucket: string; key: string } | undefined {
-    const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
-    return m ? { bucket: m[1], key: m[2] ?? "" } : undefined;
+/**
+ * `s3://bucket/key` → bucket and key (the key may be empty or end with "/"). Throws an Error saying
+ * what is wrong: the URL's form, or the bucket's name (S3's naming rules).
+ */
+export function parseS3Url(url: string): { bucket: string; key: string } {
+    const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(url);
+    if (!m) throw new Error(`--s3: "${url}" is not an s3://<bucket>/<key> URL`);
+    const problem = bucketNameProblem(m[1]);
+    if (problem) throw new Error(`--s3: in "${url}", the bucket ${problem}`);
+    return { bucket: m[1], key: m[2] ?? "" };
 }
 
 /** The judgement; throws an Error with a message for the user when the question has no answer here. */
 export function s3Access(model: StackModel, synthesis: Synthesis, namespace: string, serviceAccount: string, url: string): S3AccessReport {
     const target = parseS3Url(url);
-    if (!target) throw new Error(`--s3: "${url}" is not an s3://<bucket>/<key> URL`);
-    const profile = model.profiles.find((p) => p.name === namespace);
-    if (!profile) throw new Error(`--namespace: the stack has no profile "${namespace}" (profiles: ${model.profiles.map((p) => p.name).join(", ") || "none"})`);
-    if (!profile.serviceAccounts.includes(serviceAccount)) {
-        throw new Error(`--service-account: profile "${namespace}" lists ${profile.serviceAccounts.join(", ")}, not "${serviceAccount}": that account gets no role from the stack`);
-    }
+    const profile = selectedProfile(model, namespace, serviceAccount);
     if (profile.roleArn === "") throw new Error(`--stack ${model.stack}: the stack gives profile "${namespace}" no IAM role (enablePodIamPolicy is false)`);
     const role = synthesis.roles.find((r) => r.managed && sameRole(r.arn, profile.roleArn));
     const roleName = parseRoleRef(profile.roleArn)?.name ?? profile.roleArn;
@@ -66,9 +70,14 @@ export function s3Access(model: StackModel, synthesis: Synthesis, namespace: str
     // A Pod Identity session carries the pod's namespace and service account as tags; an IRSA session none.
     const context: Record<string, string> =
         synthesis.identityMode === "podIdentity"
-            ? { "aws:PrincipalTag/kubernetes-namespace": namespace, "aws:PrincipalTag/kubernetes-service-account": serviceAccount, "aws:PrincipalTag/eks-cluster-name": synthesis.clusterName }
+            ? {
+                  "aws:PrincipalTag/kubernetes-namespace": namespace,
+                  "aws:PrincipalTag/kubernetes-service-account": serviceAccount,
+                  "aws:PrincipalTag/eks-cluster-name": synthesis.clusterName,
+                  [CLUSTER_ARN_PRINCIPAL_TAG]: clusterArnOfRole(role.arn, synthesis.region, synthesis.clusterName),
+              }
             : {};
-    const policies = role.permissionPolicies;
+    const policies = [...role.permissionPolicies, ...role.managedPolicies];
     const check = (access: S3Check["access"], action: string, resource: string, extra: Record<string, string> = {}, listPrefix?: string): S3Check => {
         const verdict = evaluatePermissions(policies, { action, resource, context: { ...context, ...extra } });
         return {

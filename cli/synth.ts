@@ -34,9 +34,12 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import type { ConfigValues, RecordedResource, StackModel } from "./evaluate";
 import { targetTrustStatement } from "../components/chaining";
+import { clusterArnOfRole } from "../components/podIdentityTrust";
+import { permissionTable, sizesOf, type PermissionSizes } from "./permissionSizes";
 import { apiServerFlags } from "../components/issuerDocuments";
 import { findingLines, hasMandatory, roleFindings, type RoleFinding } from "./findings";
 import { isMandatory } from "../providers/trustRules";
+import { muteNodeVersionSupportWarning } from "./outputHygiene";
 import {
     AFTER_KUBEFLOW_FILE,
     KUBERNETES_FILE,
@@ -68,6 +71,7 @@ export const EXIT_INVALID = 2;
 export const POD_IDENTITY_TYPE = "aws:eks/podIdentityAssociation:PodIdentityAssociation";
 const ROLE_POLICY_TYPE = "aws:iam/rolePolicy:RolePolicy";
 const ROLE_POLICY_ATTACHMENT_TYPE = "aws:iam/rolePolicyAttachment:RolePolicyAttachment";
+const MANAGED_POLICY_TYPE = "aws:iam/policy:Policy";
 
 export { TRUST_DIR, PERMISSION_DIR, KUBERNETES_FILE, AFTER_KUBEFLOW_FILE, POD_IDENTITY_FILE, SUMMARY_FILE, writeFiles, removePreviousOutput };
 export type { KubernetesObject };
@@ -85,7 +89,8 @@ export const DELETED_NOTE = "deleted: Kubeflow deletes the namespace and everyth
 
 export const OWNED_STATEMENT_NOTE = "statement owned by this stack (the role's other statements are kept as they are)";
 
-export function placeholderNote(account: string): string {
+export function placeholderNote(account: string, fromConfig = false): string {
+    if (fromConfig) return `ARNs of resources this stack creates carry account ${account}, the account the config names (kubeflow-irsa:existingCluster.oidcProviderArn, or an awsIamRole ARN with the name of a stack role)`;
     return `ARNs of resources this stack creates carry the placeholder account ${account}; ` + "`pulumi up` uses the deploying account's ID (ARNs taken from the stack's config are as configured)";
 }
 
@@ -98,44 +103,12 @@ function program() {
     /* eslint-disable @typescript-eslint/no-require-imports */
     return {
         ...(require("./evaluate") as typeof import("./evaluate")),
+        ...(require("./configOverrides") as typeof import("./configOverrides")),
+        ...(require("./stackFiles") as typeof import("./stackFiles")),
         ...(require("../providers/trustSubjects") as typeof import("../providers/trustSubjects")),
         PROJECT: (require("../components/config") as typeof import("../components/config")).PROJECT,
     };
     /* eslint-enable @typescript-eslint/no-require-imports */
-}
-
-// ---------------------------------------------------------------------------------------------
-// Output hygiene (shared with cli/doctor.ts)
-
-const NODE_VERSION_SUPPORT_WARNING = "NodeVersionSupportWarning";
-const MUTED = Symbol.for("kubeflow-irsa.muteNodeVersionSupportWarning");
-
-/**
- * Whether a `process.emitWarning(warning, typeOrOptions)` call is the AWS SDK's Node-version
- * notice: by its type or name, or — as @aws-sdk/core emits it, a plain string of type "Warning" —
- * by the message's first word.
- */
-export function isNodeVersionSupportWarning(warning: unknown, typeOrOptions?: unknown): boolean {
-    const type = typeof typeOrOptions === "string" ? typeOrOptions : (typeOrOptions as { type?: unknown } | undefined)?.type;
-    const name = warning instanceof Error ? warning.name : undefined;
-    const message = warning instanceof Error ? warning.message : String(warning);
-    return type === NODE_VERSION_SUPPORT_WARNING || name === NODE_VERSION_SUPPORT_WARNING || message.trimStart().startsWith(NODE_VERSION_SUPPORT_WARNING);
-}
-
-/**
- * Drops the AWS SDK's NodeVersionSupportWarning (Node < 22: SDK releases from 2027 on need Node
- * 22; see README, Prerequisites). It says nothing about the command's result, and written to
- * stderr in the middle of a run it interleaves with the output a terminal or a pipe reads. Every
- * other warning is emitted as before. For the command-line entry points only; idempotent.
- */
-export function muteNodeVersionSupportWarning(): void {
-    const emit = process.emitWarning as ((...args: unknown[]) => void) & { [MUTED]?: true };
-    if (emit[MUTED]) return;
-    const filtered = function (this: unknown, warning: unknown, ...rest: unknown[]): void {
-        if (isNodeVersionSupportWarning(warning, rest[0])) return;
-        emit.call(process, warning, ...rest);
-    };
-    process.emitWarning = Object.assign(filtered, { [MUTED]: true as const }) as unknown as typeof process.emitWarning;
 }
 
 /** Where the CLI writes; `process` fits, and tests pass collectors. */
@@ -144,14 +117,14 @@ export interface SynthIo {
     stderr: { write(text: string): unknown };
 }
 
-const help = (project: string, account: string) => `Usage:
+const help = (configHelp: string, account: string) => `Usage:
   npm run synth -- --stack <name> [--out <dir>] [--project-dir <dir>] [--config key=value ...]
 
 Runs the program offline (Pulumi mock runtime; no AWS, no Pulumi CLI) with Pulumi.yaml and
 Pulumi.<stack>.yaml, and writes what \`pulumi up\` would apply:
   ${TRUST_DIR}/<role>.json  the trust policy each role the stack creates has after \`up\`
       (pretty-printed; sizes count it minified, as IAM does); for a role it only edits (a
-      profile's awsIamRole), just the statement it owns (its other statements are kept)
+      profile's awsIamRole), ${TRUST_DIR}/<account>-<role>.json with just the statement it owns
   ${PERMISSION_DIR}/<role>/<policy>.json  each inline permission policy the stack puts on
       a role it creates, as sent to IAM (pretty-printed)
   ${KUBERNETES_FILE}  the Kubernetes objects as applied (multi-document YAML): Profiles, and
@@ -159,6 +132,8 @@ Pulumi.<stack>.yaml, and writes what \`pulumi up\` would apply:
   ${AFTER_KUBEFLOW_FILE}  while ${KUBEFLOW_INSTALLED_KEY} is false: the objects
       the \`up\` after setting it to true adds (the program evaluated a second time)
   ${POD_IDENTITY_FILE}  the EKS Pod Identity associations (identityMode podIdentity)
+  ${ISSUER_DIR}/.well-known/openid-configuration and ${ISSUER_DIR}/keys.json  a self-managed
+      cluster's issuer documents, as the stack hosts them (note the hidden .well-known/)
   ${SUMMARY_FILE}  per role: subjects, characters used, quota, headroom; the phase; the
       namespaces added and removed since the previous synth in the same directory
 and prints the summary table.
@@ -168,8 +143,7 @@ Options:
   --stack <name>        the stack (Pulumi.<name>.yaml)
   --out <dir>           output directory (default synth.out/<stack>)
   --project-dir <dir>   where Pulumi.yaml is (default: this project)
-  --config key=value    override a config value, as \`pulumi config set\` would (repeatable;
-                        keys without a namespace are ${project}:<key>; lists and maps as JSON)
+${configHelp}
   -h, --help            this text
 
 Every trust policy is checked with the trust-policy rules (the policy pack's, see policy/);
@@ -212,6 +186,8 @@ export interface RoleTrust {
     managedPolicyArns: string[];
     /** The inline policies (aws.iam.RolePolicy) as sent to IAM, by name. */
     permissionPolicies: PermissionPolicy[];
+    /** The customer managed policies the stack creates for the role (chained profiles' pages). */
+    managedPolicies: PermissionPolicy[];
 }
 
 export interface PermissionPolicy {
@@ -237,6 +213,8 @@ export interface Synthesis {
     profiles: { name: string; roleArn: string }[];
     /** The account of the ARNs the mock runtime made up. */
     placeholderAccount: string;
+    /** Whether that account is the config's (existingCluster.oidcProviderArn), not the placeholder. */
+    accountFromConfig: boolean;
     stack: string;
     region: string;
     clusterName: string;
@@ -249,6 +227,8 @@ export interface Synthesis {
     issuerDocuments: Map<string, string>;
     /** The issuer URL the stack hosts, when it hosts one. */
     hostedIssuerUrl?: string;
+    /** Encrypted config values not known offline, which nothing here depends on: a note each. */
+    unknownConfig: string[];
 }
 
 const ofType = (resources: RecordedResource[], type: string) => resources.filter((r) => r.type === type);
@@ -302,7 +282,8 @@ function permissionDocument(policy: RecordedResource): PolicyDocument {
  * messages `pulumi preview` or `up` would give when the TrustSubjects provider would refuse.
  */
 export function synthesize(model: StackModel): Synthesis {
-    const { MOCK_ACCOUNT, PROJECT, ROLE_TYPE, TRUST_SUBJECTS_TYPE, checkInputs, quotaProblem } = program();
+    const { PROJECT, ROLE_TYPE, TRUST_SUBJECTS_TYPE, checkInputs, quotaProblem } = program();
+    const account = model.account;
     const resources = model.run.resources;
     const outputs = model.run.outputs;
     const identityMode = model.config.identityMode;
@@ -312,8 +293,8 @@ export function synthesize(model: StackModel): Synthesis {
     if (problems.length > 0) throw new SynthError(problems.join("\n"));
 
     // One entry per real role, by the project's one rule of role identity (account and
-    // case-folded name); the stack's own roles are in the placeholder account.
-    const keyOf = (ref: string) => roleKey(ref, MOCK_ACCOUNT);
+    // case-folded name); the stack's own roles are in the stack's account (or the placeholder).
+    const keyOf = (ref: string) => roleKey(ref, account);
     const roleResources = new Map(ofType(resources, ROLE_TYPE).map((r) => [keyOf(str(r.inputs.name)), r]));
     const trustsByRole = new Map<string, RecordedResource[]>();
     for (const trust of trusts) {
@@ -337,11 +318,9 @@ export function synthesize(model: StackModel): Synthesis {
             .filter((p) => keyOf(str(p.inputs.role)) === key)
             .map((p) => ({ name: str(p.inputs.name), document: permissionDocument(p) }))
             .sort((a, b) => byName(a.name, b.name));
-        return {
-            inlinePolicies: inline.map((p) => p.name),
-            managedPolicyArns: ofType(resources, ROLE_POLICY_ATTACHMENT_TYPE).filter((p) => keyOf(str(p.inputs.role)) === key).map((p) => str(p.inputs.policyArn)).sort(),
-            permissionPolicies: inline,
-        };
+        const managedPolicyArns = ofType(resources, ROLE_POLICY_ATTACHMENT_TYPE).filter((p) => keyOf(str(p.inputs.role)) === key).map((p) => str(p.inputs.policyArn)).sort();
+        const own = ofType(resources, MANAGED_POLICY_TYPE).filter((p) => managedPolicyArns.includes(str(p.state.arn)));
+        return { inlinePolicies: inline.map((p) => p.name), managedPolicyArns, permissionPolicies: inline, managedPolicies: own.map((p) => ({ name: str(p.inputs.name), document: permissionDocument(p) })) };
     };
 
     const roles: RoleTrust[] = [];
@@ -372,7 +351,7 @@ export function synthesize(model: StackModel): Synthesis {
         const chars = policySize(document);
         roles.push({
             role,
-            arn: str(resource.state.arn) || `arn:aws:iam::${MOCK_ACCOUNT}:role/${role}`,
+            arn: str(resource.state.arn) || `arn:aws:iam::${account}:role/${role}`,
             managed: true,
             scope: "policy",
             binding: identityMode === "podIdentity" ? "podIdentity" : "irsa",
@@ -413,7 +392,8 @@ export function synthesize(model: StackModel): Synthesis {
     return {
         project: PROJECT,
         profiles: model.profiles.map((p) => ({ name: p.name, roleArn: p.roleArn })),
-        placeholderAccount: MOCK_ACCOUNT,
+        placeholderAccount: account,
+        accountFromConfig: model.accountFromConfig,
         stack: model.stack,
         region: model.region,
         clusterName: str(outputs.clusterName) || model.config.clusterName,
@@ -424,6 +404,7 @@ export function synthesize(model: StackModel): Synthesis {
         podIdentityAssociations: associations,
         issuerDocuments: new Map(ofType(resources, "aws:s3/bucketObjectv2:BucketObjectv2").map((o) => [str(o.inputs.key), str(o.inputs.content)])),
         ...(model.config.existingCluster?.selfManaged ? { hostedIssuerUrl: model.config.existingCluster.oidcIssuerUrl } : {}),
+        unknownConfig: model.unknownConfig.map((u) => u.note),
     };
 }
 
@@ -444,8 +425,10 @@ export interface SummaryRole {
     headroom: number;
     inlinePolicies: string[];
     managedPolicyArns: string[];
-    /** Each inline policy's file (in inlinePolicies' order). */
+    /** Each inline policy's file (in inlinePolicies' order), then each managed policy the stack creates. */
     permissionPolicies: { name: string; file: string }[];
+    /** Against IAM's quotas on permission policies (cli/permissionSizes.ts). */
+    permissions: PermissionSizes;
 }
 
 export interface ObjectRef {
@@ -505,6 +488,8 @@ export interface Summary {
     findings: RoleFinding[];
     /** A self-managed cluster's issuer the stack hosts: its URL, the documents, and the API server flags. */
     hostedIssuer?: { url: string; files: string[]; apiServerFlags: string[] };
+    /** Encrypted config values the run went without (nothing written depends on them). */
+    unknownConfig?: string[];
 }
 
 /**
@@ -538,7 +523,7 @@ export function summaryOf(synthesis: Synthesis, context: SynthContext = { phase:
         identityMode: synthesis.identityMode,
         ...(synthesis.oidcProviderArn ? { oidcProviderArn: synthesis.oidcProviderArn } : {}),
         placeholderAccount: synthesis.placeholderAccount,
-        note: placeholderNote(synthesis.placeholderAccount),
+        note: placeholderNote(synthesis.placeholderAccount, synthesis.accountFromConfig),
         phase: context.phase,
         profiles: synthesis.profiles.map((p) => ({ name: p.name, namespace: p.name, roleArn: p.roleArn })),
         roles: synthesis.roles.map((r) => ({
@@ -555,7 +540,8 @@ export function summaryOf(synthesis: Synthesis, context: SynthContext = { phase:
             headroom: r.headroom,
             inlinePolicies: r.inlinePolicies,
             managedPolicyArns: r.managedPolicyArns,
-            permissionPolicies: r.permissionPolicies.map((p) => ({ name: p.name, file: permissionFile(r, p.name) })),
+            permissionPolicies: [...r.permissionPolicies, ...r.managedPolicies].map((p) => ({ name: p.name, file: permissionFile(r, p.name) })),
+            permissions: sizesOf(r),
         })),
         kubernetes: { file: KUBERNETES_FILE, objects: synthesis.kubernetes.map(refOf) },
         ...(context.afterKubeflow
@@ -576,6 +562,7 @@ export function summaryOf(synthesis: Synthesis, context: SynthContext = { phase:
         ...(synthesis.podIdentityAssociations.length > 0
             ? { podIdentityAssociations: { file: POD_IDENTITY_FILE, associations: synthesis.podIdentityAssociations } }
             : {}),
+        ...(synthesis.unknownConfig.length > 0 ? { unknownConfig: synthesis.unknownConfig } : {}),
     };
 }
 
@@ -600,7 +587,7 @@ export function targetTrustFiles(synthesis: Synthesis): Map<string, PolicyDocume
     for (const [target, associations] of [...byTarget].sort(([a], [b]) => byName(a, b))) {
         const ref = parseRoleRef(target);
         const statements = associations.map((a, i) => ({
-            ...targetTrustStatement(a.roleArn, `<externalId of ${a.namespace}/${a.serviceAccount}: pulumi stack output podIdentityExternalIds>`, a.namespace, a.serviceAccount),
+            ...targetTrustStatement(a.roleArn, `<externalId of ${a.namespace}/${a.serviceAccount}: pulumi stack output podIdentityExternalIds>`, clusterArnOfRole(a.roleArn, synthesis.region, a.clusterName), a.namespace, a.serviceAccount),
             Sid: `EksPodIdentity${i}`,
         }));
         files.set(`${TARGET_TRUST_DIR}/${ref?.accountId ?? "unknown"}-${ref?.name ?? "role"}.json`, { Version: "2012-10-17", Statement: statements });
@@ -613,10 +600,10 @@ export function renderFiles(synthesis: Synthesis, context: SynthContext = { phas
     const files = new Map<string, string>();
     for (const role of synthesis.roles) {
         files.set(trustFile(role), prettyPolicy(role.document));
-        for (const policy of role.permissionPolicies) files.set(permissionFile(role, policy.name), prettyPolicy(policy.document));
+        for (const policy of [...role.permissionPolicies, ...role.managedPolicies]) files.set(permissionFile(role, policy.name), prettyPolicy(policy.document));
     }
     const source = `Generated offline by \`npm run synth -- --stack ${synthesis.stack}\` (${synthesis.project}) from the program's registered resources.`;
-    const placeholders = `${placeholderNote(synthesis.placeholderAccount)}.`;
+    const placeholders = `${placeholderNote(synthesis.placeholderAccount, synthesis.accountFromConfig)}.`;
     files.set(
         KUBERNETES_FILE,
         kubernetesYaml([`Kubernetes objects stack "${synthesis.stack}" applies with \`pulumi up\`.`, source, placeholders], synthesis.kubernetes),
@@ -749,6 +736,7 @@ export function summaryTable(synthesis: Synthesis): string {
         if (synthesis.identityMode === "podIdentity") {
             lines.push("Pod Identity: trust policies are fixed (pods.eks.amazonaws.com); SUBJECTS counts the service accounts associated with each role.");
         }
+        lines.push(...permissionTable(synthesis.roles.filter((r) => r.managed)));
     }
     const targets = [...targetTrustFiles(synthesis).keys()];
     if (targets.length > 0) {
@@ -756,7 +744,7 @@ export function summaryTable(synthesis: Synthesis): string {
     }
     const unmanaged = [...new Set(synthesis.podIdentityAssociations.filter((a) => !a.roleManaged).map((a) => roleNameOf(a.roleArn)))];
     if (unmanaged.length > 0) {
-        lines.push(`Associated but not managed by this stack (their trust policies must allow pods.eks.amazonaws.com): ${unmanaged.join(", ")}`);
+        lines.push(`Associated but not managed by this stack (their trust policies must allow pods.eks.amazonaws.com, pinned with aws:RequestTag/eks-cluster-arn): ${unmanaged.join(", ")}`);
     }
     return lines.join("\n");
 }
@@ -791,17 +779,6 @@ function parseFlags(argv: string[]): Flags {
         throw new SynthError(`${(err as Error).message}; run with --help for usage`);
     }
     return { stack: values.stack, out: values.out, projectDir: values["project-dir"], config: values.config ?? [], help: values.help ?? false };
-}
-
-function overridesOf(pairs: string[], project: string): ConfigValues {
-    const overrides: ConfigValues = {};
-    for (const pair of pairs) {
-        const eq = pair.indexOf("=");
-        if (eq <= 0) throw new SynthError(`--config "${pair}" is not key=value (e.g. --config userRoleShards=4)`);
-        const key = pair.slice(0, eq);
-        overrides[key.includes(":") ? key : `${project}:${key}`] = pair.slice(eq + 1);
-    }
-    return overrides;
 }
 
 const isConfigError = (err: unknown): err is Error => err instanceof Error && err.name === "ConfigError";
@@ -841,18 +818,19 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
     };
     try {
         const flags = parseFlags(argv);
-        const { PROJECT, MOCK_ACCOUNT, evaluateStack, readStackFiles } = program();
+        const { MOCK_ACCOUNT, configFlagHelp, evaluateStack, parseConfigOverrides, readStackFile } = program();
         if (flags.help) {
-            io.stdout.write(help(PROJECT, MOCK_ACCOUNT));
+            io.stdout.write(help(configFlagHelp(24), MOCK_ACCOUNT));
             return EXIT_OK;
         }
         if (!flags.stack) throw new SynthError("--stack is required (e.g. --stack dev, for Pulumi.dev.yaml); run with --help for usage");
         const stack = flags.stack;
         outDir = path.resolve(flags.out ?? path.join("synth.out", stack));
         const projectDir = path.resolve(flags.projectDir ?? path.join(__dirname, ".."));
-        const overrides = overridesOf(flags.config, PROJECT);
+        let overrides: ConfigValues;
         try {
-            readStackFiles(projectDir, stack); // the files' own problems: no such stack, secrets, YAML
+            overrides = parseConfigOverrides(flags.config);
+            readStackFile(projectDir, stack); // the files' own problems: no such stack, YAML
         } catch (err) {
             throw new SynthError((err as Error).message);
         }
@@ -888,7 +866,7 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
 
         const out = io.stdout;
         out.write(`${synthesis.project} stack "${stack}": region ${synthesis.region}, cluster ${synthesis.clusterName}, identityMode ${synthesis.identityMode}\n`);
-        out.write(`${placeholderNote(synthesis.placeholderAccount)}.\n\n`);
+        out.write(`${placeholderNote(synthesis.placeholderAccount, synthesis.accountFromConfig)}.\n${synthesis.unknownConfig.map((note) => `Note: ${note}.\n`).join("")}\n`);
         out.write(`${summaryTable(synthesis)}\n\n`);
         const objects = objectCounts(synthesis.kubernetes);
         out.write(`${phaseLines(context, objects).join("\n")}\n`);
@@ -898,7 +876,7 @@ export async function main(argv: string[], io: SynthIo): Promise<number> {
             out.write(`${apiServerFlags(synthesis.hostedIssuerUrl).map((f) => `  ${f}`).join("\n")}\n`);
         }
         out.write("\n");
-        const permissions = synthesis.roles.reduce((n, r) => n + r.permissionPolicies.length, 0);
+        const permissions = synthesis.roles.reduce((n, r) => n + r.permissionPolicies.length + r.managedPolicies.length, 0);
         const written = [
             `${synthesis.roles.length} trust ${synthesis.roles.length === 1 ? "policy" : "policies"} in ${TRUST_DIR}/`,
             `${permissions} permission ${permissions === 1 ? "policy" : "policies"} in ${PERMISSION_DIR}/`,

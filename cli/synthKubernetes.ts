@@ -3,6 +3,7 @@
 // stack does not own (ServiceAccount annotations) — what the second `up` of the two-phase install
 // adds, and their YAML.
 
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { stringify as toYaml } from "yaml";
 import type { RecordedResource } from "./evaluate";
 
@@ -21,13 +22,31 @@ export interface KubernetesObject {
 const str = (value: unknown): string => (typeof value === "string" ? value : "");
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** Inputs as the object applied: the SDK's internal keys (`__provider`, …) dropped. */
+/** What synth writes for a value Pulumi holds as a secret (a key generated at `up`, …): never the value. */
+export const SECRET_PLACEHOLDER = "<secret: set by pulumi up, not shown by synth>";
+
+const isSecret = (value: unknown): value is { value: unknown } =>
+    typeof value === "object" && value !== null && (value as Record<string, unknown>)[specialSigKey] === specialSecretSig;
+
+/**
+ * A value with Pulumi's secrets replaced: every string under a secret becomes SECRET_PLACEHOLDER,
+ * keeping the shape (a Secret's `stringData` keeps its keys), so the object stays valid and shows
+ * nothing that could pass for a real key or certificate.
+ */
+function withoutSecrets(value: unknown, secret = false): unknown {
+    if (isSecret(value)) return withoutSecrets(value.value, true);
+    if (Array.isArray(value)) return value.map((v) => withoutSecrets(v, secret));
+    if (typeof value === "object" && value !== null) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutSecrets(v, secret)]));
+    return secret && typeof value === "string" ? SECRET_PLACEHOLDER : value;
+}
+
+/** Inputs as the object applied: the SDK's internal keys (`__provider`, …) dropped, secrets as placeholders. */
 function applied(inputs: Record<string, unknown>): Record<string, unknown> {
     const { apiVersion, kind, metadata, spec, ...rest } = inputs;
     const object: Record<string, unknown> = { apiVersion, kind, metadata };
     if (spec !== undefined) object.spec = spec;
     for (const [key, value] of Object.entries(rest)) if (!key.startsWith("__")) object[key] = value;
-    return object;
+    return withoutSecrets(object) as Record<string, unknown>;
 }
 
 export function metadataOf({ object }: KubernetesObject): { namespace: string; name: string } {

@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { compactVerify, createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet } from "jose";
-import { ISSUER_DIR } from "./synthFiles";
+import { ISSUER_DIR, SUMMARY_FILE } from "./synthFiles";
 
 export interface SignatureCheck {
     verified: boolean;
@@ -22,7 +22,24 @@ export function jwksPathOf(given: string): string {
     return fs.existsSync(given) && fs.statSync(given).isDirectory() ? path.join(given, ISSUER_DIR, "keys.json") : given;
 }
 
+/**
+ * Why a directory given as --jwks holds no JWKS: synth writes oidc-issuer/ only for a stack that
+ * hosts its issuer (existingCluster.selfManaged); an EKS cluster's issuer is AWS's.
+ */
+function noIssuerDirectory(dir: string): string | undefined {
+    if (fs.existsSync(path.join(dir, ISSUER_DIR))) return undefined;
+    const synthOutput = fs.existsSync(path.join(dir, SUMMARY_FILE));
+    return (
+        `--jwks: "${dir}" has no ${ISSUER_DIR}/: ` +
+        (synthOutput ? "it is the synth output of a stack that is not self-managed, and only self-managed stacks (existingCluster.selfManaged) have oidc-issuer/, the issuer they host" : "it is not a synth output directory of a self-managed stack") +
+        "; for an EKS cluster, save the issuer's JWKS (the jwks_uri of <issuer>/.well-known/openid-configuration) and give that file"
+    );
+}
+
 export function readJwks(given: string): { file: string; jwks: JSONWebKeySet } {
+    const isDirectory = fs.existsSync(given) && fs.statSync(given).isDirectory();
+    const noIssuer = isDirectory ? noIssuerDirectory(given) : undefined;
+    if (noIssuer) throw new Error(noIssuer);
     const file = jwksPathOf(given);
     let parsed: unknown;
     try {

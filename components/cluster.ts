@@ -9,6 +9,8 @@ import { STS_AUDIENCE } from "../providers/trustPolicy";
 import { issuerHostPath } from "../providers/subjects";
 import type { ExistingClusterConfig, NodeGroupConfig } from "./config";
 import { SelfHostedIssuer } from "./issuer";
+import { partitionOf } from "./placement";
+import { eksClusterArn } from "./podIdentityTrust";
 import { PodIdentityWebhook } from "./podIdentityWebhook";
 
 export interface ClusterOidcArgs {
@@ -39,6 +41,11 @@ export class ClusterOidc extends pulumi.ComponentResource {
     public readonly k8sProvider?: k8s.Provider;
     /** The eks-pod-identity-agent add-on, when installed. */
     public readonly podIdentityAgent?: aws.eks.Addon;
+    /**
+     * The cluster's ARN, which EKS tags every Pod Identity session with (podIdentity mode). Pod
+     * Identity binds roles of the cluster's own account, so it is the deployer's account (STS).
+     */
+    public readonly clusterArn?: pulumi.Output<string>;
     /** A self-managed cluster's issuer, hosted by the stack. */
     public readonly issuer?: SelfHostedIssuer;
     /** The pod identity webhook on a self-managed cluster. */
@@ -102,6 +109,9 @@ export class ClusterOidc extends pulumi.ComponentResource {
             // Pod Identity associations only work with the agent running on every node
             // (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-agent-setup.html).
             this.podIdentityAgent = new aws.eks.Addon(`${name}-pod-identity-agent`, { clusterName: this.clusterName, addonName: "eks-pod-identity-agent" }, { parent: this });
+            this.clusterArn = aws
+                .getCallerIdentityOutput({}, { parent: this })
+                .accountId.apply((account) => eksClusterArn(partitionOf(args.region), args.region, account, args.clusterName));
         }
 
         this.registerOutputs({

@@ -5,7 +5,8 @@
 // `npm run synth`) the CLI is absent, so the defaults below apply. A test keeps the two in step.
 
 import * as pulumi from "@pulumi/pulumi";
-import { closest, editDistance, regionProblem } from "./names";
+import { bucketNameProblem, regionProblem } from "./names";
+import { CONFIG_KEYS, unknownKeyProblems } from "./configKeys";
 import { DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
 import {
     duplicates,
@@ -15,19 +16,22 @@ import {
     readExistingCluster,
     readProfiles,
     show,
+    type OriginOf,
     type RawConfig,
 } from "./configReader";
 import {
     ADMIN_ROLE_MODES,
     ALB_CONTROLLERS,
+    CONTAINER_INSIGHTS_FLUENT_BIT,
     controlPlaneComponents,
+    DEFAULT_LOG_SHIPPER_SERVICE_ACCOUNTS,
     defaultAdminServiceAccounts,
     type AdminRoleMode,
     type AlbController,
 } from "./controllers";
 
-export { PROJECT };
-export type { RawConfig, RawValue } from "./configReader";
+export { PROJECT, CONFIG_KEYS, unknownKeyProblems };
+export type { OriginOf, RawConfig, RawValue } from "./configReader";
 
 export const PROFILE_API_VERSIONS = ["kubeflow.org/v1", "kubeflow.org/v1beta1"] as const;
 export type ProfileApiVersion = (typeof PROFILE_API_VERSIONS)[number];
@@ -90,6 +94,8 @@ export interface StackConfig {
     adminRoleMode: AdminRoleMode;
     /** `namespace:name` references trusted by kf-admin. @default see defaultAdminServiceAccounts */
     adminServiceAccounts: string[];
+    /** The log shipper's service accounts (cloudwatch-logs). @default DEFAULT_LOG_SHIPPER_SERVICE_ACCOUNTS */
+    logShipperServiceAccounts: string[];
     userPolicyArns: string[];
     profiles: ProfileConfig[];
     trustPolicyMaxChars: number;
@@ -118,6 +124,7 @@ export const DEFAULTS = {
     enableFsx: false,
     albController: "v2" as AlbController,
     adminRoleMode: "shared" as AdminRoleMode,
+    logShipperServiceAccounts: [...DEFAULT_LOG_SHIPPER_SERVICE_ACCOUNTS],
     userPolicyArns: [] as string[],
     profiles: [] as ProfileConfig[],
     trustPolicyMaxChars: DEFAULT_MAX_POLICY_CHARS,
@@ -130,60 +137,6 @@ export const DEFAULTS = {
     maxSize: 4,
     deleteRemovedProfiles: false,
 };
-
-/** Every `kubeflow-irsa:*` key (Pulumi.yaml declares the same, checked by a test); any other is a typo. */
-export const CONFIG_KEYS = [
-    "clusterName",
-    "existingCluster",
-    "kubeconfig",
-    "enablePodIamPolicy",
-    "enableFsx",
-    "albController",
-    "adminRoleMode",
-    "adminServiceAccounts",
-    "userPolicyArns",
-    "profiles",
-    "trustPolicyMaxChars",
-    "profileApiVersion",
-    "userRoleShards",
-    "identityMode",
-    "instanceType",
-    "desiredCapacity",
-    "minSize",
-    "maxSize",
-    "kubeflowInstalled",
-    "deleteRemovedProfiles",
-    "finishMoves",
-    "profileBucket",
-] as const;
-
-/** Namespaces this close to the project's (edits) are typos of it, not another package's. */
-const NAMESPACE_TYPO_EDITS = 2;
-
-function closestKey(name: string): string {
-    return closest(name, CONFIG_KEYS);
-}
-
-/**
- * Config keys that look meant for this project but are not its keys: a misspelt key of the
- * `kubeflow-irsa` namespace, or any key of a namespace one or two edits away from it. Silently
- * ignoring `kubeflow-irsa:profile` would mean zero profiles, and an `up` that removes them all.
- * Keys of other namespaces (aws, kubernetes, pulumi, …) are never refused.
- */
-export function unknownKeyProblems(keys: readonly string[]): string[] {
-    const problems: string[] = [];
-    for (const full of keys) {
-        const at = full.indexOf(":");
-        const [namespace, name] = at < 0 ? ["", full] : [full.slice(0, at), full.slice(at + 1)];
-        const known = (CONFIG_KEYS as readonly string[]).includes(name);
-        if (namespace === PROJECT && !known) {
-            problems.push(`${full}: is not a key of this project; did you mean \`${PROJECT}:${closestKey(name)}\`? (rename it in Pulumi.<stack>.yaml or with \`pulumi config rm\` / \`set\`)`);
-        } else if (namespace !== PROJECT && namespace !== "" && editDistance(namespace, PROJECT) <= NAMESPACE_TYPO_EDITS) {
-            problems.push(`${full}: "${namespace}" is not this project's namespace; did you mean \`${PROJECT}:${known ? name : closestKey(name)}\`?`);
-        }
-    }
-    return problems;
-}
 
 /** IAM's hard limit of managed policies per role (10 by default, adjustable to 20). */
 export const MAX_MANAGED_POLICIES_PER_ROLE = 20;
@@ -225,10 +178,11 @@ function readKubeflowInstalled(reader: Reader): boolean {
 /**
  * Reads and validates the whole configuration from a key lookup. Pure: the program passes
  * Pulumi's config, tests and `npm run synth` pass plain maps. Throws ConfigError with every problem.
+ * `origin` tells which values came from the offline tools' --config, so a fix says where to make it.
  */
-export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<string>, keys: readonly string[] = []): StackConfig {
-    const reader = new Reader(raw);
-    reader.problems.push(...unknownKeyProblems(keys));
+export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<string>, keys: readonly string[] = [], origin?: OriginOf): StackConfig {
+    const reader = new Reader(raw, origin);
+    reader.problems.push(...unknownKeyProblems(keys, reader.origin));
     const region = reader.required("aws:region", "set it with `pulumi config set aws:region us-west-2`");
     const badRegion = region ? regionProblem(region) : undefined;
     if (badRegion) reader.problem("aws:region", badRegion);
@@ -240,6 +194,7 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
     const albController = reader.oneOf("albController", ALB_CONTROLLERS, DEFAULTS.albController);
     const adminRoleMode = reader.oneOf("adminRoleMode", ADMIN_ROLE_MODES, DEFAULTS.adminRoleMode);
     const identityMode = reader.oneOf("identityMode", IDENTITY_MODES, DEFAULTS.identityMode);
+    const logShipperServiceAccounts = readAdminServiceAccounts(reader, DEFAULTS.logShipperServiceAccounts, "logShipperServiceAccounts", CONTAINER_INSIGHTS_FLUENT_BIT);
     const config: StackConfig = {
         region,
         clusterName,
@@ -249,7 +204,8 @@ export function parseStackConfig(raw: RawConfig, kubeconfig?: pulumi.Output<stri
         enableFsx,
         albController,
         adminRoleMode,
-        adminServiceAccounts: readAdminServiceAccounts(reader, defaultAdminServiceAccounts({ albController, enableFsx, adminRoleMode })),
+        adminServiceAccounts: readAdminServiceAccounts(reader, defaultAdminServiceAccounts({ albController, enableFsx, adminRoleMode, logShipperServiceAccounts })),
+        logShipperServiceAccounts,
         userPolicyArns: reader.list("userPolicyArns", DEFAULTS.userPolicyArns),
         profiles: readProfiles(reader, region),
         trustPolicyMaxChars: reader.integer(
@@ -355,14 +311,10 @@ const optional = <K extends string, V>(key: K, value: V | undefined) => (value =
 /** AWS-managed policies that reach every bucket's objects (read or write). */
 const BROAD_S3_POLICIES = ["AdministratorAccess", "PowerUserAccess", "ReadOnlyAccess", "AmazonS3FullAccess", "AmazonS3ReadOnlyAccess", "ViewOnlyAccess", "DataScientist"];
 
-/** S3's bucket naming rules (general purpose buckets). */
-const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
 function profileBucketProblems(reader: Reader, config: StackConfig): void {
     const bucket = config.profileBucket!;
-    if (!BUCKET_NAME.test(bucket) || bucket.includes("..") || /^\d+\.\d+\.\d+\.\d+$/.test(bucket) || bucket.startsWith("xn--") || bucket.startsWith("sthree-") || /(-s3alias|--ol-s3|--x-s3|\.mrap)$/.test(bucket)) {
-        reader.problem("profileBucket", `${show(bucket)} is not an S3 bucket name (3–63 lower-case letters, digits, '.' and '-', starting and ending with a letter or digit); give the name, not an ARN or s3:// URL`);
-    }
+    const badName = bucketNameProblem(bucket);
+    if (badName) reader.problem("profileBucket", `${badName}; give the bucket's name, not an ARN or s3:// URL`);
     // AWS-managed policies that grant S3 on every bucket: with one on kf-user, every team reads every prefix.
     config.userPolicyArns.forEach((arn, index) => {
         const name = /^arn:aws(-cn|-us-gov)?:iam::aws:policy\/(?:.*\/)?([\w+=,.@-]+)$/.exec(arn)?.[2];

@@ -19,18 +19,50 @@ import { DEFAULT_WEBHOOK_IMAGE, issuerBucketName, issuerUrlOf, jwkOf, normalized
 export const PROJECT = "kubeflow-irsa";
 
 /** A raw config value: what the CLI hands over (strings) or a structured value (tests, YAML). */
-export type RawValue = string | number | boolean | object | undefined;
+export type RawValue = string | number | boolean | object | null | undefined;
 export type RawConfig = (key: string) => RawValue;
+
+/**
+ * Where a key's value was set: the stack's configuration (Pulumi.<stack>.yaml, `pulumi config
+ * set`), or the `--config key=value` flag of the offline tools. A fix says where to make it.
+ */
+export type ValueOrigin = "stack" | "--config";
+export type OriginOf = (fullKey: string) => ValueOrigin;
 
 const EMAIL = /^[^@\s"'*?]+@[^@\s"'*?]+\.[^@\s"'*?]+$/;
 
 export const key = (name: string) => (name.includes(":") ? name : `${PROJECT}:${name}`);
 export const show = (value: unknown) => JSON.stringify(value);
 
+/**
+ * A value YAML read as a number or boolean where a string belongs (`name: 12345`), and the fix:
+ * quote it. Undefined for anything else.
+ */
+export function unquotedProblem(value: unknown): string | undefined {
+    if (typeof value !== "number" && typeof value !== "boolean") return undefined;
+    return `${show(value)} is a ${typeof value}, not a string: YAML reads it unquoted as one; quote it ("${String(value)}")`;
+}
+
+/** The first entry of a list that YAML read as a number or boolean, with its problem. */
+export function unquotedEntry(value: unknown): { index: number; problem: string } | undefined {
+    if (!Array.isArray(value)) return undefined;
+    const index = value.findIndex((v) => unquotedProblem(v) !== undefined);
+    return index < 0 ? undefined : { index, problem: unquotedProblem(value[index])! };
+}
+
+/**
+ * A key written with no value (`profiles:` with every entry commented out): the CLI passes YAML's
+ * null as "null". Never taken as "none": a list that lost its entries would remove them all.
+ */
+const isNull = (value: unknown) => value === null || value === "null";
+
 /** Collects problems while reading keys, so one run reports them all. */
 export class Reader {
     readonly problems: string[] = [];
-    constructor(private readonly raw: RawConfig) {}
+    constructor(
+        private readonly raw: RawConfig,
+        readonly origin: OriginOf = () => "stack",
+    ) {}
 
     private structured(name: string): unknown {
         const value = this.raw(key(name));
@@ -40,11 +72,27 @@ export class Reader {
             try {
                 return JSON.parse(text);
             } catch {
-                this.problems.push(`${key(name)}: ${show(value)} is not valid JSON; write it as a YAML list or map in Pulumi.<stack>.yaml`);
+                const fix =
+                    this.origin(key(name)) === "--config"
+                        ? `it came from --config: give the list or map there as JSON, quoted for the shell (--config '${name}=[…]' or '${name}={…}')`
+                        : "write it as a YAML list or map in Pulumi.<stack>.yaml";
+                this.problems.push(`${key(name)}: ${show(value)} is not valid JSON; ${fix}`);
                 return undefined;
             }
         }
         return value;
+    }
+
+    /** Reports a key set to nothing (YAML null) where a list belongs, with the way to write "none". */
+    private nullList(name: string, value: unknown): boolean {
+        if (!isNull(value)) return false;
+        this.problem(name, `has no value (YAML null: a key with nothing under it, e.g. every entry commented out); write \`${key(name)}: []\` for an empty list`);
+        return true;
+    }
+
+    /** The raw value, unread (for a message that quotes it). */
+    peek(name: string): RawValue {
+        return this.raw(key(name));
     }
 
     problem(name: string, text: string): void {
@@ -55,7 +103,7 @@ export class Reader {
         const value = this.raw(key(name));
         if (value === undefined || value === "") return fallback;
         if (typeof value !== "string") {
-            this.problem(name, `${show(value)} is not a string`);
+            this.problem(name, unquotedProblem(value) ?? `${show(value)} is not a string`);
             return fallback;
         }
         return value;
@@ -84,7 +132,7 @@ export class Reader {
     /** true, false or a list of strings; undefined when not set (or after a problem). */
     booleanOrList(name: string): boolean | string[] | undefined {
         const value = this.structured(name);
-        if (value === undefined || value === "") return undefined;
+        if (value === undefined || value === "" || this.nullList(name, value)) return undefined;
         if (value === true || value === "true") return true;
         if (value === false || value === "false") return false;
         if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value as string[];
@@ -95,12 +143,19 @@ export class Reader {
     integer(name: string, fallback: number, min: number, max: number, fix: string): number {
         const value = this.raw(key(name));
         if (value === undefined || value === "") return fallback;
-        const n = typeof value === "number" ? value : typeof value === "string" && /^-?\d+$/.test(value.trim()) ? Number(value) : NaN;
-        if (!Number.isInteger(n) || n < min || n > max) {
-            this.problem(name, `${show(value)} is out of range: use a whole number from ${min} to ${max}; ${fix}`);
-            return fallback;
+        const text = typeof value === "string" ? value.trim() : undefined;
+        const n = typeof value === "number" ? value : text !== undefined && /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(text) ? Number(text) : NaN;
+        const range = `use a whole number from ${min} to ${max}; ${fix}`;
+        if (Number.isNaN(n)) {
+            this.problem(name, `${show(value)} is not a number: ${range}`);
+        } else if (!Number.isInteger(n)) {
+            this.problem(name, `${show(value)} is not a whole number: ${range}`);
+        } else if (n < min || n > max) {
+            this.problem(name, `${show(value)} is out of range: ${range}`);
+        } else {
+            return n;
         }
-        return n;
+        return fallback;
     }
 
     /** A whole number as integer() reads it, or the one word `word` (as written, e.g. `userRoleShards: auto`). */
@@ -121,9 +176,11 @@ export class Reader {
 
     list(name: string, fallback: string[]): string[] {
         const value = this.structured(name);
-        if (value === undefined || value === "") return fallback;
+        if (value === undefined || value === "" || this.nullList(name, value)) return fallback;
         if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
-            this.problem(name, `${show(value)} is not a list of strings`);
+            const unquoted = unquotedEntry(value);
+            if (unquoted) this.problem(`${name}[${unquoted.index}]`, unquoted.problem);
+            else this.problem(name, `${show(value)} is not a list of strings`);
             return fallback;
         }
         return value as string[];
@@ -131,7 +188,7 @@ export class Reader {
 
     objects(name: string): Record<string, unknown>[] | undefined {
         const value = this.structured(name);
-        if (value === undefined || value === "") return undefined;
+        if (value === undefined || value === "" || this.nullList(name, value)) return undefined;
         if (!Array.isArray(value) || value.some((v) => typeof v !== "object" || v === null || Array.isArray(v))) {
             this.problem(name, `${show(value)} is not a list of maps`);
             return undefined;
@@ -139,13 +196,18 @@ export class Reader {
         return value as Record<string, unknown>[];
     }
 
-    object(name: string): Record<string, unknown> | undefined {
+    /** `shape`: how the map is written, for the message when the value is something else. */
+    object(name: string, shape: string): Record<string, unknown> | undefined {
         const value = this.structured(name);
         // Pulumi.yaml's default is "" ("not set"); an empty map means the same, in JSON or as older
         // CLIs rendered it (Go's "map[]").
         if (value === undefined || value === "" || value === "map[]") return undefined;
+        if (isNull(value)) {
+            this.problem(name, `has no value (YAML null: a key with nothing under it); give the map, ${shape}, or remove the key`);
+            return undefined;
+        }
         if (typeof value !== "object" || value === null || Array.isArray(value)) {
-            this.problem(name, `${show(value)} is not a map`);
+            this.problem(name, `${show(value)} is ${Array.isArray(value) ? "a list" : `a ${typeof value}`}, not a map; write it as ${shape}`);
             return undefined;
         }
         return Object.keys(value).length > 0 ? (value as Record<string, unknown>) : undefined;
@@ -162,7 +224,7 @@ export function readProfiles(reader: Reader, region = ""): ProfileConfig[] {
         if (unknown.length > 0) reader.problem(at, `unknown field ${unknown.map(show).join(", ")}; a profile has name, owner and optionally awsIamRole and serviceAccounts (spelled so)`);
         const { name, owner, awsIamRole } = entry;
         if (typeof name !== "string" || name === "") {
-            reader.problem(`${at}.name`, `${show(name)} is missing or not a string; set the profile's namespace name`);
+            reader.problem(`${at}.name`, unquotedProblem(name) ?? `${name === undefined ? "is missing" : `${show(name)} is not a string`}; set the profile's namespace name`);
         } else {
             const problem = namespaceProblem(name) ?? reservedNamespaceProblem(name);
             if (problem) reader.problem(`${at}.name`, problem);
@@ -179,7 +241,7 @@ export function readProfiles(reader: Reader, region = ""): ProfileConfig[] {
             reader.problem(`${at}.owner`, `${show(owner)} is not an e-mail address; set the owner's login e-mail, e.g. "alice@example.com"`);
         }
         if (awsIamRole !== undefined) {
-            const problem = typeof awsIamRole === "string" ? (roleArnProblem(awsIamRole) ?? partitionProblem(awsIamRole, region)) : `${show(awsIamRole)} is not a string`;
+            const problem = typeof awsIamRole === "string" ? (roleArnProblem(awsIamRole) ?? partitionProblem(awsIamRole, region)) : (unquotedProblem(awsIamRole) ?? `${show(awsIamRole)} is not a string`);
             if (problem) reader.problem(`${at}.awsIamRole`, `${problem}; or leave awsIamRole out to use the stack's kf-user role`);
         }
         const serviceAccounts = readProfileServiceAccounts(reader, at, entry.serviceAccounts);
@@ -202,7 +264,9 @@ function readProfileServiceAccounts(reader: Reader, at: string, value: unknown):
     if (value === undefined) return [DEFAULT_EDITOR];
     const fix = `list service-account names of the profile's namespace, e.g. ["${DEFAULT_EDITOR}", "default"]`;
     if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
-        reader.problem(`${at}.serviceAccounts`, `${show(value)} is not a list of service-account names; ${fix}`);
+        const unquoted = unquotedEntry(value);
+        if (unquoted) reader.problem(`${at}.serviceAccounts[${unquoted.index}]`, unquoted.problem);
+        else reader.problem(`${at}.serviceAccounts`, `${show(value)} is not a list of service-account names; ${fix}`);
         return [DEFAULT_EDITOR];
     }
     if (value.length === 0) {
@@ -218,8 +282,19 @@ function readProfileServiceAccounts(reader: Reader, at: string, value: unknown):
     return names;
 }
 
+/** How existingCluster is written, for a value of another shape. */
+function existingClusterShape(reader: Reader): string {
+    const raw = reader.peek("existingCluster");
+    const url = typeof raw === "string" && /^https:\/\//.test(raw.trim()) ? raw.trim() : "https://oidc.eks.<region>.amazonaws.com/id/<ID>";
+    const written =
+        reader.origin(key("existingCluster")) === "--config"
+            ? `--config 'existingCluster={"oidcIssuerUrl":"${url}"}'`
+            : `\`${key("existingCluster")}:\` and under it, indented, \`oidcIssuerUrl: ${url}\``;
+    return `a map with the issuer URL under oidcIssuerUrl: ${written} (optionally with oidcProviderArn; a self-managed cluster has selfManaged: {serviceAccountKeys: [...]} instead)`;
+}
+
 export function readExistingCluster(reader: Reader, region: string, clusterName: string): ExistingClusterConfig | undefined {
-    const value = reader.object("existingCluster");
+    const value = reader.object("existingCluster", existingClusterShape(reader));
     if (!value) return undefined;
     const unknown = Object.keys(value).filter((k) => !["oidcIssuerUrl", "oidcProviderArn", "selfManaged"].includes(k));
     if (unknown.length > 0) {
@@ -298,15 +373,17 @@ export function duplicates(reader: Reader, name: string, values: string[], norma
     });
 }
 
-export function readAdminServiceAccounts(reader: Reader, fallback: string[]): string[] {
-    const refs = reader.list("adminServiceAccounts", fallback);
-    duplicates(reader, "adminServiceAccounts", refs);
+/** A list of `namespace:name` references (adminServiceAccounts; logShipperServiceAccounts, which may not be empty). */
+export function readAdminServiceAccounts(reader: Reader, fallback: string[], name = "adminServiceAccounts", example = "kubeflow:kf-admin"): string[] {
+    const refs = reader.list(name, fallback);
+    if (name !== "adminServiceAccounts" && refs.length === 0) reader.problem(name, `is empty; list at least one service account, e.g. ["${example}"]`);
+    duplicates(reader, name, refs);
     refs.forEach((ref, index) => {
         const parsed = parseServiceAccountRef(ref);
         const problem = !parsed
             ? `${show(ref)} is not "namespace:name"`
             : namespaceProblem(parsed.namespace) ?? serviceAccountProblem(parsed.serviceAccount);
-        if (problem) reader.problem(`adminServiceAccounts[${index}]`, `${problem}; write each as "namespace:service-account", e.g. "kubeflow:kf-admin"`);
+        if (problem) reader.problem(`${name}[${index}]`, `${problem}; write each as "namespace:service-account", e.g. "${example}"`);
     });
     return refs;
 }

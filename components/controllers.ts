@@ -32,7 +32,19 @@ export interface ControlPlaneComponent {
 export interface ComponentSelection {
     albController: AlbController;
     enableFsx: boolean;
+    /** The log shipper's `namespace:name` service accounts. @default DEFAULT_LOG_SHIPPER_SERVICE_ACCOUNTS */
+    logShipperServiceAccounts?: readonly string[];
 }
+
+/**
+ * kfctl's fluentd (Kubeflow 1.1 manifests, kfctl pkg/kfapp/aws/identity.go): what every stack
+ * trusted before the key existed, so it stays the default — an upgrade never drops a trusted
+ * account. Kubeflow on AWS ≥ 1.4 ships logs with Container Insights' Fluent Bit instead
+ * (awslabs/kubeflow-manifests CloudWatch add-on: amazon-cloudwatch:fluent-bit).
+ */
+export const DEFAULT_LOG_SHIPPER_SERVICE_ACCOUNTS: readonly string[] = ["kubeflow:fluentd"];
+/** Container Insights' Fluent Bit DaemonSet (aws-samples/amazon-cloudwatch-container-insights). */
+export const CONTAINER_INSIGHTS_FLUENT_BIT = "amazon-cloudwatch:fluent-bit";
 
 /** The load balancer controller of each generation: its policy and service account. */
 const LOAD_BALANCER_CONTROLLERS: Record<AlbController, Pick<ControlPlaneComponent, "title" | "policy" | "serviceAccounts">> = {
@@ -46,7 +58,13 @@ const LOAD_BALANCER_CONTROLLERS: Record<AlbController, Pick<ControlPlaneComponen
 export function controlPlaneComponents(selection: ComponentSelection): ControlPlaneComponent[] {
     return [
         { id: "loadBalancerController", short: "lbc", ...LOAD_BALANCER_CONTROLLERS[selection.albController] },
-        { id: "logShipper", short: "logs", title: "fluentd log shipper", policy: "cloudwatch-logs", serviceAccounts: ["kubeflow:fluentd"] },
+        {
+            id: "logShipper",
+            short: "logs",
+            title: "fluentd log shipper",
+            policy: "cloudwatch-logs",
+            serviceAccounts: [...(selection.logShipperServiceAccounts ?? DEFAULT_LOG_SHIPPER_SERVICE_ACCOUNTS)],
+        },
         ...(selection.enableFsx
             ? [{ id: "fsxCsiDriver" as const, short: "fsx", title: "FSx for Lustre CSI driver", policy: "fsx-lustre-csi", serviceAccounts: ["kube-system:fsx-csi-controller-sa"] }]
             : []),

@@ -20,7 +20,10 @@ import {
     type TrustPlan,
 } from "./placement";
 import { KubeflowProfiles } from "./profiles";
+import { currentOwner } from "../providers/trustSubjects";
 import { KubeflowRoles } from "./roles";
+import type { ChainTarget } from "./chaining";
+import { permissionPlanProblems } from "./permissionPlan";
 import { componentRoleProblems, needsAccount, pinnedShardProblems, unknownAccountProblems } from "./stackRoles";
 
 /**
@@ -40,7 +43,16 @@ export function planStack(config: StackConfig, account?: string, drainingShards:
         const capacity = capacityProblems(config, plan, account);
         if (capacity.length > 0) throw new ConfigError(capacity);
     }
+    // IAM's quotas on permission policies (inline total, managed size and count), per role.
+    const permissions = config.enablePodIamPolicy ? permissionPlanProblems({ ...config, names: plan.names, chainTargets: chainTargets(config, account) }) : [];
+    if (permissions.length > 0) throw new ConfigError(permissions);
     return plan;
+}
+
+/** The profiles kf-user chains to a role of another account (podIdentity), for its policies. */
+function chainTargets(config: StackConfig, account?: string): ChainTarget[] {
+    const targets = podIdentityTargets(config, account);
+    return config.profiles.filter((p) => targets.has(p.name)).map((p) => ({ namespace: p.name, serviceAccounts: p.serviceAccounts, targetRoleArn: targets.get(p.name)! }));
 }
 
 /** Whether placement needs the deployer's account (see deployerAccount). */
@@ -185,6 +197,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                     names: plan.names,
                     identityMode: config.identityMode,
                     oidcProviderArn: cluster.oidcProviderArn,
+                    ...(cluster.clusterArn ? { clusterArn: cluster.clusterArn } : {}),
                     anchors: ANCHOR_SUBJECTS,
                     region: config.region,
                     clusterName: config.clusterName,
@@ -193,9 +206,7 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                     adminRoleMode: config.adminRoleMode,
                     userPolicyArns: config.userPolicyArns,
                     ...(config.profileBucket ? { profileBucket: config.profileBucket } : {}),
-                    chainTargets: config.profiles
-                        .filter((p) => targets.has(p.name))
-                        .map((p) => ({ namespace: p.name, serviceAccounts: p.serviceAccounts, targetRoleArn: targets.get(p.name)! })),
+                    chainTargets: chainTargets(config, config.accountId),
                 },
                 { parent: this },
             );
@@ -213,6 +224,8 @@ export class KubeflowIrsa extends pulumi.ComponentResource {
                 managedRoleArns,
                 oidcProviderArn: cluster.oidcProviderArn,
                 clusterName: cluster.clusterName,
+                ...(cluster.clusterArn ? { clusterArn: cluster.clusterArn } : {}),
+                owner: currentOwner(`${config.region}/${config.clusterName}`),
                 maxPolicyChars: config.trustPolicyMaxChars,
                 adminServiceAccounts: config.adminServiceAccounts,
                 k8sProvider: cluster.k8sProvider,

@@ -18,9 +18,25 @@ export function editDistance(a: string, b: string): number {
     return previous[y.length];
 }
 
-/** The closest of `candidates` to `name`. */
-export function closest(name: string, candidates: readonly string[]): string {
-    return candidates.reduce((best, k) => (editDistance(name, k) < editDistance(name, best) ? k : best));
+/**
+ * The candidate `name` is most likely a typo of, or undefined when none is close: at most one edit
+ * per three characters of `name` (at least one), as compilers judge "did you mean". A suggestion
+ * far from what was typed (`foo` → `profiles`) would mislead more than it helps.
+ */
+export function closeMatch(name: string, candidates: readonly string[]): string | undefined {
+    const allowed = Math.max(1, Math.floor(name.length / 3));
+    let best: string | undefined;
+    let bestDistance = Infinity;
+    for (const candidate of candidates) {
+        const distance = editDistance(name, candidate);
+        if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+    }
+    if (bestDistance <= allowed) return best;
+    // A shortened or lengthened name (`adminRole` for adminRoleMode, `maxChars` for
+    // trustPolicyMaxChars): one candidate that contains it, or that it contains, at least 4 letters long.
+    const lower = name.toLowerCase();
+    const containing = lower.length >= 4 ? candidates.filter((c) => c.toLowerCase().includes(lower) || (c.length >= 4 && lower.includes(c.toLowerCase()))) : [];
+    return containing.length === 1 ? containing[0] : undefined;
 }
 
 /** Every region the AWS provider knows (its `aws.Region` enum, kept by the provider's maintainers). */
@@ -32,8 +48,9 @@ export const AWS_REGIONS: readonly string[] = Object.values(aws.types.enums.Regi
  */
 export function regionProblem(region: string): string | undefined {
     if (AWS_REGIONS.includes(region)) return undefined;
+    const near = closeMatch(region, AWS_REGIONS);
     return (
-        `"${region}" is not an AWS region; did you mean "${closest(region, AWS_REGIONS)}"? ` +
+        `"${region}" is not an AWS region; ${near ? `did you mean "${near}"?` : 'use a region code such as "us-west-2"'} ` +
         "(regions are those of @pulumi/aws's aws.Region; a region newer than the installed provider needs `npm update @pulumi/aws`)"
     );
 }
@@ -76,4 +93,21 @@ export function reservedNamespaceProblem(name: string): string | undefined {
         `"${name}" is a namespace that ${name.startsWith("kube") || name === "default" ? "Kubernetes" : "Kubeflow or EKS"} owns: ` +
         `a profile of that name would make its owner admin of it and let its default-editor pods take the profile's role; choose a name of the team's own (e.g. "team-${name.replace(/^kube-?/, "") || "a"}")`
     );
+}
+
+/**
+ * Why `name` is not an S3 general purpose bucket name, or undefined: 3–63 characters of lower-case
+ * letters, digits, '.' and '-', starting and ending with a letter or digit, no "..", not an IP
+ * address, none of the reserved prefixes and suffixes
+ * (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+ */
+export function bucketNameProblem(name: string): string | undefined {
+    const rule = "S3 bucket names are 3–63 characters of lower-case letters, digits, '.' and '-', starting and ending with a letter or digit";
+    if (name.length < 3 || name.length > 63) return `"${name}" is ${name.length} character${name.length === 1 ? "" : "s"} long: ${rule}`;
+    if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) return `"${name}" is not an S3 bucket name: ${rule}`;
+    if (name.includes("..")) return `"${name}" has two adjacent periods, which S3 bucket names may not`;
+    if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return `"${name}" is formatted as an IP address, which S3 bucket names may not be`;
+    const reserved = ["xn--", "sthree-"].find((p) => name.startsWith(p)) ?? ["-s3alias", "--ol-s3", "--x-s3", ".mrap"].find((s) => name.endsWith(s));
+    if (reserved) return `"${name}" uses "${reserved}", which S3 reserves: not a general purpose bucket name`;
+    return undefined;
 }

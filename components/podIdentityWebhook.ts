@@ -5,7 +5,9 @@
 // TLS: a CA and a serving certificate from @pulumi/tls (no cert-manager needed; the CA goes into
 // the MutatingWebhookConfiguration's caBundle). failurePolicy Ignore, as the upstream manifests
 // (a webhook outage must not stop every pod in the cluster, kube-system's included; pods created
-// during one start without AWS credentials and must be restarted).
+// during one start without AWS credentials and must be restarted). So two replicas, kept apart
+// (anti-affinity: a node failure takes at most one) and never both drained at once (a
+// PodDisruptionBudget of one available: node drains and upgrades wait for the other).
 
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -94,6 +96,16 @@ export class PodIdentityWebhook extends pulumi.ComponentResource {
                         metadata: { labels, annotations: { "kubeflow-irsa/cert-serial": cert.id } },
                         spec: {
                             serviceAccountName: NAME,
+                            // Preferred, not required: a one-node cluster still runs both, and a rolling
+                            // update's surge pod still schedules on a two-node cluster.
+                            affinity: {
+                                podAntiAffinity: {
+                                    preferredDuringSchedulingIgnoredDuringExecution: [
+                                        { weight: 100, podAffinityTerm: { labelSelector: { matchLabels: labels }, topologyKey: "kubernetes.io/hostname" } },
+                                        { weight: 50, podAffinityTerm: { labelSelector: { matchLabels: labels }, topologyKey: "topology.kubernetes.io/zone" } },
+                                    ],
+                                },
+                            },
                             securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: "RuntimeDefault" } },
                             containers: [
                                 {
@@ -128,6 +140,7 @@ export class PodIdentityWebhook extends pulumi.ComponentResource {
             },
             { ...k, dependsOn: [secret, account] },
         );
+        new k8s.policy.v1.PodDisruptionBudget(`${name}-pdb`, { metadata: inNamespace, spec: { minAvailable: 1, selector: { matchLabels: labels } } }, after);
         const service = new k8s.core.v1.Service(
             `${name}-service`,
             { metadata: inNamespace, spec: { selector: labels, ports: [{ name: "https", port: 443, targetPort: PORT }] } },

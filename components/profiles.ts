@@ -12,8 +12,8 @@ import { PodIdentityAssociation } from "./podIdentityAssociation";
 import { DEFAULT_EDITOR, parseServiceAccountRef } from "../providers/subjects";
 import type { IdentityMode, ProfileApiVersion, ProfileConfig } from "./config";
 import type { TrustPlan } from "./placement";
-import { POD_IDENTITY_TRUST } from "./roles";
-import { statementsOf } from "../providers/trustPolicy";
+import { podIdentityStatement, UNPINNED_POD_IDENTITY_STATEMENT } from "./podIdentityTrust";
+import type { PolicyStatement } from "../providers/trustPolicy";
 
 export interface KubeflowProfilesArgs {
     profiles: ProfileConfig[];
@@ -27,6 +27,10 @@ export interface KubeflowProfilesArgs {
     managedRoleArns: Map<string, pulumi.Output<string>>;
     oidcProviderArn: pulumi.Input<string | undefined>;
     clusterName: pulumi.Input<string>;
+    /** podIdentity: this cluster's ARN; the managed roles trust only Pod Identity sessions EKS tags with it. */
+    clusterArn?: pulumi.Input<string>;
+    /** The stack, as its TrustSubjects name their owner (see currentOwner). */
+    owner: string;
     /** The account's ACLSizePerRole quota. */
     maxPolicyChars: number;
     /** `namespace:name` service accounts bound to kf-admin (podIdentity mode); the components' own roles are in plan.names.controllers. */
@@ -112,8 +116,11 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
             // anchor to the current provider. Roles managed elsewhere get one in IRSA mode only
             // (in podIdentity mode they must trust pods.eks.amazonaws.com themselves).
             const groups = plan.groups.filter((g) => (irsa ? g.subjects.length > 0 || g.anchor : g.managed));
+            // The Pod Identity statement, pinned to this cluster; what earlier versions wrote (no
+            // condition: any association of the account) is retired from every managed role in the
+            // write that adds it — one document, so the role is never without Pod Identity trust.
+            const podIdentity: pulumi.Input<PolicyStatement[]> = irsa ? [] : pulumi.output(args.clusterArn).apply((arn) => [podIdentityStatement(arn!)]);
             for (const group of groups) {
-                const podIdentity = statementsOf(POD_IDENTITY_TRUST);
                 const trust = new TrustSubjects(
                     `trust-${group.key}`,
                     {
@@ -122,12 +129,14 @@ export class KubeflowProfiles extends pulumi.ComponentResource {
                         subjects: irsa ? group.subjects : [],
                         anchors: irsa && group.anchor ? [group.anchor] : [],
                         maxPolicyChars: args.maxPolicyChars,
-                        statements: irsa ? [] : podIdentity,
+                        owner: args.owner,
+                        statements: podIdentity,
                         // A role created in podIdentity mode, or by an earlier version that let its
-                        // Role resource write the Pod Identity trust, holds that statement without
+                        // Role resource write the Pod Identity trust, may hold that statement without
                         // this resource owning it; back in IRSA mode it would still let any
-                        // association in the account use the role. It goes in the same write.
-                        retiredStatements: irsa && group.managed ? podIdentity : [],
+                        // association in the account use the role. (The pinned statement is always
+                        // owned here, so a switch back to IRSA retires it as an owned statement.)
+                        retiredStatements: group.managed ? [UNPINNED_POD_IDENTITY_STATEMENT] : [],
                     },
                     { parent: this },
                 );

@@ -6,50 +6,24 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import * as fs from "fs";
-import * as path from "path";
 import { subjectOfRef } from "../providers/subjects";
-import { buildTrustPolicy, POLICY_VERSION, serializePolicy, type PolicyDocument } from "../providers/trustPolicy";
-import { TARGET_ROLES_POLICY, targetRolesPolicy, type ChainTarget } from "./chaining";
+import { buildTrustPolicy, serializePolicy } from "../providers/trustPolicy";
+import type { ChainTarget } from "./chaining";
+import { permissionPlan, type PlannedPolicy } from "./permissionPlan";
+import { podIdentityTrust } from "./podIdentityTrust";
 import type { IdentityMode } from "./config";
 import { controlPlaneComponents, type AdminRoleMode, type AlbController, type ComponentId } from "./controllers";
-import { partitionOf, roleTags, type RoleNames } from "./placement";
+import { roleTags, type RoleNames } from "./placement";
 
-/** The Pod Identity trust (https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html). */
-export const POD_IDENTITY_TRUST: PolicyDocument = {
-    Version: POLICY_VERSION,
-    Statement: [
-        {
-            Effect: "Allow",
-            Principal: { Service: "pods.eks.amazonaws.com" },
-            Action: ["sts:AssumeRole", "sts:TagSession"],
-        },
-    ],
-};
-
-export interface PolicyVariables {
-    partition: string;
-    region: string;
-    cluster: string;
-    /** The profiles' S3 bucket (profile-bucket.json). */
-    bucket?: string;
-}
-
-/** A reviewed policy document from `components/policies/<name>.json`, with `${var}` filled in. */
-export function loadPolicy(name: string, vars: PolicyVariables): string {
-    const text = fs.readFileSync(path.join(__dirname, "policies", `${name}.json`), "utf8");
-    const filled = text.replace(/\$\{(\w+)\}/g, (whole, key: string) => {
-        if (vars[key as keyof PolicyVariables] === undefined) throw new Error(`policy ${name}.json uses unknown variable ${whole}`);
-        return vars[key as keyof PolicyVariables]!;
-    });
-    return serializePolicy(JSON.parse(filled) as PolicyDocument);
-}
+export { loadPolicy, type PolicyVariables } from "./permissionPlan";
 
 export interface KubeflowRolesArgs {
     names: RoleNames;
     identityMode: IdentityMode;
     /** The cluster's IAM OIDC provider (IRSA mode). */
     oidcProviderArn: pulumi.Input<string | undefined>;
+    /** podIdentity: this cluster's ARN; the roles trust, and kf-user's policies allow, only sessions EKS tags with it. */
+    clusterArn?: pulumi.Input<string>;
     /** The subject each role's initial trust statement names (IRSA mode); a component's role names its first service account. */
     anchors: { admin: string; user: string };
     region: string;
@@ -81,13 +55,14 @@ export class KubeflowRoles extends pulumi.ComponentResource {
 
     constructor(name: string, args: KubeflowRolesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("kubeflow-irsa:roles:KubeflowRoles", name, {}, opts);
+        if (args.identityMode === "podIdentity" && args.clusterArn === undefined) throw new Error("KubeflowRoles: podIdentity mode needs clusterArn, which pins the roles to the cluster");
         const tags = roleTags(args);
 
         const role = (roleName: string, anchor: string, description: string) => {
             const irsa = args.identityMode === "irsa";
             const trust = irsa
                 ? pulumi.output(args.oidcProviderArn).apply((arn) => serializePolicy(buildTrustPolicy(arn!, [anchor])))
-                : serializePolicy(POD_IDENTITY_TRUST);
+                : pulumi.output(args.clusterArn).apply((arn) => serializePolicy(podIdentityTrust(arn!)));
             const created = new aws.iam.Role(
                 roleName,
                 // forceDetachPolicies: a policy someone attached by hand must not make the role's
@@ -102,20 +77,31 @@ export class KubeflowRoles extends pulumi.ComponentResource {
             this.rolesByName.set(roleName, created);
             return created;
         };
-        const vars: PolicyVariables = { partition: partitionOf(args.region), region: args.region, cluster: args.clusterName, ...(args.profileBucket ? { bucket: args.profileBucket } : {}) };
-        const attach = (target: aws.iam.Role, roleName: string, policy: string) =>
-            new aws.iam.RolePolicy(`${roleName}-${policy}`, { role: target.name, name: policy, policy: loadPolicy(policy, vars) }, { parent: target });
+        // Every permission policy comes from the plan planStack checked against IAM's quotas.
+        const plans = new Map(permissionPlan(args).map((p) => [p.role, p]));
+        const clusterArn = pulumi.output(args.clusterArn ?? "");
+        const attachPlanned = (target: aws.iam.Role, roleName: string) => {
+            const plan = plans.get(roleName)!;
+            const render = (policy: PlannedPolicy) => clusterArn.apply((arn) => serializePolicy(policy.render(arn)));
+            for (const policy of plan.inline) new aws.iam.RolePolicy(`${roleName}-${policy.name}`, { role: target.name, name: policy.name, policy: render(policy) }, { parent: target });
+            // Pages a page's namespaces may move to are attached before it changes (chaining.ts).
+            const attached = new Map<number, aws.iam.RolePolicyAttachment>();
+            for (const page of [...plan.pages].sort((a, b) => b.index - a.index)) {
+                const policy = new aws.iam.Policy(
+                    page.name,
+                    { name: page.name, description: `Chained Pod Identity profiles of ${args.clusterName}, page ${page.index} (kubeflow-irsa)`, policy: render(page) },
+                    { parent: target, dependsOn: page.after.map((j) => attached.get(j)!) },
+                );
+                attached.set(page.index, new aws.iam.RolePolicyAttachment(page.name, { role: target.name, policyArn: policy.arn }, { parent: target }));
+            }
+        };
 
         this.adminRole = role(args.names.admin, args.anchors.admin, `Kubeflow control plane on ${args.clusterName} (kubeflow-irsa)`);
-        if (args.adminRoleMode === "shared") {
-            for (const component of controlPlaneComponents(args)) {
-                attach(this.adminRole, args.names.admin, component.policy);
-                this.controllerRoles.set(component.id, this.adminRole);
-            }
-        }
+        attachPlanned(this.adminRole, args.names.admin);
+        if (args.adminRoleMode === "shared") for (const component of controlPlaneComponents(args)) this.controllerRoles.set(component.id, this.adminRole);
         for (const { component, name: roleName } of args.names.controllers) {
             const own = role(roleName, subjectOfRef(component.serviceAccounts[0]), `${component.title} on ${args.clusterName} (kubeflow-irsa)`);
-            attach(own, roleName, component.policy);
+            attachPlanned(own, roleName);
             this.controllerRoles.set(component.id, own);
         }
 
@@ -129,16 +115,7 @@ export class KubeflowRoles extends pulumi.ComponentResource {
             for (const policyArn of args.userPolicyArns) {
                 new aws.iam.RolePolicyAttachment(`${roleName}-${shortHash(policyArn)}`, { role: userRole.name, policyArn }, { parent: userRole });
             }
-            // Each Pod Identity session carries its namespace as a tag: one policy isolates every team.
-            if (args.profileBucket) attach(userRole, roleName, "profile-bucket");
-            const targets = args.chainTargets ?? [];
-            if (targets.length > 0) {
-                new aws.iam.RolePolicy(
-                    `${roleName}-${TARGET_ROLES_POLICY}`,
-                    { role: userRole.name, name: TARGET_ROLES_POLICY, policy: serializePolicy(targetRolesPolicy(targets)) },
-                    { parent: userRole },
-                );
-            }
+            attachPlanned(userRole, roleName);
             return userRole;
         });
         this.userRoles = created.slice(0, args.names.users.length);

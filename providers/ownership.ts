@@ -6,6 +6,7 @@
 // ones, under every provider involved), so the next `up`, a config revert or a destroy converges.
 
 import { drainingOf, NO_MOVES, type MoveSettings } from "./moves";
+import { ANCHOR_NAMESPACE } from "./subjects";
 import type { TrustChange } from "./trustChanges";
 import { canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, type PolicyDocument, type PolicyStatement } from "./trustPolicy";
 
@@ -146,13 +147,18 @@ export function createChanges(inputs: TrustSubjectsInputs): TrustChange[] {
 }
 
 /**
- * A role this stack creates (it has anchors) keeps nothing of its first trust statement under an
- * earlier provider: the stack's own aws.iam.Role wrote it, and when the cluster changed before this
- * resource ever wrote (its create failed first), no state names it (see InitialStatementRetirement).
+ * A role this stack creates keeps nothing of its first trust statement under an earlier provider:
+ * the stack's own aws.iam.Role wrote it, and when the cluster changed before this resource ever
+ * wrote (its create failed first), no state names it (see InitialStatementRetirement). Only for
+ * anchors no pod can hold (kf-user's, kf-admin's: ANCHOR_NAMESPACE): that statement is then the
+ * stack's beyond doubt. A component role's anchor is its controller's real service account, and a
+ * person letting another cluster's controller use the role writes exactly that statement.
  */
 function initialRetirement(inputs: TrustSubjectsInputs): TrustChange[] {
     const known = !isUnknown(inputs.anchors) && !isUnknown(inputs.providerArn);
-    return known && inputs.providerArn !== "" && inputs.anchors.length > 0 ? [{ retireInitial: { anchors: inputs.anchors, providerArn: inputs.providerArn } }] : [];
+    if (!known || inputs.providerArn === "" || inputs.anchors.length === 0) return [];
+    if (!inputs.anchors.every((s) => s.split(":")[2] === ANCHOR_NAMESPACE)) return [];
+    return [{ retireInitial: { anchors: inputs.anchors, providerArn: inputs.providerArn } }];
 }
 
 function retirements(statements: readonly PolicyStatement[]): TrustChange[] {

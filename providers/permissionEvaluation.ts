@@ -4,10 +4,11 @@
 // implicit deny; Action/NotAction and Resource/NotResource with IAM's wildcards (actions ignore
 // case); policy variables (`${aws:PrincipalTag/kubernetes-namespace}`) filled from the context — a
 // statement whose variable has no value does not match; string condition operators with
-// ForAnyValue/ForAllValues and IfExists. Other operators are reported as not evaluated.
+// ForAnyValue/ForAllValues and IfExists. Other operators are reported as not evaluated. With a
+// `principal` it reads resource policies instead (a role's trust policy, for sts:AssumeRole).
 // Used by `npm run doctor -- --s3`; the tests cross-check it with an independent simulator.
 
-import { asStrings, conditionEntries, globMatch, label, type ParsedOperator } from "./policyReading";
+import { asStrings, conditionEntries, globMatch, holdsWhenMissing, label, type ParsedOperator } from "./policyReading";
 import { statementsOf, type PolicyDocument, type PolicyStatement } from "./trustPolicy";
 
 export interface PermissionRequest {
@@ -15,6 +16,11 @@ export interface PermissionRequest {
     resource: string;
     /** Context keys (case-insensitive) and their values, e.g. `aws:PrincipalTag/kubernetes-namespace`. */
     context: Record<string, string | string[]>;
+    /**
+     * Who asks, as a Principal element names it, when the policies are resource policies (a
+     * role's trust policy: its statements name a Principal and no Resource, the role being implied).
+     */
+    principal?: { type: "AWS" | "Service" | "Federated"; name: string };
 }
 
 export interface PermissionVerdict {
@@ -59,11 +65,7 @@ function conditionHolds(op: ParsedOperator, key: string, policyValues: string[],
     }
     const str = op.string;
     if (!str) return undefined;
-    if (values === undefined) {
-        if (op.set === "ForAllValues") return true;
-        if (op.set === "ForAnyValue") return false;
-        return op.ifExists || str.negated;
-    }
+    if (values === undefined) return holdsWhenMissing(op, policyValues);
     const filled = policyValues.map((v) => substitute(v, context)).filter((v): v is string => v !== undefined);
     const matchOne = (value: string) => filled.some((p) => str.compare(p, value));
     if (op.set === "ForAllValues") return values.every((v) => (str.negated ? !matchOne(v) : matchOne(v)));
@@ -71,13 +73,33 @@ function conditionHolds(op: ParsedOperator, key: string, policyValues: string[],
     return str.negated ? !any : any;
 }
 
+/** Whether a Principal/NotPrincipal value names the caller ("*" and {"AWS": "*"} name everyone). */
+function namesPrincipal(value: unknown, principal: NonNullable<PermissionRequest["principal"]>): boolean {
+    if (value === "*") return true;
+    if (typeof value !== "object" || value === null) return false;
+    const element = value as Record<string, unknown>;
+    return asStrings(element.AWS).includes("*") || asStrings(element[principal.type]).includes(principal.name);
+}
+
+function principalMatches(s: PolicyStatement, principal: PermissionRequest["principal"]): boolean {
+    if (!principal) return !("Principal" in s) && !("NotPrincipal" in s); // an identity policy names no principal
+    if ("Principal" in s) return namesPrincipal(s.Principal, principal);
+    if ("NotPrincipal" in s) return !namesPrincipal(s.NotPrincipal, principal);
+    return false;
+}
+
 function applies(statement: PolicyStatement, request: PermissionRequest, context: Map<string, string[]>): { matches: boolean; unsupported: boolean } {
     // unsupported: action and resource match, no evaluated condition fails, and one is not evaluated.
     const s = statement as PolicyStatement & { Resource?: unknown; NotResource?: unknown };
     const actionOk = "Action" in s ? matchesAny(asStrings(s.Action), request.action, context, true) : "NotAction" in s ? !matchesAny(asStrings(s.NotAction), request.action, context, true) : false;
+    // A trust policy names no Resource: the role it belongs to is the resource.
     const resourceOk =
-        "Resource" in s ? matchesAny(asStrings(s.Resource), request.resource, context, false) : "NotResource" in s ? !matchesAny(asStrings(s.NotResource), request.resource, context, false) : false;
-    if (!actionOk || !resourceOk) return { matches: false, unsupported: false };
+        "Resource" in s
+            ? matchesAny(asStrings(s.Resource), request.resource, context, false)
+            : "NotResource" in s
+              ? !matchesAny(asStrings(s.NotResource), request.resource, context, false)
+              : request.principal !== undefined;
+    if (!actionOk || !resourceOk || !principalMatches(s, request.principal)) return { matches: false, unsupported: false };
     let unsupported = false;
     for (const entry of conditionEntries(statement)) {
         const holds = conditionHolds(entry.op, entry.key, entry.values, context);

@@ -127,7 +127,13 @@ export function parseOperator(name: string): ParsedOperator {
     return { name, set, base, ifExists, string: STRING_OPERATORS[base] };
 }
 
-export function conditionEntries(statement: PolicyStatement): Array<{ op: ParsedOperator; key: string; values: string[] }> {
+export interface ConditionEntry {
+    op: ParsedOperator;
+    key: string;
+    values: string[];
+}
+
+export function conditionEntries(statement: PolicyStatement): ConditionEntry[] {
     const block: unknown = statement.Condition;
     if (typeof block !== "object" || block === null) return [];
     return Object.entries(block as Record<string, unknown>).flatMap(([opName, entries]) =>
@@ -135,4 +141,23 @@ export function conditionEntries(statement: PolicyStatement): Array<{ op: Parsed
             ? Object.entries(entries as Record<string, unknown>).map(([key, values]) => ({ op: parseOperator(opName), key, values: asStrings(values) }))
             : [],
     );
+}
+
+/** Operators IAM knows besides the string ones; their names ending in these are negated. */
+const KNOWN_OPERATOR = /^(String|Numeric|Date|Bool|Binary|IpAddress|NotIpAddress|Arn)/;
+const NEGATED_OPERATOR = /^(StringNot|NumericNotEquals|DateNotEquals|ArnNot|NotIpAddress)/;
+
+/**
+ * Whether a condition entry holds when its key is not in the request, as IAM documents it
+ * (reference_policies_elements_condition_operators.html, "…IfExists" and the set operators):
+ * ForAllValues holds, ForAnyValue does not (whatever IfExists says), IfExists holds, a negated
+ * operator holds, `Null "true"` holds, every other operator does not. Undefined for an operator
+ * IAM does not know.
+ */
+export function holdsWhenMissing(op: ParsedOperator, policyValues: readonly string[]): boolean | undefined {
+    if (op.set === "ForAllValues") return true;
+    if (op.set === "ForAnyValue") return false;
+    if (op.base === "Null") return op.ifExists || policyValues.some((v) => v.toLowerCase() === "true");
+    if (!KNOWN_OPERATOR.test(op.base)) return undefined;
+    return op.ifExists || NEGATED_OPERATOR.test(op.base);
 }

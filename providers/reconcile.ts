@@ -2,8 +2,8 @@
 // the ACLSizePerRole quota, the role's account, a document that cannot be edited. IAM calls go
 // through ./iam; every decision about the document is ./trustPolicy's.
 
-import { createIamClient, explainAwsError, getTrustPolicy, isAwsError, putTrustPolicy, tagRole, untagRole, type AwsSettings } from "./iam";
-import { addedHashes, entryHash, pendingSubjects, recordOf, recordTags, type IntentRecord, type Tag } from "./intent";
+import { createIamClient, explainAwsError, getTrustPolicy, isAwsError, putTrustPolicy, type AwsSettings } from "./iam";
+import { IntentLog } from "./intentLog";
 import type { HeldSubjects, TrustSubjectsInputs } from "./ownership";
 import { isUnknown } from "./ownership";
 import { parseOidcProviderArn, parseRoleRef, roleNameOf, sameRole } from "./subjects";
@@ -250,7 +250,8 @@ export async function reconcile(
             const pending = intent.read(current.tags, current.document);
             const edit = applyChanges(current.document, typeof plan === "function" ? plan(pending) : plan, context);
             const done = async (): Promise<ReconcileResult> => {
-                await intent.settle(current.document, options.answerOwns ?? (() => true));
+                // After our own write read back the document is what IAM holds; a first read may lag.
+                await intent.settle(current.document, options.answerOwns ?? (() => true), writes > 0);
                 return { roleArn: current.roleArn, document: current.document, writes, pending };
             };
 
@@ -310,81 +311,6 @@ export async function reconcile(
         }
     } finally {
         client.destroy();
-    }
-}
-
-/**
- * One operation's use of the stack's write-ahead record on the role (see ./intent). The record is
- * read once (our own tag writes may read back late; no one else writes our keys) and then kept
- * here. Recording is best effort: without iam:TagRole, or past the role's 50 tags, the write goes
- * ahead as before with a warning, since refusing would block every `up`.
- */
-class IntentLog {
-    private record: IntentRecord | undefined;
-    private disabled = false;
-
-    constructor(
-        private readonly client: ReturnType<typeof createIamClient>,
-        private readonly roleName: string,
-        private readonly owner: string,
-        private readonly context: string,
-    ) {}
-
-    /** What the role holds of what the record names, per provider. */
-    read(tags: readonly Tag[], document: PolicyDocument): HeldSubjects[] {
-        if (!this.owner) return [];
-        this.record ??= recordOf(tags, this.owner);
-        return pendingSubjects(this.record, document);
-    }
-
-    /** Before a write: record what it adds. Returns the record as it was, for `restore`. */
-    async ahead(before: PolicyDocument, after: PolicyDocument): Promise<IntentRecord | undefined> {
-        const record = this.record;
-        if (!this.owner || !record || this.disabled) return undefined;
-        const added = addedHashes(before, after).filter((h) => !record.hashes.has(h));
-        if (added.length === 0) return undefined;
-        const next = new Set([...record.hashes, ...added]);
-        try {
-            await this.write(next);
-        } catch (err) {
-            this.disabled = true;
-            console.warn(
-                `warning: ${this.context}: could not record what this write adds (iam:TagRole: ${(err as Error).message ?? String(err)}); ` +
-                    "the write goes ahead, but if this process dies before Pulumi hears back, what it adds is owned by no state: " +
-                    "allow iam:TagRole and iam:UntagRole on the role (README, Deployer permissions)",
-            );
-            return undefined;
-        }
-        return record;
-    }
-
-    /** After a write IAM refused: the record goes back to what it was before that write (best effort). */
-    async restore(previous: IntentRecord | undefined): Promise<void> {
-        if (!previous) return;
-        await this.write(previous.hashes).catch((err: unknown) => this.warn("put back the record of this stack", err));
-    }
-
-    /**
-     * When the operation is done: the record keeps only what `document` (the role as the operation
-     * leaves it) holds and the answer will not own; usually nothing, and the tags go (best effort).
-     */
-    async settle(document: PolicyDocument, answerOwns: (providerArn: string, subject: string) => boolean): Promise<void> {
-        if (!this.record || this.record.keys.length === 0) return;
-        const residual = pendingSubjects(this.record, document).flatMap(({ providerArn, subjects }) => subjects.filter((s) => !answerOwns(providerArn, s)).map((s) => entryHash(providerArn, s)));
-        await this.write(new Set(residual)).catch((err: unknown) => this.warn(`update the tags ${this.record!.keys.join(", ")}`, err));
-    }
-
-    /** Makes the role's record name exactly `hashes`: tags written, keys no longer needed removed. */
-    private async write(hashes: Set<string>): Promise<void> {
-        const tags = recordTags(this.owner, hashes);
-        const stale = (this.record?.keys ?? []).filter((k) => !tags.some((t) => t.Key === k));
-        if (tags.length > 0) await tagRole(this.client, this.roleName, tags);
-        if (stale.length > 0) await untagRole(this.client, this.roleName, stale);
-        this.record = { keys: tags.map((t) => t.Key), hashes };
-    }
-
-    private warn(what: string, err: unknown): void {
-        console.warn(`warning: ${this.context}: could not ${what} (${(err as Error).message ?? String(err)}); the tags are harmless but for what they name: remove them by hand once \`pulumi up\` has succeeded`);
     }
 }
 

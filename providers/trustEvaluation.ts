@@ -16,6 +16,7 @@ import {
     asStrings,
     checkAction,
     federatedOf,
+    holdsWhenMissing,
     label,
     parseOperator,
     quote,
@@ -145,14 +146,10 @@ function kindOf(key: string, issuer: string): KeyKind {
     return "other";
 }
 
-function missingKeyResult(op: ParsedOperator): { satisfied: boolean; why: string } {
-    // Missing-key rules: ForAllValues is vacuously true, ForAnyValue false (whatever IfExists says),
-    // IfExists true, negated operators true, every other operator false.
-    if (op.set === "ForAllValues") return { satisfied: true, why: "ForAllValues is true when the key is missing" };
-    if (op.set === "ForAnyValue") return { satisfied: false, why: "ForAnyValue is false when the key is missing" };
-    if (op.ifExists) return { satisfied: true, why: `${op.name} is true when the key is missing` };
-    if (op.string?.negated) return { satisfied: true, why: `${op.base} is true when the key is missing` };
-    return { satisfied: false, why: `${op.name} is false when the key is missing` };
+function missingKeyResult(op: ParsedOperator, policyValues: string[]): { satisfied: boolean; why: string } {
+    const satisfied = holdsWhenMissing(op, policyValues) ?? false;
+    const how = op.set ?? (op.ifExists ? op.name : op.string?.negated ? op.base : op.name);
+    return { satisfied, why: `${how} is ${satisfied} when the key is missing` };
 }
 
 function checkNull(op: ParsedOperator, key: string, policyValues: string[], present: boolean): { satisfied: boolean; reason: string } {
@@ -209,7 +206,7 @@ function checkCondition(opName: string, key: string, rawValues: unknown, context
         return { ...base, satisfied: false, unsupported: true, reason: `${opName} ${key}: ${why}` };
     }
     if (requestValues === undefined) {
-        const { satisfied, why } = missingKeyResult(operator);
+        const { satisfied, why } = missingKeyResult(operator, policyValues);
         const note = kind === "other" ? ` (STS sets only ${context.issuer}:sub and ${context.issuer}:aud for this provider)` : "";
         return { ...base, satisfied, unsupported: false, reason: `${opName} ${key}: the key is not in the request${note}; ${why}` };
     }

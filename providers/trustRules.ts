@@ -10,7 +10,9 @@ import {
     conditionEntries,
     federatedOf,
     label,
+    holdsWhenMissing,
     quote,
+    type ConditionEntry,
     type ParsedOperator,
 } from "./policyReading";
 import { parseOidcProviderArn, SUBJECT_PREFIX } from "./subjects";
@@ -23,6 +25,7 @@ export type RuleId =
     | "irsa-aud-only"
     | "irsa-sub-matches-every-namespace"
     | "irsa-wildcard-under-string-equals"
+    | "irsa-condition-never-matches"
     | "irsa-audience"
     | "trust-policy-headroom"
     | "trust-open-principal";
@@ -51,6 +54,12 @@ export const TRUST_RULES: readonly TrustRule[] = [
         description: "* and ? are literal characters under StringEquals: a sub value holding them never matches a real service account.",
     },
     {
+        id: "irsa-condition-never-matches",
+        level: "advisory",
+        description:
+            "A condition key STS never sets for a provider's tokens (written with https://, or keyed to another provider of the Federated list) makes the statement deny every service account of that provider.",
+    },
+    {
         id: "irsa-audience",
         level: "advisory",
         description: "An IRSA statement should require <issuer>:aud, and for an EKS issuer exactly sts.amazonaws.com.",
@@ -63,7 +72,8 @@ export const TRUST_RULES: readonly TrustRule[] = [
     {
         id: "trust-open-principal",
         level: "mandatory",
-        description: 'An Allow for Principal "*" or {"AWS": "*"} with no condition lets every AWS principal assume the role.',
+        description:
+            'An Allow for Principal "*", {"AWS": "*"} or an open web identity (Federated "*", or Google, Facebook, Amazon or Cognito without a condition on their keys) must limit who by a condition (aws:PrincipalOrgID, aws:PrincipalAccount, aws:PrincipalArn, aws:SourceAccount, …); any other condition lets every principal in.',
     },
 ];
 
@@ -134,10 +144,43 @@ export function matchesEveryNamespace(pattern: string): boolean {
 
 const EKS_ISSUER = /^oidc\.eks\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/id\/[0-9A-Za-z]+$/;
 
+/**
+ * Why STS never puts `key` in a web-identity request for `issuer`'s tokens, with the fix; undefined
+ * when it may. `others`: the issuers of the statement's other Federated providers.
+ */
+function absentKey(key: string, issuer: string, others: readonly string[]): { why: string; fix: string } | undefined {
+    const lower = key.toLowerCase();
+    if (/^https?:\/\//.test(lower)) {
+        return { why: `${quote(key)} is written with its scheme, and condition keys name the issuer without it`, fix: `write the key as ${key.replace(/^https?:\/\//i, "")}` };
+    }
+    const other = others.find((o) => lower.startsWith(`${o.toLowerCase()}:`));
+    if (other === undefined) return undefined;
+    return {
+        why: `${quote(key)} is the key of ${other}, another provider of the Federated list, and the statement's conditions are ANDed for every provider it names`,
+        fix: `give each provider its own statement, with its own <issuer>:sub and <issuer>:aud keys (${issuer}:sub, ${other}:sub)`,
+    };
+}
+
 function checkWebIdentity(at: Located, report: Report): void {
     const entries = conditionEntries(at.statement);
+    const issuers = oidcProvidersOf(at.statement).map((arn) => parseOidcProviderArn(arn)!.issuer);
     for (const providerArn of oidcProvidersOf(at.statement)) {
         const issuer = parseOidcProviderArn(providerArn)!.issuer;
+        const others = issuers.filter((i) => i.toLowerCase() !== issuer.toLowerCase());
+        // A condition on a key absent from every request of this provider, false when absent: IAM denies.
+        const never = entries.flatMap((e) => {
+            const absent = holdsWhenMissing(e.op, e.values) === false ? absentKey(e.key, issuer, others) : undefined;
+            return absent ? [{ entry: e, ...absent }] : [];
+        });
+        if (never.length > 0) {
+            report(
+                "irsa-condition-never-matches",
+                at,
+                `${at.name} trusts ${providerArn} but requires ${never.map((n) => `${n.entry.op.name} ${n.entry.key}`).join(" and ")}, a key STS never sets for that provider's tokens (${never[0].why}): IAM denies every service account of that cluster through this statement`,
+                [...new Set(never.map((n) => n.fix))].join("; "),
+            );
+            continue;
+        }
         const subKey = `${issuer}:sub`;
         const audKey = `${issuer}:aud`;
         const of = (key: string) => entries.filter((e) => e.key.toLowerCase() === key.toLowerCase());
@@ -179,7 +222,7 @@ function checkWebIdentity(at: Located, report: Report): void {
             report(
                 "irsa-audience",
                 at,
-                `${at.name} trusts ${providerArn} without a ${audKey} condition: a token of that issuer for any audience is accepted`,
+                `${at.name} trusts ${providerArn} without a ${audKey} condition: STS then accepts a token of that issuer for any audience in the provider's client-id list, so a client id added there later for another use lets those tokens in too`,
                 `add StringEquals ${audKey} "${STS_AUDIENCE}"`,
             );
         } else if (EKS_ISSUER.test(issuer)) {
@@ -196,18 +239,78 @@ function checkWebIdentity(at: Located, report: Report): void {
     }
 }
 
+/**
+ * Global keys that name who is asking (the caller, its account or organization, or the resource
+ * a service acts for); IAM matches key names case-insensitively. A positive condition on one of
+ * them limits an open principal; STS leaves them out of a web-identity request, so there it denies.
+ * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+ */
+const WHO_KEYS = new Set(
+    ["aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths", "aws:SourceAccount", "aws:SourceArn", "aws:SourceOrgID", "aws:SourceOrgPaths", "aws:SourceOwner", "aws:userid"].map(
+        (k) => k.toLowerCase(),
+    ),
+);
+
+/** Web-identity providers STS trusts with no IAM provider of the account: anyone may sign in there. */
+const PUBLIC_WEB_IDENTITIES = ["accounts.google.com", "graph.facebook.com", "www.amazon.com", "cognito-identity.amazonaws.com"];
+
+/**
+ * A condition entry that lets only the listed values of a key in: a positive string or ARN
+ * operator, without IfExists or ForAllValues (both hold when the key is absent), and no wildcard
+ * under a Like operator (AWS lists these keys as ones where a wildcard has no valid use).
+ */
+function limits(entry: ConditionEntry, keyCounts: (lowerKey: string) => boolean): boolean {
+    const { op, values } = entry;
+    if (!keyCounts(entry.key.toLowerCase()) || op.ifExists || op.set === "ForAllValues" || values.length === 0) return false;
+    const positive = (op.string !== undefined && !op.string.negated) || /^Arn(Equals|Like)$/.test(op.base);
+    const like = op.string?.like === true || op.base === "ArnLike";
+    // A policy variable matches the caller itself (`aws:PrincipalAccount` = "${aws:PrincipalAccount}").
+    if (!positive || values.some((v) => v.includes("${"))) return false;
+    return !like || values.every((v) => scopedPattern(entry.key.toLowerCase(), v));
+}
+
+/**
+ * Whether a Like pattern still names whose it is: an ARN pattern with a literal account
+ * (`arn:aws:iam::111122223333:role/ci-*`), an organization path under a literal organization
+ * (`o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*`). Any other wildcard may match anyone.
+ */
+function scopedPattern(lowerKey: string, value: string): boolean {
+    if (!/[*?]/.test(value)) return true;
+    if (lowerKey === "aws:principalarn" || lowerKey === "aws:sourcearn") {
+        const parts = value.split(":");
+        return parts.length >= 6 && /^[0-9]{12}$/.test(parts[4]);
+    }
+    if (lowerKey === "aws:principalorgpaths" || lowerKey === "aws:sourceorgpaths") return /^o-[a-z0-9]{10,32}\//.test(value);
+    return false;
+}
+
 function checkOpenPrincipal(at: Located, report: Report): void {
     if (at.statement.Effect !== "Allow" || !("Principal" in at.statement)) return;
     const principal = at.statement.Principal;
-    const open = principal === "*" || (typeof principal === "object" && principal !== null && !Array.isArray(principal) && asStrings((principal as Record<string, unknown>).AWS).includes("*"));
-    const condition = at.statement.Condition;
-    const unconditioned = condition === undefined || condition === null || (typeof condition === "object" && Object.keys(condition).length === 0);
-    if (open && unconditioned) {
+    const typed = typeof principal === "object" && principal !== null && !Array.isArray(principal) ? (principal as Record<string, unknown>) : {};
+    const entries = conditionEntries(at.statement);
+    const limitedBy = (own: (k: string) => boolean) => entries.some((e) => limits(e, (k) => WHO_KEYS.has(k) || own(k)));
+    const conditions = entries.length === 0 ? "with no condition" : `with conditions that do not limit who (${[...new Set(entries.map((e) => `${e.op.name} ${e.key}`))].join(", ")})`;
+    const everyone = principal === "*" ? 'Principal "*"' : asStrings(typed.AWS).includes("*") ? 'Principal {"AWS": "*"}' : asStrings(typed.Federated).includes("*") ? 'Federated "*"' : undefined;
+    if (everyone && !limitedBy(() => false)) {
+        const webIdentity = checkAction(at.statement).matches ? " and any web-identity token STS accepts," : "";
         report(
             "trust-open-principal",
             at,
-            `${at.name} allows Principal ${JSON.stringify(principal)} with no condition: every AWS principal, in any account, can assume this role`,
-            "name the principals (an account, role or OIDC provider ARN), or add a condition such as aws:PrincipalOrgID",
+            `${at.name} allows ${everyone} ${conditions}: every AWS principal, in any account,${webIdentity} can assume this role`,
+            "name the principals (an account, role or OIDC provider ARN), or limit who with StringEquals aws:PrincipalOrgID, aws:PrincipalAccount or aws:PrincipalArn",
+        );
+        return;
+    }
+    const federated = asStrings(typed.Federated).map((f) => f.toLowerCase());
+    const webIdentity = checkAction(at.statement).matches;
+    for (const idp of PUBLIC_WEB_IDENTITIES.filter((p) => webIdentity && federated.includes(p))) {
+        if (limitedBy((k) => k.startsWith(`${idp}:`) && k !== `${idp}:amr`)) continue;
+        report(
+            "trust-open-principal",
+            at,
+            `${at.name} allows Federated ${quote(idp)} ${conditions}: anyone who signs in there (for any application) can assume this role`,
+            `add StringEquals ${idp}:aud with your application's id (for Cognito, the identity pool id)`,
         );
     }
 }

@@ -46,16 +46,23 @@ export interface TrustSubjectsArgs {
     owner?: pulumi.Input<string>;
 }
 
-/** The stack running this program, as TrustSubjects names its owner. */
-export function currentOwner(): string {
-    // Self-managed backends call every organization "organization"; so do we where none is set (mocks).
+/**
+ * The stack running this program, as TrustSubjects names its owner: `<organization>/<project>/<stack>`,
+ * and after a `/` what else tells it apart. Self-managed backends (S3, a local folder) call every
+ * organization "organization", so two deployments of a stack named `prod` on two such backends
+ * would share a name: the component adds its region and cluster name (two clusters that share a
+ * role are in the role's account, and one account has one cluster of a name per region).
+ */
+export function currentOwner(scope?: string): string {
+    // Where no organization is set (mocks), "organization", as self-managed backends say.
     let organization = "organization";
     try {
         organization = pulumi.getOrganization() || organization;
     } catch {
         // setMocks without an organization
     }
-    return `${organization}/${pulumi.getProject()}/${pulumi.getStack()}`;
+    const stack = `${organization}/${pulumi.getProject()}/${pulumi.getStack()}`;
+    return scope ? `${stack}/${scope}` : stack;
 }
 
 /** One provider object for every TrustSubjects resource: the SDK serializes it once. */

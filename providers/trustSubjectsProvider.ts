@@ -12,7 +12,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { checkInputs } from "./checkInputs";
 import { awsSettingsFromConfig, createIamClient, getTrustPolicy, type AwsSettings } from "./iam";
-import { pendingSubjects, recordOf } from "./intent";
+import { pendingSubjects, recent, recordOf, unheldHashes } from "./intent";
 import {
     createChanges,
     deleteChanges,
@@ -20,6 +20,7 @@ import {
     hasLeftovers,
     held,
     isUnknown,
+    trusted,
     mergeHeld,
     normalized,
     normalizedState,
@@ -109,22 +110,32 @@ async function roleExists(settings: AwsSettings, roleName: string): Promise<bool
 }
 
 /**
- * Whether the role holds what an earlier write of this stack recorded before it was sent and never
- * reported (./intent: the host died before the engine heard back): then an unchanged config still
- * needs an update, which owns it and removes what the config does not name. One read; a read that
- * fails only warns, like every preview read.
+ * Whether an unchanged config still needs an update: an owned subject is missing from the role;
+ * the role holds what an earlier write of this stack recorded before it was sent and never
+ * reported (./intent: the host died before the engine heard back) — the update owns it and removes
+ * what the config does not name; or the record names a write that never landed — the update drops
+ * it. One read; a read that fails only warns, like every preview read.
  */
-async function unansweredWrite(settings: AwsSettings, state: TrustSubjectsOutputs, inputs: TrustSubjectsInputs): Promise<boolean> {
+async function roleNeedsUpdate(settings: AwsSettings, state: TrustSubjectsOutputs, inputs: TrustSubjectsInputs): Promise<boolean> {
     if (!inputs.owner || isUnknown(inputs.role)) return false;
     const client = createIamClient(settings);
     try {
         const current = await getTrustPolicy(client, roleNameOf(inputs.role));
         if (!current) return false;
+        const record = recordOf(current.tags, inputs.owner);
         // What the state owns already needs nothing (a record an earlier operation could not remove).
         const owned = new Map(held(state).map((e) => [e.providerArn, new Set(e.subjects)]));
-        return pendingSubjects(recordOf(current.tags, inputs.owner), current.document).some((e) => e.subjects.some((s) => !owned.get(e.providerArn)?.has(s)));
+        const unowned = pendingSubjects(record, current.document).some((e) => e.subjects.some((s) => !owned.get(e.providerArn)?.has(s)));
+        // What the record names and the role does not hold, past the horizon, is a write that never
+        // landed: the update (which writes no trust policy) drops it before someone else adds it.
+        const neverLanded = unheldHashes(record, current.document).length > 0 && !recent(record, Date.now());
+        // An owned subject the role no longer trusts (a person removed it; another resource of the
+        // stack that left the program removed it on its way out): the update puts it back.
+        const wanted = trusted(inputs);
+        const missing = inputs.providerArn !== "" && presentSubjects(current.document, inputs.providerArn, wanted).length < wanted.length;
+        return unowned || neverLanded || missing;
     } catch (err) {
-        console.warn(`warning: TrustSubjects ${roleNameOf(inputs.role)}: the role could not be read at preview to look for an unanswered earlier write (${(err as Error).message ?? String(err)}); \`pulumi refresh\` finds it`);
+        console.warn(`warning: TrustSubjects ${roleNameOf(inputs.role)}: the role could not be read at preview to look for drift or an unanswered earlier write (${(err as Error).message ?? String(err)}); \`pulumi refresh\` finds it`);
         return false;
     } finally {
         client.destroy();
@@ -221,7 +232,7 @@ export function trustSubjectsProvider(): pulumi.dynamic.ResourceProvider<TrustSu
                 // (an earlier version's) is rewritten, so a later delete or refresh can find the record.
                 const sameOwner = olds.owner === news.owner;
                 if (sameSubjects(olds.subjects, news.subjects) && sameSubjects(olds.anchors, news.anchors) && sameStatements && drainSettled && !hasLeftovers(olds)) {
-                    return { changes: !sameProvider || !sameOwner || (await unansweredWrite(session.settings, olds, news)) };
+                    return { changes: !sameProvider || !sameOwner || (await roleNeedsUpdate(session.settings, olds, news)) };
                 }
             }
             // Preview-time quota check against the live document: fail now, not half-way through `up`.

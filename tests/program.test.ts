@@ -92,6 +92,9 @@ describe("program (index.ts under mocks)", function () {
             for (const t of trusts) {
                 assert.equal(t.inputs.providerArn, run.outputs.oidcProviderArn);
                 assert.equal(t.inputs.maxPolicyChars, 2048);
+                // The record of a write in flight is keyed by this: two deployments of a stack named
+                // the same on two self-managed backends ("organization") differ by region and cluster.
+                assert.match(String(t.inputs.owner), /^[^/]+\/[^/]+\/[^/]+\/us-west-2\/kf-dev$/);
             }
             // Each role the stack creates keeps an anchor no pod can hold under the current provider, even
             // after a cluster replacement or a switch from podIdentity; a foreign role gets none.
@@ -244,7 +247,7 @@ describe("program (index.ts under mocks)", function () {
         for (const arn of arns) assert.equal(trustFor(run, arn.split("/").pop()!)!.inputs.maxPolicyChars, 2048);
     });
 
-    it("GIVEN identityMode podIdentity THEN roles trust pods.eks.amazonaws.com and every default-editor and admin service account is associated", async () => {
+    it("GIVEN identityMode podIdentity THEN roles trust pods.eks.amazonaws.com of this cluster only and every default-editor and admin service account is associated", async () => {
         const run = await runProgram(devConfig({ "kubeflow-irsa:identityMode": "podIdentity", "kubeflow-irsa:adminServiceAccounts": ["kubeflow:kf-admin", "kubeflow:fluentd"] }));
         // No trust-policy growth: each managed role's TrustSubjects owns only the Pod Identity statement.
         for (const trust of ofType(run, TRUST_SUBJECTS_TYPE)) assert.deepEqual([trust.inputs.subjects, trust.inputs.anchors], [[], []], trust.name);
@@ -252,10 +255,12 @@ describe("program (index.ts under mocks)", function () {
         const [addon] = ofType(run, "aws:eks/addon:Addon");
         assert.equal(addon.inputs.addonName, "eks-pod-identity-agent");
         const user = named(run, "kf-user-us-west-2-kf-dev");
+        // Pinned to the cluster (issue 19.5): an association of another cluster of the account gets no session.
         assert.deepEqual(JSON.parse(String(user.inputs.assumeRolePolicy)).Statement[0], {
             Effect: "Allow",
             Principal: { Service: "pods.eks.amazonaws.com" },
             Action: ["sts:AssumeRole", "sts:TagSession"],
+            Condition: { StringEquals: { "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:us-west-2:123456789012:cluster/kf-dev" } },
         });
         const associations = ofType(run, "aws:eks/podIdentityAssociation:PodIdentityAssociation").map((a) => `${a.inputs.namespace}/${a.inputs.serviceAccount} → ${String(a.inputs.roleArn).split("/").pop()}`);
         assert.deepEqual(associations.sort(), [
@@ -274,7 +279,7 @@ describe("program (index.ts under mocks)", function () {
         assert.deepEqual([...CONFIG_KEYS].sort(), declared.sort());
     });
 
-    it("GIVEN keys of other namespaces (aws, kubernetes, pulumi) THEN none is refused", async () => {
+    it("GIVEN valid keys of other namespaces (aws, kubernetes, pulumi) THEN none is refused", async () => {
         const run = await runProgram(devConfig({ "aws:profile": "platform", "aws:skipMetadataApiCheck": "true", "kubernetes:context": "kf-dev", "pulumi:disable-default-providers": '["kubernetes"]' }));
         assert.ok(run.resources.length > 0);
     });
@@ -311,6 +316,9 @@ describe("program (index.ts under mocks)", function () {
             ["a misspelt key (profile)", { "kubeflow-irsa:profile": [{ name: "team-x", owner: "x@example.com" }] }, /^invalid stack configuration:\n {2}- kubeflow-irsa:profile: is not a key of this project; did you mean `kubeflow-irsa:profiles`\? \(rename it in Pulumi\.<stack>\.yaml or with `pulumi config rm` \/ `set`\)$/],
             ["a userRoleShards that is neither a number nor auto", { "kubeflow-irsa:userRoleShards": "Auto" }, /kubeflow-irsa:userRoleShards: "Auto" .*whole number from 1 to 1000.*or auto, and the stack picks the count/],
             ["a misspelt key (userRoleShard)", { "kubeflow-irsa:userRoleShard": "3" }, /kubeflow-irsa:userRoleShard: is not a key of this project; did you mean `kubeflow-irsa:userRoleShards`\?/],
+            ["an aws provider key without its namespace (region)", { "kubeflow-irsa:region": "us-east-1" }, /kubeflow-irsa:region: is not a key of this project; it is the aws provider's: did you mean `aws:region`\?/],
+            ["a shortened key (adminRole)", { "kubeflow-irsa:adminRole": "perController" }, /kubeflow-irsa:adminRole: is not a key of this project; did you mean `kubeflow-irsa:adminRoleMode`\?/],
+            ["a shortened key (maxChars)", { "kubeflow-irsa:maxChars": "4096" }, /kubeflow-irsa:maxChars: is not a key of this project; did you mean `kubeflow-irsa:trustPolicyMaxChars`\?/],
             ["a key in the wrong case (identitymode)", { "kubeflow-irsa:identitymode": "podIdentity" }, /kubeflow-irsa:identitymode: is not a key of this project; did you mean `kubeflow-irsa:identityMode`\?/],
             ["a misspelt namespace (kubeflow_irsa)", { "kubeflow_irsa:profiles": "[]" }, /^invalid stack configuration:\n {2}- kubeflow_irsa:profiles: "kubeflow_irsa" is not this project's namespace; did you mean `kubeflow-irsa:profiles`\?$/],
             ["a misspelt namespace (kubeflowirsa)", { "kubeflowirsa:userRoleShards": "2" }, /kubeflowirsa:userRoleShards: "kubeflowirsa" is not this project's namespace; did you mean `kubeflow-irsa:userRoleShards`\?/],
@@ -326,6 +334,23 @@ describe("program (index.ts under mocks)", function () {
                         new RegExp(`kubeflow-irsa:profiles\\[0\\]\\.name: "${name}" is a namespace that (Kubernetes|Kubeflow or EKS) owns: a profile of that name would make its owner admin of it .*; choose a name of the team's own`),
                     ] as [string, Record<string, unknown>, RegExp],
             ),
+            // Suggestions only for close names; the day-one messages (issue 21)
+            [
+                "a key close to no key of the project (foo)",
+                { "kubeflow-irsa:foo": "bar" },
+                /^invalid stack configuration:\n {2}- kubeflow-irsa:foo: is not a key of this project \(its keys are those Pulumi\.yaml declares, listed in the README's Configuration section\); remove it from Pulumi\.<stack>\.yaml \(`pulumi config rm kubeflow-irsa:foo`\)$/,
+            ],
+            ["a misspelt aws key (aws:regin)", { "aws:regin": "us-west-2" }, /^invalid stack configuration:\n {2}- aws:regin: is not a config key of the aws provider; did you mean `aws:region`\? \(rename it in Pulumi\.<stack>\.yaml/],
+            ["profiles with every entry commented out (YAML null)", { "kubeflow-irsa:profiles": "null" }, /kubeflow-irsa:profiles: has no value \(YAML null: .*\); write `kubeflow-irsa:profiles: \[\]` for an empty list/],
+            ["a word for the quota", { "kubeflow-irsa:trustPolicyMaxChars": "lots" }, /kubeflow-irsa:trustPolicyMaxChars: "lots" is not a number: use a whole number from 2048 to 8192/],
+            ["a fraction for the quota", { "kubeflow-irsa:trustPolicyMaxChars": "4096.5" }, /kubeflow-irsa:trustPolicyMaxChars: "4096\.5" is not a whole number: use a whole number from 2048 to 8192/],
+            ["an unquoted numeric profile name", { "kubeflow-irsa:profiles": [{ name: 12345, owner: "a@example.com" }] }, /kubeflow-irsa:profiles\[0\]\.name: 12345 is a number, not a string: YAML reads it unquoted as one; quote it \("12345"\)/],
+            [
+                "the issuer URL as existingCluster",
+                { "kubeflow-irsa:existingCluster": "https://oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE" },
+                /kubeflow-irsa:existingCluster: "https:\/\/oidc\.eks\.us-west-2\.amazonaws\.com\/id\/EXAMPLED539D4633E53DE1B71EXAMPLE" is a string, not a map; write it as a map with the issuer URL under oidcIssuerUrl: `kubeflow-irsa:existingCluster:` and under it, indented, `oidcIssuerUrl: https:\/\/oidc\.eks\.us-west-2\.amazonaws\.com\/id\/EXAMPLED539D4633E53DE1B71EXAMPLE`/,
+            ],
+            ["a region close to no region (mars-1)", { "aws:region": "mars-1" }, /aws:region: "mars-1" is not an AWS region; use a region code such as "us-west-2"/],
             ["a misspelt region (us-wst-2)", { "aws:region": "us-wst-2" }, /aws:region: "us-wst-2" is not an AWS region; did you mean "us-west-2"\?/],
             ["a region of the right shape that does not exist (us-west-9)", { "aws:region": "us-west-9" }, /aws:region: "us-west-9" is not an AWS region/],
             [

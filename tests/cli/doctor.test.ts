@@ -381,6 +381,18 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
         });
         after(() => rmSync(projectDir, { recursive: true, force: true }));
 
+        it("GIVEN an encrypted kubeconfig WHEN the stack is checked live with its profiles replaced by --config THEN the override's profiles are judged and a note says kubeconfig was not known", async () => {
+            writeFileSync(
+                join(projectDir, "Pulumi.secret.yaml"),
+                ["config:", "  aws:region: us-west-2", "  kubeflow-irsa:clusterName: kf-dev", "  kubeflow-irsa:kubeflowInstalled: true", "  kubeflow-irsa:kubeconfig:", "    secure: v1:Zt1ZwVxP9yQ=:v1:8hV3c2Fz0Xk4u1Wn:3m9cWlYp0HxJb5XrA6s0yQ==", ""].join("\n"),
+            );
+            fake.putRole(ROLE, profilesPolicy());
+            const { code, out, err } = await doctor("--stack", "secret", "--project-dir", projectDir, "--config", 'profiles=[{"name":"team-a","owner":"alice@example.com"}]');
+            assert.equal(code, 0, err);
+            assert.match(out, /^team-a\s+default-editor\s+kf-user-us-west-2-kf-dev\s+allowed: statement 0 allows it$/m);
+            assert.match(out, /^Note: kubeflow-irsa:kubeconfig is encrypted in Pulumi\.secret\.yaml: not known offline, and no result here depends on it/m);
+        });
+
         it("GIVEN kf-user with a leftover aud-only statement WHEN the stack is checked live THEN the finding is listed once for the role, in text and --json", async () => {
             const policy = profilesPolicy();
             policy.Statement.push(webIdentity({ StringEquals: { [`${ISSUER}:aud`]: "sts.amazonaws.com" } }, { Sid: "KubeflowLeftover" }));
@@ -564,7 +576,8 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
             assert.match(withRole.err, /^doctor: --role cannot be used with --offline: --offline judges, with no AWS call, the trust policies `up` would write for each profile of a --stack; --role, --token and --provider-arn check live IAM/);
             const json = await doctorJson("--offline", "--role", ROLE, "--namespace", "team-a");
             assert.equal(json.code, 2);
-            assert.match(String(json.json.error), /^--role, --namespace cannot be used with --offline/);
+            // --namespace goes with --offline (one profile, or --s3): only --role is refused
+            assert.match(String(json.json.error), /^--role cannot be used with --offline/);
             const alone = await doctor("--offline");
             assert.equal(alone.code, 2);
             assert.match(alone.err, /^doctor: --offline needs --stack <name>/);

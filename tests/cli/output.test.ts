@@ -1,34 +1,18 @@
 // The command-line entry points as a shell or a pipeline runs them: the package.json bins through
 // npx, and the documented `npm run -s`, in child processes. Their stdout must be exactly the
 // command's output (JSON with --json), and the AWS SDK's NodeVersionSupportWarning (printed on
-// Node < 22) must not interleave with it on stderr.
+// Node < 22) must not interleave with it on stderr. The children's environment is the test's
+// (tests/support/cli.ts): NODE_NO_WARNINGS or --no-warnings in the caller's would hide what is checked.
 import { strict as assert } from "assert";
-import { execFile } from "child_process";
 import { mkdtempSync, readdirSync, rmSync } from "fs";
 import { tmpdir } from "os";
-import { join, resolve } from "path";
+import { join } from "path";
 import { FakeIam } from "../support/fakeIam";
+import { runCli as run } from "../support/cli";
 
-const ROOT = resolve(__dirname, "..", "..");
 const ACCOUNT = "123456789012";
 const ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
 const ROLE = "kf-user-us-west-2-kf-dev";
-
-interface Run {
-    code: number;
-    stdout: string;
-    stderr: string;
-}
-
-/** Runs a command in the repository, asynchronously (the local IAM endpoint answers from this process). */
-function run(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-    return new Promise((done) => {
-        execFile(file, args, { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-            const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-            done({ code, stdout, stderr });
-        });
-    });
-}
 
 const parseJson = (text: string): Record<string, unknown> => JSON.parse(text) as Record<string, unknown>;
 
@@ -96,8 +80,8 @@ describe("CLI output as a pipeline reads it (child processes)", function () {
 
     it("GIVEN the CLIs' warning filter THEN it drops exactly NodeVersionSupportWarning and lets every other warning through", async () => {
         const script = [
-            'require("./cli/synth").muteNodeVersionSupportWarning();',
-            'require("./cli/synth").muteNodeVersionSupportWarning();', // idempotent
+            'require("./cli/outputHygiene").muteNodeVersionSupportWarning();',
+            'require("./cli/outputHygiene").muteNodeVersionSupportWarning();', // idempotent
             'process.emitWarning("NodeVersionSupportWarning: The AWS SDK for JavaScript (v3) ...");', // as @aws-sdk/core emits it
             'process.emitWarning("dropped too", "NodeVersionSupportWarning");',
             'process.emitWarning("kept: a deprecation", "DeprecationWarning");',

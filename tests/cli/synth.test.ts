@@ -334,6 +334,7 @@ describe("npm run synth", function () {
             const sa = st.Condition.StringEquals["aws:PrincipalTag/kubernetes-service-account"];
             assert.equal(st.Condition.StringEquals["sts:ExternalId"], `<externalId of partner/${sa}: pulumi stack output podIdentityExternalIds>`);
             assert.equal(st.Condition.StringEquals["aws:PrincipalTag/kubernetes-namespace"], "partner");
+            assert.equal(st.Condition.StringEquals["aws:PrincipalTag/eks-cluster-arn"], "arn:aws:eks:us-west-2:123456789012:cluster/kf-dev", "only sessions of this cluster");
         }
         assert.match(result.stdout, /Chained to roles of other accounts: .*target-role-trust\/999999999999-partner-ml\.json/);
         assert.deepEqual(permissionTree(out)["kf-user-us-west-2-kf-dev"], ["assume-target-roles.json"]);
@@ -369,6 +370,33 @@ describe("npm run synth", function () {
         assert.equal(summary.hostedIssuer.url, discovery.issuer);
         const kinds = yamlDocs(out, "kubernetes.yaml").map((o) => o.kind);
         for (const kind of ["Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Secret", "Deployment", "Service", "MutatingWebhookConfiguration"]) assert.ok(kinds.includes(kind), kind);
+        // The webhook's TLS Secret: a valid kubernetes.io/tls Secret whose values say they are set at up — not Pulumi's secret envelope, nothing that looks like a key.
+        const secret = yamlDocs(out, "kubernetes.yaml").find((o) => o.kind === "Secret")!;
+        assert.equal(secret.type, "kubernetes.io/tls");
+        assert.deepEqual(secret.stringData, { "tls.crt": "<secret: set by pulumi up, not shown by synth>", "tls.key": "<secret: set by pulumi up, not shown by synth>" });
+        const yamlText = read(out, "kubernetes.yaml");
+        assert.doesNotMatch(yamlText, /4dabf18193072939515e22adb298388d|1b47061264138c4ac30d75fd1eb44270|BEGIN (RSA )?PRIVATE KEY/);
+    });
+
+    it("GIVEN podIdentity on an existing cluster whose provider ARN names the account THEN target-role-trust/ and every ARN use that account, and the note says where it came from", async () => {
+        const issuer = "oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF";
+        const dir = project("chain-own", {
+            "aws:region": "us-west-2",
+            "kubeflow-irsa:clusterName": "kf-prod",
+            "kubeflow-irsa:kubeflowInstalled": "false",
+            "kubeflow-irsa:identityMode": "podIdentity",
+            "kubeflow-irsa:existingCluster": { oidcIssuerUrl: `https://${issuer}`, oidcProviderArn: `arn:aws:iam::111111111111:oidc-provider/${issuer}` },
+            "kubeflow-irsa:profiles": [{ name: "partner", owner: "p@example.com", awsIamRole: "arn:aws:iam::999999999999:role/partner-ml" }],
+        });
+        const out = tmpDir("chain-own");
+        const result = await synth("--stack", "chain-own", "--project-dir", dir, "--out", out);
+        assertOk(result);
+        const trust = readJson<{ Statement: Array<{ Principal: { AWS: string }; Condition: { StringEquals: Record<string, string>; ArnEquals: Record<string, string> } }> }>(out, "target-role-trust/999999999999-partner-ml.json");
+        assert.equal(trust.Statement[0].Principal.AWS, "arn:aws:iam::111111111111:root");
+        assert.deepEqual(trust.Statement[0].Condition.ArnEquals, { "aws:PrincipalArn": "arn:aws:iam::111111111111:role/kf-user-us-west-2-kf-prod" });
+        assert.equal(trust.Statement[0].Condition.StringEquals["aws:PrincipalTag/eks-cluster-arn"], "arn:aws:eks:us-west-2:111111111111:cluster/kf-prod");
+        assert.doesNotMatch(JSON.stringify(readJson(out, "summary.json")), /123456789012/, "no placeholder account anywhere");
+        assert.match(result.stdout, /ARNs of resources this stack creates carry account 111111111111, the account the config names \(kubeflow-irsa:existingCluster\.oidcProviderArn/);
     });
 
     describe("GIVEN the trust-policy rules", () => {

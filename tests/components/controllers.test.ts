@@ -183,4 +183,37 @@ describe("control plane: load balancer controller, components and their roles", 
             });
         }
     });
+
+    describe("GIVEN logShipperServiceAccounts (which account ships logs)", () => {
+        const FLUENT_BIT = "amazon-cloudwatch:fluent-bit";
+        it("WHEN it is not set THEN kfctl's kubeflow:fluentd keeps the logs policy, as before the key existed (an upgrade drops no trusted account)", async () => {
+            const run = await runProgram(config({ "kubeflow-irsa:adminRoleMode": "perController" }));
+            assert.deepEqual(trusted(run, LOGS), [sub("kubeflow:fluentd")]);
+        });
+
+        it("WHEN it names Container Insights' Fluent Bit THEN that account gets the cloudwatch-logs role in each mode, and kubeflow:fluentd no longer does", async () => {
+            const shared = await runProgram(config({ "kubeflow-irsa:logShipperServiceAccounts": [FLUENT_BIT] }));
+            assert.deepEqual(trusted(shared, ADMIN), [sub(FLUENT_BIT), sub(LBC_SA), "system:serviceaccount:kubeflow-irsa.invalid:kf-admin"]);
+            const own = await runProgram(config({ "kubeflow-irsa:logShipperServiceAccounts": [FLUENT_BIT], "kubeflow-irsa:adminRoleMode": "perController" }));
+            assert.deepEqual(trusted(own, LOGS), [sub(FLUENT_BIT)]);
+            assert.deepEqual(policiesByRole(own)[LOGS], ["cloudwatch-logs"]);
+            const pods = await runProgram(config({ "kubeflow-irsa:logShipperServiceAccounts": [FLUENT_BIT, "kubeflow:fluentd"], "kubeflow-irsa:identityMode": "podIdentity" }));
+            const bound = Object.fromEntries(ofType(pods, ASSOCIATION_TYPE).map((a) => [`${a.inputs.namespace}:${a.inputs.serviceAccount}`, a.inputs.roleArn]));
+            assert.equal(bound[FLUENT_BIT], arn(ADMIN));
+            assert.equal(bound["kubeflow:fluentd"], arn(ADMIN), "both while migrating");
+        });
+
+        it("WHEN it is empty or not namespace:name THEN the program stops before registering anything, naming the key", async () => {
+            for (const [value, message] of [
+                [[], /kubeflow-irsa:logShipperServiceAccounts: is empty; list at least one service account, e.g. \["amazon-cloudwatch:fluent-bit"\]/],
+                [["fluent-bit"], /kubeflow-irsa:logShipperServiceAccounts\[0\]: "fluent-bit" is not "namespace:name"; write each as "namespace:service-account", e.g. "amazon-cloudwatch:fluent-bit"/],
+            ] as const) {
+                await assert.rejects(runProgram(config({ "kubeflow-irsa:logShipperServiceAccounts": value })), (err: Error & { registered?: string[] }) => {
+                    assert.match(err.message, message);
+                    assert.deepEqual(err.registered, []);
+                    return true;
+                });
+            }
+        });
+    });
 });

@@ -1,13 +1,14 @@
 // Team isolation in podIdentity mode: the permission policy the program gives kf-user for
 // `profileBucket`, evaluated for Pod Identity sessions of two namespaces with an independent IAM
 // simulator (@cloud-copilot/iam-simulate) and with the project's own evaluator (the doctor's),
-// which must agree; cross-account roles reached by chaining; and what IRSA mode refuses.
+// which must agree; cross-account roles reached by chaining; the pin to this cluster (a namespace of
+// the same name on another cluster of the account gets nothing); and what IRSA mode refuses.
 import { strict as assert } from "assert";
-import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { configuredAccount, runProgram, type ConfigValues, type ProgramRun } from "../../cli/evaluate";
 import { cliValues } from "../support/program";
+import { AS_SIMULATED, simulate } from "../support/simulator";
 import { evaluatePermissions } from "../../providers/permissionEvaluation";
-import { parsePolicyDocument, statementsOf, type PolicyDocument } from "../../providers/trustPolicy";
+import { parsePolicyDocument, statementsOf, type PolicyDocument, type PolicyStatement } from "../../providers/trustPolicy";
 
 const ACCOUNT = "123456789012";
 const BUCKET = "acme-ml-workspaces";
@@ -40,28 +41,50 @@ function inlinePolicies(run: ProgramRun, role: string): { name: string; document
         .map((r) => ({ name: String(r.inputs.name), document: parsePolicyDocument(String(r.inputs.policy)) }));
 }
 
-/** A Pod Identity session's tags, as EKS sets them (EKS docs, pod-id-abac). */
-const session = (namespace: string, serviceAccount = "default-editor") => ({
+const clusterArn = (cluster: string) => `arn:aws:eks:us-west-2:${ACCOUNT}:cluster/${cluster}`;
+
+/** A Pod Identity session's tags, as EKS sets them (EKS docs, pod-id-abac); on kf-prod unless told. */
+const session = (namespace: string, serviceAccount = "default-editor", cluster = "kf-prod") => ({
     "aws:PrincipalTag/kubernetes-namespace": namespace,
     "aws:PrincipalTag/kubernetes-service-account": serviceAccount,
-    "aws:PrincipalTag/eks-cluster-name": "kf-prod",
+    "aws:PrincipalTag/eks-cluster-name": cluster,
+    "aws:PrincipalTag/eks-cluster-arn": clusterArn(cluster),
 });
 
-async function simulated(policies: { name: string; document: PolicyDocument }[], action: string, resource: string, context: Record<string, string>): Promise<string> {
-    const response = await runSimulation(
-        {
-            identityPolicies: policies.map((p) => ({ name: p.name, policy: p.document as unknown as Record<string, unknown> })),
-            serviceControlPolicies: [],
-            resourceControlPolicies: [],
-            request: { principal: `arn:aws:sts::${ACCOUNT}:assumed-role/${KF_USER}/eks-kf-prod-pod`, action, resource: { resource, accountId: ACCOUNT }, contextVariables: context },
-        } as unknown as Parameters<typeof runSimulation>[0],
-        {},
-    );
-    assert.notEqual(response.resultType, "error", JSON.stringify(response));
-    return (response as { overallResult: string }).overallResult;
+/** What EKS asks STS when an association of `cluster` assumes a role: the tags it gives the session. */
+const podIdentityRequest = (namespace: string, cluster: string) => ({
+    "aws:RequestTag/kubernetes-namespace": namespace,
+    "aws:RequestTag/kubernetes-service-account": "default-editor",
+    "aws:RequestTag/eks-cluster-name": cluster,
+    "aws:RequestTag/eks-cluster-arn": clusterArn(cluster),
+    "aws:TagKeys": ["kubernetes-namespace", "kubernetes-service-account", "eks-cluster-name", "eks-cluster-arn"],
+});
+
+/** The trust policy `up` leaves on a managed role in podIdentity mode: the TrustSubjects' owned statements. */
+function podIdentityTrust(run: ProgramRun, role: string): PolicyDocument {
+    const trust = run.resources.find((r) => r.name === `trust-${role}`)!;
+    return { Version: "2012-10-17", Statement: trust.inputs.statements as PolicyStatement[] };
 }
 
-const OURS = { allowed: "Allowed", "implicitly denied": "ImplicitlyDenied", "explicitly denied": "ExplicitlyDenied", undetermined: "Undetermined" } as const;
+function simulated(
+    policies: { name: string; document: PolicyDocument }[],
+    action: string,
+    resource: string,
+    context: Record<string, string | string[]>,
+    trust?: { principal: string; document: PolicyDocument },
+): Promise<string> {
+    return simulate({
+        identityPolicies: policies,
+        ...(trust ? { resourcePolicy: trust.document } : {}),
+        principal: trust?.principal ?? `arn:aws:sts::${ACCOUNT}:assumed-role/${KF_USER}/eks-kf-prod-pod`,
+        action,
+        resource,
+        account: ACCOUNT,
+        context,
+    });
+}
+
+const OURS = AS_SIMULATED;
 
 describe("team isolation (podIdentity + profileBucket)", function () {
     this.timeout(60_000);
@@ -106,6 +129,9 @@ describe("team isolation (podIdentity + profileBucket)", function () {
         ["team-a lists the whole bucket", "s3:ListBucket", `arn:aws:s3:::${BUCKET}`, session("team-a"), "ImplicitlyDenied"],
         ["a session without the namespace tag reads anything", "s3:GetObject", `arn:aws:s3:::${BUCKET}/team-a/x`, {}, "ImplicitlyDenied"],
         ["team-a reads another bucket", "s3:GetObject", "arn:aws:s3:::other-bucket/team-a/x", session("team-a"), "ImplicitlyDenied"],
+        ["a team-a session of another cluster of the account (kf-staging) reads team-a's object", "s3:GetObject", `arn:aws:s3:::${BUCKET}/team-a/data/train.csv`, session("team-a", "default-editor", "kf-staging"), "ImplicitlyDenied"],
+        ["a team-a session of another cluster lists team-a's prefix", "s3:ListBucket", `arn:aws:s3:::${BUCKET}`, { ...session("team-a", "default-editor", "kf-staging"), "s3:prefix": "team-a/" }, "ImplicitlyDenied"],
+        ["a team-a session without the cluster tag reads team-a's object", "s3:GetObject", `arn:aws:s3:::${BUCKET}/team-a/x`, { "aws:PrincipalTag/kubernetes-namespace": "team-a" }, "ImplicitlyDenied"],
     ];
     for (const [what, action, resource, context, expected] of cases) {
         it(`WHEN ${what} THEN ${expected} — the simulator and the doctor's evaluator agree`, async () => {
@@ -114,6 +140,30 @@ describe("team isolation (podIdentity + profileBucket)", function () {
             assert.equal(OURS[evaluatePermissions(policies, { action, resource, context }).decision], expected, "evaluatePermissions");
         });
     }
+
+    describe("GIVEN an association for a namespace named team-a on another cluster of the account", () => {
+        it("THEN every managed role's trust lets in only Pod Identity sessions of kf-prod — the simulator and the doctor's evaluator agree", async () => {
+            const pods = { type: "Service" as const, name: "pods.eks.amazonaws.com" };
+            for (const role of [KF_USER, "kf-admin-us-west-2-kf-prod"]) {
+                const document = podIdentityTrust(run, role);
+                const resource = `arn:aws:iam::${ACCOUNT}:role/${role}`;
+                for (const [cluster, expected] of [["kf-prod", "Allowed"], ["kf-staging", "ImplicitlyDenied"]] as const) {
+                    for (const action of ["sts:AssumeRole", "sts:TagSession"]) {
+                        const context = podIdentityRequest("team-a", cluster);
+                        assert.equal(await simulated([], action, resource, context, { principal: pods.name, document }), expected, `iam-simulate ${role} ${action} from ${cluster}`);
+                        assert.equal(OURS[evaluatePermissions([{ name: "trust", document }], { action, resource, context, principal: pods }).decision], expected, `evaluatePermissions ${role} ${action} from ${cluster}`);
+                    }
+                }
+            }
+        });
+
+        it("THEN the associations of kf-prod are what the trust expects: session tags on, this cluster's name", () => {
+            for (const a of run.resources.filter((r) => r.type === ASSOCIATION_TYPE)) {
+                assert.equal(a.inputs.clusterName, "kf-prod", a.name);
+                assert.notEqual(a.inputs.disableSessionTags, true, `${a.name}: without session tags the pinned trust refuses the association`);
+            }
+        });
+    });
 
     describe("GIVEN a profile whose awsIamRole is in another account", () => {
         it("THEN its association names kf-user and chains to the role, kf-user may assume it, and its external id is an output", () => {
@@ -127,7 +177,13 @@ describe("team isolation (podIdentity + profileBucket)", function () {
                     Effect: "Allow",
                     Action: ["sts:AssumeRole", "sts:TagSession"],
                     Resource: PARTNER_ROLE,
-                    Condition: { StringEquals: { "aws:PrincipalTag/kubernetes-namespace": "partner", "aws:PrincipalTag/kubernetes-service-account": ["default-editor"] } },
+                    Condition: {
+                        StringEquals: {
+                            "aws:PrincipalTag/eks-cluster-arn": clusterArn("kf-prod"),
+                            "aws:PrincipalTag/kubernetes-namespace": "partner",
+                            "aws:PrincipalTag/kubernetes-service-account": ["default-editor"],
+                        },
+                    },
                 },
             ]);
             assert.ok("partner/default-editor" in (run.outputs.podIdentityExternalIds as Record<string, unknown>));
@@ -142,6 +198,7 @@ describe("team isolation (podIdentity + profileBucket)", function () {
             for (const [context, expected] of [
                 [session("team-a"), "ImplicitlyDenied"],
                 [session("partner", "default"), "ImplicitlyDenied"],
+                [session("partner", "default-editor", "kf-staging"), "ImplicitlyDenied"],
                 [session("partner"), "Allowed"],
             ] as const) {
                 assert.equal(await simulated(policies, "sts:AssumeRole", PARTNER_ROLE, context), expected, `iam-simulate ${JSON.stringify(context)}`);

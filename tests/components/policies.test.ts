@@ -4,6 +4,7 @@ import { strict as assert } from "assert";
 import { loadPolicy, type PolicyVariables } from "../../components/roles";
 import { evaluatePermissions } from "../../providers/permissionEvaluation";
 import { parsePolicyDocument } from "../../providers/trustPolicy";
+import { AS_SIMULATED, simulate } from "../support/simulator";
 
 interface Statement {
     Sid?: string;
@@ -164,10 +165,19 @@ describe("control-plane permission policies", () => {
             ["logs:PutRetentionPolicy", `${group("/aws/eks/kf-prod/cluster")}:*`, "explicitly denied"],
             ["logs:CreateLogStream", `${group("/aws/eks/kf-prod/cluster")}:log-stream:forged`, "explicitly denied"],
             ["logs:PutLogEvents", `${group("/aws/eks/other-cluster/containers")}:log-stream:x`, "implicitly denied"],
+            // Container Insights' Fluent Bit (amazon-cloudwatch:fluent-bit): its three log groups, with retention.
+            ["logs:PutLogEvents", `${group("/aws/containerinsights/kf-prod/host")}:log-stream:ip-10-0-1-2.ec2.internal`, "allowed"],
+            ["logs:CreateLogStream", `${group("/aws/containerinsights/kf-prod/dataplane")}:log-stream:kubelet`, "allowed"],
+            ["logs:PutRetentionPolicy", group("/aws/containerinsights/kf-prod/application"), "allowed"],
+            ["logs:DescribeLogStreams", group("/aws/eks/kf-prod/cluster"), "explicitly denied"],
+            ["logs:DeleteLogGroup", group("/aws/eks/kf-prod/cluster"), "implicitly denied"],
+            ["logs:PutLogEvents", `${group("/aws/containerinsights/other-cluster/application")}:log-stream:x`, "implicitly denied"],
         ];
         for (const [action, resource, expected] of cases) {
-            it(`WHEN ${action} on ${resource.replace(/^.*log-group:/, "")} THEN ${expected}`, () => {
-                assert.equal(evaluatePermissions(policies, { action, resource, context: {} }).decision, expected);
+            it(`WHEN ${action} on ${resource.replace(/^.*log-group:/, "")} THEN ${expected} — iam-simulate agrees`, async () => {
+                assert.equal(evaluatePermissions(policies, { action, resource, context: {} }).decision, expected, "evaluatePermissions");
+                const principal = "arn:aws:sts::123456789012:assumed-role/kf-logs-us-west-2-kf-prod/fluent-bit";
+                assert.equal(await simulate({ identityPolicies: policies, principal, action, resource, account: "123456789012" }), AS_SIMULATED[expected as keyof typeof AS_SIMULATED], "iam-simulate");
             });
         }
     });

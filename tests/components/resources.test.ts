@@ -72,13 +72,15 @@ describe("program resources: options and role identity", function () {
         });
     });
 
-    it("GIVEN podIdentity mode THEN each managed role's trust is its TrustSubjects' (the Pod Identity statement), and each association waits for the agent add-on and its role's trust", async () => {
+    it("GIVEN podIdentity mode THEN each managed role's trust is its TrustSubjects' (the Pod Identity statement pinned to the cluster, the unpinned one retired), and each association waits for the agent add-on and its role's trust", async () => {
         const run = await runProgram(config({ "kubeflow-irsa:identityMode": "podIdentity" }));
-        const podIdentity = [{ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] }];
+        const unpinned = { Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] };
+        const podIdentity = [{ ...unpinned, Condition: { StringEquals: { "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:us-west-2:123456789012:cluster/kf-dev" } } }];
         for (const role of ofType(run, ROLE_TYPE)) {
             assert.deepEqual(role.options.ignoreChanges, ["assumeRolePolicy"], `${role.name}: one owner of the trust in both modes`);
             const trust = named(run, `trust-${String(role.inputs.name)}`);
             assert.deepEqual(trust.inputs.statements, podIdentity, role.name);
+            assert.deepEqual(trust.inputs.retiredStatements, [unpinned], `${role.name}: what earlier versions wrote goes in the same write`);
             assert.deepEqual([trust.inputs.subjects, trust.inputs.anchors, trust.inputs.providerArn], [[], [], ""], `${role.name}: no OIDC trust in podIdentity mode`);
             assert.equal(trust.options.retainOnDelete, false);
         }

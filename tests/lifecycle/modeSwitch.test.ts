@@ -2,7 +2,7 @@
 // live in a local IAM and whose TrustSubjects run through the provider the host loads. Every
 // order of irsa and podIdentity over four `up`s; after each, every managed role trusts exactly
 // what the current mode needs, judged by the trust evaluator (IRSA) and by the Pod Identity
-// statement's meaning (service principal, both actions, no condition), nothing of the other mode,
+// statement's meaning (service principal, both actions, only this cluster's sessions), nothing of the other mode,
 // and nothing that the stack's state does not own.
 import { strict as assert } from "assert";
 import { cliValues } from "../support/program";
@@ -37,7 +37,9 @@ const config = (mode: Mode) =>
 type Statement = Record<string, any>;
 const list = (v: unknown): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-/** A statement that lets EKS Pod Identity assume the role and tag the session, for every association. */
+const CLUSTER_ARN = "arn:aws:eks:us-west-2:123456789012:cluster/kf-dev";
+
+/** A statement that lets EKS Pod Identity assume the role and tag the session, for every association of this cluster only. */
 function grantsPodIdentity(s: Statement): boolean {
     const principal = s.Principal as Record<string, unknown> | undefined;
     const actions = list(s.Action);
@@ -47,8 +49,13 @@ function grantsPodIdentity(s: Statement): boolean {
         list(principal.Service).includes("pods.eks.amazonaws.com") &&
         actions.includes("sts:AssumeRole") &&
         actions.includes("sts:TagSession") &&
-        s.Condition === undefined
+        JSON.stringify(s.Condition) === JSON.stringify({ StringEquals: { "aws:RequestTag/eks-cluster-arn": CLUSTER_ARN } })
     );
+}
+
+/** A Pod Identity statement any cluster of the account could use (what earlier versions wrote). */
+function unpinnedPodIdentity(s: Statement): boolean {
+    return list((s.Principal as Record<string, unknown> | undefined)?.Service).includes("pods.eks.amazonaws.com") && s.Condition === undefined;
 }
 
 /** Every `sub` value a web-identity statement names, by federated provider. */
@@ -100,6 +107,7 @@ describe("mode switches, every order over four ups (program + host-loaded provid
                         assert.ok(!statements.some(grantsPodIdentity), `${context}: ${role} still trusts Pod Identity`);
                     } else {
                         assert.ok(statements.some(grantsPodIdentity), `${context}: ${role} does not trust Pod Identity: ${JSON.stringify(statements)}`);
+                        assert.ok(!statements.some(unpinnedPodIdentity), `${context}: ${role} trusts Pod Identity of every cluster: ${JSON.stringify(statements)}`);
                         assert.deepEqual(webIdentitySubjects(statements), [], `${context}: ${role} still trusts OIDC subjects`);
                     }
                     for (const outsider of OUTSIDERS) {

@@ -65,6 +65,16 @@ describe("policy pack (policy/)", () => {
             assert.deepEqual(violations("trust-open-principal", ROLE_TYPE, { assumeRolePolicy: audOnly }), []);
         });
 
+        it("WHEN an open principal carries a condition that does not limit who, or a sub key is written with https:// THEN the mandatory and the advisory rule report it", () => {
+            const secure = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { AWS: "*" }, Action: "sts:AssumeRole", Condition: { Bool: { "aws:SecureTransport": "true" } } }] };
+            assert.equal(byName("trust-open-principal").enforcementLevel, "mandatory");
+            assert.equal(violations("trust-open-principal", ROLE_TYPE, { assumeRolePolicy: JSON.stringify(secure) }).length, 1);
+            const https = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Federated: DEV }, Action: WEB, Condition: { StringEquals: { [`https://${DEV_ISSUER}:sub`]: "system:serviceaccount:team-a:default-editor", [`${DEV_ISSUER}:aud`]: STS } } }] };
+            assert.equal(byName("irsa-condition-never-matches").enforcementLevel, "advisory");
+            assert.equal(violations("irsa-condition-never-matches", ROLE_TYPE, { assumeRolePolicy: JSON.stringify(https) }).length, 1);
+            assert.deepEqual(violations("irsa-aud-only", ROLE_TYPE, { assumeRolePolicy: JSON.stringify(https) }), []);
+        });
+
         it("WHEN it is a clean shared role THEN no policy reports; other resource types are not judged", () => {
             for (const p of policies.filter((x) => "validateResource" in x)) {
                 assert.deepEqual(violations(p.name, ROLE_TYPE, { assumeRolePolicy: JSON.stringify(sharedRolePolicy([sa("a")], sa("b"))) }), [], p.name);

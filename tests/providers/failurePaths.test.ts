@@ -6,6 +6,7 @@ import { strict as assert } from "assert";
 import { FakeIam } from "../support/fakeIam";
 import { ACCOUNT, DEV, DEV_SUB, KF_USER, PROD, sa, sharedRolePolicy } from "../support/fixtures";
 import { Engine, loadAsHost, registeredTrustSubjects, useLocalIam } from "../support/host";
+import { evaluatePermissions } from "../../providers/permissionEvaluation";
 import { applySubjectChange, buildTrustPolicy, policySize, presentSubjects, statementsOf, type PolicyDocument } from "../../providers/trustPolicy";
 
 const denied = { kind: "error" as const, code: "AccessDenied", status: 403, message: "User is not authorized to perform: iam:GetRole" };
@@ -231,6 +232,43 @@ describe("TrustSubjects failure paths (local IAM, host-loaded provider, engine p
             fake.putRole(role, { ...doc, Statement: [...statementsOf(doc), variant] });
             await engine.up(state, { role, providerArn: DEV, subjects: [sa("alice"), sa("bob")], anchors: [KF_USER_ANCHOR], retiredStatements: [podIdentity] });
             assert.ok(statementsOf(fake.trustPolicy(role)).some((s: any) => s.Action === "sts:AssumeRole" && s.Principal.Service === "pods.eks.amazonaws.com"));
+        });
+
+        it("GIVEN a podIdentity role of an earlier version (the unpinned statement, owned) WHEN upgraded to the cluster-pinned statement THEN one write swaps them, and a write that never lands leaves the old trust and is finished by the next up", async () => {
+            const unpinned = { Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"] };
+            const cluster = `arn:aws:eks:us-west-2:${ACCOUNT}:cluster/kf-dev`;
+            const pinned = { ...unpinned, Condition: { StringEquals: { "aws:RequestTag/eks-cluster-arn": cluster } } };
+            const pods = { type: "Service" as const, name: "pods.eks.amazonaws.com" };
+            // Whether an association of `on` gets a session of the role, judged from the live document.
+            const podsOf = (role: string, on: string) =>
+                evaluatePermissions([{ name: "trust", document: fake.trustPolicy(role) }], {
+                    action: "sts:AssumeRole",
+                    resource: `arn:aws:iam::${ACCOUNT}:role/${role}`,
+                    context: { "aws:RequestTag/eks-cluster-arn": `arn:aws:eks:us-west-2:${ACCOUNT}:cluster/${on}` },
+                    principal: pods,
+                }).decision;
+            for (const lands of [true, false]) {
+                const role = `kf-user-us-west-2-kf-pin-${lands ? "lands" : "lost"}`;
+                fake.putRole(role, { Version: "2012-10-17", Statement: [unpinned] });
+                const { state } = await engine.up(undefined, { role, providerArn: "", subjects: [], anchors: [], statements: [unpinned] });
+                assert.equal(podsOf(role, "kf-staging"), "allowed", "before: any cluster of the account");
+                fake.resetCalls();
+                const upgraded = { role, providerArn: "", subjects: [], anchors: [], statements: [pinned], retiredStatements: [unpinned] };
+                let next = state;
+                if (!lands) {
+                    fake.failNext("UpdateAssumeRolePolicy", { kind: "drop" }, 10, role);
+                    const failed = await engine.failingUp(state, upgraded);
+                    fake.clearFaults();
+                    assert.equal(podsOf(role, "kf-dev"), "allowed", "a lost write leaves the old trust: this cluster's pods keep their sessions");
+                    next = failed.state!;
+                    fake.resetCalls();
+                }
+                await engine.up(next, upgraded);
+                assert.equal(fake.count("UpdateAssumeRolePolicy"), 1, "one document: never a moment without Pod Identity trust");
+                assert.deepEqual(statementsOf(fake.trustPolicy(role)), [pinned]);
+                assert.equal(podsOf(role, "kf-dev"), "allowed");
+                assert.equal(podsOf(role, "kf-staging"), "implicitly denied");
+            }
         });
 
         it("GIVEN a switch to podIdentity whose write was sent but never landed WHEN the stack is destroyed THEN the delete keeps the role's trust valid (the owned Pod Identity statement) and removes every OIDC subject it owned", async () => {

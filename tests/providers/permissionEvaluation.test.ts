@@ -33,4 +33,26 @@ describe("evaluatePermissions", () => {
         assert.equal(evaluatePermissions([{ name: "p", document: doc({ Effect: "Allow", NotAction: "s3:Put*", Resource: "*" }) }], ask()).decision, "allowed");
         assert.equal(evaluatePermissions([{ name: "p", document: doc({ Effect: "Allow", Action: "s3:*", NotResource: "arn:aws:s3:::acme/team-a/*" }) }], ask()).decision, "implicitly denied");
     });
+
+    it("GIVEN a role's trust policy and a principal THEN Principal is matched and the role is the implied resource; without a principal, trust statements never apply", () => {
+        const trust = [
+            {
+                name: "trust",
+                document: doc({ Effect: "Allow", Principal: { Service: "pods.eks.amazonaws.com" }, Action: ["sts:AssumeRole", "sts:TagSession"], Condition: { StringEquals: { "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:us-west-2:123456789012:cluster/kf-prod" } } }),
+            },
+        ];
+        const assume = (principal: { type: "Service" | "AWS"; name: string } | undefined, cluster: string) => ({
+            action: "sts:AssumeRole",
+            resource: "arn:aws:iam::123456789012:role/kf-user-us-west-2-kf-prod",
+            context: { "aws:RequestTag/eks-cluster-arn": `arn:aws:eks:us-west-2:123456789012:cluster/${cluster}` },
+            ...(principal ? { principal } : {}),
+        });
+        const pods = { type: "Service" as const, name: "pods.eks.amazonaws.com" };
+        assert.equal(evaluatePermissions(trust, assume(pods, "kf-prod")).decision, "allowed");
+        assert.equal(evaluatePermissions(trust, assume(pods, "kf-staging")).decision, "implicitly denied");
+        assert.equal(evaluatePermissions(trust, assume({ type: "Service", name: "ec2.amazonaws.com" }, "kf-prod")).decision, "implicitly denied");
+        assert.equal(evaluatePermissions(trust, assume(undefined, "kf-prod")).decision, "implicitly denied");
+        // An identity policy's statements (no Principal) do not apply to a resource-policy question.
+        assert.equal(evaluatePermissions([{ name: "p", document: doc(S3_ALL) }], { ...ask(), principal: pods }).decision, "implicitly denied");
+    });
 });

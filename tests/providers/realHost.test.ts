@@ -79,7 +79,8 @@ describe("TrustSubjects through Pulumi's provider host (spawned, gRPC, local IAM
         }
     });
 
-    it("GIVEN 6 roles of 125 subjects, each shared with a second stack on the same cluster WHEN the host is killed as each write lands (no answer: the engine keeps the old state, or none for a create) THEN a refresh and a reverted config, a reverted config alone, a destroy, a kept config, a re-run create and a dead cluster move all converge, and neither stack touches the other's subject", async () => {
+    it("GIVEN 6 roles of 125 subjects, each shared with a second stack on the same cluster WHEN the host is killed as each write lands (no answer: the engine keeps the old state, or none for a create) THEN a refresh and a reverted config, a reverted config alone, a destroy, a kept config, a re-run create and a dead cluster move all converge, and neither stack touches the other's subject", async function () {
+        this.timeout(300_000); // twelve host processes, each started and killed: slow on a loaded machine
         const roles = Array.from({ length: 6 }, (_, r) => `kf-user-us-west-2-kf-killed-${r}`);
         const [REFRESHED, REVERTED, DESTROYED, KEPT, CREATE, MOVE] = [0, 1, 2, 3, 4, 5];
         const subjectsOf = (r: number) => Array.from({ length: 125 }, (_, i) => team(5000 + r * 125 + i));

@@ -1,13 +1,16 @@
 // The provider and the guardrail rules agree: whatever subjects the TrustSubjects provider accepts
 // and whatever it edits into a document that breaks no mandatory rule, the document it writes
-// breaks none either (property-based, over generated documents and edit sequences).
+// breaks none either (property-based, over generated documents and edit sequences). The rules and
+// the doctor's evaluator agree too: a document without a mandatory finding lets no stranger in,
+// and a statement the rules say never matches lets nobody of that provider in.
 import { strict as assert } from "assert";
 import fc from "fast-check";
 import { subjectProblem } from "../../providers/subjects";
 import { applyTrustChange } from "../../providers/trustChanges";
 import { buildTrustPolicy, TrustPolicyError, webIdentityStatement, type PolicyDocument, type PolicyStatement } from "../../providers/trustPolicy";
+import { evaluateTrustPolicy } from "../../providers/trustEvaluation";
 import { checkTrustPolicy, isMandatory } from "../../providers/trustRules";
-import { DEV, DEV_ISSUER, PROD, PROD_ISSUER, STS, WEB } from "../support/fixtures";
+import { ACCOUNT, DEV, DEV_ISSUER, PROD, PROD_ISSUER, sa, STS, WEB } from "../support/fixtures";
 
 const PROVIDERS = [DEV, PROD];
 const ISSUERS: Record<string, string> = { [DEV]: DEV_ISSUER, [PROD]: PROD_ISSUER };
@@ -91,5 +94,74 @@ describe("the TrustSubjects provider and the trust-policy rules", () => {
             }),
             { numRuns: 200, seed: 11 },
         );
+    });
+});
+
+/** A third cluster of the account, named by no statement: what Principal "*" would also let in. */
+const OTHER_ISSUER = "oidc.eks.ap-south-1.amazonaws.com/id/A1B2C3D4E5F60718293A4B5C6D7E8F90";
+const OTHER = `arn:aws:iam::${ACCOUNT}:oidc-provider/${OTHER_ISSUER}`;
+const STRANGER = sa("intruder", "default");
+const SUBJECTS = [sa("team-a"), sa("team-b"), STRANGER];
+
+/** Condition entries as authors write them: restricting, excluding, misspelt, keyed to the other provider, on who or on something else. */
+const ENTRIES: Array<[string, string, string]> = [
+    ["StringEquals", `${DEV_ISSUER}:sub`, sa("team-a")],
+    ["StringLike", `${DEV_ISSUER}:sub`, "system:serviceaccount:team-*:default-editor"],
+    ["StringLike", `${DEV_ISSUER}:sub`, "system:serviceaccount:*:default-editor"],
+    ["StringNotEquals", `${DEV_ISSUER}:sub`, sa("kube-system", "default")],
+    ["StringEquals", `${DEV_ISSUER}:aud`, STS],
+    ["StringEquals", `${PROD_ISSUER}:sub`, sa("team-b")],
+    ["StringEquals", `${PROD_ISSUER}:aud`, STS],
+    ["StringEquals", `https://${DEV_ISSUER}:sub`, sa("team-a")],
+    ["StringEqualsIfExists", `https://${PROD_ISSUER}:sub`, sa("team-b")],
+    ["StringEquals", "aws:PrincipalOrgID", "o-abc123"],
+    ["StringEqualsIfExists", "aws:PrincipalOrgID", "o-abc123"],
+    ["StringEquals", "aws:principalaccount", ACCOUNT],
+    ["Bool", "aws:SecureTransport", "true"],
+];
+
+const statementArb: fc.Arbitrary<PolicyStatement> = fc
+    .record({
+        effect: fc.constantFrom("Allow", "Allow", "Allow", "Deny"),
+        principal: fc.constantFrom<PolicyStatement["Principal"]>({ Federated: DEV }, { Federated: [DEV, PROD] }, { Federated: PROD }, "*", { AWS: "*" }),
+        action: fc.constantFrom(WEB, "sts:*", "sts:AssumeRole"),
+        entries: fc.subarray(ENTRIES, { maxLength: 4 }),
+    })
+    .map(({ effect, principal, action, entries }) => {
+        const condition: Record<string, Record<string, string>> = {};
+        for (const [op, key, value] of entries) condition[op] = { ...condition[op], [key]: value };
+        return { Effect: effect, Principal: principal, Action: action, ...(entries.length > 0 ? { Condition: condition } : {}) };
+    });
+const documentArb = fc.array(statementArb, { minLength: 1, maxLength: 3 }).map((statements): PolicyDocument => ({ Version: "2012-10-17", Statement: statements }));
+
+const ask = (document: PolicyDocument, providerArn: string, sub: string) => evaluateTrustPolicy(document, { providerArn, sub, aud: STS });
+
+describe("the trust-policy rules and the doctor's evaluator", () => {
+    it("GIVEN any document without a mandatory finding THEN the evaluator lets no stranger in, from any cluster of the account", () => {
+        let clean = 0;
+        fc.assert(
+            fc.property(documentArb, (document) => {
+                fc.pre(mandatory(document).length === 0);
+                clean++;
+                for (const provider of [DEV, PROD, OTHER]) assert.equal(ask(document, provider, STRANGER).allowed, false, `${provider}\n${JSON.stringify(document)}`);
+            }),
+            { numRuns: 1500, seed: 19 },
+        );
+        assert.ok(clean > 200, `only ${clean} clean documents were exercised`);
+    });
+
+    it("GIVEN a statement the rules say never matches for a provider THEN the evaluator matches it for no service account of that provider", () => {
+        let never = 0;
+        fc.assert(
+            fc.property(documentArb, (document) => {
+                for (const f of checkTrustPolicy(document).filter((x) => x.rule === "irsa-condition-never-matches")) {
+                    never++;
+                    const provider = /trusts (arn:\S+) but requires/.exec(f.message)![1];
+                    for (const sub of SUBJECTS) assert.equal(ask(document, provider, sub).statements[f.statement].matched, false, `${sub}\n${JSON.stringify(document)}`);
+                }
+            }),
+            { numRuns: 800, seed: 1919 },
+        );
+        assert.ok(never > 100, `only ${never} never-matches findings were exercised`);
     });
 });

@@ -79,4 +79,15 @@ describe("trust changes: the statement a managed role is created with", () => {
         const { document } = applyTrustChanges(live, createChanges(inputs(PROD, { anchors: [] })));
         assert.deepEqual(subsUnder(document, DEV_ISSUER), [ANCHOR]);
     });
+
+    it("GIVEN a component role (perController kf-lbc), whose anchor is its controller's real service account, THEN a person's statement letting a second cluster's controller use it stays, on a create and on an update", () => {
+        const LBC = "system:serviceaccount:kube-system:aws-load-balancer-controller";
+        const secondCluster: PolicyStatement = { Effect: "Allow", Principal: { Federated: PROD }, Action: WEB, Condition: { StringEquals: { [`${PROD_ISSUER}:aud`]: STS, [`${PROD_ISSUER}:sub`]: [LBC] } } };
+        const ours: PolicyStatement = { Effect: "Allow", Principal: { Federated: DEV }, Action: WEB, Condition: { StringEquals: { [`${DEV_ISSUER}:aud`]: STS, [`${DEV_ISSUER}:sub`]: [LBC] } } };
+        const lbc = { role: "arn:aws:iam::123456789012:role/kf-lbc-us-west-2-kf-dev", anchors: [LBC], subjects: [] };
+        const created = applyTrustChanges(doc(ours, secondCluster), createChanges(inputs(DEV, lbc))).document;
+        assert.deepEqual(subsUnder(created, PROD_ISSUER), [LBC], "create");
+        const updated = applyTrustChanges(doc(ours, secondCluster), updateChanges({ ...state(DEV), ...lbc }, inputs(DEV, { ...lbc, maxPolicyChars: 4096 }))).document;
+        assert.deepEqual(subsUnder(updated, PROD_ISSUER), [LBC], "update");
+    });
 });
