@@ -7,7 +7,9 @@
 // every role's document during it (old and new subjects together) against the quota.
 // Pure and in-process: no Pulumi, no IAM.
 
+import { createHash } from "crypto";
 import { parseStackConfig, type StackConfig } from "../components/config";
+import { reservedNamespaceProblem } from "../components/names";
 import { ANCHOR_SUBJECTS, managedPolicySize, planTrust, providerArnForSizing, shardsNeeded, userShards, type TrustPlan } from "../components/placement";
 import { buildTrustPolicy, LIST_ITEM_OVERHEAD, policySize } from "../providers/trustPolicy";
 import { subjectOf } from "../providers/subjects";
@@ -18,30 +20,23 @@ export const PLACEMENT_CHANGES = 100;
 const NAME_SEED = 20;
 const CHANGE_SEED = 7;
 
-/** mulberry32: a small seeded generator, so every run measures the same profiles and changes. */
-export function seeded(seed: number): () => number {
-    let s = seed >>> 0;
-    return () => {
-        s = (s + 0x6d2b79f5) >>> 0;
-        let t = s;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+/** Bytes that depend only on the seed and the index: the same names and changes on every run and machine. */
+function bytesOf(seed: number, index: number): Buffer {
+    return createHash("sha256").update(`${seed}:${index}`).digest();
 }
 
-/** `count` distinct RFC 1123 labels of 8–20 characters (a letter first, letters or digits last, some hyphens), from `seed`. */
+/** `count` distinct RFC 1123 labels of 8–20 characters, every length as likely, none a namespace Kubernetes or Kubeflow owns. */
 export function namespaceNames(count: number, seed = NAME_SEED): string[] {
-    const random = seeded(seed);
     const letters = "abcdefghijklmnopqrstuvwxyz";
-    const alnum = `${letters}0123456789`;
-    const pick = (from: string) => from[Math.floor(random() * from.length)];
+    const middle = `${letters}0123456789-`;
     const names = new Set<string>();
-    while (names.size < count) {
-        const length = 8 + Math.floor(random() * 13);
-        let name = pick(letters);
-        for (let i = 1; i < length - 1; i++) name += random() < 0.1 && !name.endsWith("-") ? "-" : pick(alnum);
-        names.add(name + pick(alnum));
+    for (let i = 0; names.size < count; i++) {
+        const bytes = bytesOf(seed, i);
+        const length = 8 + (bytes[0] % 13);
+        let name = letters[bytes[1] % letters.length];
+        for (let k = 2; k < length; k++) name += middle[bytes[k] % middle.length];
+        name += letters[bytes[length] % letters.length];
+        if (reservedNamespaceProblem(name) === undefined) names.add(name);
     }
     return [...names];
 }
@@ -95,11 +90,14 @@ export interface PlacementRow {
     autoMs: number;
     /** The fullest kf-user role under auto, in characters. */
     largest: number;
-    /** Single-profile changes at the auto count (adds and removes alternate); those that changed the count are left out of the means. */
+    /** Single-profile changes (adds and removes alternate): moves at the same count, mean and max. */
     changes: number;
-    countChanged: number;
     movesMean: number;
     movesMax: number;
+    /** The changes that moved auto's count by one (growth or shrink, counted apart): how many, and the most they moved. */
+    countChanged: number;
+    countChangeMovesMax: number;
+    /** Roles over the quota while any of the changes' moves drain. */
     overDuringChanges: number;
     /** Profiles added one at a time until auto grows by one role: what that change moves. */
     growthAdded: number;
@@ -132,20 +130,15 @@ export function placementRow(maxChars: number, progress: (text: string) => void,
     const largest = Math.max(...plan.groups.filter((g) => plan.names.users.includes(g.roleName)).map((g) => managedPolicySize(providerArn, g)));
 
     progress(`placement at quota ${maxChars}: ${changes} single-profile changes at ${placed.shards} roles…`);
-    const random = seeded(CHANGE_SEED);
+    const removed = Array.from({ length: changes }, (_, c) => bytesOf(CHANGE_SEED, c).readUInt32BE(0) % names.length);
     const moves: number[] = [];
-    let countChanged = 0;
+    const countChangeMoves: number[] = [];
     let overDuringChanges = 0;
     for (let c = 0; c < changes; c++) {
-        const gone = Math.floor(random() * names.length);
-        const changed = c % 2 === 0 ? [...names, spare[c]] : names.filter((_, i) => i !== gone);
+        const changed = c % 2 === 0 ? [...names, spare[c]] : names.filter((_, i) => i !== removed[c]);
         const after = planTrust(stackConfig(changed, maxChars, "auto"));
-        if (after.names.users.length !== placed.shards) {
-            countChanged++;
-            continue;
-        }
         const m = movesBetween(plan, after, config);
-        moves.push(m.moved);
+        (after.names.users.length === placed.shards ? moves : countChangeMoves).push(m.moved);
         overDuringChanges += m.overDuringMove;
     }
 
@@ -181,9 +174,10 @@ export function placementRow(maxChars: number, progress: (text: string) => void,
         autoMs,
         largest,
         changes,
-        countChanged,
         movesMean: moves.reduce((a, b) => a + b, 0) / Math.max(moves.length, 1),
         movesMax: Math.max(0, ...moves),
+        countChanged: countChangeMoves.length,
+        countChangeMovesMax: Math.max(0, ...countChangeMoves),
         overDuringChanges,
         growthAdded: added,
         growthTo: previous.names.users.length,

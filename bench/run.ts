@@ -254,7 +254,7 @@ async function main(): Promise<void> {
     say(placementTable(placements));
     say(
         `  A move is make-before-break: the old role keeps the moved subjects until finishMoves, so "over the quota while moves drain" counts roles whose ` +
-            `old and new subjects together would pass it. One-profile changes alternate an added and a removed profile at the auto count; growth adds ` +
+            `old and new subjects together would pass it. One-profile changes alternate an added and a removed profile; those that moved auto's count are growth or shrink, counted apart; growth adds ` +
             `profiles one at a time until auto's count grows, and counts what that change moves; the switch is from the explicit count above to auto.`,
     );
     say();
