@@ -8,7 +8,7 @@ import type { HeldSubjects, TrustSubjectsInputs } from "./ownership";
 import { isUnknown } from "./ownership";
 import { parseOidcProviderArn, parseRoleRef, roleNameOf, sameRole } from "./subjects";
 import { applyTrustChanges, type TrustChange } from "./trustChanges";
-import { canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, TrustPolicyError, type PolicyDocument } from "./trustPolicy";
+import { canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, presentSubjects, TrustPolicyError, type PolicyDocument } from "./trustPolicy";
 
 /** How long one reconcile may take in all, waits included, before it gives up with what it saw. */
 const RECONCILE_DEADLINE_MS = 180_000;
@@ -29,7 +29,7 @@ const SETTLE_DELAY_MS = 400;
 const BACKOFF_BASE_MS = 200;
 const BACKOFF_CAP_MS = 5000;
 
-type QuotaInputs = Pick<TrustSubjectsInputs, "maxPolicyChars" | "subjects" | "providerArn">;
+type QuotaInputs = Pick<TrustSubjectsInputs, "maxPolicyChars" | "subjects" | "providerArn"> & Partial<Pick<TrustSubjectsInputs, "anchors">>;
 
 /** The quota message: role, size, limit, subject count and the fix. Undefined when it fits. */
 export function quotaProblem(role: string, document: PolicyDocument, inputs: QuotaInputs): string | undefined {
@@ -40,10 +40,19 @@ export function quotaProblem(role: string, document: PolicyDocument, inputs: Quo
         inputs.maxPolicyChars < MAX_POLICY_CHARS_LIMIT
             ? `raise the account's "Role trust policy length" quota (Service Quotas, IAM, code L-C07B4B0D; up to ${MAX_POLICY_CHARS_LIMIT}) and set kubeflow-irsa:trustPolicyMaxChars to the new quota, or `
             : "";
+    // Subjects of this provider the config does not name here: moved profiles that still drain on
+    // this role (make before break, ./moves), or another writer's. Finishing those moves frees them.
+    const named = new Set([...inputs.subjects, ...(inputs.anchors ?? [])]);
+    const others = isUnknown(inputs.providerArn) ? 0 : presentSubjects(document, inputs.providerArn).filter((s) => !named.has(s)).length;
+    const drain =
+        others > 0
+            ? `finish the moves of profiles that still drain on this role (${others} subject${others > 1 ? "s" : ""} of ${issuer} in it that this role's config does not name: ` +
+              "moved profiles kept until kubeflow-irsa:finishMoves, or another writer's; `npm run doctor -- --stack <stack>` lists what drains), or "
+            : "";
     return (
         `${isUnknown(role) ? "the role" : `role "${roleNameOf(role)}"`}: the trust policy would be ${size} characters with ${inputs.subjects.length} subjects ` +
         `of this stack for ${issuer}, over the limit of ${inputs.maxPolicyChars} characters (ACLSizePerRole). ` +
-        `Fix: ${raise}spread the profiles over more roles (kubeflow-irsa:userRoleShards for kf-user, or another awsIamRole for some profiles)`
+        `Fix: ${drain}${raise}spread the profiles over more roles (kubeflow-irsa:userRoleShards for kf-user, or another awsIamRole for some profiles)`
     );
 }
 

@@ -8,7 +8,7 @@ import requireFromString = require("require-from-string");
 import { FakeIam } from "../support/fakeIam";
 import { ACCOUNT, DEV, DEV_SUB, KF_USER, PROD, PROD_ISSUER, sa, sharedRolePolicy } from "../support/fixtures";
 import { Engine, hostConfig, loadAsHost, registeredTrustSubjects, useLocalIam, type Provider, type State } from "../support/host";
-import { trustSubjectsProvider, UNKNOWN } from "../../providers/trustSubjects";
+import { quotaProblem, trustSubjectsProvider, UNKNOWN } from "../../providers/trustSubjects";
 import { applySubjectChange, buildTrustPolicy, policySize, presentSubjects, serializePolicy, subjectsThatFit, type PolicyDocument } from "../../providers/trustPolicy";
 
 /** Every subject this stack ever owns in these tests; the rest of a document is foreign. */
@@ -596,5 +596,19 @@ describe("TrustSubjects dynamic provider (loaded as the Pulumi host loads it, ag
             assert.equal(fake.count("UpdateAssumeRolePolicy"), 0);
         });
 
+    });
+
+    describe("the quota message", () => {
+        const anchor = "system:serviceaccount:kubeflow-irsa.invalid:kf-user";
+        it("GIVEN a role that still trusts moved profiles (draining until finishMoves) WHEN its document would pass the quota THEN the first fix is to finish those moves", () => {
+            const kept = profiles(30);
+            const draining = profiles(5, 30);
+            const document = buildTrustPolicy(DEV, [anchor, ...kept, ...draining]);
+            const message = quotaProblem(KF_USER, document, { providerArn: DEV, subjects: kept, anchors: [anchor], maxPolicyChars: 2048 })!;
+            assert.match(message, /the trust policy would be \d{4} characters with 30 subjects of this stack/);
+            assert.match(message, /Fix: finish the moves of profiles that still drain on this role \(5 subjects of oidc\.eks\.[\w.-]+\/id\/\w+ in it that this role's config does not name: moved profiles kept until kubeflow-irsa:finishMoves, or another writer's; `npm run doctor -- --stack <stack>` lists what drains\), or raise/);
+            const without = quotaProblem(KF_USER, buildTrustPolicy(DEV, [anchor, ...profiles(36)]), { providerArn: DEV, subjects: profiles(36), anchors: [anchor], maxPolicyChars: 2048 })!;
+            assert.match(without, /Fix: raise the account's/, "nothing drains: no such fix");
+        });
     });
 });
