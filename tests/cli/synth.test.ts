@@ -12,6 +12,7 @@ import { readStackFiles } from "../../cli/evaluate";
 import { parseStackConfig } from "../../components/config";
 import { shardsNeeded } from "../../components/placement";
 import { loadPolicy } from "../../components/roles";
+import { policySize } from "../../providers/trustPolicy";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const ACCOUNT = "123456789012";
@@ -637,6 +638,29 @@ describe("npm run synth", function () {
         assertOk(finishing);
         assert.deepEqual(readJson<Summary>(out, "summary.json").changes!.moves.map((m) => m.oldRole), moved.map(() => "finished"));
         assert.match(finishing.stdout, /finishMoves: up removes it from kf-user-us-west-2-kf-mv/);
+    });
+
+    it("GIVEN userRoleShards auto THEN synth plans the count offline, the same trust policies on every run, and a one-profile change lists what moves as draining", async () => {
+        const teams = Array.from({ length: 90 }, (_, i) => ({ name: `team-${String(i).padStart(3, "0")}`, owner: `owner${i}@example.com` }));
+        const base = { "aws:region": "us-west-2", "kubeflow-irsa:clusterName": "kf-auto", "kubeflow-irsa:kubeflowInstalled": "true", "kubeflow-irsa:userRoleShards": "auto", "kubeflow-irsa:profiles": teams };
+        const dir = project("auto", base);
+        const [out, again] = [tmpDir("auto"), tmpDir("auto-again")];
+        const first = await synth("--stack", "auto", "--project-dir", dir, "--out", out);
+        assertOk(first);
+        assertOk(await synth("--stack", "auto", "--project-dir", dir, "--out", again));
+        const policies = (d: string) => fs.readdirSync(path.join(d, "trust-policies")).sort().map((f) => [f, read(path.join(d, "trust-policies"), f)]);
+        assert.deepEqual(policies(again), policies(out), "the same placement from the same config");
+        const users = policies(out).filter(([f]) => f.startsWith("kf-user-us-west-2-kf-auto"));
+        assert.ok(users.length >= 3, `90 profiles need several roles at 2048: ${users.map(([f]) => f).join(", ")}`);
+        for (const [file, text] of users) assert.ok(policySize(JSON.parse(text)) <= 2048, `${file} within the quota`);
+
+        fs.writeFileSync(path.join(dir, "Pulumi.auto.yaml"), toYaml({ config: { ...base, "kubeflow-irsa:profiles": [...teams, { name: "team-new", owner: "new@example.com" }] } }));
+        const changed = await synth("--stack", "auto", "--project-dir", dir, "--out", out);
+        assertOk(changed);
+        const { changes } = readJson<Summary>(out, "summary.json");
+        assert.deepEqual(changes!.newNamespaces, ["team-new"]);
+        assert.ok(changes!.moves.length <= 2, `a one-profile change moves few: ${JSON.stringify(changes!.moves)}`);
+        for (const move of changes!.moves) assert.equal(move.oldRole, "draining", `${move.profile} stays trusted by its old role until finishMoves`);
     });
 
     it("GIVEN profiles on one role name in two accounts THEN each role gets its own owned statement and file", async () => {
