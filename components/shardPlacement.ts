@@ -17,8 +17,9 @@ import { MAX_USER_ROLE_SHARDS } from "./config";
 /**
  * What `auto` leaves free on each shard for subjects that drain (a moved profile stays trusted by
  * its old role until finishMoves, see providers/moves.ts): a shard that both gains and loses
- * profiles in one `up` holds both until the move is finished. A single change moves a profile
- * onto a shard at most once, so the reserve is the largest profile's subjects, and at least
+ * profiles in one `up` holds both until the move is finished. The chain of moves one change
+ * starts brings a shard one profile (it may pass a shard twice, rarely), so the reserve is the
+ * largest profile's subjects, and at least
  * DRAIN_RESERVE of the room; at most DRAIN_RESERVE_MAX of it, so that one profile with many
  * service accounts does not cost every shard its room (such a profile is better given an
  * awsIamRole of its own).
