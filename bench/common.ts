@@ -4,7 +4,7 @@
 import type { ConfigValues } from "../cli/evaluate";
 import { parseStackConfig, type IdentityMode, type ProfileConfig, type StackConfig } from "../components/config";
 import { shardsNeeded } from "../components/placement";
-import { DEFAULT_EDITOR } from "../providers/subjects";
+import { DEFAULT_EDITOR } from "../domain/subjects";
 
 export const REGION = "us-west-2";
 export const CLUSTER = "kf-bench";

@@ -12,8 +12,8 @@ import requireFromString from "require-from-string";
 import { ROLE_TYPE, runProgram, TRUST_SUBJECTS_TYPE, type ProgramRun, type RecordedResource } from "../cli/evaluate";
 import { ConfigError } from "../components/config";
 import { planStack } from "../components/kubeflowIrsa";
-import { buildTrustPolicy } from "../providers/trustPolicy";
-import { roleNameOf } from "../providers/subjects";
+import { buildTrustPolicy } from "../domain/trustPolicy";
+import { roleNameOf } from "../domain/subjects";
 import { FakeIam } from "../tests/support/fakeIam";
 import { configValues, parseValues, profileAt, profiles, since, type IamJob, type IamResult, type PhaseResult, type WorkerMessage } from "./common";
 

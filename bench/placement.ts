@@ -11,8 +11,8 @@ import { createHash } from "crypto";
 import { parseStackConfig, type StackConfig } from "../components/config";
 import { reservedNamespaceProblem } from "../components/names";
 import { ANCHOR_SUBJECTS, managedPolicySize, planTrust, providerArnForSizing, shardsNeeded, userShards, type TrustPlan } from "../components/placement";
-import { buildTrustPolicy, LIST_ITEM_OVERHEAD, policySize } from "../providers/trustPolicy";
-import { subjectOf } from "../providers/subjects";
+import { buildTrustPolicy, LIST_ITEM_OVERHEAD, policySize } from "../domain/trustPolicy";
+import { subjectOf } from "../domain/subjects";
 import { CLUSTER, REGION, since } from "./common";
 
 export const PLACEMENT_PROFILES = 5000;

@@ -22,8 +22,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ANCHOR_SUBJECTS, managedPolicySize, providerArnForSizing } from "../components/placement";
-import { applySubjectChange, buildTrustPolicy, DEFAULT_MAX_POLICY_CHARS, LIST_ITEM_OVERHEAD, MAX_POLICY_CHARS_LIMIT, policySize, subjectsThatFit } from "../providers/trustPolicy";
-import { subjectOf } from "../providers/subjects";
+import { applySubjectChange, buildTrustPolicy, DEFAULT_MAX_POLICY_CHARS, LIST_ITEM_OVERHEAD, MAX_POLICY_CHARS_LIMIT, policySize, subjectsThatFit } from "../domain/trustPolicy";
+import { subjectOf } from "../domain/subjects";
 import {
     configValues,
     parseValues,

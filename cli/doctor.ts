@@ -20,9 +20,9 @@ import {
     serviceAccountProblem,
     subjectOf,
     type RoleRef,
-} from "../providers/subjects";
-import { audienceProblem, evaluateTrustPolicy, trustedOidcProviders, type StatementResult, type TrustEvaluation } from "../providers/trustEvaluation";
-import { DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, STS_AUDIENCE, type PolicyDocument } from "../providers/trustPolicy";
+} from "../domain/subjects";
+import { audienceProblem, evaluateTrustPolicy, trustedOidcProviders, type StatementResult, type TrustEvaluation } from "../analysis/trustEvaluation";
+import { DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, STS_AUDIENCE, type PolicyDocument } from "../domain/trustPolicy";
 import { findingLines, roleFindings, type RoleFinding } from "./findings";
 import { drainingLines, drainingRows, type DrainingRow } from "./doctorDrain";
 import { renderS3Access, s3Access, type S3AccessReport } from "./s3Access";
@@ -170,7 +170,7 @@ export interface RoleReport extends TrustEvaluation {
     token?: TokenSummary;
     /** Every provider checked (one with --provider-arn or --token). */
     providers: Array<{ providerArn: string; allowed: boolean; decidingStatement?: number; fix?: string }>;
-    /** What the trust-policy rules find in the role's document, whoever asks (providers/trustRules.ts). */
+    /** What the trust-policy rules find in the role's document, whoever asks (analysis/trustRules.ts). */
     findings: RoleFinding[];
 }
 
@@ -364,7 +364,7 @@ export interface StackReport {
     allowed: boolean;
     profiles: ProfileRow[];
     warnings: string[];
-    /** What the trust-policy rules find in the roles' documents (providers/trustRules.ts). */
+    /** What the trust-policy rules find in the roles' documents (analysis/trustRules.ts). */
     findings: RoleFinding[];
     /** What the verdicts rest on (--offline), and config values not known offline. */
     notes?: string[];

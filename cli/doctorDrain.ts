@@ -3,9 +3,9 @@
 // by userRoleShards or awsIamRole, kept until kubeflow-irsa:finishMoves so that pods started before
 // the move keep their credentials. Pure: the caller reads the roles.
 
-import { evaluateTrustPolicy, trustedOidcProviders } from "../providers/trustEvaluation";
-import { sameRole } from "../providers/subjects";
-import { STS_AUDIENCE, type PolicyDocument } from "../providers/trustPolicy";
+import { evaluateTrustPolicy, trustedOidcProviders } from "../analysis/trustEvaluation";
+import { sameRole } from "../domain/subjects";
+import { STS_AUDIENCE, type PolicyDocument } from "../domain/trustPolicy";
 
 export interface DrainingRow {
     /** The role that still trusts the service account. */

@@ -1,8 +1,8 @@
 // The doctor's command line (cli/doctor.ts): its flags, how they combine, and its --help.
 
 import { parseArgs } from "node:util";
-import { DEFAULT_EDITOR, namespaceProblem } from "../providers/subjects";
-import { STS_AUDIENCE } from "../providers/trustPolicy";
+import { DEFAULT_EDITOR, namespaceProblem } from "../domain/subjects";
+import { STS_AUDIENCE } from "../domain/trustPolicy";
 import { configFlagHelp } from "./configOverrides";
 import { DoctorError } from "./doctorToken";
 import type { ProfileModel, StackModel } from "./evaluate";

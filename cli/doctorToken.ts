@@ -3,7 +3,7 @@
 
 import { readFileSync } from "node:fs";
 import { decodeJwt, type JWTPayload } from "jose";
-import { STS_AUDIENCE } from "../providers/trustPolicy";
+import { STS_AUDIENCE } from "../domain/trustPolicy";
 import { issuerNextTo, verifyTokenSignature, type SignatureCheck } from "./tokenSignature";
 
 /** An expected failure: the message names the flag or value and the fix; exit code 2. */

@@ -9,7 +9,7 @@ import * as path from "path";
 import { ConfigError, PROJECT, parseStackConfig, type OriginOf, type StackConfig } from "../components/config";
 import type { ExistingRole } from "../components/placement";
 import { namesStackRole } from "../components/stackRoles";
-import { issuerHostPath, roleIdentity } from "../providers/subjects";
+import { issuerHostPath, roleIdentity } from "../domain/subjects";
 import { applyOverrides, UNKNOWN_VALUE, type UnknownValue } from "./configOverrides";
 import { readProjectDefaults, readStackFile, type ConfigValues, type StackFile } from "./stackFiles";
 

@@ -1,8 +1,8 @@
-// The trust-policy rules (providers/trustRules.ts) as the CLIs report them: per role, in JSON and
+// The trust-policy rules (analysis/trustRules.ts) as the CLIs report them: per role, in JSON and
 // as text lines. Shared by `npm run synth` and `npm run doctor`.
 
-import { checkTrustPolicy, isMandatory, type Finding, type RuleOptions } from "../providers/trustRules";
-import type { PolicyDocument } from "../providers/trustPolicy";
+import { checkTrustPolicy, isMandatory, type Finding, type RuleOptions } from "../analysis/trustRules";
+import type { PolicyDocument } from "../domain/trustPolicy";
 
 /** A finding with the role whose trust policy it is in. */
 export interface RoleFinding extends Finding {

@@ -4,7 +4,7 @@
 // checks before anything is registered.
 
 import { permissionSizes, type PermissionSizes } from "../components/permissionBudget";
-import type { PolicyDocument } from "../providers/trustPolicy";
+import type { PolicyDocument } from "../domain/trustPolicy";
 
 export type { PermissionSizes };
 

@@ -3,9 +3,9 @@
 // to the profile's role (synth's model) and the session a pod of that namespace gets. No AWS call.
 
 import { clusterArnOfRole, CLUSTER_ARN_PRINCIPAL_TAG } from "../components/podIdentityTrust";
-import { evaluatePermissions, type PermissionVerdict } from "../providers/permissionEvaluation";
+import { evaluatePermissions, type PermissionVerdict } from "../analysis/permissionEvaluation";
 import { bucketNameProblem } from "../components/names";
-import { parseRoleRef, sameRole } from "../providers/subjects";
+import { parseRoleRef, sameRole } from "../domain/subjects";
 import { selectedProfile } from "./doctorFlags";
 import type { StackModel } from "./evaluate";
 import type { Synthesis } from "./synth";

@@ -21,7 +21,7 @@
 //                                   phase; profiles added and removed since the previous synth
 // and prints a summary table.
 //
-// The trust-policy rules (providers/trustRules.ts) run over every synthesized trust policy; their
+// The trust-policy rules (analysis/trustRules.ts) run over every synthesized trust policy; their
 // findings are printed and in summary.json.
 //
 // Exit codes: 0 written; 1 unexpected failure (a bug: printed with its stack); 2 bad usage or a
@@ -38,7 +38,7 @@ import { clusterArnOfRole } from "../components/podIdentityTrust";
 import { permissionTable, sizesOf, type PermissionSizes } from "./permissionSizes";
 import { apiServerFlags } from "../components/issuerDocuments";
 import { findingLines, hasMandatory, roleFindings, type RoleFinding } from "./findings";
-import { isMandatory } from "../providers/trustRules";
+import { isMandatory } from "../analysis/trustRules";
 import { muteNodeVersionSupportWarning } from "./outputHygiene";
 import {
     AFTER_KUBEFLOW_FILE,
@@ -53,16 +53,16 @@ import {
     writeFiles,
 } from "./synthFiles";
 import { addedObjects, kubernetesObjects, kubernetesYaml, metadataOf, objectCounts, qualifiedName, yamlDocuments, type KubernetesObject } from "./synthKubernetes";
-import { parseRoleRef, roleKey, roleNameOf, subjectOf } from "../providers/subjects";
+import { parseRoleRef, roleKey, roleNameOf, subjectOf } from "../domain/subjects";
 import { createChanges } from "../providers/ownership";
-import { applyTrustChanges } from "../providers/trustChanges";
+import { applyTrustChanges } from "../domain/trustChanges";
 import {
     buildTrustPolicy,
     parsePolicyDocument,
     policySize,
     presentSubjects,
     type PolicyDocument,
-} from "../providers/trustPolicy";
+} from "../domain/trustPolicy";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;

@@ -8,8 +8,8 @@
 // and only from sessions of this cluster (eks-cluster-arn), not a same-named namespace elsewhere.
 
 import { createHash } from "crypto";
-import { parseRoleRef } from "../providers/subjects";
-import { policySize, POLICY_VERSION, type PolicyDocument, type PolicyStatement } from "../providers/trustPolicy";
+import { parseRoleRef } from "../domain/subjects";
+import { policySize, POLICY_VERSION, type PolicyDocument, type PolicyStatement } from "../domain/trustPolicy";
 import { MANAGED_POLICY_MAX_CHARS } from "./permissionBudget";
 import { CLUSTER_ARN_PRINCIPAL_TAG } from "./podIdentityTrust";
 

@@ -7,7 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { bucketNameProblem, regionProblem } from "./names";
 import { CONFIG_KEYS, unknownKeyProblems } from "./configKeys";
-import { DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
+import { DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT } from "../domain/trustPolicy";
 import {
     duplicates,
     PROJECT,

@@ -11,7 +11,7 @@ import {
     parseServiceAccountRef,
     roleArnProblem,
     serviceAccountProblem,
-} from "../providers/subjects";
+} from "../domain/subjects";
 import type { ExistingClusterConfig, ProfileConfig } from "./config";
 import { AWS_REGIONS, partitionOf, reservedNamespaceProblem } from "./names";
 import { DEFAULT_WEBHOOK_IMAGE, issuerBucketName, issuerUrlOf, jwkOf, normalizedPem, rsaPublicKeyProblem } from "./issuerDocuments";

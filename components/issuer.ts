@@ -9,7 +9,7 @@
 
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { STS_AUDIENCE } from "../providers/trustPolicy";
+import { STS_AUDIENCE } from "../domain/trustPolicy";
 import type { SelfManagedConfig } from "./config";
 import { DISCOVERY_KEY, discoveryDocument, JWKS_KEY, jwksDocument } from "./issuerDocuments";
 import { partitionOf } from "./placement";

@@ -4,7 +4,7 @@
 // way), and synth shows every role's figures beside the trust-policy quota.
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
 
-import { policySize, type PolicyDocument } from "../providers/trustPolicy";
+import { policySize, type PolicyDocument } from "../domain/trustPolicy";
 
 /** A role's inline policies together, white space not counted ("Role policy size"). */
 export const INLINE_POLICIES_MAX_CHARS = 10_240;

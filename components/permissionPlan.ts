@@ -5,7 +5,7 @@
 
 import * as fs from "fs";
 import * as path from "path";
-import { serializePolicy, type PolicyDocument } from "../providers/trustPolicy";
+import { serializePolicy, type PolicyDocument } from "../domain/trustPolicy";
 import { CHAIN_PAGE, chainLayout, chainPageDocument, TARGET_ROLES_POLICY, targetRolesPolicy, type ChainTarget } from "./chaining";
 import { controlPlaneComponents, type AdminRoleMode, type AlbController } from "./controllers";
 import { INLINE_POLICIES_MAX_CHARS, permissionProblems, type RolePermissions } from "./permissionBudget";

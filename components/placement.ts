@@ -2,9 +2,9 @@
 // holds, and whether that fits the ACLSizePerRole quota. Pure functions: the program calls them
 // before registering anything, so capacity problems fail `pulumi preview`, not half an `up`.
 
-import { buildTrustPolicy, parsePolicyDocument, policySize, presentSubjects, LIST_ITEM_OVERHEAD, MAX_POLICY_CHARS_LIMIT } from "../providers/trustPolicy";
-import { trustedOidcProviders } from "../providers/trustRules";
-import { ANCHOR_NAMESPACE, anchorSubject, inAccount, issuerHostPath, parseOidcProviderArn, ROLE_NAME_MAX, roleIdentity, roleKey, roleNameOf, sameRole, subjectOf, subjectOfRef } from "../providers/subjects";
+import { buildTrustPolicy, parsePolicyDocument, policySize, presentSubjects, LIST_ITEM_OVERHEAD, MAX_POLICY_CHARS_LIMIT } from "../domain/trustPolicy";
+import { trustedOidcProviders } from "../domain/policyReading";
+import { ANCHOR_NAMESPACE, anchorSubject, inAccount, issuerHostPath, parseOidcProviderArn, ROLE_NAME_MAX, roleIdentity, roleKey, roleNameOf, sameRole, subjectOf, subjectOfRef } from "../domain/subjects";
 import { MAX_USER_ROLE_SHARDS, type StackConfig } from "./config";
 import { componentRoleName, controlPlaneComponents, type ControlPlaneComponent } from "./controllers";
 import { autoPlacement, rendezvousShardsNeeded, shardOf, type ShardItem, type ShardPlacement } from "./shardPlacement";

@@ -7,8 +7,8 @@
 // https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html (Setting Conditions)
 // https://docs.aws.amazon.com/eks/latest/userguide/pod-id-abac.html (session tags)
 
-import { parseRoleRef } from "../providers/subjects";
-import { POLICY_VERSION, type PolicyDocument, type PolicyStatement } from "../providers/trustPolicy";
+import { parseRoleRef } from "../domain/subjects";
+import { POLICY_VERSION, type PolicyDocument, type PolicyStatement } from "../domain/trustPolicy";
 
 /** The session tag EKS Pod Identity sets to the ARN of the association's cluster. */
 export const CLUSTER_ARN_TAG = "eks-cluster-arn";

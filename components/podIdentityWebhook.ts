@@ -12,7 +12,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { STS_AUDIENCE } from "../providers/trustPolicy";
+import { STS_AUDIENCE } from "../domain/trustPolicy";
 
 export const WEBHOOK_NAMESPACE = "pod-identity-webhook";
 const NAME = "pod-identity-webhook";

@@ -9,11 +9,11 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { TrustSubjects } from "../providers/trustSubjects";
 import { PodIdentityAssociation } from "./podIdentityAssociation";
-import { DEFAULT_EDITOR, parseServiceAccountRef } from "../providers/subjects";
+import { DEFAULT_EDITOR, parseServiceAccountRef } from "../domain/subjects";
 import type { IdentityMode, ProfileApiVersion, ProfileConfig } from "./config";
 import type { TrustPlan } from "./placement";
 import { podIdentityStatement, UNPINNED_POD_IDENTITY_STATEMENT } from "./podIdentityTrust";
-import type { PolicyStatement } from "../providers/trustPolicy";
+import type { PolicyStatement } from "../domain/trustPolicy";
 
 export interface KubeflowProfilesArgs {
     profiles: ProfileConfig[];

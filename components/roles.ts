@@ -6,8 +6,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
-import { subjectOfRef } from "../providers/subjects";
-import { buildTrustPolicy, serializePolicy } from "../providers/trustPolicy";
+import { subjectOfRef } from "../domain/subjects";
+import { buildTrustPolicy, serializePolicy } from "../domain/trustPolicy";
 import type { ChainTarget } from "./chaining";
 import { permissionPlan, type PlannedPolicy } from "./permissionPlan";
 import { podIdentityTrust } from "./podIdentityTrust";

@@ -1,9 +1,9 @@
 // Which awsIamRole ARNs of the config are roles this stack creates, by the one rule of role
-// identity (providers/subjects.ts: account plus case-insensitive name, paths ignored as IAM does),
+// identity (domain/subjects.ts: account plus case-insensitive name, paths ignored as IAM does),
 // and what a profile may not ask of them. Pure functions: planStack calls them before anything is
 // registered, so a refusal fails `pulumi preview`.
 
-import { inAccount, roleIdentity, sameRole } from "../providers/subjects";
+import { inAccount, roleIdentity, sameRole } from "../domain/subjects";
 import type { StackConfig } from "./config";
 import { allRoleNames, roleNames, shardNumber, type RoleConfig } from "./placement";
 

@@ -1,4 +1,4 @@
-// The trust-policy rules (providers/trustRules.ts) as CrossGuard policies, for any stack: each
+// The trust-policy rules (analysis/trustRules.ts) as CrossGuard policies, for any stack: each
 // aws.iam.Role's assumeRolePolicy, and each kubeflow-irsa TrustSubjects resource (the statement it
 // owns, from its inputs; its whole live policy's size, from its outputs). index.ts serves them;
 // this module only defines them, so tests can drive them without starting the analyzer.
@@ -11,7 +11,7 @@ import type {
     StackValidationArgs,
     StackValidationPolicy,
 } from "@pulumi/policy";
-import { buildTrustPolicy, DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, parsePolicyDocument, type PolicyDocument } from "../providers/trustPolicy";
+import { buildTrustPolicy, DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, parsePolicyDocument, type PolicyDocument } from "../domain/trustPolicy";
 import {
     checkTrustPolicy,
     DEFAULT_HEADROOM_THRESHOLD,
@@ -20,7 +20,7 @@ import {
     type RuleId,
     type RuleOptions,
     type TrustRule,
-} from "../providers/trustRules";
+} from "../analysis/trustRules";
 
 export const ROLE_TYPE = "aws:iam/role:Role";
 /** The dynamic resource type kubeflow-irsa registers its TrustSubjects under. */

@@ -5,8 +5,8 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { isUnknown, trusted, UNKNOWN, type TrustSubjectsInputs } from "./ownership";
 import { quotaProblem } from "./reconcile";
-import { oidcProviderArnProblem, parseRoleRef, subjectProblem } from "./subjects";
-import { buildTrustPolicy, DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, type PolicyStatement } from "./trustPolicy";
+import { oidcProviderArnProblem, parseRoleRef, subjectProblem } from "../domain/subjects";
+import { buildTrustPolicy, DEFAULT_MAX_POLICY_CHARS, MAX_POLICY_CHARS_LIMIT, type PolicyStatement } from "../domain/trustPolicy";
 
 /**
  * Validates and normalizes inputs. Returns the failures Pulumi shows per property; unknown values

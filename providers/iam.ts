@@ -17,7 +17,7 @@ import {
 import { fromIni, fromTemporaryCredentials } from "@aws-sdk/credential-providers";
 import { StandardRetryStrategy } from "@smithy/core/retry";
 import type { RetryErrorInfo, RetryStrategyV2, StandardRetryToken } from "@smithy/types";
-import { parsePolicyDocument, serializePolicy, TrustPolicyError, type PolicyDocument } from "./trustPolicy";
+import { parsePolicyDocument, serializePolicy, TrustPolicyError, type PolicyDocument } from "../domain/trustPolicy";
 
 /** Attempts per IAM call for throttling, 5xx and dropped connections (the SDK's own backoff). */
 const SDK_MAX_ATTEMPTS = 5;

@@ -21,8 +21,8 @@
 
 import { createHash } from "crypto";
 import type { HeldSubjects } from "./ownership";
-import { presentSubjects, type PolicyDocument } from "./trustPolicy";
-import { trustedOidcProviders } from "./trustRules";
+import { presentSubjects, type PolicyDocument } from "../domain/trustPolicy";
+import { trustedOidcProviders } from "../domain/policyReading";
 
 export const INTENT_TAG_PREFIX = "kubeflow-irsa:pending:";
 const HASH_CHARS = 8;

@@ -5,7 +5,7 @@
 import { isAwsError, tagRole, untagRole, type createIamClient } from "./iam";
 import { addedHashes, entryHash, pendingSubjects, recent, recordOf, recordTags, unheldHashes, type IntentRecord, type Tag } from "./intent";
 import type { HeldSubjects } from "./ownership";
-import type { PolicyDocument } from "./trustPolicy";
+import type { PolicyDocument } from "../domain/trustPolicy";
 
 /**
  * The record is read once (our own tag writes may read back late; no one else writes our keys)

@@ -8,7 +8,7 @@
 // `configure` (kubeflow-irsa:profiles), the one place that knows it without every resource
 // carrying the whole stack's subject list in its state. Pure functions, no I/O.
 
-import { DEFAULT_EDITOR, sameRole, subjectOf } from "./subjects";
+import { DEFAULT_EDITOR, sameRole, subjectOf } from "../domain/subjects";
 
 export interface MoveSettings {
     /** Subject → the awsIamRole its profile names ("" for the stack's kf-user roles); undefined: no stack config, nothing drains. */

@@ -6,9 +6,9 @@
 // ones, under every provider involved), so the next `up`, a config revert or a destroy converges.
 
 import { drainingOf, NO_MOVES, type MoveSettings } from "./moves";
-import { ANCHOR_NAMESPACE } from "./subjects";
-import type { TrustChange } from "./trustChanges";
-import { canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, type PolicyDocument, type PolicyStatement } from "./trustPolicy";
+import { ANCHOR_NAMESPACE } from "../domain/subjects";
+import type { TrustChange } from "../domain/trustChanges";
+import { canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, type PolicyDocument, type PolicyStatement } from "../domain/trustPolicy";
 
 /** How the Pulumi engine spells an unknown value (a preview-time Output) to a dynamic provider. */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";

@@ -1,14 +1,14 @@
 // The one read-modify-write a TrustSubjects operation makes on a role, and the checks before it:
 // the ACLSizePerRole quota, the role's account, a document that cannot be edited. IAM calls go
-// through ./iam; every decision about the document is ./trustPolicy's.
+// through ./iam; every decision about the document is ../domain/trustPolicy's.
 
 import { createIamClient, explainAwsError, getTrustPolicy, isAwsError, putTrustPolicy, type AwsSettings } from "./iam";
 import { IntentLog } from "./intentLog";
 import type { HeldSubjects, TrustSubjectsInputs } from "./ownership";
 import { isUnknown } from "./ownership";
-import { parseOidcProviderArn, parseRoleRef, roleNameOf, sameRole } from "./subjects";
-import { applyTrustChanges, type TrustChange } from "./trustChanges";
-import { canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, presentSubjects, TrustPolicyError, type PolicyDocument } from "./trustPolicy";
+import { parseOidcProviderArn, parseRoleRef, roleNameOf, sameRole } from "../domain/subjects";
+import { applyTrustChanges, type TrustChange } from "../domain/trustChanges";
+import { canonicalPolicy, MAX_POLICY_CHARS_LIMIT, policySize, presentSubjects, TrustPolicyError, type PolicyDocument } from "../domain/trustPolicy";
 
 /** How long one reconcile may take in all, waits included, before it gives up with what it saw. */
 const RECONCILE_DEADLINE_MS = 180_000;

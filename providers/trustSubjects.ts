@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PROVIDER_CONTRACT } from "./trustSubjectsProvider";
 import { providerShim } from "./providerShim";
-import { DEFAULT_MAX_POLICY_CHARS, type PolicyStatement } from "./trustPolicy";
+import { DEFAULT_MAX_POLICY_CHARS, type PolicyStatement } from "../domain/trustPolicy";
 
 export { checkInputs, quotaProblem, trustSubjectsProvider, UNKNOWN, type TrustSubjectsInputs, type TrustSubjectsOutputs } from "./trustSubjectsProvider";
 

@@ -1,5 +1,5 @@
 // The TrustSubjects provider: what the Pulumi host runs for each TrustSubjects resource. A thin
-// shell: IAM reads and writes here, every decision about the document in ./trustPolicy, what the
+// shell: IAM reads and writes here, every decision about the document in ../domain/trustPolicy, what the
 // resource owns in ./ownership, moves in ./moves. The host does not load this file from the
 // state: it loads the small shim of ./providerShim, which requires this module from the project
 // installed where Pulumi runs — so every resource, whenever its state was written, runs this code.
@@ -33,9 +33,9 @@ import {
 } from "./ownership";
 import { drainChanged, moveSettingsFromConfig, NO_MOVES, unfinishedMovesOnDelete, type MoveSettings } from "./moves";
 import { accountProblem, liveProblem, reconcile, writeSettleMs, type ReconcileResult, type WriteProgress } from "./reconcile";
-import { roleNameOf, sameRole } from "./subjects";
-import type { TrustChange } from "./trustChanges";
-import { canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, policySize, presentSubjects, type PolicyStatement } from "./trustPolicy";
+import { roleNameOf, sameRole } from "../domain/subjects";
+import type { TrustChange } from "../domain/trustChanges";
+import { canonicalPolicy, DEFAULT_MAX_POLICY_CHARS, policySize, presentSubjects, type PolicyStatement } from "../domain/trustPolicy";
 
 export { quotaProblem } from "./reconcile";
 export { checkInputs } from "./checkInputs";

@@ -7,7 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { CONFIG_KEYS } from "../components/config";
 import { runProgram, TRUST_SUBJECTS_TYPE, type ConfigValues, type ProgramRun } from "../cli/evaluate";
 import { cliValues, ofType, named } from "./support/program";
-import { parsePolicyDocument, statementsOf } from "../providers/trustPolicy";
+import { parsePolicyDocument, statementsOf } from "../domain/trustPolicy";
 
 const ACCOUNT = "123456789012";
 const DATA_ROLE = `arn:aws:iam::${ACCOUNT}:role/data-eng-pipelines`;

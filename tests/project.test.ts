@@ -100,7 +100,7 @@ describe("Pulumi project files", () => {
             if (fs.statSync(full).isDirectory()) return fs.readdirSync(full).filter((f) => f !== "node_modules").flatMap((f) => walk(path.join(entry, f)));
             return entry.endsWith(".ts") ? [entry] : [];
         };
-        const shipped = ["index.ts", "components", "providers", "cli", "bench", "policy"].flatMap(walk);
+        const shipped = ["index.ts", "components", "domain", "analysis", "providers", "cli", "bench", "policy"].flatMap(walk);
         assert.ok(shipped.length > 20, `${shipped.length} files`);
         for (const file of shipped) assert.ok(!fs.readFileSync(path.join(root, file), "utf8").includes("@cloud-copilot"), file);
     });

@@ -12,7 +12,7 @@ import { readStackFiles } from "../../cli/evaluate";
 import { parseStackConfig } from "../../components/config";
 import { shardsNeeded } from "../../components/placement";
 import { loadPolicy } from "../../components/roles";
-import { policySize } from "../../providers/trustPolicy";
+import { policySize } from "../../domain/trustPolicy";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const ACCOUNT = "123456789012";

@@ -7,8 +7,8 @@ import { strict as assert } from "assert";
 import { configuredAccount, runProgram, type ConfigValues, type ProgramRun } from "../../cli/evaluate";
 import { cliValues } from "../support/program";
 import { AS_SIMULATED, simulate } from "../support/simulator";
-import { evaluatePermissions } from "../../providers/permissionEvaluation";
-import { parsePolicyDocument, statementsOf, type PolicyDocument, type PolicyStatement } from "../../providers/trustPolicy";
+import { evaluatePermissions } from "../../analysis/permissionEvaluation";
+import { parsePolicyDocument, statementsOf, type PolicyDocument, type PolicyStatement } from "../../domain/trustPolicy";
 
 const ACCOUNT = "123456789012";
 const BUCKET = "acme-ml-workspaces";

@@ -7,8 +7,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { runProgram, type ProgramRun } from "../../cli/evaluate";
 import { issuerBucketPolicy } from "../../components/issuer";
-import { evaluatePermissions } from "../../providers/permissionEvaluation";
-import type { PolicyDocument } from "../../providers/trustPolicy";
+import { evaluatePermissions } from "../../analysis/permissionEvaluation";
+import type { PolicyDocument } from "../../domain/trustPolicy";
 import { cliValues, named, ofType } from "../support/program";
 import { AS_SIMULATED, simulate } from "../support/simulator";
 

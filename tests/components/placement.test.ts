@@ -4,7 +4,7 @@ import { parseStackConfig, type StackConfig } from "../../components/config";
 import { planStack } from "../../components/kubeflowIrsa";
 import { ANCHOR_SUBJECTS, capacityProblems, managedPolicySize, planTrust, providerArnForSizing, shardsNeeded } from "../../components/placement";
 import { shardOf } from "../../components/shardPlacement";
-import { applySubjectChange, buildTrustPolicy, policySize } from "../../providers/trustPolicy";
+import { applySubjectChange, buildTrustPolicy, policySize } from "../../domain/trustPolicy";
 
 const WORDS = ["vision", "nlp", "speech", "recsys", "fraud", "search", "ads", "risk", "maps", "ml-infra"];
 const names = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `team-${WORDS[(i + from) % WORDS.length]}-${i + from}`);

@@ -2,8 +2,8 @@
 // program fills in partition, region and cluster: what each grants, and on what.
 import { strict as assert } from "assert";
 import { loadPolicy, type PolicyVariables } from "../../components/roles";
-import { evaluatePermissions } from "../../providers/permissionEvaluation";
-import { parsePolicyDocument } from "../../providers/trustPolicy";
+import { evaluatePermissions } from "../../analysis/permissionEvaluation";
+import { parsePolicyDocument } from "../../domain/trustPolicy";
 import { AS_SIMULATED, simulate } from "../support/simulator";
 
 interface Statement {

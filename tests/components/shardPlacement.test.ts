@@ -11,7 +11,7 @@ import { planStack } from "../../components/kubeflowIrsa";
 import { reservedNamespaceProblem } from "../../components/names";
 import { ANCHOR_SUBJECTS, planTrust, shardsNeeded, type TrustPlan } from "../../components/placement";
 import { boundedPlacement, shardOf } from "../../components/shardPlacement";
-import { applySubjectChange, buildTrustPolicy, policySize } from "../../providers/trustPolicy";
+import { applySubjectChange, buildTrustPolicy, policySize } from "../../domain/trustPolicy";
 
 const ACCOUNT = "210987654321";
 const ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/5C3D7E1F0A2B4C6D8E9F0A1B2C3D4E5F";

@@ -7,7 +7,7 @@ import { strict as assert } from "assert";
 import { cliValues } from "../support/program";
 import { localIamForSuite } from "../support/host";
 import { StackLifecycle } from "../support/stackLifecycle";
-import { evaluateTrustPolicy } from "../../providers/trustEvaluation";
+import { evaluateTrustPolicy } from "../../analysis/trustEvaluation";
 import { ACCOUNT } from "../support/fixtures";
 
 const ADMIN = "kf-admin-us-west-2-kf-dev";

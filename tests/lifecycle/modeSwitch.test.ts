@@ -8,7 +8,7 @@ import { strict as assert } from "assert";
 import { cliValues } from "../support/program";
 import { localIamForSuite } from "../support/host";
 import { StackLifecycle } from "../support/stackLifecycle";
-import { evaluateTrustPolicy } from "../../providers/trustEvaluation";
+import { evaluateTrustPolicy } from "../../analysis/trustEvaluation";
 
 type Mode = "irsa" | "podIdentity";
 

@@ -8,7 +8,7 @@ import { cliValues } from "../support/program";
 import { ACCOUNT } from "../support/fixtures";
 import { localIamForSuite } from "../support/host";
 import { StackLifecycle } from "../support/stackLifecycle";
-import { evaluateTrustPolicy } from "../../providers/trustEvaluation";
+import { evaluateTrustPolicy } from "../../analysis/trustEvaluation";
 import { shardOf } from "../../components/shardPlacement";
 
 const USER = "kf-user-us-west-2-kf-dev";

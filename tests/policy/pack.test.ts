@@ -4,7 +4,7 @@
 import { strict as assert } from "assert";
 import { unknownCheckingProxy, UnknownValueError, type PolicyResource, type ResourceValidationArgs, type ResourceValidationPolicy, type StackValidationPolicy } from "@pulumi/policy";
 import { policies, ROLE_TYPE, TRUST_SUBJECTS_TYPE } from "../../policy/policies";
-import { TRUST_RULES } from "../../providers/trustRules";
+import { TRUST_RULES } from "../../analysis/trustRules";
 import { DEV, DEV_ISSUER, sa, sharedRolePolicy, STS, WEB } from "../support/fixtures";
 
 /** Pulumi's unknown-string sentinel, as the engine sends a preview-time Output. */

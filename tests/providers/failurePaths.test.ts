@@ -6,8 +6,8 @@ import { strict as assert } from "assert";
 import { FakeIam } from "../support/fakeIam";
 import { ACCOUNT, DEV, DEV_SUB, KF_USER, PROD, sa, sharedRolePolicy } from "../support/fixtures";
 import { Engine, loadAsHost, registeredTrustSubjects, useLocalIam } from "../support/host";
-import { evaluatePermissions } from "../../providers/permissionEvaluation";
-import { applySubjectChange, buildTrustPolicy, policySize, presentSubjects, statementsOf, type PolicyDocument } from "../../providers/trustPolicy";
+import { evaluatePermissions } from "../../analysis/permissionEvaluation";
+import { applySubjectChange, buildTrustPolicy, policySize, presentSubjects, statementsOf, type PolicyDocument } from "../../domain/trustPolicy";
 
 const denied = { kind: "error" as const, code: "AccessDenied", status: 403, message: "User is not authorized to perform: iam:GetRole" };
 const throttled = { kind: "error" as const, code: "Throttling", status: 400, message: "Rate exceeded" };

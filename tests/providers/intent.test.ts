@@ -7,7 +7,7 @@ import { FakeIam } from "../support/fakeIam";
 import { ACCOUNT, DEV, KF_USER, PROD, sa } from "../support/fixtures";
 import { Engine, loadAsHost, registeredTrustSubjects, useLocalIam } from "../support/host";
 import { pendingSubjects, recordOf, recordTags, entryHash } from "../../providers/intent";
-import { buildTrustPolicy, presentSubjects, type PolicyDocument } from "../../providers/trustPolicy";
+import { buildTrustPolicy, presentSubjects, type PolicyDocument } from "../../domain/trustPolicy";
 
 const STACK_A = "acme/kubeflow-irsa/prod";
 const STACK_B = "acme/kubeflow-irsa/prod-eu";

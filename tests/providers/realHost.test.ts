@@ -11,7 +11,7 @@ import { FakeIam } from "../support/fakeIam";
 import { ACCOUNT, DEV, KF_USER, PROD, sa } from "../support/fixtures";
 import { registeredTrustSubjects, useLocalIam } from "../support/host";
 import { HostEngine, HostError, RealHost } from "../support/realHost";
-import { buildTrustPolicy, presentSubjects } from "../../providers/trustPolicy";
+import { buildTrustPolicy, presentSubjects } from "../../domain/trustPolicy";
 
 const denied = { kind: "error" as const, code: "AccessDenied", status: 403, message: "User is not authorized to perform: iam:GetRole" };
 const OLD_PROVIDER = fs.readFileSync(path.join(__dirname, "..", "upgrade", "fixtures", "trustSubjects-provider-6a8d54d.txt"), "utf8");

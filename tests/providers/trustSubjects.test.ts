@@ -9,7 +9,7 @@ import { FakeIam } from "../support/fakeIam";
 import { ACCOUNT, DEV, DEV_SUB, KF_USER, PROD, PROD_ISSUER, sa, sharedRolePolicy } from "../support/fixtures";
 import { Engine, hostConfig, loadAsHost, registeredTrustSubjects, useLocalIam, type Provider, type State } from "../support/host";
 import { quotaProblem, trustSubjectsProvider, UNKNOWN } from "../../providers/trustSubjects";
-import { applySubjectChange, buildTrustPolicy, policySize, presentSubjects, serializePolicy, subjectsThatFit, type PolicyDocument } from "../../providers/trustPolicy";
+import { applySubjectChange, buildTrustPolicy, policySize, presentSubjects, serializePolicy, subjectsThatFit, type PolicyDocument } from "../../domain/trustPolicy";
 
 /** Every subject this stack ever owns in these tests; the rest of a document is foreign. */
 const OURS = new Set([sa("alice"), sa("bob"), sa("carol"), sa("dave"), sa("team-a", "runner-*")]);

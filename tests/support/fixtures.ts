@@ -1,6 +1,6 @@
 // Realistic IRSA data shared by the tests: two EKS clusters (dev and prod) and a role that many
 // parties trust, in the shapes IAM accepts (strings or lists, one statement or several).
-import type { PolicyDocument } from "../../providers/trustPolicy";
+import type { PolicyDocument } from "../../domain/trustPolicy";
 
 export const ACCOUNT = "123456789012";
 export const DEV_ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";

@@ -2,7 +2,7 @@
 // ask it: the overall verdict of one request, to cross-check the doctor's evaluator with.
 import { strict as assert } from "assert";
 import { anonymousPrincipal, runSimulation } from "@cloud-copilot/iam-simulate";
-import type { PolicyDocument } from "../../providers/trustPolicy";
+import type { PolicyDocument } from "../../domain/trustPolicy";
 
 export interface SimulatedRequest {
     /** The caller's identity policies. @default none */

@@ -8,8 +8,8 @@
 // `principal` it reads resource policies instead (a role's trust policy, for sts:AssumeRole).
 // Used by `npm run doctor -- --s3`; the tests cross-check it with an independent simulator.
 
-import { asStrings, conditionEntries, globMatch, holdsWhenMissing, label, type ParsedOperator } from "./policyReading";
-import { statementsOf, type PolicyDocument, type PolicyStatement } from "./trustPolicy";
+import { asStrings, conditionEntries, globMatch, holdsWhenMissing, label, type ParsedOperator } from "../domain/policyReading";
+import { statementsOf, type PolicyDocument, type PolicyStatement } from "../domain/trustPolicy";
 
 export interface PermissionRequest {
     action: string;

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
-import { checkTrustPolicy } from "../../providers/trustRules";
-import { audienceProblem, evaluateTrustPolicy, globMatch, trustedOidcProviders, type WebIdentityRequest } from "../../providers/trustEvaluation";
-import type { PolicyDocument, PolicyStatement } from "../../providers/trustPolicy";
+import { checkTrustPolicy } from "../../analysis/trustRules";
+import { audienceProblem, evaluateTrustPolicy, globMatch, trustedOidcProviders, type WebIdentityRequest } from "../../analysis/trustEvaluation";
+import type { PolicyDocument, PolicyStatement } from "../../domain/trustPolicy";
 
 const ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
 const PROVIDER = `arn:aws:iam::123456789012:oidc-provider/${ISSUER}`;

@@ -5,11 +5,11 @@
 // and a statement the rules say never matches lets nobody of that provider in.
 import { strict as assert } from "assert";
 import fc from "fast-check";
-import { subjectProblem } from "../../providers/subjects";
-import { applyTrustChange } from "../../providers/trustChanges";
-import { buildTrustPolicy, TrustPolicyError, webIdentityStatement, type PolicyDocument, type PolicyStatement } from "../../providers/trustPolicy";
-import { evaluateTrustPolicy } from "../../providers/trustEvaluation";
-import { checkTrustPolicy, isMandatory } from "../../providers/trustRules";
+import { subjectProblem } from "../../domain/subjects";
+import { applyTrustChange } from "../../domain/trustChanges";
+import { buildTrustPolicy, TrustPolicyError, webIdentityStatement, type PolicyDocument, type PolicyStatement } from "../../domain/trustPolicy";
+import { evaluateTrustPolicy } from "../../analysis/trustEvaluation";
+import { checkTrustPolicy, isMandatory } from "../../analysis/trustRules";
 import { ACCOUNT, DEV, DEV_ISSUER, PROD, PROD_ISSUER, sa, STS, WEB } from "../support/fixtures";
 
 const PROVIDERS = [DEV, PROD];

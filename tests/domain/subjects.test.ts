@@ -10,7 +10,7 @@ import {
     serviceAccountProblem,
     subjectOf,
     subjectProblem,
-} from "../../providers/subjects";
+} from "../../domain/subjects";
 
 const ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
 const PROVIDER_ARN = `arn:aws:iam::123456789012:oidc-provider/${ISSUER}`;

@@ -8,15 +8,15 @@ import {
     asStrings,
     checkAction,
     conditionEntries,
-    federatedOf,
     label,
     holdsWhenMissing,
+    oidcProvidersOf,
     quote,
     type ConditionEntry,
     type ParsedOperator,
-} from "./policyReading";
-import { parseOidcProviderArn, SUBJECT_PREFIX } from "./subjects";
-import { DEFAULT_MAX_POLICY_CHARS, policySize, statementsOf, STS_AUDIENCE, WEB_IDENTITY_ACTION, type PolicyDocument, type PolicyStatement } from "./trustPolicy";
+} from "../domain/policyReading";
+import { parseOidcProviderArn, SUBJECT_PREFIX } from "../domain/subjects";
+import { DEFAULT_MAX_POLICY_CHARS, policySize, statementsOf, STS_AUDIENCE, WEB_IDENTITY_ACTION, type PolicyDocument, type PolicyStatement } from "../domain/trustPolicy";
 
 /** As Pulumi's policy packs name them: mandatory blocks a deployment, advisory warns. */
 export type RuleLevel = "mandatory" | "advisory";
@@ -112,16 +112,6 @@ type Report = (rule: RuleId, at: Located, message: string, fix: string) => void;
 /** An Allow that grants sts:AssumeRoleWithWebIdentity (also through `sts:*`, `*`, or NotAction). */
 function allowsWebIdentity(statement: PolicyStatement): boolean {
     return statement.Effect === "Allow" && "Principal" in statement && checkAction(statement).matches;
-}
-
-/** The IAM OIDC providers a statement trusts by name. */
-export function oidcProvidersOf(statement: PolicyStatement): string[] {
-    return federatedOf(statement).filter((arn) => parseOidcProviderArn(arn) !== undefined);
-}
-
-/** Every IAM OIDC provider the policy names as a Federated principal, in order of appearance. */
-export function trustedOidcProviders(document: PolicyDocument): string[] {
-    return [...new Set(statementsOf(document).flatMap(oidcProvidersOf))];
 }
 
 /** A condition operator that lets only listed values in (not negated, not Null, not unknown). */

@@ -18,19 +18,19 @@ import {
     federatedOf,
     holdsWhenMissing,
     label,
+    oidcProvidersOf,
     parseOperator,
     quote,
     quoteAll,
     type ElementCheck,
     type ParsedOperator,
     type StringOperator,
-} from "./policyReading";
-import { parseOidcProviderArn } from "./subjects";
-import { oidcProvidersOf } from "./trustRules";
+} from "../domain/policyReading";
+import { parseOidcProviderArn } from "../domain/subjects";
 
-export { trustedOidcProviders } from "./trustRules";
+export { trustedOidcProviders } from "../domain/policyReading";
 
-export { globMatch, globToRegExp } from "./policyReading";
+export { globMatch, globToRegExp } from "../domain/policyReading";
 import {
     statementsOf,
     STS_AUDIENCE,
@@ -38,7 +38,7 @@ import {
     WEB_IDENTITY_ACTION,
     type PolicyDocument,
     type PolicyStatement,
-} from "./trustPolicy";
+} from "../domain/trustPolicy";
 
 /** What STS puts in the request context when a pod exchanges its token. */
 export interface WebIdentityRequest {

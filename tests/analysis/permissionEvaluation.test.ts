@@ -2,8 +2,8 @@
 // policy variable has no value matches nothing, and a condition it does not evaluate makes the
 // answer undetermined instead of a guess.
 import { strict as assert } from "assert";
-import { evaluatePermissions } from "../../providers/permissionEvaluation";
-import type { PolicyDocument } from "../../providers/trustPolicy";
+import { evaluatePermissions } from "../../analysis/permissionEvaluation";
+import type { PolicyDocument } from "../../domain/trustPolicy";
 
 const doc = (...Statement: Record<string, unknown>[]) => ({ Version: "2012-10-17", Statement }) as unknown as PolicyDocument;
 const S3_ALL = { Effect: "Allow", Action: "s3:*", Resource: "*" };

@@ -3,8 +3,8 @@
 // provider — and nothing that differs from that statement is taken for it.
 import { strict as assert } from "assert";
 import { createChanges, updateChanges, type TrustSubjectsInputs, type TrustSubjectsOutputs } from "../../providers/ownership";
-import { applyTrustChanges, initialStatementsIn } from "../../providers/trustChanges";
-import type { PolicyDocument, PolicyStatement } from "../../providers/trustPolicy";
+import { applyTrustChanges, initialStatementsIn } from "../../domain/trustChanges";
+import type { PolicyDocument, PolicyStatement } from "../../domain/trustPolicy";
 import { DEV, DEV_ISSUER, PROD, PROD_ISSUER, sa, STS, WEB } from "../support/fixtures";
 
 const ANCHOR = "system:serviceaccount:kubeflow-irsa.invalid:kf-user";

@@ -1,9 +1,11 @@
 // Reading IAM policy statements as IAM does: list-or-scalar values, IAM's string wildcards,
 // action matching for sts:AssumeRoleWithWebIdentity, federated principals and condition operators
-// (ForAnyValue/ForAllValues, IfExists). Shared by the evaluator (trustEvaluation.ts) and the
-// guardrail rules (trustRules.ts), so both read a statement the same way.
+// (ForAnyValue/ForAllValues, IfExists), and the OIDC providers a policy trusts. Shared by the
+// evaluator (analysis/trustEvaluation.ts) and the guardrail rules (analysis/trustRules.ts), so both
+// read a statement the same way, and by the provider and placement, which ask whom a role trusts.
 
-import { WEB_IDENTITY_ACTION, type PolicyStatement } from "./trustPolicy";
+import { parseOidcProviderArn } from "./subjects";
+import { statementsOf, WEB_IDENTITY_ACTION, type PolicyDocument, type PolicyStatement } from "./trustPolicy";
 
 export function asList(value: unknown): unknown[] {
     if (value === undefined) return [];
@@ -64,6 +66,16 @@ export function federatedOf(statement: PolicyStatement): string[] {
     const principal = statement.Principal;
     if (typeof principal !== "object" || principal === null) return [];
     return asStrings(principal.Federated);
+}
+
+/** The IAM OIDC providers a statement trusts by name. */
+export function oidcProvidersOf(statement: PolicyStatement): string[] {
+    return federatedOf(statement).filter((arn) => parseOidcProviderArn(arn) !== undefined);
+}
+
+/** Every IAM OIDC provider the policy names as a Federated principal, in order of appearance. */
+export function trustedOidcProviders(document: PolicyDocument): string[] {
+    return [...new Set(statementsOf(document).flatMap(oidcProvidersOf))];
 }
 
 /** Action names are case-insensitive and may hold `*` and `?`. */

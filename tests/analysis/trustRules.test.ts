@@ -1,8 +1,8 @@
 // The guardrail rules over realistic trust policies: documents that pass and that fail, in the
 // string and list shapes IAM accepts, with several statements and several providers.
 import { strict as assert } from "assert";
-import { checkTrustPolicy, matchesEveryNamespace, TRUST_RULES, type Finding } from "../../providers/trustRules";
-import type { PolicyDocument, PolicyStatement } from "../../providers/trustPolicy";
+import { checkTrustPolicy, matchesEveryNamespace, TRUST_RULES, type Finding } from "../../analysis/trustRules";
+import type { PolicyDocument, PolicyStatement } from "../../domain/trustPolicy";
 import { DEV, DEV_ISSUER, PROD, PROD_ISSUER, sa, sharedRolePolicy, STS, WEB } from "../support/fixtures";
 
 const doc = (...statements: PolicyStatement[]): PolicyDocument => ({ Version: "2012-10-17", Statement: statements });

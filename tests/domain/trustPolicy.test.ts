@@ -12,7 +12,7 @@ import {
     webIdentityStatement,
     type PolicyDocument,
     type PolicyStatement,
-} from "../../providers/trustPolicy";
+} from "../../domain/trustPolicy";
 
 import { DEV, DEV_ISSUER, KF_USER, PROD, PROD_ISSUER, sa, sharedRolePolicy, STS, WEB } from "../support/fixtures";
 
