@@ -1,6 +1,6 @@
 // Decides, without any I/O, whether a role trust policy lets one projected service-account token
 // through `sts:AssumeRoleWithWebIdentity`, statement by statement, and says what to change when it
-// does not. Used by `cli/doctor.ts`; the rules below are IAM's documented ones:
+// does not. Used by the doctor (`cli/doctor*.ts`); the rules below are IAM's documented ones:
 //
 // - evaluation: an explicit Deny wins, else any matching Allow allows, else the request is
 //   implicitly denied —

@@ -8,7 +8,7 @@ import { bucketNameProblem } from "../components/names";
 import { parseRoleRef, sameRole } from "../domain/subjects";
 import { selectedProfile } from "./doctorFlags";
 import type { StackModel } from "./evaluate";
-import type { Synthesis } from "./synth";
+import type { Synthesis } from "./synthStack";
 
 export interface S3Check {
     access: "read" | "write" | "list";
