@@ -1,93 +1,27 @@
+// The doctor's command line (cli/doctor.ts) and its live modes for one role: --role with
+// --namespace, --token, --json, and usage errors (--stack: doctorStack.test.ts; --offline and
+// --s3: doctorOffline.test.ts).
+
 import { strict as assert } from "assert";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { mkdtempSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { generateKeyPair, SignJWT, type KeyLike } from "jose";
-import { main } from "../../cli/doctor";
-import { FakeIam } from "../support/fakeIam";
-
-const ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
-const OTHER_ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/0THERC1USTER0000000000000000000";
-const ACCOUNT = "123456789012";
-const PROVIDER = `arn:aws:iam::${ACCOUNT}:oidc-provider/${ISSUER}`;
-const OTHER_PROVIDER = `arn:aws:iam::${ACCOUNT}:oidc-provider/${OTHER_ISSUER}`;
-const ROLE = "kf-user-us-west-2-kf-dev";
-const ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/${ROLE}`;
-const TEAM_A = "system:serviceaccount:team-a:default-editor";
-const TEAM_B = "system:serviceaccount:team-b:default-editor";
-
-type Condition = Record<string, Record<string, string | string[]>>;
-
-function webIdentity(condition: Condition | undefined, extra: Record<string, unknown> = {}): Record<string, unknown> {
-    return {
-        Effect: "Allow",
-        Principal: { Federated: PROVIDER },
-        Action: "sts:AssumeRoleWithWebIdentity",
-        ...(condition ? { Condition: condition } : {}),
-        ...extra,
-    };
-}
-
-/** What the project writes for the profiles team-a and kubeflow:kf-user. */
-const profilesPolicy = (subjects: string | string[] = [TEAM_A, "system:serviceaccount:kubeflow:kf-user"]) => ({
-    Version: "2012-10-17",
-    Statement: [webIdentity({ StringEquals: { [`${ISSUER}:aud`]: "sts.amazonaws.com", [`${ISSUER}:sub`]: subjects } }, { Sid: "KubeflowProfiles" })],
-});
-
-interface Run {
-    code: number;
-    out: string;
-    err: string;
-}
-
-async function doctor(...argv: string[]): Promise<Run> {
-    let out = "";
-    let err = "";
-    const code = await main(argv, { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) } });
-    return { code, out, err };
-}
-
-/** `--json` output, parsed. */
-async function doctorJson(...argv: string[]): Promise<{ code: number; json: Record<string, unknown> }> {
-    const { code, out } = await doctor(...argv, "--json");
-    return { code, json: JSON.parse(out) as Record<string, unknown> };
-}
-
-const ENV_KEYS = ["AWS_ENDPOINT_URL_IAM", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"];
+import type { FakeIam } from "../support/fakeIam";
+import { ACCOUNT, doctor, doctorIamForSuite, doctorJson, ISSUER, OTHER_ISSUER, OTHER_PROVIDER, PROVIDER, profilesPolicy, ROLE, ROLE_ARN, TEAM_A, TEAM_B, webIdentity } from "../support/doctor";
 
 describe("doctor CLI (against a local IAM endpoint)", function () {
     let fake: FakeIam;
+    doctorIamForSuite((started) => (fake = started));
     let dir: string;
     let privateKey: KeyLike;
-    const savedEnv: Record<string, string | undefined> = {};
 
     before(async () => {
         ({ privateKey } = await generateKeyPair("RS256"));
         dir = mkdtempSync(join(tmpdir(), "doctor-test-"));
-        for (const key of ENV_KEYS) savedEnv[key] = process.env[key];
     });
-    after(() => {
-        rmSync(dir, { recursive: true, force: true });
-        for (const key of ENV_KEYS) {
-            if (savedEnv[key] === undefined) delete process.env[key];
-            else process.env[key] = savedEnv[key];
-        }
-    });
-    beforeEach(async () => {
-        fake = await FakeIam.start({ accountId: ACCOUNT });
-        process.env.AWS_ENDPOINT_URL_IAM = fake.endpoint;
-        process.env.AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE";
-        process.env.AWS_SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-        process.env.AWS_REGION = "us-east-1";
-        delete process.env.AWS_SESSION_TOKEN;
-        delete process.env.AWS_PROFILE;
-        process.env.AWS_CONFIG_FILE = join(dir, "no-config");
-        process.env.AWS_SHARED_CREDENTIALS_FILE = join(dir, "no-credentials");
-        fake.putOidcProvider(`https://${ISSUER}`, ["sts.amazonaws.com"]);
-    });
-    afterEach(async () => {
-        await fake.close();
-    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
 
     /** Signs a projected service-account token the way EKS does (RS256), and writes it to a file. */
     async function tokenFile(claims: { sub?: string; aud?: string | string[]; iss?: string; expiresIn?: number } = {}): Promise<string> {
@@ -351,240 +285,6 @@ describe("doctor CLI (against a local IAM endpoint)", function () {
             const { code, err } = await doctor("--role", ROLE, "--token", await tokenFile(), "--namespace", "team-a");
             assert.equal(code, 2);
             assert.match(err, /--namespace cannot be used with --token/);
-        });
-    });
-
-    describe("--stack", () => {
-        let projectDir: string;
-        before(() => {
-            // A copy of the project file and a stack of our own; the program itself is the real index.ts.
-            projectDir = mkdtempSync(join(tmpdir(), "doctor-stack-"));
-            copyFileSync(join(__dirname, "..", "..", "Pulumi.yaml"), join(projectDir, "Pulumi.yaml"));
-            writeFileSync(
-                join(projectDir, "Pulumi.team.yaml"),
-                [
-                    "config:",
-                    "  aws:region: us-west-2",
-                    "  kubeflow-irsa:clusterName: kf-dev",
-                    "  kubeflow-irsa:kubeflowInstalled: false",
-                    "  kubeflow-irsa:profiles:",
-                    "    - name: team-a",
-                    "      owner: alice@example.com",
-                    "    - name: team-b",
-                    "      owner: bob@example.com",
-                    "    - name: data-eng",
-                    "      owner: carol@example.com",
-                    `      awsIamRole: arn:aws:iam::${ACCOUNT}:role/data-eng-pipelines`,
-                    "",
-                ].join("\n"),
-            );
-        });
-        after(() => rmSync(projectDir, { recursive: true, force: true }));
-
-        it("GIVEN an encrypted kubeconfig WHEN the stack is checked live with its profiles replaced by --config THEN the override's profiles are judged and a note says kubeconfig was not known", async () => {
-            writeFileSync(
-                join(projectDir, "Pulumi.secret.yaml"),
-                ["config:", "  aws:region: us-west-2", "  kubeflow-irsa:clusterName: kf-dev", "  kubeflow-irsa:kubeflowInstalled: true", "  kubeflow-irsa:kubeconfig:", "    secure: v1:Zt1ZwVxP9yQ=:v1:8hV3c2Fz0Xk4u1Wn:3m9cWlYp0HxJb5XrA6s0yQ==", ""].join("\n"),
-            );
-            fake.putRole(ROLE, profilesPolicy());
-            const { code, out, err } = await doctor("--stack", "secret", "--project-dir", projectDir, "--config", 'profiles=[{"name":"team-a","owner":"alice@example.com"}]');
-            assert.equal(code, 0, err);
-            assert.match(out, /^team-a\s+default-editor\s+kf-user-us-west-2-kf-dev\s+allowed: statement 0 allows it$/m);
-            assert.match(out, /^Note: kubeflow-irsa:kubeconfig is encrypted in Pulumi\.secret\.yaml: not known offline, and no result here depends on it/m);
-        });
-
-        it("GIVEN kf-user with a leftover aud-only statement WHEN the stack is checked live THEN the finding is listed once for the role, in text and --json", async () => {
-            const policy = profilesPolicy();
-            policy.Statement.push(webIdentity({ StringEquals: { [`${ISSUER}:aud`]: "sts.amazonaws.com" } }, { Sid: "KubeflowLeftover" }));
-            fake.putRole(ROLE, policy);
-            const { out } = await doctor("--stack", "team", "--project-dir", projectDir);
-            assert.match(out, /^Findings: 1 \(1 mandatory, 0 advisory\)\n  \[mandatory\] irsa-aud-only \(kf-user-us-west-2-kf-dev\): statement 1 \(Sid "KubeflowLeftover"\)/m);
-            const { json } = await doctorJson("--stack", "team", "--project-dir", projectDir);
-            assert.deepEqual((json.findings as Array<{ rule: string; role: string; sid?: string }>).map((f) => [f.rule, f.role, f.sid]), [["irsa-aud-only", ROLE, "KubeflowLeftover"]]);
-        });
-
-        it("GIVEN kf-user trusting only team-a and a missing awsIamRole WHEN the stack is checked THEN it exits 1 with one row per profile", async () => {
-            fake.putRole(ROLE, profilesPolicy());
-            const { code, out } = await doctor("--stack", "team", "--project-dir", projectDir);
-            assert.equal(code, 1, out);
-            assert.match(out, /^team-a\s+default-editor\s+kf-user-us-west-2-kf-dev\s+allowed: statement 0 allows it$/m);
-            assert.match(out, /^team-b\s+default-editor\s+kf-user-us-west-2-kf-dev\s+DENIED: no statement allows it \(implicit deny\)$/m);
-            assert.ok(out.includes(`fix: add ${TEAM_B} to StringEquals ${ISSUER}:sub of statement 0`), out);
-            assert.match(out, /^data-eng\s+default-editor\s+data-eng-pipelines\s+DENIED: the role does not exist$/m);
-            assert.match(out, /fix: the profile's awsIamRole names data-eng-pipelines, which this account does not have/);
-            assert.match(out, /2 of 3 profile\(s\) DENIED/);
-            // kf-user once for its two profiles, data-eng-pipelines, and kf-user-…-1 (does a lowered shard still exist?)
-            assert.equal(fake.count("GetRole"), 3, "kf-user is fetched once for its two profiles");
-            assert.doesNotMatch(out, /Draining/);
-        });
-
-        it("GIVEN moves not finished (kf-user still trusting data-eng, a lowered shard still trusting team-b) WHEN the stack is checked live THEN each is listed as draining with the role the profile is on now", async () => {
-            fake.putRole(ROLE, profilesPolicy([TEAM_A, TEAM_B, "system:serviceaccount:data-eng:default-editor"]));
-            fake.putRole("data-eng-pipelines", profilesPolicy("system:serviceaccount:data-eng:default-editor"));
-            fake.putRole(`${ROLE}-1`, profilesPolicy([TEAM_B]));
-            try {
-                const { code, out } = await doctor("--stack", "team", "--project-dir", projectDir);
-                assert.equal(code, 0, "draining is not a denial");
-                assert.match(out, /^Draining \(moves not finished/m);
-                assert.match(out, /^ {2}kf-user-us-west-2-kf-dev: data-eng\/default-editor \(now on data-eng-pipelines\)$/m);
-                assert.match(out, /^ {2}kf-user-us-west-2-kf-dev-1: team-b\/default-editor \(now on kf-user-us-west-2-kf-dev\)$/m);
-                const { json } = await doctorJson("--stack", "team", "--project-dir", projectDir);
-                assert.deepEqual((json.draining as Array<{ role: string; namespace: string }>).map((d) => [d.role, d.namespace]), [
-                    [ROLE, "data-eng"],
-                    [`${ROLE}-1`, "team-b"],
-                ]);
-            } finally {
-                fake.removeRole(`${ROLE}-1`);
-            }
-        });
-
-        it("GIVEN every role trusting its profiles WHEN checked with --json and --provider-arn THEN it exits 0 and each row says allowed", async () => {
-            fake.putRole(ROLE, profilesPolicy([TEAM_A, TEAM_B]));
-            fake.putRole("data-eng-pipelines", profilesPolicy("system:serviceaccount:data-eng:default-editor"));
-            const { code, json } = await doctorJson("--stack", "team", "--project-dir", projectDir, "--provider-arn", PROVIDER);
-            assert.equal(code, 0);
-            assert.equal(json.allowed, true);
-            assert.equal(json.region, "us-west-2");
-            const rows = json.profiles as Array<{ namespace: string; role: string; status: string; decidingStatement?: number }>;
-            assert.deepEqual(rows.map((r) => [r.namespace, r.role, r.status, r.decidingStatement]), [
-                ["team-a", ROLE, "allowed", 0],
-                ["team-b", ROLE, "allowed", 0],
-                ["data-eng", "data-eng-pipelines", "allowed", 0],
-            ]);
-        });
-
-        it("GIVEN a stack that does not exist, or --role with --stack WHEN run THEN it exits 2 naming the problem", async () => {
-            const missing = await doctor("--stack", "nope", "--project-dir", projectDir);
-            assert.equal(missing.code, 2);
-            assert.match(missing.err, /^doctor: --stack nope: no stack "nope"/);
-            const mixed = await doctor("--stack", "team", "--role", ROLE);
-            assert.equal(mixed.code, 2);
-            assert.match(mixed.err, /--role cannot be used with --stack/);
-        });
-    });
-
-    describe("--stack --offline (the trust policies `up` would write, no AWS call)", () => {
-        let projectDir: string;
-        before(() => {
-            projectDir = mkdtempSync(join(tmpdir(), "doctor-offline-"));
-            copyFileSync(join(__dirname, "..", "..", "Pulumi.yaml"), join(projectDir, "Pulumi.yaml"));
-            const stack = (extra: string[]) =>
-                ["config:", "  aws:region: us-west-2", "  kubeflow-irsa:clusterName: kf-dev", "  kubeflow-irsa:kubeflowInstalled: false", ...extra, "  kubeflow-irsa:profiles:", "    - name: team-a", "      owner: alice@example.com", ""].join("\n");
-            writeFileSync(join(projectDir, "Pulumi.noiam.yaml"), stack(["  kubeflow-irsa:enablePodIamPolicy: false"]));
-            writeFileSync(join(projectDir, "Pulumi.pods.yaml"), stack(["  kubeflow-irsa:identityMode: podIdentity"]));
-            writeFileSync(join(projectDir, "Pulumi.accounts.yaml"), `${stack([])}      serviceAccounts: [default-editor, default]\n`);
-            writeFileSync(
-                join(projectDir, "Pulumi.teams.yaml"),
-                `${stack(["  kubeflow-irsa:identityMode: podIdentity", "  kubeflow-irsa:profileBucket: acme-ml-workspaces"])}    - name: team-b\n      owner: bob@example.com\n`,
-            );
-        });
-        after(() => rmSync(projectDir, { recursive: true, force: true }));
-
-        it("GIVEN the shipped dev stack WHEN checked offline THEN every profile is allowed, the external role is judged on its owned statement only, and IAM is never called", async () => {
-            const { code, out, err } = await doctor("--stack", "dev", "--offline");
-            assert.equal(code, 0, err);
-            assert.match(out, /^Stack dev \(region us-west-2\): 3 profile\(s\) against the trust policies `up` would write \(offline, no AWS call\)$/m);
-            assert.match(out, /^team-vision\s+default-editor\s+kf-user-us-west-2-kf-dev\s+allowed: statement 0 allows it$/m);
-            assert.match(out, /^team-nlp\s+default-editor\s+kf-user-us-west-2-kf-dev\s+allowed: statement 0 allows it$/m);
-            assert.match(out, /^data-eng\s+default-editor\s+data-eng-pipelines \*\s+allowed: statement 0 allows it \(the statement this stack owns\)$/m);
-            assert.match(out, /^Note: data-eng-pipelines \* .* is not created by this stack: only the statement the stack owns in it is known offline/m);
-            assert.match(out, /^Every profile can assume its role\.$/m);
-            assert.ok(!out.includes("Findings:"), "nothing `up` writes breaks a rule");
-            assert.equal(err, "");
-            assert.equal(fake.calls.length, 0, "no IAM call");
-        });
-
-        it("GIVEN --json THEN the rows are stackMode's, with mode offline and what was judged", async () => {
-            const { code, json } = await doctorJson("--stack", "dev", "--offline");
-            assert.equal(code, 0);
-            assert.equal(json.mode, "offline");
-            assert.equal(json.allowed, true);
-            const rows = json.profiles as Array<{ namespace: string; role: string; status: string; decidingStatement?: number; judged?: string; subject: string }>;
-            assert.deepEqual(rows.map((r) => [r.namespace, r.role, r.status, r.decidingStatement, r.judged]), [
-                ["team-vision", "kf-user-us-west-2-kf-dev", "allowed", 0, "policy"],
-                ["team-nlp", "kf-user-us-west-2-kf-dev", "allowed", 0, "policy"],
-                ["data-eng", "data-eng-pipelines", "allowed", 0, "owned-statement"],
-            ]);
-            assert.equal(rows[0].subject, "system:serviceaccount:team-vision:default-editor");
-            assert.ok((json.notes as string[]).some((n) => n.startsWith("offline: judged against the trust policies `pulumi up` would write")));
-            assert.equal(fake.calls.length, 0);
-        });
-
-        it("GIVEN podIdentity with profileBucket WHEN --s3 asks about a team's own prefix and another's THEN yes and no, from the policies up would attach, with no IAM call", async () => {
-            const own = await doctor("--stack", "teams", "--project-dir", projectDir, "--offline", "--namespace", "team-a", "--s3", "s3://acme-ml-workspaces/team-a/data/train.csv");
-            assert.equal(own.code, 0, own.err);
-            assert.match(own.out, /^  read   ALLOWED +s3:GetObject arn:aws:s3:::acme-ml-workspaces\/team-a\/data\/train\.csv  \(profile-bucket: statement 1 \(Sid "ReadWriteOwnNamespacePrefix"\)\)$/m);
-            assert.match(own.out, /^  list   ALLOWED +s3:ListBucket arn:aws:s3:::acme-ml-workspaces prefix "team-a\/data\/"/m);
-            assert.match(own.out, /^YES: team-a can read s3:\/\/acme-ml-workspaces\/team-a\/data\/train\.csv\.$/m);
-            const other = await doctorJson("--stack", "teams", "--project-dir", projectDir, "--offline", "--namespace", "team-a", "--s3", "s3://acme-ml-workspaces/team-b/data/train.csv");
-            assert.equal(other.code, 1);
-            assert.deepEqual((other.json.checks as Array<{ access: string; decision: string }>).map((c) => [c.access, c.decision]), [
-                ["read", "implicitly denied"],
-                ["write", "implicitly denied"],
-                ["list", "implicitly denied"],
-            ]);
-            assert.equal((other.json.context as Record<string, string>)["aws:PrincipalTag/kubernetes-namespace"], "team-a");
-            assert.equal(fake.calls.length, 0, "no IAM call");
-        });
-
-        it("GIVEN userPolicyArns on kf-user WHEN --s3 finds no inline allow THEN the answer is UNKNOWN (exit 3): managed policies are not known offline", async () => {
-            writeFileSync(
-                join(projectDir, "Pulumi.managed.yaml"),
-                readFileSync(join(projectDir, "Pulumi.teams.yaml"), "utf8").replace("config:\n", "config:\n  kubeflow-irsa:userPolicyArns: [arn:aws:iam::123456789012:policy/ml-team-extras]\n"),
-            );
-            const { code, out } = await doctor("--stack", "managed", "--project-dir", projectDir, "--offline", "--namespace", "team-a", "--s3", "s3://acme-ml-workspaces/team-b/x");
-            assert.equal(code, 3, out);
-            assert.match(out, /^UNKNOWN: the policies `up` attaches do not let team-a read s3:\/\/acme-ml-workspaces\/team-b\/x/m);
-            assert.match(out, /managed policies in kubeflow-irsa:userPolicyArns \(1\) are not known offline/);
-        });
-
-        it("GIVEN --s3 without --offline, for an unknown namespace, or an account the profile does not list THEN it exits 2 saying what is missing", async () => {
-            const online = await doctor("--stack", "teams", "--project-dir", projectDir, "--namespace", "team-a", "--s3", "s3://acme-ml-workspaces/team-a/x");
-            assert.equal(online.code, 2);
-            assert.match(online.err, /--s3 needs --stack <name> --offline --namespace <ns>/);
-            const unknown = await doctor("--stack", "teams", "--project-dir", projectDir, "--offline", "--namespace", "team-z", "--s3", "s3://acme-ml-workspaces/team-z/x");
-            assert.equal(unknown.code, 2);
-            assert.match(unknown.err, /--namespace: the stack has no profile "team-z" \(profiles: team-a, team-b\)/);
-            const account = await doctor("--stack", "teams", "--project-dir", projectDir, "--offline", "--namespace", "team-a", "--service-account", "default", "--s3", "s3://acme-ml-workspaces/team-a/x");
-            assert.equal(account.code, 2);
-            assert.match(account.err, /profile "team-a" lists default-editor, not "default"/);
-        });
-
-        it("GIVEN a profile with serviceAccounts THEN each account is a row of its own, judged against the same role", async () => {
-            const { code, out, err } = await doctor("--stack", "accounts", "--project-dir", projectDir, "--offline");
-            assert.equal(code, 0, err);
-            assert.match(out, /^Stack accounts \(region us-west-2\): 1 profile\(s\), 2 service accounts, against the trust policies/m);
-            assert.match(out, /^team-a\s+default-editor\s+kf-user-us-west-2-kf-dev\s+allowed: statement 0 allows it$/m);
-            assert.match(out, /^team-a\s+default\s+kf-user-us-west-2-kf-dev\s+allowed: statement 0 allows it$/m);
-            const { json } = await doctorJson("--stack", "accounts", "--project-dir", projectDir, "--offline");
-            assert.deepEqual((json.profiles as Array<{ subject: string }>).map((p) => p.subject), ["system:serviceaccount:team-a:default-editor", "system:serviceaccount:team-a:default"]);
-            assert.equal(fake.calls.length, 0);
-        });
-
-        it("GIVEN a stack without IAM (enablePodIamPolicy false) THEN its profile is skipped and the exit code is 0", async () => {
-            const { code, out } = await doctor("--stack", "noiam", "--project-dir", projectDir, "--offline");
-            assert.equal(code, 0, out);
-            assert.match(out, /^team-a\s+default-editor\s+-\s+SKIPPED: the stack gives this profile no IAM role \(enablePodIamPolicy is false\)$/m);
-            assert.match(out, /No profile DENIED; 1 skipped \(no IAM role\)\./);
-            const { json } = await doctorJson("--stack", "noiam", "--project-dir", projectDir, "--offline");
-            assert.deepEqual((json.profiles as Array<{ status: string }>).map((p) => p.status), ["skipped"]);
-        });
-
-        it("GIVEN --offline with --role, without --stack, or on a podIdentity stack THEN it exits 2 with a clear message and no IAM call", async () => {
-            const withRole = await doctor("--stack", "dev", "--offline", "--role", ROLE);
-            assert.equal(withRole.code, 2);
-            assert.match(withRole.err, /^doctor: --role cannot be used with --offline: --offline judges, with no AWS call, the trust policies `up` would write for each profile of a --stack; --role, --token and --provider-arn check live IAM/);
-            const json = await doctorJson("--offline", "--role", ROLE, "--namespace", "team-a");
-            assert.equal(json.code, 2);
-            // --namespace goes with --offline (one profile, or --s3): only --role is refused
-            assert.match(String(json.json.error), /^--role cannot be used with --offline/);
-            const alone = await doctor("--offline");
-            assert.equal(alone.code, 2);
-            assert.match(alone.err, /^doctor: --offline needs --stack <name>/);
-            const pods = await doctor("--stack", "pods", "--project-dir", projectDir, "--offline");
-            assert.equal(pods.code, 2);
-            assert.match(pods.err, /identityMode podIdentity: .* the doctor checks IRSA trust policies only/);
-            assert.equal(fake.calls.length, 0);
         });
     });
 
