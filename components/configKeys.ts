@@ -4,7 +4,8 @@
 
 import * as aws from "@pulumi/aws";
 import { closeMatch, editDistance } from "./names";
-import { PROJECT, type OriginOf } from "./configReader";
+import { PROJECT } from "./configContract";
+import type { OriginOf } from "./configReader";
 
 /** Every `kubeflow-irsa:*` key (Pulumi.yaml declares the same, checked by a test); any other is a typo. */
 export const CONFIG_KEYS = [

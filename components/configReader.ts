@@ -12,11 +12,9 @@ import {
     roleArnProblem,
     serviceAccountProblem,
 } from "../domain/subjects";
-import type { ExistingClusterConfig, ProfileConfig } from "./config";
+import { PROJECT, type ExistingClusterConfig, type ProfileConfig } from "./configContract";
 import { AWS_REGIONS, partitionOf, reservedNamespaceProblem } from "./names";
 import { DEFAULT_WEBHOOK_IMAGE, issuerBucketName, issuerUrlOf, jwkOf, normalizedPem, rsaPublicKeyProblem } from "./issuerDocuments";
-
-export const PROJECT = "kubeflow-irsa";
 
 /** A raw config value: what the CLI hands over (strings) or a structured value (tests, YAML). */
 export type RawValue = string | number | boolean | object | null | undefined;
