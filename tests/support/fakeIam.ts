@@ -10,34 +10,22 @@
 import * as http from "http";
 import { AddressInfo } from "net";
 import { randomUUID } from "crypto";
-import { API_VERSION, checkTag, checkTrustPolicy, el, IamError, isoNow, list, MAX_TAGS, memberList, required, roleKey, stripScheme, uniqueId, XMLNS } from "./fakeIamRules";
+import { documentAsRead, FaultPlan, mulberry32, type FakeFault, type StaleReadsOptions } from "./fakeIamFaults";
+import { API_VERSION, roleXml, type StoredRole, checkTag, checkTrustPolicy, el, IamError, isoNow, list, MAX_TAGS, memberList, required, roleKey, stripScheme, uniqueId, XMLNS } from "./fakeIamRules";
+
+export type { FakeFault, StaleReadsOptions } from "./fakeIamFaults";
 
 export interface FakeIamOptions {
   quota?: number;
   accountId?: string;
 }
 
-export type FakeFault =
-  | { kind: "error"; code: string; status: number; message?: string } // e.g. Throttling/400, ConcurrentModification/409, ServiceFailure/500, AccessDenied/403
-  | { kind: "drop" }; // destroy the socket without a response
 
 export interface FakeCall {
   action: string;
   roleName?: string;
 }
 
-interface StoredRole {
-  name: string;
-  path: string;
-  id: string;
-  arn: string;
-  createDate: string;
-  document: string;
-  /** Every document the role has had, with when it was set (for lagging reads). */
-  history: { at: number; document: string }[];
-  /** Tags in the order set; IAM compares tag keys case-insensitively. */
-  tags: { key: string; value: string }[];
-}
 
 interface StoredOidcProvider {
   arn: string;
@@ -47,37 +35,8 @@ interface StoredOidcProvider {
   createDate: string;
 }
 
-interface FaultRule {
-  action: string;
-  fault: FakeFault;
-  remaining: number;
-  roleName?: string;
-}
 
 
-/**
- * mulberry32: a tiny deterministic PRNG (uniform in [0, 1)), so a staleness trial is reproducible by seed.
- */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Options of {@link FakeIam.staleReads}. */
-export interface StaleReadsOptions {
-  /** How long after a document is replaced GetRole may still answer with a replaced one. */
-  windowMs: number;
-  /** Chance, per GetRole within the window, of a stale answer (0 = never, 1 = always). */
-  probability: number;
-  /** Seed of the PRNG; the same seed and the same sequence of requests give the same answers. */
-  seed: number;
-}
 
 export class FakeIam {
   readonly endpoint: string;
@@ -97,9 +56,7 @@ export class FakeIam {
 
   private readonly roles = new Map<string, StoredRole>();
   private readonly oidcProviders = new Map<string, StoredOidcProvider>();
-  private readonly faults: FaultRule[] = [];
-  private readonly beforeHooks: { action: string; hook: () => void }[] = [];
-  private readonly afterHooks: { action: string; hook: () => void }[] = [];
+  private readonly plan = new FaultPlan();
   private stale: { options: StaleReadsOptions; random: () => number } | undefined;
   private readonly scriptedReads = new Map<string, string[]>();
 
@@ -227,7 +184,7 @@ export class FakeIam {
 
   /** The next `count` requests for `action` (optionally only for roleName) fail with `fault`. */
   failNext(action: string, fault: FakeFault, count = 1, roleName?: string): void {
-    this.faults.push({ action, fault, remaining: count, roleName });
+    this.plan.failNext(action, fault, count, roleName);
   }
 
   /**
@@ -236,17 +193,17 @@ export class FakeIam {
    * answered with a regular IAM error (e.g. NoSuchEntity) do.
    */
   after(action: string, hook: () => void): void {
-    this.afterHooks.push({ action, hook });
+    this.plan.after(action, hook);
   }
 
   /** Run `hook` once, right before the fake applies the next request for `action`. */
   before(action: string, hook: () => void): void {
-    this.beforeHooks.push({ action, hook });
+    this.plan.before(action, hook);
   }
 
   /** Drops every injected fault not yet taken. */
   clearFaults(): void {
-    this.faults.length = 0;
+    this.plan.clear();
   }
 
   count(action: string): number {
@@ -284,7 +241,7 @@ export class FakeIam {
     const roleName = params.get("RoleName") ?? undefined;
     this.calls.push(roleName === undefined ? { action } : { action, roleName });
 
-    const fault = this.takeFault(action, roleName);
+    const fault = this.plan.take(action, roleName);
     if (fault?.kind === "drop") {
       req.socket.destroy();
       return;
@@ -295,7 +252,7 @@ export class FakeIam {
     }
 
     try {
-      this.runHooks(this.beforeHooks, action);
+      this.plan.runBefore(action);
       const result = this.dispatch(action, params);
       await this.wait();
       this.sendResult(res, action, result);
@@ -303,27 +260,11 @@ export class FakeIam {
       this.sendError(res, e instanceof IamError ? e : new IamError("ServiceFailure", 500, `FakeIam: ${String(e)}`));
     }
     try {
-      this.runHooks(this.afterHooks, action);
+      this.plan.runAfter(action);
     } catch (e) {
       // The response is gone already: surface the failure as an uncaught exception (mocha fails the test).
       process.nextTick(() => { throw e; }); // prettier-ignore
     }
-  }
-
-  private takeFault(action: string, roleName: string | undefined): FakeFault | undefined {
-    const i = this.faults.findIndex(
-      (f) => f.action === action && (f.roleName === undefined || (roleName !== undefined && roleKey(f.roleName) === roleKey(roleName))),
-    );
-    if (i < 0) return undefined;
-    const rule = this.faults[i];
-    if (--rule.remaining <= 0) this.faults.splice(i, 1);
-    return rule.fault;
-  }
-
-  private runHooks(hooks: { action: string; hook: () => void }[], action: string): void {
-    const due = hooks.filter((h) => h.action === action);
-    for (const h of due) hooks.splice(hooks.indexOf(h), 1);
-    for (const h of due) h.hook();
   }
 
   private send(res: http.ServerResponse, status: number, xml: (requestId: string) => string): void {
@@ -351,12 +292,12 @@ export class FakeIam {
     switch (action) {
       case "GetRole": {
         const role = this.mustGetRole(required(p, "RoleName"));
-        return this.roleXml("Role", { ...role, document: this.readDocument(role) });
+        return roleXml("Role", { ...role, document: this.readDocument(role) });
       }
       case "ListRoles": {
         const prefix = p.get("PathPrefix") ?? "/";
         const roles = [...this.roles.values()].filter((r) => r.path.startsWith(prefix)).sort((a, b) => a.name.localeCompare(b.name));
-        return `<Roles>${roles.map((r) => this.roleXml("member", r)).join("")}</Roles>${el("IsTruncated", false)}`;
+        return `<Roles>${roles.map((r) => roleXml("member", r)).join("")}</Roles>${el("IsTruncated", false)}`;
       }
       case "CreateRole": {
         const name = required(p, "RoleName");
@@ -369,7 +310,7 @@ export class FakeIam {
         if (this.roles.has(roleKey(name))) throw new IamError("EntityAlreadyExists", 409, `Role with name ${name} already exists.`);
         checkTrustPolicy(document, this.quota);
         this.putRole(name, document, path);
-        return this.roleXml("Role", this.mustGetRole(name));
+        return roleXml("Role", this.mustGetRole(name));
       }
       case "UpdateAssumeRolePolicy": {
         const role = this.mustGetRole(required(p, "RoleName"));
@@ -437,41 +378,14 @@ export class FakeIam {
       this.staleAnswers++;
       return scripted.shift() as string;
     }
-    const now = Date.now();
-    const asOf = now - this.readLagMs;
-    let current = role.history.length - 1;
-    while (current > 0 && role.history[current].at > asOf) current--;
-    if (!this.stale || current === 0) return role.history[current].document;
-    const { options, random } = this.stale;
-    const since = now - options.windowMs;
-    if (role.history[current].at <= since) return role.history[current].document; // replaced long enough ago
-    // Entry i was superseded when entry i + 1 was set; the immediately previous one always qualifies.
-    let oldest = current - 1;
-    while (oldest > 0 && role.history[oldest].at > since) oldest--;
-    if (random() >= options.probability) return role.history[current].document;
-    this.staleAnswers++;
-    return role.history[oldest + Math.floor(random() * (current - oldest))].document;
+    const read = documentAsRead(role.history, Date.now(), this.readLagMs, this.stale);
+    if (read.stale) this.staleAnswers++;
+    return read.document;
   }
 
   private mustGetRole(name: string): StoredRole {
     const role = this.roles.get(roleKey(name));
     if (!role) throw new IamError("NoSuchEntity", 404, `The role with name ${name} cannot be found.`);
     return role;
-  }
-
-  /** Like AWS, the trust policy goes out URL-encoded (RFC 3986); the SDK hands it over undecoded. */
-  private roleXml(tag: string, r: StoredRole): string {
-    return (
-      `<${tag}>` +
-      el("Path", r.path) +
-      el("RoleName", r.name) +
-      el("RoleId", r.id) +
-      el("Arn", r.arn) +
-      el("CreateDate", r.createDate) +
-      el("AssumeRolePolicyDocument", encodeURIComponent(r.document)) +
-      el("MaxSessionDuration", 3600) +
-      (r.tags.length > 0 ? `<Tags>${r.tags.map((t) => `<member>${el("Key", t.key)}${el("Value", t.value)}</member>`).join("")}</Tags>` : "") +
-      `</${tag}>`
-    );
   }
 }

@@ -96,3 +96,33 @@ export function checkTrustPolicy(document: string, quota: number): void {
     throw new IamError("LimitExceeded", 409, `Cannot exceed quota for ACLSizePerRole: ${quota}`);
   }
 }
+
+/** A role as the local IAM endpoint keeps it. */
+export interface StoredRole {
+  name: string;
+  path: string;
+  id: string;
+  arn: string;
+  createDate: string;
+  document: string;
+  /** Every document the role has had, with when it was set (for lagging reads). */
+  history: { at: number; document: string }[];
+  /** Tags in the order set; IAM compares tag keys case-insensitively. */
+  tags: { key: string; value: string }[];
+}
+
+/** Like AWS, the trust policy goes out URL-encoded (RFC 3986); the SDK hands it over undecoded. */
+export function roleXml(tag: string, r: StoredRole): string {
+  return (
+    `<${tag}>` +
+    el("Path", r.path) +
+    el("RoleName", r.name) +
+    el("RoleId", r.id) +
+    el("Arn", r.arn) +
+    el("CreateDate", r.createDate) +
+    el("AssumeRolePolicyDocument", encodeURIComponent(r.document)) +
+    el("MaxSessionDuration", 3600) +
+    (r.tags.length > 0 ? `<Tags>${r.tags.map((t) => `<member>${el("Key", t.key)}${el("Value", t.value)}</member>`).join("")}</Tags>` : "") +
+    `</${tag}>`
+  );
+}
