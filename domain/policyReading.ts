@@ -22,9 +22,7 @@ export function asStrings(value: unknown): string[] {
 export const quote = (s: string): string => JSON.stringify(s);
 export const quoteAll = (values: readonly string[]): string => (values.length === 1 ? quote(values[0]) : `[${values.map(quote).join(", ")}]`);
 
-export function label(index: number, sid: string | undefined): string {
-    return sid ? `statement ${index} (Sid ${quote(sid)})` : `statement ${index}`;
-}
+export { label } from "./trustPolicy";
 
 function regexEscape(text: string): string {
     return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

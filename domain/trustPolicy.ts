@@ -9,7 +9,6 @@
 // IRSA trust policy: https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html
 
 import { hasWildcard, parseOidcProviderArn } from "./subjects";
-import { label } from "./policyReading";
 
 export const POLICY_VERSION = "2012-10-17";
 export const WEB_IDENTITY_ACTION = "sts:AssumeRoleWithWebIdentity";
@@ -42,6 +41,11 @@ export interface PolicyDocument {
     Id?: string;
     Statement: PolicyStatement | PolicyStatement[];
     [key: string]: unknown;
+}
+
+/** How messages name a statement: its index in the document, and its Sid when it has one. */
+export function label(index: number, sid: string | undefined): string {
+    return sid ? `statement ${index} (Sid ${JSON.stringify(sid)})` : `statement ${index}`;
 }
 
 /** A document that cannot be read or edited the way the caller asked. */
