@@ -37,11 +37,17 @@ export interface PermissionArgs {
     names: RoleNames;
     region: string;
     clusterName: string;
+    /** The FSx for Lustre CSI driver's policy too. @default false */
     enableFsx: boolean;
+    /** Which load balancer controller's policy. @default "v2" */
     albController: AlbController;
+    /** shared: kf-admin holds every component's policy; perController: each component's own role does (names.controllers). */
     adminRoleMode: AdminRoleMode;
+    /** Managed policies for kf-user and its shards. @default [] */
     userPolicyArns: string[];
+    /** podIdentity: the bucket whose `<namespace>/` prefix each session of kf-user may use. */
     profileBucket?: string;
+    /** podIdentity: roles of other accounts kf-user chains to (associations' targetRoleArn), per profile. @default [] */
     chainTargets?: ChainTarget[];
 }
 

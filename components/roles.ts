@@ -8,17 +8,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { subjectOfRef } from "../domain/subjects";
 import { buildTrustPolicy, serializePolicy } from "../domain/trustPolicy";
-import type { ChainTarget } from "./chaining";
-import { permissionPlan, type PlannedPolicy } from "./permissionPlan";
+import { permissionPlan, type PermissionArgs, type PlannedPolicy } from "./permissionPlan";
 import { podIdentityTrust } from "./podIdentityTrust";
 import type { IdentityMode } from "./config";
-import { controlPlaneComponents, type AdminRoleMode, type AlbController, type ComponentId } from "./controllers";
-import { roleTags, type RoleNames } from "./placement";
+import { controlPlaneComponents, type ComponentId } from "./controllers";
+import { roleTags } from "./placement";
 
 export { loadPolicy, type PolicyVariables } from "./permissionPlan";
 
-export interface KubeflowRolesArgs {
-    names: RoleNames;
+export interface KubeflowRolesArgs extends PermissionArgs {
     identityMode: IdentityMode;
     /** The cluster's IAM OIDC provider (IRSA mode). */
     oidcProviderArn: pulumi.Input<string | undefined>;
@@ -26,20 +24,6 @@ export interface KubeflowRolesArgs {
     clusterArn?: pulumi.Input<string>;
     /** The subject each role's initial trust statement names (IRSA mode); a component's role names its first service account. */
     anchors: { admin: string; user: string };
-    region: string;
-    clusterName: string;
-    /** The FSx for Lustre CSI driver's policy too. @default false */
-    enableFsx: boolean;
-    /** Which load balancer controller's policy. @default "v2" */
-    albController: AlbController;
-    /** shared: kf-admin holds every component's policy; perController: each component's own role does (names.controllers). */
-    adminRoleMode: AdminRoleMode;
-    /** Managed policies for kf-user and its shards. @default [] */
-    userPolicyArns: string[];
-    /** podIdentity: the bucket whose `<namespace>/` prefix each session of kf-user may use. */
-    profileBucket?: string;
-    /** podIdentity: roles of other accounts kf-user chains to (associations' targetRoleArn), per profile. @default [] */
-    chainTargets?: ChainTarget[];
 }
 
 const shortHash = (text: string) => createHash("sha1").update(text).digest("hex").slice(0, 8);
