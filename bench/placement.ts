@@ -2,9 +2,11 @@
 // names of 8–20 characters (seeded, the same every run) at each quota: the roles `auto` uses
 // against the perfect-packing count and rendezvous hashing's, the time placement takes, the
 // profiles a single-profile change moves (100 seeded changes), what growing the count by one
-// moves, and what switching an explicit count to `auto` moves. A move is make-before-break: the
-// old role keeps trusting the moved profile until finishMoves, so each move is also checked for
-// every role's document during it (old and new subjects together) against the quota.
+// moves, what the first profile of several service accounts moves, and what switching an
+// explicit count to `auto` moves; then the same for a mix in which every seventh profile trusts
+// two or three service accounts. A move is make-before-break: the old role keeps trusting the
+// moved profile until finishMoves, so each move is also checked for every role's document during
+// it (old and new subjects together) against the quota.
 // Pure and in-process: no Pulumi, no IAM.
 
 import { createHash } from "crypto";
@@ -41,16 +43,27 @@ export function namespaceNames(count: number, seed = NAME_SEED): string[] {
     return [...names];
 }
 
-function stackConfig(names: readonly string[], maxChars: number, shards: number | "auto"): StackConfig {
+/** A profile of the bench: its namespace and, when not only default-editor, its service accounts. */
+interface BenchProfile {
+    name: string;
+    serviceAccounts?: string[];
+}
+
+function stackConfig(profiles: readonly BenchProfile[], maxChars: number, shards: number | "auto"): StackConfig {
     const values: Record<string, string> = {
         "aws:region": REGION,
         "kubeflow-irsa:clusterName": CLUSTER,
         "kubeflow-irsa:kubeflowInstalled": "true",
         "kubeflow-irsa:trustPolicyMaxChars": String(maxChars),
         "kubeflow-irsa:userRoleShards": String(shards),
-        "kubeflow-irsa:profiles": JSON.stringify(names.map((name, i) => ({ name, owner: `user${i}@example.com` }))),
+        "kubeflow-irsa:profiles": JSON.stringify(profiles.map((p, i) => ({ ...p, owner: `user${i}@example.com` }))),
     };
     return parseStackConfig((key) => values[key]);
+}
+
+/** Every seventh profile trusts two or three service accounts: more than 5% of a role at 2048. */
+function mixed(names: readonly string[]): BenchProfile[] {
+    return names.map((name, i) => (i % 7 === 0 ? { name, serviceAccounts: i % 14 === 0 ? ["default-editor", "default"] : ["default-editor", "default", "ml-pipeline"] } : { name }));
 }
 
 /** What a change from `before` to `after` moves: profiles in both whose role differs, and roles over `maxChars` while the moves drain. */
@@ -65,7 +78,7 @@ export function movesBetween(before: TrustPlan, after: TrustPlan, config: StackC
         if (old === undefined || old.roleName === role.roleName) continue;
         moved++;
         if (!oldRoles.has(role.roleName)) intoNew++;
-        draining.set(old.roleName, [...(draining.get(old.roleName) ?? []), subjectOf(profile)]);
+        draining.set(old.roleName, [...(draining.get(old.roleName) ?? []), ...subjectsOf(config, profile)]);
     }
     let overDuringMove = 0;
     for (const g of after.groups.filter((g) => g.managed && after.names.users.includes(g.roleName))) {
@@ -73,6 +86,53 @@ export function movesBetween(before: TrustPlan, after: TrustPlan, config: StackC
         if (managedPolicySize(providerArn, during) > config.trustPolicyMaxChars) overDuringMove++;
     }
     return { moved, intoNew, overDuringMove };
+}
+
+/** The subjects of a profile of `config`. */
+function subjectsOf(config: StackConfig, name: string): string[] {
+    const profile = config.profiles.find((p) => p.name === name);
+    return (profile?.serviceAccounts ?? ["default-editor"]).map((sa) => subjectOf(name, sa));
+}
+
+/** Single-profile changes (adds and removes alternate, seeded) of a stack with auto: what each moves. */
+interface ChangeFigures {
+    changes: number;
+    /** Moves per change, the count changes included: mean and max. */
+    movesMean: number;
+    movesMax: number;
+    /** The changes that moved auto's count, and the most any of them moved. */
+    countChanged: number;
+    countChangeMovesMax: number;
+    /** Changes after which some role's document passes the quota while the moves drain, and such roles in all. */
+    changesOver: number;
+    overDuringChanges: number;
+}
+
+function changeFigures(profiles: readonly BenchProfile[], spare: readonly BenchProfile[], maxChars: number, changes: number): ChangeFigures {
+    const config = stackConfig(profiles, maxChars, "auto");
+    const plan = planTrust(config);
+    const removed = Array.from({ length: changes }, (_, c) => bytesOf(CHANGE_SEED, c).readUInt32BE(0) % profiles.length);
+    const moves: number[] = [];
+    const countChangeMoves: number[] = [];
+    let [changesOver, overDuringChanges] = [0, 0];
+    for (let c = 0; c < changes; c++) {
+        const changed = c % 2 === 0 ? [...profiles, spare[c]] : profiles.filter((_, i) => i !== removed[c]);
+        const after = planTrust(stackConfig(changed, maxChars, "auto"));
+        const m = movesBetween(plan, after, stackConfig(changed, maxChars, "auto"));
+        moves.push(m.moved);
+        if (after.names.users.length !== plan.names.users.length) countChangeMoves.push(m.moved);
+        if (m.overDuringMove > 0) changesOver++;
+        overDuringChanges += m.overDuringMove;
+    }
+    return {
+        changes,
+        movesMean: moves.reduce((a, b) => a + b, 0) / Math.max(moves.length, 1),
+        movesMax: Math.max(0, ...moves),
+        countChanged: countChangeMoves.length,
+        countChangeMovesMax: Math.max(0, ...countChangeMoves),
+        changesOver,
+        overDuringChanges,
+    };
 }
 
 export interface PlacementRow {
@@ -90,35 +150,42 @@ export interface PlacementRow {
     autoMs: number;
     /** The fullest kf-user role under auto, in characters. */
     largest: number;
-    /** Single-profile changes (adds and removes alternate): moves at the same count, mean and max. */
-    changes: number;
-    movesMean: number;
-    movesMax: number;
-    /** The changes that moved auto's count by one (growth or shrink, counted apart): how many, and the most they moved. */
-    countChanged: number;
-    countChangeMovesMax: number;
-    /** Roles over the quota while any of the changes' moves drain. */
-    overDuringChanges: number;
+    /** Single-profile changes of default-editor profiles. */
+    changes: ChangeFigures;
     /** Profiles added one at a time until auto grows by one role: what that change moves. */
     growthAdded: number;
     growthTo: number;
     growthMoved: number;
     growthIntoNew: number;
     growthOverDuringMove: number;
+    /** The first profile of two, then of three service accounts, added to the default-editor ones: what it moves. */
+    firstLarge: { moved: number; overDuringMove: number }[];
     /** userRoleShards from the rendezvous count to auto: what the first `up` moves. */
     switchMoved: number;
     switchOverDuringMove: number;
+    /** The mix (every seventh profile of two or three service accounts): perfect, auto, its changes, and the switch. */
+    mixedPerfect: number;
+    mixedAuto: number;
+    mixedChanges: ChangeFigures;
+    mixedSwitchFrom: number;
+    mixedSwitchMoved: number;
+    mixedSwitchOverDuringMove: number;
+}
+
+/** ⌈Σ(subject + 3) / room⌉ of the profiles' subjects. */
+function perfectOf(config: StackConfig, room: number): number {
+    return Math.ceil(config.profiles.flatMap((p) => subjectsOf(config, p.name)).reduce((sum, s) => sum + s.length + LIST_ITEM_OVERHEAD, 0) / room);
 }
 
 /** Section 4 for one quota. `progress` reports long steps. */
 export function placementRow(maxChars: number, progress: (text: string) => void, changes = PLACEMENT_CHANGES): PlacementRow {
     const pool = namespaceNames(PLACEMENT_PROFILES + changes + 200);
     const names = pool.slice(0, PLACEMENT_PROFILES);
-    const spare = pool.slice(PLACEMENT_PROFILES);
-    const config = stackConfig(names, maxChars, "auto");
+    const profiles: BenchProfile[] = names.map((name) => ({ name }));
+    const spare: BenchProfile[] = pool.slice(PLACEMENT_PROFILES).map((name) => ({ name }));
+    const config = stackConfig(profiles, maxChars, "auto");
     const providerArn = providerArnForSizing(config);
     const room = maxChars - policySize(buildTrustPolicy(providerArn, [ANCHOR_SUBJECTS.user]));
-    const perfect = Math.ceil(names.reduce((sum, n) => sum + subjectOf(n).length + LIST_ITEM_OVERHEAD, 0) / room);
 
     let started = process.hrtime.bigint();
     const rendezvous = shardsNeeded(config, maxChars)!;
@@ -130,27 +197,17 @@ export function placementRow(maxChars: number, progress: (text: string) => void,
     const largest = Math.max(...plan.groups.filter((g) => plan.names.users.includes(g.roleName)).map((g) => managedPolicySize(providerArn, g)));
 
     progress(`placement at quota ${maxChars}: ${changes} single-profile changes at ${placed.shards} roles…`);
-    const removed = Array.from({ length: changes }, (_, c) => bytesOf(CHANGE_SEED, c).readUInt32BE(0) % names.length);
-    const moves: number[] = [];
-    const countChangeMoves: number[] = [];
-    let overDuringChanges = 0;
-    for (let c = 0; c < changes; c++) {
-        const changed = c % 2 === 0 ? [...names, spare[c]] : names.filter((_, i) => i !== removed[c]);
-        const after = planTrust(stackConfig(changed, maxChars, "auto"));
-        const m = movesBetween(plan, after, config);
-        (after.names.users.length === placed.shards ? moves : countChangeMoves).push(m.moved);
-        overDuringChanges += m.overDuringMove;
-    }
+    const changeRow = changeFigures(profiles, spare, maxChars, changes);
 
     progress(`placement at quota ${maxChars}: adding profiles until auto grows by one role…`);
-    let grown = [...names];
+    let grown = [...profiles];
     let previous = plan;
     let growth = { moved: 0, intoNew: 0, overDuringMove: 0 };
     let added = 0;
     for (const extra of spare.slice(changes)) {
-        const next = planTrust(stackConfig([...grown, extra], maxChars, "auto"));
-        added++;
         grown = [...grown, extra];
+        const next = planTrust(stackConfig(grown, maxChars, "auto"));
+        added++;
         if (next.names.users.length > previous.names.users.length) {
             growth = movesBetween(previous, next, config);
             previous = next;
@@ -159,32 +216,47 @@ export function placementRow(maxChars: number, progress: (text: string) => void,
         previous = next;
     }
 
+    const firstLarge = [["default-editor", "default"], ["default-editor", "default", "ml-pipeline"]].map((serviceAccounts) => {
+        const withLarge = [...profiles, { name: spare[spare.length - 1].name, serviceAccounts }];
+        const m = movesBetween(plan, planTrust(stackConfig(withLarge, maxChars, "auto")), stackConfig(withLarge, maxChars, "auto"));
+        return { moved: m.moved, overDuringMove: m.overDuringMove };
+    });
+
     progress(`placement at quota ${maxChars}: switching userRoleShards ${rendezvous} → auto…`);
-    const explicit = planTrust(stackConfig(names, maxChars, rendezvous));
-    const switched = movesBetween(explicit, plan, config);
+    const switched = movesBetween(planTrust(stackConfig(profiles, maxChars, rendezvous)), plan, config);
+
+    progress(`placement at quota ${maxChars}: the same with every seventh profile of two or three service accounts…`);
+    const mix = mixed(names);
+    const mixConfig = stackConfig(mix, maxChars, "auto");
+    const mixPlan = planTrust(mixConfig);
+    const mixChanges = changeFigures(mix, mixed(pool.slice(PLACEMENT_PROFILES)), maxChars, changes);
+    const mixFrom = shardsNeeded(mixConfig, maxChars)!;
+    const mixSwitched = movesBetween(planTrust(stackConfig(mix, maxChars, mixFrom)), mixPlan, mixConfig);
 
     return {
         maxChars,
         profiles: names.length,
         room,
-        perfect,
+        perfect: perfectOf(config, room),
         rendezvous,
         rendezvousMs,
         auto: placed.shards,
         autoMs,
         largest,
-        changes,
-        movesMean: moves.reduce((a, b) => a + b, 0) / Math.max(moves.length, 1),
-        movesMax: Math.max(0, ...moves),
-        countChanged: countChangeMoves.length,
-        countChangeMovesMax: Math.max(0, ...countChangeMoves),
-        overDuringChanges,
+        changes: changeRow,
         growthAdded: added,
         growthTo: previous.names.users.length,
         growthMoved: growth.moved,
         growthIntoNew: growth.intoNew,
         growthOverDuringMove: growth.overDuringMove,
+        firstLarge,
         switchMoved: switched.moved,
         switchOverDuringMove: switched.overDuringMove,
+        mixedPerfect: perfectOf(mixConfig, room),
+        mixedAuto: mixPlan.names.users.length,
+        mixedChanges: mixChanges,
+        mixedSwitchFrom: mixFrom,
+        mixedSwitchMoved: mixSwitched.moved,
+        mixedSwitchOverDuringMove: mixSwitched.overDuringMove,
     };
 }

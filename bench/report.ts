@@ -188,24 +188,33 @@ export function capacityTable(rows: CapacityRow[], profiles: number): string {
 
 export function placementTable(rows: PlacementRow[]): string {
     const col = (f: (r: PlacementRow) => string | number) => rows.map(f);
-    const ratio = (n: number, r: PlacementRow) => `${n} (${fmt(n / r.perfect, 2)}×)`;
+    const ratio = (n: number, perfect: number) => `${n} (${fmt(n / perfect, 2)}×)`;
+    const changeLines = (label: string, f: (r: PlacementRow) => PlacementRow["changes"]): (string | number)[][] => [
+        [`${label}: moves mean / max`, ...col((r) => `${fmt(f(r).movesMean, 2)} / ${f(r).movesMax}`)],
+        ["  moving the count: how many, most moves", ...col((r) => `${f(r).countChanged} of ${f(r).changes}, ${f(r).countChangeMovesMax}`)],
+        ["  with a role over quota while moves drain", ...col((r) => `${f(r).changesOver} (${f(r).overDuringChanges} roles)`)],
+    ];
     return table(
         ["", ...rows.map((r) => `quota ${r.maxChars}`)],
         [
             ["room per role besides the anchor (chars)", ...col((r) => r.room)],
             [`perfect packing for ${fmt(rows[0]?.profiles ?? 0)} profiles (roles)`, ...col((r) => r.perfect)],
-            ["explicit count that fits (rendezvous)", ...col((r) => ratio(r.rendezvous, r))],
-            ["userRoleShards: auto (bounded loads)", ...col((r) => ratio(r.auto, r))],
+            ["explicit count that fits (rendezvous)", ...col((r) => ratio(r.rendezvous, r.perfect))],
+            ["userRoleShards: auto (bounded loads)", ...col((r) => ratio(r.auto, r.perfect))],
             ["  fullest role under auto (chars)", ...col((r) => r.largest)],
             ["  placement ms: auto / rendezvous count", ...col((r) => `${fmt(r.autoMs)} / ${fmt(r.rendezvousMs)}`)],
-            ["one-profile change, same count: moves mean / max", ...col((r) => `${fmt(r.movesMean, 2)} / ${r.movesMax}`)],
-            ["  changes that moved the count: how many, most moves", ...col((r) => `${r.countChanged} of ${r.changes}, ${r.countChangeMovesMax}`)],
-            ["  roles over the quota while moves drain", ...col((r) => r.overDuringChanges)],
+            ...changeLines("one-profile change", (r) => r.changes),
             ["growth by one role: profiles added first", ...col((r) => r.growthAdded)],
             ["  moved / of them into the new role", ...col((r) => `${r.growthMoved} / ${r.growthIntoNew}`)],
             ["  roles over the quota while moves drain", ...col((r) => r.growthOverDuringMove)],
+            ["first profile of 2 / 3 SAs: moved", ...col((r) => r.firstLarge.map((f) => f.moved).join(" / "))],
+            ["  roles over the quota while moves drain", ...col((r) => r.firstLarge.map((f) => f.overDuringMove).join(" / "))],
             ["explicit count → auto: profiles moved", ...col((r) => r.switchMoved)],
             ["  roles over the quota while moves drain", ...col((r) => r.switchOverDuringMove)],
+            ["mix, 1 in 7 of 2–3 SAs: perfect / auto", ...col((r) => `${r.mixedPerfect} / ${ratio(r.mixedAuto, r.mixedPerfect)}`)],
+            ...changeLines("  one-profile change", (r) => r.mixedChanges),
+            ["  explicit count → auto: from, profiles moved", ...col((r) => `${r.mixedSwitchFrom}, ${r.mixedSwitchMoved}`)],
+            ["    roles over quota while moves drain", ...col((r) => r.mixedSwitchOverDuringMove)],
         ],
         { rightAligned: [false, ...rows.map(() => true)] },
     );

@@ -7,9 +7,10 @@
 //   balanced only statistically, so the fullest shard sets the count.
 // - `userRoleShards: auto` — rendezvous with bounded loads (boundedPlacement): every profile
 //   proposes to the shards in its own rendezvous order, and a shard keeps the proposals it ranks
-//   highest while they fit its capacity (deferred acceptance, Gale–Shapley). It packs the shards
-//   close to their capacity, and a change moves few profiles: see the README, "Scaling past one
-//   role's quota", for what it guarantees and what it does not.
+//   highest while they fit its load (deferred acceptance, Gale–Shapley), at the count the load
+//   comes to, the last shard taking only its share (autoCount, autoPlacement). It packs the shards
+//   close to their capacity, and a change moves few profiles, also when it moves the count: see
+//   the README, "Scaling past one role's quota", for what it guarantees and what it does not.
 
 import { createHash } from "crypto";
 import { MAX_USER_ROLE_SHARDS } from "./config";
@@ -18,17 +19,21 @@ import { MAX_USER_ROLE_SHARDS } from "./config";
  * What `auto` leaves free on each shard for subjects that drain (a moved profile stays trusted by
  * its old role until finishMoves, see providers/moves.ts): a shard that both gains and loses
  * profiles in one `up` holds both until the move is finished. The chain of moves one change
- * starts brings a shard one profile (it may pass a shard twice, rarely), so the reserve is the
- * largest profile's subjects, and at least
- * DRAIN_RESERVE of the room; at most DRAIN_RESERVE_MAX of it, so that one profile with many
- * service accounts does not cost every shard its room (such a profile is better given an
- * awsIamRole of its own).
+ * starts brings a shard one profile, so a shard keeps free the largest profile it could gain or
+ * lose in one: DRAIN_RESERVE of its room for a "small" profile (one whose subjects fit in that),
+ * or its own largest "large" profile, if more — see boundedPlacement for why that suffices. A
+ * fixed share, not the largest profile of the stack: a stack's first large profile changes only
+ * the capacity of the shard that takes it, so it moves nobody else.
  */
-export const DRAIN_RESERVE = 0.05;
-export const DRAIN_RESERVE_MAX = 0.2;
+export const DRAIN_RESERVE = 0.075;
 
-/** How full `auto` packs its shards on average, as a share of their capacity (room less the drain reserve). */
-export const AUTO_FILL = 0.9;
+/**
+ * How full `auto` packs its shards on average, as a share of their capacity (room less the drain
+ * reserve): 92%, kept as two integers so that the count and the last shard's share come out the
+ * same on every machine (IEEE 754 rounds the quotient of two integers correctly everywhere).
+ */
+const AUTO_FILL_NUMERATOR = 92;
+const AUTO_FILL_DENOMINATOR = 100;
 
 /** A profile to place: its name (the hash key) and the characters its subjects take in a trust policy. */
 export interface ShardItem {
@@ -64,19 +69,28 @@ function weight(seed: [number, number], shard: number): number {
     return fmix32(seed[0] ^ fmix32((seed[1] + Math.imul(shard + 1, 0x9e3779b9)) >>> 0));
 }
 
-/** The shard of highest weight among `shards` (the first of equals), skipping `skip`; -1 when every shard is skipped. */
-function bestShard(seed: [number, number], shards: number, skip?: ReadonlySet<number>): { shard: number; weight: number } {
-    let best = -1;
-    let bestWeight = -1;
-    for (let shard = 0; shard < shards; shard++) {
-        if (skip?.has(shard)) continue;
-        const w = weight(seed, shard);
-        if (w > bestWeight) {
-            best = shard;
-            bestWeight = w;
+/**
+ * The shard of highest weight (the first of equals), skipping `skip`, among the first `open` shards
+ * and, only when all of those are skipped, among the others below `shards`; -1 when every shard is
+ * skipped. With `open` at `shards` (an explicit count): plain rendezvous order.
+ */
+function bestShard(seed: [number, number], shards: number, skip?: ReadonlySet<number>, open = shards): { shard: number; weight: number } {
+    const among = (from: number, to: number) => {
+        let best = -1;
+        let bestWeight = -1;
+        for (let shard = from; shard < to; shard++) {
+            if (skip?.has(shard)) continue;
+            const w = weight(seed, shard);
+            if (w > bestWeight) {
+                best = shard;
+                bestWeight = w;
+            }
         }
-    }
-    return { shard: best, weight: bestWeight };
+        return { shard: best, weight: bestWeight };
+    };
+    const split = Math.min(open, shards);
+    const first = among(0, split);
+    return first.shard >= 0 ? first : among(split, shards);
 }
 
 /**
@@ -115,9 +129,30 @@ export function rendezvousShardsNeeded(items: readonly ShardItem[], pinned: Read
     return undefined;
 }
 
+/**
+ * The count `auto` uses for `total` characters of subjects on shards that take `capacity` each (room
+ * less the reserve): as many as that load fills to 92% on average, the last one only partly: it
+ * may take `share` (0 ≤ share ≤ 1; 0 only with no load) of a full shard's capacity. Integers and
+ * one division each, so every machine computes the same.
+ *
+ * The share is how `auto` grows by one profile's worth instead of by one role. Adding a profile
+ * raises the last shard's load a little, so it keeps a few more of the profiles that propose to it
+ * (they move into it, and the room they leave lets others back to their own shards); when the
+ * share reaches 1, the next profile starts a new shard that takes almost nothing yet. Removing one
+ * does the reverse.
+ */
+export function autoCount(total: number, capacity: number): { count: number; share: number } {
+    const perShard = AUTO_FILL_NUMERATOR * capacity;
+    const load = AUTO_FILL_DENOMINATOR * total;
+    const count = Math.max(1, Math.ceil(load / perShard));
+    return { count, share: Math.max(0, load - perShard * (count - 1)) / perShard };
+}
+
 /** One profile's proposal to a shard, and how the shard ranks it: all of it independent of the count. */
 interface Proposal {
     item: ShardItem;
+    /** Its subjects take more than the drain reserve: ranked below every small profile, smallest first. */
+    large: boolean;
     /** No lower-numbered shard outweighs this one for the profile: at some count it is the profile's rendezvous shard. */
     rising: boolean;
     /**
@@ -130,47 +165,67 @@ interface Proposal {
 }
 
 /**
- * How a shard ranks its proposals, best first: those for which rendezvous keeps it longest as the
- * count grows (rising, then tenure) — so profiles whose first choice it is come before profiles
- * turned away by theirs; then by weight, then by name (code units, the same on every machine).
+ * How a shard ranks its proposals, best first. Small profiles before large ones, and large ones
+ * smallest first: what a shard turns away for a newcomer is then never smaller than the newcomer
+ * unless it is small (see boundedPlacement). Then those for which rendezvous keeps the shard
+ * longest as the count grows (rising, then tenure) — so profiles whose first choice it is come
+ * before profiles turned away by theirs; then by weight, then by name (code units, the same on
+ * every machine).
  */
 function ranks(a: Proposal, b: Proposal): number {
+    if (a.large !== b.large) return a.large ? 1 : -1;
+    if (a.large && a.item.cost !== b.item.cost) return a.item.cost - b.item.cost;
     if (a.rising !== b.rising) return a.rising ? -1 : 1;
     return b.tenure - a.tenure || b.weight - a.weight || (a.item.name < b.item.name ? -1 : a.item.name > b.item.name ? 1 : 0);
 }
 
 /**
- * A proposal's standing (see Proposal). `first`: the shard is the profile's first choice among
- * `shards`, so no other shard below the count outweighs it and the scan starts at the count.
+ * A proposal's standing (see Proposal). `first`: the shard is the best of the first `open` shards
+ * for the profile (the others come after them in every profile's order, see boundedPlacement), so
+ * no lower shard outweighs it and, of the higher ones, only those from `open` on may.
  */
-function proposal(item: ShardItem, seed: [number, number], shard: number, w: number, shards: number, first: boolean): Proposal {
+function proposal(item: ShardItem, large: boolean, seed: [number, number], shard: number, w: number, open: number, first: boolean): Proposal {
     if (!first) {
         // A lower shard of equal weight wins too (rendezvous takes the first of equals).
-        for (let lower = 0; lower < shard; lower++) if (weight(seed, lower) >= w) return { item, rising: false, tenure: 0, weight: w };
+        for (let lower = 0; lower < shard; lower++) if (weight(seed, lower) >= w) return { item, large, rising: false, tenure: 0, weight: w };
     }
-    for (let higher = first ? shards : shard + 1; higher < MAX_USER_ROLE_SHARDS; higher++) {
-        if (weight(seed, higher) > w) return { item, rising: true, tenure: higher, weight: w };
+    for (let higher = first && shard < open ? open : shard + 1; higher < MAX_USER_ROLE_SHARDS; higher++) {
+        if (weight(seed, higher) > w) return { item, large, rising: true, tenure: higher, weight: w };
     }
-    return { item, rising: true, tenure: MAX_USER_ROLE_SHARDS, weight: w };
+    return { item, large, rising: true, tenure: MAX_USER_ROLE_SHARDS, weight: w };
+}
+
+/** What each shard may hold: `room` characters of subjects in all, `load` of them for profiles, the rest kept free for draining. */
+export interface ShardLimits {
+    room: readonly number[];
+    /** At most room − reserve; less on a partly open shard (autoCount's last), which then also takes no lone profile beyond it. */
+    load: readonly number[];
 }
 
 /**
- * Rendezvous hashing with bounded loads: each profile proposes to the shards in its rendezvous
- * order (highest weight first); a shard keeps the longest run of its best-ranked proposals (see
- * ranks) that fits its `capacity` — the best one alone may use up to `limit` — and turns the rest
- * away, who propose to their next shard; once it has turned a proposal away it takes none ranked
- * below it (a smaller one would fit the gap, but then a shard's set would depend on the order the
- * proposals came in). The order is fixed anyway (by name), so it is a pure function.
+ * Rendezvous hashing with bounded loads: each profile proposes to the first `open` shards in its
+ * rendezvous order (highest weight first), and to the others, in that order too, only once all of
+ * those have turned it away; a shard keeps the longest run of its best-ranked proposals (see ranks)
+ * that fits its load with its drain reserve kept free — a lone profile on a fully open shard may
+ * use all of its room — and turns the rest away, who propose to their next shard; once it has
+ * turned a proposal away it takes none ranked below it (a smaller one would fit the gap, but then a
+ * shard's set would depend on the order the proposals came in). The order is fixed anyway (by
+ * name), so it is a pure function.
  *
- * Why this ranking: a profile's rank at a shard does not depend on the count, and the profiles a
- * count change brings to a shard rank below those it keeps. Growing the count by one therefore
- * moves a profile that sits on its own shard only to the new shard (or, if the new shard turns it
- * away, back where it was); lowering it — or switching from an explicit count to auto — never
- * pushes a shard's own profiles out for those the dropped shards leave, so every shard then only
- * gains or only loses, and no trust policy holds more than its old or its new subjects while
- * moves drain.
+ * A shard's reserve is `reserve` (DRAIN_RESERVE of the room), or its largest large profile's
+ * subjects if more. While the moves of one change drain, a shard holds its old subjects plus what
+ * it gained — equally, its new ones plus what it lost. What it gains for what it turns away ranks
+ * above it: either small (within the reserve it kept before) or large and no larger than what it
+ * turned away (within the reserve its largest profile set). What it takes back after losing
+ * something ranks below that: the loss is small, or no larger than the newcomer that sets its new
+ * reserve. A shard that only gains or only loses holds no more than its old or its new subjects.
+ *
+ * Why the rising/tenure ranking: a profile's rank at a shard does not depend on the count, and the
+ * profiles a count change brings to a shard rank below those it keeps; lowering the count — or
+ * switching from an explicit count to auto — therefore never pushes a shard's own small profiles
+ * out for those the dropped shards leave.
  */
-export function boundedPlacement(items: readonly ShardItem[], shards: number, capacity: readonly number[], limit: readonly number[]): ShardPlacement {
+export function boundedPlacement(items: readonly ShardItem[], shards: number, limits: ShardLimits, reserve: number, open = shards): ShardPlacement {
     const ordered = [...items].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const seeds = new Map(ordered.map((item) => [item, seedOf(item.name)]));
     const refused = new Map<ShardItem, Set<number>>();
@@ -180,6 +235,12 @@ export function boundedPlacement(items: readonly ShardItem[], shards: number, ca
     // so that what a shard holds is always the longest run of its best proposals that fits.
     const cutoff: (Proposal | undefined)[] = new Array(shards).fill(undefined);
     const unplaced: ShardItem[] = [];
+    /** Whether a run of proposals, `sum` characters in all and ending in `last`, fits `shard`. */
+    const fits = (shard: number, sum: number, last: Proposal, alone: boolean) => {
+        const room = limits.room[shard];
+        if (alone && limits.load[shard] >= room - reserve) return sum <= room;
+        return sum <= limits.load[shard] && sum + Math.max(reserve, last.large ? last.item.cost : 0) <= room;
+    };
     // Profiles to (re)propose; the last is next, so the first name goes first.
     const pending = ordered.reverse();
     while (pending.length > 0) {
@@ -187,12 +248,12 @@ export function boundedPlacement(items: readonly ShardItem[], shards: number, ca
         const seed = seeds.get(item)!;
         const skip = refused.get(item) ?? new Set<number>();
         refused.set(item, skip);
-        const { shard, weight: w } = bestShard(seed, shards, skip);
+        const { shard, weight: w } = bestShard(seed, shards, skip, open);
         if (shard < 0) {
             unplaced.push(item);
             continue;
         }
-        const offer = proposal(item, seed, shard, w, shards, skip.size === 0);
+        const offer = proposal(item, item.cost > reserve, seed, shard, w, open, skip.size === 0);
         skip.add(shard);
         const below = cutoff[shard];
         if (below !== undefined && ranks(below, offer) < 0) {
@@ -203,16 +264,15 @@ export function boundedPlacement(items: readonly ShardItem[], shards: number, ca
         let at = list.length;
         while (at > 0 && ranks(list[at - 1], offer) > 0) at--;
         list.splice(at, 0, offer);
-        if (list.length > 1 && used[shard] + item.cost <= capacity[shard]) {
+        if (list.length > 1 && fits(shard, used[shard] + item.cost, list[list.length - 1], false)) {
             used[shard] += item.cost; // all still fit: nobody is turned away
             continue;
         }
         let sum = 0;
         let kept = 0;
         for (; kept < list.length; kept++) {
-            const cost = list[kept].item.cost;
-            if (kept === 0 ? cost > limit[shard] : sum + cost > capacity[shard]) break;
-            sum += cost;
+            if (!fits(shard, sum + list[kept].item.cost, list[kept], kept === 0)) break;
+            sum += list[kept].item.cost;
         }
         used[shard] = sum;
         const turnedAway = list.splice(kept);
@@ -222,28 +282,49 @@ export function boundedPlacement(items: readonly ShardItem[], shards: number, ca
     const placement = new Map<string, number>();
     held.forEach((list, shard) => list.forEach((p) => placement.set(p.item.name, shard)));
     // What no shard could take stays on its first choice, so that the capacity check names that shard.
-    for (const item of unplaced) placement.set(item.name, bestShard(seeds.get(item)!, shards).shard);
+    for (const item of unplaced) placement.set(item.name, bestShard(seeds.get(item)!, shards, undefined, open).shard);
     return { shards, shardOf: placement, unplaced: unplaced.map((item) => item.name) };
 }
 
 /**
- * `userRoleShards: auto`: the smallest count, one at a time, at which boundedPlacement places every
- * profile with the shards filled to AUTO_FILL of their capacity on average, the capacity being
- * `room` less the drain reserve; and never fewer than the highest pinned shard needs. `pinned`:
- * characters already on a shard (profiles whose awsIamRole names it). When even
- * MAX_USER_ROLE_SHARDS do not fit, the placement at that count, with what did not fit unplaced.
+ * What large profiles take of the shards beyond their subjects, for the count: a shard that holds
+ * one keeps its size free instead of `reserve` (see boundedPlacement), so each costs its excess
+ * over the reserve — while there are fewer than two per shard. With more, each shard keeps free
+ * only its largest, about twice their mean excess: the excess then counts for two per shard.
+ * Without it the count would leave large profiles out and fall back on an extra shard for them, a
+ * step of a whole role that a single change can take back, and leave less room for the moves of a
+ * change to drain.
+ */
+function largeExcess(items: readonly ShardItem[], reserve: number, shards: number): number {
+    const large = items.filter((item) => item.cost > reserve);
+    if (large.length === 0) return 0;
+    const excess = large.reduce((sum, item) => sum + item.cost - reserve, 0);
+    return Math.floor((excess * Math.min(large.length, 2 * shards)) / large.length);
+}
+
+/**
+ * `userRoleShards: auto`: the count the load asks for (autoCount: the shards filled to 92% of
+ * their capacity on average, the last one partly; largeExcess counted in), and never fewer than the highest pinned shard
+ * needs; more when boundedPlacement leaves a profile out at that count — one at a time, each
+ * proposed to only after all the others, so that it takes only what they turned away (a profile
+ * too large for the room the others keep free, mostly). `pinned`: characters already on a shard
+ * (profiles whose awsIamRole names it). When even MAX_USER_ROLE_SHARDS do not fit, the placement
+ * at that count, with what did not fit unplaced.
  */
 export function autoPlacement(items: readonly ShardItem[], pinned: ReadonlyMap<number, number>, room: number): ShardPlacement {
-    const largest = items.reduce((most, item) => Math.max(most, item.cost), 0);
-    const capacity = room - Math.min(Math.max(Math.ceil(room * DRAIN_RESERVE), largest), Math.floor(room * DRAIN_RESERVE_MAX));
+    const reserve = Math.ceil(room * DRAIN_RESERVE);
+    const capacity = room - reserve;
     const total = items.reduce((sum, item) => sum + item.cost, 0) + [...pinned.values()].reduce((a, b) => a + b, 0);
-    const least = Math.max(1, Math.ceil(total / (AUTO_FILL * capacity)), ...[...pinned.keys()].map((shard) => shard + 1));
+    const { count, share } = autoCount(total + largeExcess(items, reserve, autoCount(total, capacity).count), capacity);
+    const open = Math.max(count, ...[...pinned.keys()].map((shard) => shard + 1));
     // A profile whose subjects alone exceed a role's room fits no count: more shards would not help.
     const oversized = new Set(items.filter((item) => item.cost > room).map((item) => item.name));
     let placement: ShardPlacement | undefined;
-    for (let shards = Math.min(least, MAX_USER_ROLE_SHARDS); shards <= MAX_USER_ROLE_SHARDS; shards++) {
-        const free = (cap: number) => Array.from({ length: shards }, (_, i) => cap - (pinned.get(i) ?? 0));
-        placement = boundedPlacement(items, shards, free(capacity), free(room));
+    for (let shards = Math.min(open, MAX_USER_ROLE_SHARDS); shards <= MAX_USER_ROLE_SHARDS; shards++) {
+        const rooms = Array.from({ length: shards }, (_, i) => room - (pinned.get(i) ?? 0));
+        // The last shard of the count takes its share of a full shard's load, pinned profiles included.
+        const load = rooms.map((r, i) => (i === count - 1 ? Math.min(r - reserve, share * capacity - (pinned.get(i) ?? 0)) : r - reserve));
+        placement = boundedPlacement(items, shards, { room: rooms, load }, reserve, open);
         if (placement.unplaced.every((name) => oversized.has(name))) return placement;
     }
     return placement!;

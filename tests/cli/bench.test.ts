@@ -79,20 +79,30 @@ function placementRow(maxChars: number): PlacementRow {
         auto: 1_000,
         autoMs: 12_345.6,
         largest: 8192,
-        changes: 100,
-        movesMean: 49.99,
-        movesMax: 5000,
-        countChanged: 100,
-        countChangeMovesMax: 5000,
-        overDuringChanges: 1_000,
+        changes: changeFigures(),
         growthAdded: 1_000,
         growthTo: 1_000,
         growthMoved: 5000,
         growthIntoNew: 5000,
         growthOverDuringMove: 1_000,
+        firstLarge: [
+            { moved: 5000, overDuringMove: 1_000 },
+            { moved: 5000, overDuringMove: 1_000 },
+        ],
         switchMoved: 5000,
         switchOverDuringMove: 1_000,
+        mixedPerfect: 1_000,
+        mixedAuto: 1_000,
+        mixedChanges: changeFigures(),
+        mixedSwitchFrom: 1_000,
+        mixedSwitchMoved: 5000,
+        mixedSwitchOverDuringMove: 1_000,
     };
+}
+
+/** Single-change figures as large as they could be. */
+function changeFigures(): PlacementRow["changes"] {
+    return { changes: 100, movesMean: 49.99, movesMax: 5000, countChanged: 100, countChangeMovesMax: 5000, changesOver: 100, overDuringChanges: 1_000 };
 }
 
 describe("npm run bench: report formatting", () => {
@@ -130,7 +140,8 @@ describe("npm run bench: report formatting", () => {
         const text = placementTable([placementRow(2048), placementRow(4096), placementRow(8192)]);
         assert.ok(widest(text) <= REPORT_COLUMNS, text);
         assert.match(text, /^ +userRoleShards: auto \(bounded loads\) +1000 \(1\.00×\) +1000 \(1\.00×\) +1000 \(1\.00×\)$/m);
-        assert.match(text, /^ +one-profile change, same count: moves mean \/ max +49\.99 \/ 5000 /m);
+        assert.match(text, /^ +one-profile change: moves mean \/ max +49\.99 \/ 5000 /m);
+        assert.match(text, /^ +mix, 1 in 7 of 2–3 SAs: perfect \/ auto +1000 \/ 1000 \(1\.00×\) /m);
     });
 
     it("GIVEN a table that fits THEN it is one header line, aligned: numbers right, text left", () => {
