@@ -71,8 +71,6 @@ export interface TrustEvaluation {
     fix?: string;
 }
 
-/** `system:serviceaccount:` (subjects.ts keeps the constant private; this derives it from there). */
-
 // ---------------------------------------------------------------------------------------------
 // Principal and action
 

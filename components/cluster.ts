@@ -9,7 +9,7 @@ import { STS_AUDIENCE } from "../domain/trustPolicy";
 import { issuerHostPath } from "../domain/subjects";
 import type { ExistingClusterConfig, NodeGroupConfig } from "./config";
 import { SelfHostedIssuer } from "./issuer";
-import { partitionOf } from "./placement";
+import { partitionOf } from "./names";
 import { eksClusterArn } from "./podIdentityTrust";
 import { PodIdentityWebhook } from "./podIdentityWebhook";
 

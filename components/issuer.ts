@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { STS_AUDIENCE } from "../domain/trustPolicy";
 import type { SelfManagedConfig } from "./config";
 import { DISCOVERY_KEY, discoveryDocument, JWKS_KEY, jwksDocument } from "./issuerDocuments";
-import { partitionOf } from "./placement";
+import { partitionOf } from "./names";
 
 export interface SelfHostedIssuerArgs {
     region: string;

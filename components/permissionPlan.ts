@@ -9,7 +9,8 @@ import { serializePolicy, type PolicyDocument } from "../domain/trustPolicy";
 import { CHAIN_PAGE, chainLayout, chainPageDocument, TARGET_ROLES_POLICY, targetRolesPolicy, type ChainTarget } from "./chaining";
 import { controlPlaneComponents, type AdminRoleMode, type AlbController } from "./controllers";
 import { INLINE_POLICIES_MAX_CHARS, permissionProblems, type RolePermissions } from "./permissionBudget";
-import { partitionOf, type RoleNames } from "./placement";
+import { partitionOf } from "./names";
+import { type RoleNames } from "./placement";
 import { eksClusterArn } from "./podIdentityTrust";
 
 export interface PolicyVariables {

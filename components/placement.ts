@@ -7,6 +7,7 @@ import { trustedOidcProviders } from "../domain/policyReading";
 import { ANCHOR_NAMESPACE, anchorSubject, inAccount, issuerHostPath, parseOidcProviderArn, ROLE_NAME_MAX, roleIdentity, roleKey, roleNameOf, sameRole, subjectOf, subjectOfRef } from "../domain/subjects";
 import { MAX_USER_ROLE_SHARDS, type StackConfig } from "./config";
 import { componentRoleName, controlPlaneComponents, type ControlPlaneComponent } from "./controllers";
+import { partitionOf } from "./names";
 import { autoPlacement, rendezvousShardsNeeded, shardOf, type ShardItem, type ShardPlacement } from "./shardPlacement";
 
 /**
@@ -248,13 +249,6 @@ export function podIdentityTargets(config: Pick<StackConfig, "identityMode" | "p
     return new Map(
         config.profiles.filter((p) => p.awsIamRole !== undefined && !inAccount(p.awsIamRole, account)).map((p) => [p.name, p.awsIamRole!]),
     );
-}
-
-/** The ARN partition of a region. */
-export function partitionOf(region: string): string {
-    if (region.startsWith("cn-")) return "aws-cn";
-    if (region.startsWith("us-gov-")) return "aws-us-gov";
-    return "aws";
 }
 
 /**
