@@ -64,6 +64,12 @@ describe("placement: which role each profile uses", () => {
         assert.equal(managedPolicySize(providerArn, user), policySize(after));
     });
 
+    it("GIVEN a region of each partition THEN the provider ARN sized at preview is in that partition (the SDK's partition table, as every other ARN)", () => {
+        for (const [region, partition] of [["us-west-2", "aws"], ["cn-northwest-1", "aws-cn"], ["us-gov-east-1", "aws-us-gov"], ["us-iso-east-1", "aws-iso"], ["us-isob-east-1", "aws-iso-b"]]) {
+            assert.match(providerArnForSizing(config(names(1), { "aws:region": region })), new RegExp(`^arn:${partition}:iam::000000000000:oidc-provider/oidc\\.eks\\.${region}\\.`), region);
+        }
+    });
+
     it("GIVEN 60 profiles on one kf-user role at 2048 WHEN planned THEN preview fails naming the role, size, limit and the shard count that fits", () => {
         const c = config(names(60));
         const needed = shardsNeeded(c, 2048)!;
