@@ -13,6 +13,7 @@ import { createHash } from "crypto";
 import { parseStackConfig, type StackConfig } from "../components/config";
 import { reservedNamespaceProblem } from "../components/names";
 import { ANCHOR_SUBJECTS, managedPolicySize, planTrust, providerArnForSizing, shardsNeeded, userShards, type TrustPlan } from "../components/placement";
+import { autoPlacement } from "../components/shardPlacement";
 import { buildTrustPolicy, LIST_ITEM_OVERHEAD, policySize } from "../domain/trustPolicy";
 import { subjectOf } from "../domain/subjects";
 import { CLUSTER, REGION, since } from "./common";
@@ -259,4 +260,49 @@ export function placementRow(maxChars: number, progress: (text: string) => void,
         mixedSwitchMoved: mixSwitched.moved,
         mixedSwitchOverDuringMove: mixSwitched.overDuringMove,
     };
+}
+
+/** Seeded single-profile changes of smaller stacks, placed as `auto` does: how many leave a role over its room while the moves drain. */
+export interface DrainStressRow {
+    label: string;
+    changes: number;
+    /** Changes after which some role holds more than its room: its new subjects and those that left it. */
+    over: number;
+    /** The most such a role went over, as a share of the characters that moved. */
+    worstShareOfMoved: number;
+}
+
+/**
+ * `changes` seeded changes (half added, half removed) of stacks of 50–600 profiles on roles of
+ * 1,500–7,700 characters of room; each profile takes 1–7.5% of a role (within the drain reserve),
+ * or, with `largeShare`, 7.5–15% for that share of them. Costs are drawn directly (no names to
+ * measure), so the stacks differ in shape more than the 5,000-profile ones above.
+ */
+export function drainStress(label: string, changes: number, largeShare: number, seed: number): DrainStressRow {
+    let counter = 0;
+    const next = () => bytesOf(seed, counter++).readUInt32BE(0) / 2 ** 32;
+    const size = () => (next() < largeShare ? 75 + Math.floor(next() * 76) : 10 + Math.floor(next() * 66)); // per mille of the room
+    let [over, worst] = [0, 0];
+    for (let c = 0; c < changes; c++) {
+        const room = 1500 + Math.floor(next() * 6201);
+        const count = 50 + Math.floor(next() * 551);
+        const item = (i: number) => ({ name: `p${c}-${i}`, cost: Math.floor((size() * room) / 1000) });
+        const items = Array.from({ length: count }, (_, i) => item(i));
+        const changed = c % 2 === 0 ? [...items, item(count)] : items.filter((_, i) => i !== Math.floor(next() * count));
+        const [before, after] = [autoPlacement(items, new Map(), room), autoPlacement(changed, new Map(), room)];
+        const holds = new Map<number, number>();
+        let movedChars = 0;
+        for (const i of changed) {
+            const [was, now] = [before.shardOf.get(i.name), after.shardOf.get(i.name)!];
+            holds.set(now, (holds.get(now) ?? 0) + i.cost);
+            if (was === undefined || was === now) continue;
+            holds.set(was, (holds.get(was) ?? 0) + i.cost);
+            movedChars += i.cost;
+        }
+        const most = Math.max(...holds.values());
+        if (most <= room) continue;
+        over++;
+        worst = Math.max(worst, (most - room) / movedChars);
+    }
+    return { label, changes, over, worstShareOfMoved: worst };
 }

@@ -12,7 +12,9 @@
 //  4. kf-user placement at those quotas for 5,000 profiles with names of 8–20 characters: roles
 //     used by userRoleShards auto and by an explicit count against the perfect packing, placement
 //     time, moves per single-profile change (mean and max over 100 seeded changes; --quick: 20),
-//     growth by one role, and switching an explicit count to auto (bench/placement.ts).
+//     growth by one role, the first profile of several service accounts, switching an explicit
+//     count to auto; the same for a mix of larger profiles; and seeded changes of smaller stacks
+//     that count roles over their room while the moves drain (bench/placement.ts).
 //
 // The report goes to stdout, every line within REPORT_COLUMNS (bench/report.ts); progress of the
 // long sections (each evaluation, each IAM phase, each quota) goes to stderr.
@@ -36,7 +38,7 @@ import {
     type Job,
     type WorkerMessage,
 } from "./common";
-import { PLACEMENT_CHANGES, placementRow } from "./placement";
+import { drainStress, PLACEMENT_CHANGES, placementRow } from "./placement";
 import { capacityTable, evaluationTable, fmt, iamTable, placementTable, wrap, type CapacityRow } from "./report";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -254,9 +256,16 @@ async function main(): Promise<void> {
     say(placementTable(placements));
     say(
         `  A move is make-before-break: the old role keeps the moved subjects until finishMoves, so "over the quota while moves drain" counts roles whose ` +
-            `old and new subjects together would pass it. One-profile changes alternate an added and a removed profile; those that moved auto's count are growth or shrink, counted apart; growth adds ` +
+            `old and new subjects together would pass it. One-profile changes alternate an added and a removed profile; those that moved auto's count are in the mean and max, and also counted apart; growth adds ` +
             `profiles one at a time until auto's count grows, and counts what that change moves; the switch is from the explicit count above to auto.`,
     );
+    progress("placement: seeded changes of smaller stacks…");
+    for (const row of [drainStress("profiles within the 7.5% reserve", quick ? 100 : 1000, 0, 31), drainStress("a fifth of the profiles at 7.5–15% of a role", quick ? 40 : 400, 0.2, 32)]) {
+        say(
+            `  ${fmt(row.changes)} seeded one-profile changes of stacks of 50–600 profiles, ${row.label}: ${row.over} left a role over its room while ` +
+                `the moves drained` + (row.over > 0 ? `, by at most ${fmt(100 * row.worstShareOfMoved, 1)}% of the characters that moved.` : "."),
+        );
+    }
     say();
     const totalMs = since(started);
     progress("done");

@@ -334,13 +334,16 @@ export function capacityProblems(config: StackConfig, plan: TrustPlan, account?:
     const providerArn = providerArnForSizing(config);
     const limit = config.trustPolicyMaxChars;
     const problems: string[] = [];
+    // The counts a fix names are the same for every over-full shard: placed once, when first needed.
+    const counts = new Map<string, number | undefined>();
+    const once = (key: string, count: () => number | undefined) => (counts.has(key) ? counts.get(key) : counts.set(key, count()).get(key));
     for (const g of plan.groups.filter((g) => g.managed)) {
         const size = managedPolicySize(providerArn, g);
         if (size <= limit) continue;
         const isUser = plan.names.users.includes(g.roleName);
         let fix: string;
         if (isUser) {
-            fix = userCapacityFix(config, g, limit, account);
+            fix = userCapacityFix(config, g, limit, once, account);
         } else {
             fix = "move some of its profiles to kf-user (remove their awsIamRole) or trust fewer service accounts";
         }
@@ -352,9 +355,19 @@ export function capacityProblems(config: StackConfig, plan: TrustPlan, account?:
     return problems;
 }
 
-/** How to make an over-full kf-user shard fit: the count that fits, explicit and with `auto`, or what no count helps. */
-function userCapacityFix(config: StackConfig, group: TrustGroup, limit: number, account?: string): string {
-    const countAt = (maxChars: number) => (config.userRoleShards === "auto" ? autoShardsNeeded(config, maxChars, account) : shardsNeeded(config, maxChars, 1, account));
+/**
+ * How to make an over-full kf-user shard fit: the count that fits, explicit and with `auto`, or what
+ * no count helps. `once` computes each count a single time for all the shards of one check.
+ */
+function userCapacityFix(
+    config: StackConfig,
+    group: TrustGroup,
+    limit: number,
+    once: (key: string, count: () => number | undefined) => number | undefined,
+    account?: string,
+): string {
+    const countAt = (maxChars: number) =>
+        config.userRoleShards === "auto" ? once(`auto ${maxChars}`, () => autoShardsNeeded(config, maxChars, account)) : once(`explicit ${maxChars}`, () => shardsNeeded(config, maxChars, 1, account));
     const atMax = limit < MAX_POLICY_CHARS_LIMIT ? countAt(MAX_POLICY_CHARS_LIMIT) : undefined;
     const raise = atMax
         ? `raise the account's "Role trust policy length" quota (Service Quotas, IAM, code L-C07B4B0D) to ${MAX_POLICY_CHARS_LIMIT} and set kubeflow-irsa:trustPolicyMaxChars: ${MAX_POLICY_CHARS_LIMIT} (then ${atMax} shard${atMax > 1 ? "s" : ""} fit)`
@@ -367,8 +380,9 @@ function userCapacityFix(config: StackConfig, group: TrustGroup, limit: number, 
     if (config.userRoleShards === "auto") {
         return "give some profiles an awsIamRole of their own, or take the awsIamRole that names this role off some" + (raise ? `, or ${raise}` : "");
     }
-    const atLimit = shardsNeeded(config, limit, config.userRoleShards + 1, account);
-    const auto = autoShardsNeeded(config, limit, account);
+    const shards = config.userRoleShards;
+    const atLimit = once(`explicit ${limit} from ${shards + 1}`, () => shardsNeeded(config, limit, shards + 1, account));
+    const auto = once(`auto ${limit}`, () => autoShardsNeeded(config, limit, account));
     if (!atLimit) return "give some profiles an awsIamRole of their own" + (raise ? `, or ${raise}` : "");
     return (
         `set kubeflow-irsa:userRoleShards to ${atLimit}` +

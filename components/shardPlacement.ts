@@ -203,7 +203,8 @@ export interface ShardLimits {
 }
 
 /**
- * Rendezvous hashing with bounded loads: each profile proposes to the first `open` shards in its
+ * Rendezvous hashing with bounded loads (`from`: only to shards from that number on; see
+ * autoPlacement): each profile proposes to the first `open` shards in its
  * rendezvous order (highest weight first), and to the others, in that order too, only once all of
  * those have turned it away; a shard keeps the longest run of its best-ranked proposals (see ranks)
  * that fits its load with its drain reserve kept free — a lone profile on a fully open shard may
@@ -225,7 +226,7 @@ export interface ShardLimits {
  * switching from an explicit count to auto — therefore never pushes a shard's own small profiles
  * out for those the dropped shards leave.
  */
-export function boundedPlacement(items: readonly ShardItem[], shards: number, limits: ShardLimits, reserve: number, open = shards): ShardPlacement {
+export function boundedPlacement(items: readonly ShardItem[], shards: number, limits: ShardLimits, reserve: number, open = shards, from = 0): ShardPlacement {
     const ordered = [...items].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const seeds = new Map(ordered.map((item) => [item, seedOf(item.name)]));
     const refused = new Map<ShardItem, Set<number>>();
@@ -246,7 +247,7 @@ export function boundedPlacement(items: readonly ShardItem[], shards: number, li
     while (pending.length > 0) {
         const item = pending.pop()!;
         const seed = seeds.get(item)!;
-        const skip = refused.get(item) ?? new Set<number>();
+        const skip = refused.get(item) ?? new Set<number>(Array.from({ length: from }, (_, shard) => shard));
         refused.set(item, skip);
         const { shard, weight: w } = bestShard(seed, shards, skip, open);
         if (shard < 0) {
@@ -254,6 +255,7 @@ export function boundedPlacement(items: readonly ShardItem[], shards: number, li
             continue;
         }
         const offer = proposal(item, item.cost > reserve, seed, shard, w, open, skip.size === 0);
+        // (with `from`, no proposal is a first one: the scan for a lower shard of more weight runs)
         skip.add(shard);
         const below = cutoff[shard];
         if (below !== undefined && ranks(below, offer) < 0) {
@@ -303,29 +305,55 @@ function largeExcess(items: readonly ShardItem[], reserve: number, shards: numbe
 }
 
 /**
- * `userRoleShards: auto`: the count the load asks for (autoCount: the shards filled to 92% of
- * their capacity on average, the last one partly; largeExcess counted in), and never fewer than the highest pinned shard
- * needs; more when boundedPlacement leaves a profile out at that count — one at a time, each
- * proposed to only after all the others, so that it takes only what they turned away (a profile
- * too large for the room the others keep free, mostly). `pinned`: characters already on a shard
- * (profiles whose awsIamRole names it). When even MAX_USER_ROLE_SHARDS do not fit, the placement
- * at that count, with what did not fit unplaced.
+ * `userRoleShards: auto`. The count is what the load asks for (autoCount: the shards filled to 92%
+ * of their capacity on average, the last one partly; largeExcess counted in), and never fewer
+ * than the highest pinned shard needs (`pinned`: characters already on a shard, of profiles whose
+ * awsIamRole names it). A profile over half a shard's capacity is not counted: with its own size
+ * kept free besides it, it cannot share a shard with a full load, so it takes a shard beyond the
+ * count, as does any profile all the counted shards turn away. Those extra shards come one at a
+ * time, each proposed to only after all the others. What the counted shards take does not depend
+ * on the extras (a profile proposes to one only once every counted shard has refused it), so only
+ * the profiles left over are placed again, on the fewest extras that take them all. When even
+ * MAX_USER_ROLE_SHARDS do not fit, the placement at that count, with what did not fit unplaced.
  */
 export function autoPlacement(items: readonly ShardItem[], pinned: ReadonlyMap<number, number>, room: number): ShardPlacement {
     const reserve = Math.ceil(room * DRAIN_RESERVE);
     const capacity = room - reserve;
-    const total = items.reduce((sum, item) => sum + item.cost, 0) + [...pinned.values()].reduce((a, b) => a + b, 0);
-    const { count, share } = autoCount(total + largeExcess(items, reserve, autoCount(total, capacity).count), capacity);
-    const open = Math.max(count, ...[...pinned.keys()].map((shard) => shard + 1));
-    // A profile whose subjects alone exceed a role's room fits no count: more shards would not help.
-    const oversized = new Set(items.filter((item) => item.cost > room).map((item) => item.name));
-    let placement: ShardPlacement | undefined;
-    for (let shards = Math.min(open, MAX_USER_ROLE_SHARDS); shards <= MAX_USER_ROLE_SHARDS; shards++) {
+    const counted = items.filter((item) => 4 * item.cost <= capacity);
+    const total = counted.reduce((sum, item) => sum + item.cost, 0) + [...pinned.values()].reduce((a, b) => a + b, 0);
+    const { count, share } = autoCount(total + largeExcess(counted, reserve, autoCount(total, capacity).count), capacity);
+    const open = Math.min(Math.max(count, ...[...pinned.keys()].map((shard) => shard + 1)), MAX_USER_ROLE_SHARDS);
+    const limits = (shards: number): ShardLimits => {
         const rooms = Array.from({ length: shards }, (_, i) => room - (pinned.get(i) ?? 0));
-        // The last shard of the count takes its share of a full shard's load, pinned profiles included.
-        const load = rooms.map((r, i) => (i === count - 1 ? Math.min(r - reserve, share * capacity - (pinned.get(i) ?? 0)) : r - reserve));
-        placement = boundedPlacement(items, shards, { room: rooms, load }, reserve, open);
-        if (placement.unplaced.every((name) => oversized.has(name))) return placement;
+        // The last shard of a count above one takes its share of a full shard's load, pinned
+        // profiles included; a lone shard (kf-user itself) is always there, whole.
+        const partial = (i: number) => count > 1 && i === count - 1;
+        return { room: rooms, load: rooms.map((r, i) => (partial(i) ? Math.min(r - reserve, share * capacity - (pinned.get(i) ?? 0)) : r - reserve)) };
+    };
+    const placed = boundedPlacement(items, open, limits(open), reserve, open);
+    // A profile whose subjects alone exceed a role's room fits no count: more shards would not help.
+    const refused = new Set(placed.unplaced);
+    const left = items.filter((item) => refused.has(item.name) && item.cost <= room);
+    if (left.length === 0) return placed;
+    const extraPlacement = (extras: number) => boundedPlacement(left, open + extras, limits(open + extras), reserve, open, open);
+    // The fewest extras that take every left-over profile: doubling, then halving the gap.
+    const most = MAX_USER_ROLE_SHARDS - open;
+    let [failed, fits] = [0, Math.min(1, most)];
+    let extra = extraPlacement(fits);
+    while (extra.unplaced.length > 0 && fits < most) {
+        [failed, fits] = [fits, Math.min(2 * fits, most)];
+        extra = extraPlacement(fits);
     }
-    return placement!;
+    while (extra.unplaced.length === 0 && fits - failed > 1) {
+        const middle = Math.floor((failed + fits) / 2);
+        const tried = extraPlacement(middle);
+        if (tried.unplaced.length === 0) [fits, extra] = [middle, tried];
+        else failed = middle;
+    }
+    const stillLeft = new Set(extra.unplaced);
+    const shardOf = new Map(placed.shardOf);
+    for (const [name, shard] of extra.shardOf) if (!stillLeft.has(name)) shardOf.set(name, shard);
+    const placedAgain = new Set(left.map((item) => item.name));
+    const unplaced = [...placed.unplaced.filter((name) => !placedAgain.has(name)), ...extra.unplaced];
+    return { shards: open + fits, shardOf, unplaced };
 }

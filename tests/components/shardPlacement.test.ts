@@ -94,7 +94,8 @@ describe("kf-user placement with userRoleShards: auto", () => {
             fc.property(profilesOf(1, 1500), quota, (profiles, maxChars) => {
                 const plan = planStack(config(profiles, maxChars));
                 for (const g of kfUsers(plan)) assert.ok(documentChars(g.subjects) <= maxChars, `${g.roleName}: ${documentChars(g.subjects)} > ${maxChars}`);
-                assert.equal(plan.profileRoles.size, profiles.length);
+                // Every profile on one of the count's kf-user roles, none on a role that only drains.
+                assert.ok([...plan.profileRoles.values()].every((r) => plan.names.users.includes(r.roleName)));
                 // A role that holds a profile over the drain reserve keeps that profile's size free instead.
                 assert.ok(plan.names.users.length <= 1.2 * perfect(profiles, maxChars) + 1, `${plan.names.users.length} roles, perfect ${perfect(profiles, maxChars)}`);
             }),
@@ -225,12 +226,13 @@ describe("kf-user placement with userRoleShards: auto", () => {
                     for (const [role, chars] of duringMoves(plan, grown, next)) assert.ok(chars <= maxChars, `${role}: ${chars} > ${maxChars} while moves drain`);
                     return;
                 }
+                assert.fail(`200 added profiles never grew the count of ${plan.names.users.length}`);
             }),
             { seed: 21, numRuns: 12, endOnFailure: true },
         );
     });
 
-    it("GIVEN profiles within the drain reserve at an explicit count WHEN the stack switches to auto THEN each role either only gains or only loses, so no document passes the quota while the moves drain", () => {
+    it("GIVEN profiles within the drain reserve at an explicit count no lower than auto's WHEN the stack switches to auto THEN each role either only gains or only loses, so no document passes the quota while the moves drain", () => {
         // Within the reserve (7.5% of a role's room): default-editor, or it and `default`, at any quota.
         const small = fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constant(["default-editor", "default"]) });
         const profilesWith = fc.uniqueArray(fc.tuple(namespace, small), { minLength: 300, maxLength: 1500, size: "max", selector: ([n]) => n });
@@ -255,6 +257,36 @@ describe("kf-user placement with userRoleShards: auto", () => {
             }),
             RUNS,
         );
+    });
+
+    it("GIVEN a small stack (50–800 profiles) WHEN one profile is added or removed THEN at most 1% of the others move, or 8 if that is more", () => {
+        fc.assert(
+            fc.property(profilesOf(50, 800), quota, fc.nat(), fc.boolean(), namespace, (profiles, maxChars, pick, add, extra) => {
+                fc.pre(!profiles.some((p) => p.name === extra));
+                const changed = add ? [...profiles, { name: extra }] : profiles.filter((_, i) => i !== pick % profiles.length);
+                const count = moved(planTrust(config(profiles, maxChars)), planTrust(config(changed, maxChars))).length;
+                assert.ok(count <= Math.max(8, 0.01 * profiles.length), `${count} of ${profiles.length} moved`);
+            }),
+            { seed: 23, numRuns: 60, endOnFailure: true },
+        );
+    });
+
+    it("GIVEN profiles of many service accounts (over a quarter of a role) WHEN one is added THEN it takes a role beyond the count and no other profile moves; one that fills a role alone takes one role", () => {
+        const profiles = fiveThousand().slice(0, 1500);
+        const before = planTrust(config(profiles, 2048));
+        const runners = Array.from({ length: 12 }, (_, i) => `runner-${i}`);
+        const changed = [...profiles, { name: "team-many-runners", serviceAccounts: runners }];
+        const after = planTrust(config(changed, 2048));
+        assert.deepEqual(moved(before, after), []);
+        assert.equal(after.names.users.length, before.names.users.length + 1);
+        assert.equal(after.profileRoles.get("team-many-runners")!.roleName, after.names.users[after.names.users.length - 1]);
+        // Alone, a profile as large as a role's room besides the anchor is one role, not one per share of its load.
+        const room = 2048 - documentChars([]);
+        const fill = (n: number) => Array.from({ length: n }, (_, i) => `sa-${String(i).padStart(3, "0")}`);
+        let accounts = fill(1);
+        while (documentChars(subjectsOf({ name: "team-huge", serviceAccounts: fill(accounts.length + 1) })) <= 2048) accounts = fill(accounts.length + 1);
+        assert.ok(documentChars(subjectsOf({ name: "team-huge", serviceAccounts: accounts })) > 2048 - 60, `${room}`);
+        assert.deepEqual(planTrust(config([{ name: "team-huge", serviceAccounts: accounts }], 2048)).names.users, [KF_USER]);
     });
 
     it("GIVEN the same profiles in another order THEN the placement is the same: a pure function of the config", () => {
