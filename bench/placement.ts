@@ -288,7 +288,8 @@ export function drainStress(label: string, changes: number, largeShare: number, 
         const count = 50 + Math.floor(next() * 551);
         const item = (i: number) => ({ name: `p${c}-${i}`, cost: Math.floor((size() * room) / 1000) });
         const items = Array.from({ length: count }, (_, i) => item(i));
-        const changed = c % 2 === 0 ? [...items, item(count)] : items.filter((_, i) => i !== Math.floor(next() * count));
+        const gone = Math.floor(next() * count);
+        const changed = c % 2 === 0 ? [...items, item(count)] : items.filter((_, i) => i !== gone);
         const [before, after] = [autoPlacement(items, new Map(), room), autoPlacement(changed, new Map(), room)];
         const holds = new Map<number, number>();
         let movedChars = 0;

@@ -305,18 +305,15 @@ function largeExcess(items: readonly ShardItem[], reserve: number, shards: numbe
 }
 
 /**
- * `userRoleShards: auto`. The count is what the load asks for (autoCount: the shards filled to 92%
- * of their capacity on average, the last one partly; largeExcess counted in), and never fewer
- * than the highest pinned shard needs (`pinned`: characters already on a shard, of profiles whose
- * awsIamRole names it). A profile over half a shard's capacity is not counted: with its own size
- * kept free besides it, it cannot share a shard with a full load, so it takes a shard beyond the
- * count, as does any profile all the counted shards turn away. Those extra shards come one at a
- * time, each proposed to only after all the others. What the counted shards take does not depend
- * on the extras (a profile proposes to one only once every counted shard has refused it), so only
- * the profiles left over are placed again, on the fewest extras that take them all. When even
- * MAX_USER_ROLE_SHARDS do not fit, the placement at that count, with what did not fit unplaced.
+ * The shards `auto` counts, and what each shard may hold at a given number of shards in all. The
+ * count is what the load asks for (autoCount: the shards filled to 92% of their capacity on
+ * average, the last one partly; largeExcess counted in), and never fewer than the highest pinned
+ * shard needs (`pinned`: characters already on a shard, of profiles whose awsIamRole names it). A
+ * profile over a quarter of a shard's capacity is not counted: with its own size kept free besides
+ * it, it cannot share a shard with a full load, so counting it would only add shards it does not
+ * use.
  */
-export function autoPlacement(items: readonly ShardItem[], pinned: ReadonlyMap<number, number>, room: number): ShardPlacement {
+export function autoShards(items: readonly ShardItem[], pinned: ReadonlyMap<number, number>, room: number): { open: number; reserve: number; limits: (shards: number) => ShardLimits } {
     const reserve = Math.ceil(room * DRAIN_RESERVE);
     const capacity = room - reserve;
     const counted = items.filter((item) => 4 * item.cost <= capacity);
@@ -330,13 +327,26 @@ export function autoPlacement(items: readonly ShardItem[], pinned: ReadonlyMap<n
         const partial = (i: number) => count > 1 && i === count - 1;
         return { room: rooms, load: rooms.map((r, i) => (partial(i) ? Math.min(r - reserve, share * capacity - (pinned.get(i) ?? 0)) : r - reserve)) };
     };
+    return { open, reserve, limits };
+}
+
+/**
+ * `userRoleShards: auto`: the shards autoShards counts, and beyond them the fewest extra shards
+ * that take what the counted ones turn away (profiles over a quarter of a shard, mostly). Every
+ * profile proposes to the counted shards first and to the extras, in its rendezvous order among
+ * them, only once all the counted ones have refused it, so what the counted shards take does not
+ * depend on the extras: they are placed once, and only the profiles left over are placed again on
+ * 1, 2, 4, … extras, then on the fewest between the last two tries. When even
+ * MAX_USER_ROLE_SHARDS do not fit, the placement at that count, with what did not fit unplaced.
+ */
+export function autoPlacement(items: readonly ShardItem[], pinned: ReadonlyMap<number, number>, room: number): ShardPlacement {
+    const { open, reserve, limits } = autoShards(items, pinned, room);
     const placed = boundedPlacement(items, open, limits(open), reserve, open);
     // A profile whose subjects alone exceed a role's room fits no count: more shards would not help.
     const refused = new Set(placed.unplaced);
     const left = items.filter((item) => refused.has(item.name) && item.cost <= room);
     if (left.length === 0) return placed;
     const extraPlacement = (extras: number) => boundedPlacement(left, open + extras, limits(open + extras), reserve, open, open);
-    // The fewest extras that take every left-over profile: doubling, then halving the gap.
     const most = MAX_USER_ROLE_SHARDS - open;
     let [failed, fits] = [0, Math.min(1, most)];
     let extra = extraPlacement(fits);

@@ -10,7 +10,7 @@ import { ConfigError, parseStackConfig, type StackConfig } from "../../component
 import { planStack } from "../../components/kubeflowIrsa";
 import { reservedNamespaceProblem } from "../../components/names";
 import { ANCHOR_SUBJECTS, planTrust, shardsNeeded, type TrustPlan } from "../../components/placement";
-import { autoPlacement, boundedPlacement, shardOf } from "../../components/shardPlacement";
+import { autoPlacement, autoShards, boundedPlacement, shardOf } from "../../components/shardPlacement";
 import { applySubjectChange, buildTrustPolicy, policySize } from "../../domain/trustPolicy";
 
 const ACCOUNT = "210987654321";
@@ -95,6 +95,7 @@ describe("kf-user placement with userRoleShards: auto", () => {
                 const plan = planStack(config(profiles, maxChars));
                 for (const g of kfUsers(plan)) assert.ok(documentChars(g.subjects) <= maxChars, `${g.roleName}: ${documentChars(g.subjects)} > ${maxChars}`);
                 // Every profile on one of the count's kf-user roles, none on a role that only drains.
+                assert.equal(plan.profileRoles.size, profiles.length);
                 assert.ok([...plan.profileRoles.values()].every((r) => plan.names.users.includes(r.roleName)));
                 // A role that holds a profile over the drain reserve keeps that profile's size free instead.
                 assert.ok(plan.names.users.length <= 1.2 * perfect(profiles, maxChars) + 1, `${plan.names.users.length} roles, perfect ${perfect(profiles, maxChars)}`);
@@ -287,6 +288,29 @@ describe("kf-user placement with userRoleShards: auto", () => {
         while (documentChars(subjectsOf({ name: "team-huge", serviceAccounts: fill(accounts.length + 1) })) <= 2048) accounts = fill(accounts.length + 1);
         assert.ok(documentChars(subjectsOf({ name: "team-huge", serviceAccounts: accounts })) > 2048 - 60, `${room}`);
         assert.deepEqual(planTrust(config([{ name: "team-huge", serviceAccounts: accounts }], 2048)).names.users, [KF_USER]);
+    });
+
+    it("GIVEN several profiles over a quarter of a role THEN auto adds the fewest extra roles that take them all, as one placement over every role would", () => {
+        // Sizes as shares of a role's room (per mille): most within the reserve, some of 25–70% of a role.
+        const item = fc.record({ name: namespace, size: fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 10, max: 75 }) }, { weight: 1, arbitrary: fc.integer({ min: 250, max: 700 }) }) });
+        fc.assert(
+            fc.property(fc.uniqueArray(item, { minLength: 20, maxLength: 300, size: "max", selector: (i) => i.name }), fc.integer({ min: 1500, max: 7700 }), (list, room) => {
+                const items = list.map((i) => ({ name: i.name, cost: Math.floor((i.size * room) / 1000) }));
+                const { open, reserve, limits } = autoShards(items, new Map(), room);
+                // One placement over the counted roles and k extras, k = 0, 1, 2, … until nothing is left over.
+                let k = 0;
+                let whole = boundedPlacement(items, open, limits(open), reserve, open);
+                while (whole.unplaced.length > 0) {
+                    k++;
+                    whole = boundedPlacement(items, open + k, limits(open + k), reserve, open);
+                }
+                const auto = autoPlacement(items, new Map(), room);
+                assert.equal(auto.shards, open + k);
+                assert.deepEqual(auto.unplaced, []);
+                assert.deepEqual([...auto.shardOf].sort(), [...whole.shardOf].sort());
+            }),
+            { seed: 24, numRuns: 40, endOnFailure: true },
+        );
     });
 
     it("GIVEN the same profiles in another order THEN the placement is the same: a pure function of the config", () => {
