@@ -11,7 +11,8 @@
 // reads), doctorVerdict.ts (one caller against one role), doctorToken.ts (tokens), doctorDrain.ts
 // (moves not finished), s3Access.ts (what --s3 judges).
 //
-// Exit codes: 0 allowed, 1 denied, 2 usage or AWS error.
+// Exit codes: 0 allowed, 1 denied, 2 usage or AWS error, 3 (--s3) not allowed by the policies `up`
+// attaches, but managed policies not known offline may allow it.
 
 import { renderS3Access } from "./s3Access";
 import { DoctorError, renderSignatureReport } from "./doctorToken";
