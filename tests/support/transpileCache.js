@@ -1,4 +1,4 @@
-// A disk cache of ts-node's TypeScript-to-JavaScript transpiles, for the test run only (.mocharc.json
+// A disk cache of ts-node's TypeScript-to-JavaScript transpiles, for the test run only (.mocharc.js
 // requires it before ts-node). Most of the suite's CPU went to transpiling the same files again in
 // every process: each mocha worker, each CLI the tests spawn (`node -r ts-node/register/transpile-only
 // cli/synth.ts`, ~2 s of its ~3.5 s) and each Pulumi provider host (whose shim registers ts-node for
@@ -69,37 +69,42 @@ function cached(transpile, salt) {
     };
 }
 
-/** ts-node's own createTsTranspileModule, before the hook (undefined when ts-node has none). */
-let original;
-
-function install() {
-    if (process.env[MARK] === "off") return;
-    let module;
-    try {
-        module = require(TRANSPILE_MODULE());
-    } catch {
-        return;
-    }
-    const create = module.createTsTranspileModule;
-    if (typeof create !== "function" || create.transpileCache) return;
-    original = create;
+/** createTsTranspileModule with the cache: the transpile functions it makes look up and store results. */
+function withCache(create) {
     fs.mkdirSync(DIR, { recursive: true });
-    if (process.env[MARK] !== "on") {
-        prune();
-        process.env[MARK] = "on";
-        // Every process the tests start (CLIs, Pulumi's provider host, npx) loads this first.
-        process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --require ${JSON.stringify(__filename)}`.trim();
-    }
     const wrapped = function (ts, options) {
         const transpile = create.apply(this, arguments);
         // Custom transformers are code: their output cannot be keyed by the source alone.
         if (options.transformers !== undefined) return transpile;
         return cached(transpile, JSON.stringify([ts.version, options.compilerOptions]));
     };
-    wrapped.transpileCache = true;
-    module.createTsTranspileModule = wrapped;
+    wrapped.withoutCache = create;
+    return wrapped;
+}
+
+/** ts-node's module that holds createTsTranspileModule, or undefined when this ts-node has none. */
+function transpileModule() {
+    try {
+        const module = require(TRANSPILE_MODULE());
+        return typeof module.createTsTranspileModule === "function" ? module : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+function install() {
+    if (process.env[MARK] === "off") return;
+    const module = transpileModule();
+    if (!module || module.createTsTranspileModule.withoutCache) return;
+    module.createTsTranspileModule = withCache(module.createTsTranspileModule);
+    if (process.env[MARK] !== "on") {
+        prune();
+        process.env[MARK] = "on";
+        // Every process the tests start (CLIs, Pulumi's provider host, npx) loads this first.
+        process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --require ${JSON.stringify(__filename)}`.trim();
+    }
 }
 
 install();
 
-module.exports = { DIR, TRANSPILE_MODULE, stats, original: () => original };
+module.exports = { DIR, stats, transpileModule, withCache };
