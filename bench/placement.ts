@@ -13,7 +13,7 @@ import { createHash } from "crypto";
 import { parseStackConfig, type StackConfig } from "../components/config";
 import { reservedNamespaceProblem } from "../components/names";
 import { ANCHOR_SUBJECTS, managedPolicySize, planTrust, providerArnForSizing, shardsNeeded, userShards, type TrustPlan } from "../components/placement";
-import { autoPlacement } from "../components/shardPlacement";
+import { autoPlacement, type ShardItem, type ShardPlacement } from "../components/shardPlacement";
 import { buildTrustPolicy, LIST_ITEM_OVERHEAD, policySize } from "../domain/trustPolicy";
 import { subjectOf } from "../domain/subjects";
 import { CLUSTER, REGION, since } from "./common";
@@ -262,6 +262,24 @@ export function placementRow(maxChars: number, progress: (text: string) => void,
     };
 }
 
+/**
+ * While the moves from `before` to `after` drain: the most characters any shard holds (what it now
+ * has plus what left it, still trusted until finishMoves; a removed profile goes at once), and the
+ * characters that moved. `items`: the profiles after the change.
+ */
+export function whileDraining(items: readonly ShardItem[], before: ShardPlacement, after: ShardPlacement): { most: number; movedChars: number } {
+    const holds = new Map<number, number>();
+    let movedChars = 0;
+    for (const i of items) {
+        const [was, now] = [before.shardOf.get(i.name), after.shardOf.get(i.name)!];
+        holds.set(now, (holds.get(now) ?? 0) + i.cost);
+        if (was === undefined || was === now) continue;
+        holds.set(was, (holds.get(was) ?? 0) + i.cost);
+        movedChars += i.cost;
+    }
+    return { most: Math.max(...holds.values()), movedChars };
+}
+
 /** Seeded single-profile changes of smaller stacks, placed as `auto` does: how many leave a role over its room while the moves drain. */
 export interface DrainStressRow {
     label: string;
@@ -290,17 +308,7 @@ export function drainStress(label: string, changes: number, largeShare: number, 
         const items = Array.from({ length: count }, (_, i) => item(i));
         const gone = Math.floor(next() * count);
         const changed = c % 2 === 0 ? [...items, item(count)] : items.filter((_, i) => i !== gone);
-        const [before, after] = [autoPlacement(items, new Map(), room), autoPlacement(changed, new Map(), room)];
-        const holds = new Map<number, number>();
-        let movedChars = 0;
-        for (const i of changed) {
-            const [was, now] = [before.shardOf.get(i.name), after.shardOf.get(i.name)!];
-            holds.set(now, (holds.get(now) ?? 0) + i.cost);
-            if (was === undefined || was === now) continue;
-            holds.set(was, (holds.get(was) ?? 0) + i.cost);
-            movedChars += i.cost;
-        }
-        const most = Math.max(...holds.values());
+        const { most, movedChars } = whileDraining(changed, autoPlacement(items, new Map(), room), autoPlacement(changed, new Map(), room));
         if (most <= room) continue;
         over++;
         worst = Math.max(worst, (most - room) / movedChars);

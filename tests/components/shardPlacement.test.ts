@@ -10,6 +10,7 @@ import { ConfigError, parseStackConfig, type StackConfig } from "../../component
 import { planStack } from "../../components/kubeflowIrsa";
 import { reservedNamespaceProblem } from "../../components/names";
 import { ANCHOR_SUBJECTS, planTrust, shardsNeeded, type TrustPlan } from "../../components/placement";
+import { whileDraining } from "../../bench/placement";
 import { autoPlacement, autoShards, boundedPlacement, shardOf } from "../../components/shardPlacement";
 import { applySubjectChange, buildTrustPolicy, policySize } from "../../domain/trustPolicy";
 
@@ -162,17 +163,7 @@ describe("kf-user placement with userRoleShards: auto", () => {
             const changed = add ? [...items, extra] : items.filter((_, i) => i !== pick % items.length);
             const [before, after] = [autoPlacement(items, new Map(), room), autoPlacement(changed, new Map(), room)];
             assert.deepEqual([before.unplaced, after.unplaced], [[], []]);
-            // A shard holds what it now has plus what left it (still trusted until finishMoves); a removed profile goes.
-            const holds = new Map<number, number>();
-            let movedChars = 0;
-            for (const i of changed) {
-                const [was, now] = [before.shardOf.get(i.name), after.shardOf.get(i.name)!];
-                holds.set(now, (holds.get(now) ?? 0) + i.cost);
-                if (was === undefined || was === now) continue;
-                holds.set(was, (holds.get(was) ?? 0) + i.cost);
-                movedChars += i.cost;
-            }
-            const worst = Math.max(...holds.values());
+            const { most: worst, movedChars } = whileDraining(changed, before, after);
             if (worst <= room) continue;
             over++;
             assert.ok(worst - room < movedChars, `${worst} > ${room} while moves drain, by more than the ${movedChars} characters that moved`);
